@@ -1,0 +1,180 @@
+// The only C header the Swift side imports: system-register shims, the trap frame,
+// and the runtime entry points written in assembly. Everything here is
+// AArch64-only; on the host the header is empty so the package still builds.
+#pragma once
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__aarch64__)
+
+// Saved by the exception vectors on the EL2 stack, in this order (vectors.S).
+typedef struct apus_frame {
+    uint64_t x[31];
+    uint64_t elr;
+    uint64_t spsr;
+    uint64_t esr;
+} apus_frame;
+
+#define APUS_SYSREG(name)                                                     \
+    static inline uint64_t read_##name(void) {                                \
+        uint64_t v; __asm__ volatile("mrs %0, " #name : "=r"(v)); return v;   \
+    }                                                                         \
+    static inline void write_##name(uint64_t v) {                             \
+        __asm__ volatile("msr " #name ", %0" ::"r"(v) : "memory");            \
+    }
+
+// EL2 control
+APUS_SYSREG(currentel)
+APUS_SYSREG(mpidr_el1)
+APUS_SYSREG(midr_el1)
+APUS_SYSREG(hcr_el2)
+APUS_SYSREG(sctlr_el2)
+APUS_SYSREG(tcr_el2)
+APUS_SYSREG(mair_el2)
+APUS_SYSREG(ttbr0_el2)
+APUS_SYSREG(vtcr_el2)
+APUS_SYSREG(vttbr_el2)
+APUS_SYSREG(esr_el2)
+APUS_SYSREG(far_el2)
+APUS_SYSREG(hpfar_el2)
+APUS_SYSREG(elr_el2)
+APUS_SYSREG(spsr_el2)
+APUS_SYSREG(vbar_el2)
+APUS_SYSREG(cptr_el2)
+APUS_SYSREG(mdcr_el2)
+APUS_SYSREG(hstr_el2)
+APUS_SYSREG(vmpidr_el2)
+APUS_SYSREG(vpidr_el2)
+APUS_SYSREG(tpidr_el2)
+APUS_SYSREG(cnthctl_el2)
+APUS_SYSREG(cntvoff_el2)
+APUS_SYSREG(cnthp_ctl_el2)
+APUS_SYSREG(cnthp_cval_el2)
+APUS_SYSREG(id_aa64mmfr0_el1)
+APUS_SYSREG(id_aa64pfr0_el1)
+// Guest EL1 state the hypervisor sets up or switches
+APUS_SYSREG(sctlr_el1)
+APUS_SYSREG(tcr_el1)
+APUS_SYSREG(ttbr0_el1)
+APUS_SYSREG(ttbr1_el1)
+APUS_SYSREG(mair_el1)
+APUS_SYSREG(amair_el1)
+APUS_SYSREG(vbar_el1)
+APUS_SYSREG(contextidr_el1)
+APUS_SYSREG(tpidr_el1)
+APUS_SYSREG(tpidr_el0)
+APUS_SYSREG(tpidrro_el0)
+APUS_SYSREG(sp_el1)
+APUS_SYSREG(sp_el0)
+APUS_SYSREG(elr_el1)
+APUS_SYSREG(spsr_el1)
+APUS_SYSREG(esr_el1)
+APUS_SYSREG(far_el1)
+APUS_SYSREG(afsr0_el1)
+APUS_SYSREG(afsr1_el1)
+APUS_SYSREG(par_el1)
+APUS_SYSREG(cpacr_el1)
+APUS_SYSREG(csselr_el1)
+APUS_SYSREG(cntkctl_el1)
+APUS_SYSREG(actlr_el1)
+// Timers
+APUS_SYSREG(cntfrq_el0)
+APUS_SYSREG(cntpct_el0)
+APUS_SYSREG(cntvct_el0)
+APUS_SYSREG(cntv_ctl_el0)
+APUS_SYSREG(cntv_cval_el0)
+// GICv3 physical CPU interface (used by EL2 itself)
+APUS_SYSREG(icc_sre_el2)
+APUS_SYSREG(icc_pmr_el1)
+APUS_SYSREG(icc_bpr1_el1)
+APUS_SYSREG(icc_ctlr_el1)
+APUS_SYSREG(icc_igrpen1_el1)
+APUS_SYSREG(icc_iar1_el1)
+APUS_SYSREG(icc_eoir1_el1)
+APUS_SYSREG(icc_dir_el1)
+APUS_SYSREG(icc_sgi1r_el1)
+// GICv3 virtualisation control (list registers and friends)
+APUS_SYSREG(ich_hcr_el2)
+APUS_SYSREG(ich_vtr_el2)
+APUS_SYSREG(ich_vmcr_el2)
+APUS_SYSREG(ich_misr_el2)
+APUS_SYSREG(ich_elrsr_el2)
+APUS_SYSREG(ich_ap0r0_el2)
+APUS_SYSREG(ich_ap1r0_el2)
+APUS_SYSREG(ich_lr0_el2)
+APUS_SYSREG(ich_lr1_el2)
+APUS_SYSREG(ich_lr2_el2)
+APUS_SYSREG(ich_lr3_el2)
+APUS_SYSREG(ich_lr4_el2)
+APUS_SYSREG(ich_lr5_el2)
+APUS_SYSREG(ich_lr6_el2)
+APUS_SYSREG(ich_lr7_el2)
+APUS_SYSREG(ich_lr8_el2)
+APUS_SYSREG(ich_lr9_el2)
+APUS_SYSREG(ich_lr10_el2)
+APUS_SYSREG(ich_lr11_el2)
+APUS_SYSREG(ich_lr12_el2)
+APUS_SYSREG(ich_lr13_el2)
+APUS_SYSREG(ich_lr14_el2)
+APUS_SYSREG(ich_lr15_el2)
+
+static inline void arch_isb(void) { __asm__ volatile("isb" ::: "memory"); }
+static inline void arch_dsb_sy(void) { __asm__ volatile("dsb sy" ::: "memory"); }
+static inline void arch_dsb_ish(void) { __asm__ volatile("dsb ish" ::: "memory"); }
+static inline void arch_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
+static inline void arch_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
+static inline void arch_sev(void) { __asm__ volatile("sev" ::: "memory"); }
+static inline void arch_irq_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
+static inline void arch_irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
+// Whole-TLB maintenance: EL2 regime, and stage 1+2 of the current VMID.
+static inline void arch_tlbi_alle2(void) { __asm__ volatile("dsb ishst; tlbi alle2; dsb ish; isb" ::: "memory"); }
+static inline void arch_tlbi_vmalls12e1is(void) { __asm__ volatile("dsb ishst; tlbi vmalls12e1is; dsb ish; isb" ::: "memory"); }
+static inline void arch_ic_iallu(void) { __asm__ volatile("ic iallu; dsb ish; isb" ::: "memory"); }
+static inline void arch_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" ::"r"(va) : "memory"); }
+
+// AT S1E1R/W from EL2: translate a guest virtual address with the guest's stage 1
+static inline uint64_t arch_at_s12e1r(uint64_t va) {
+    uint64_t par;
+    __asm__ volatile("at s12e1r, %1; isb; mrs %0, par_el1" : "=r"(par) : "r"(va) : "memory");
+    return par;
+}
+
+// Secure monitor call for PSCI towards the firmware (QEMU's built-in PSCI on virt).
+static inline uint64_t arch_smc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
+    register uint64_t x0 __asm__("x0") = fn;
+    register uint64_t x1 __asm__("x1") = a1;
+    register uint64_t x2 __asm__("x2") = a2;
+    register uint64_t x3 __asm__("x3") = a3;
+    __asm__ volatile("smc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) :: "memory");
+    return x0;
+}
+static inline uint64_t arch_hvc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
+    register uint64_t x0 __asm__("x0") = fn;
+    register uint64_t x1 __asm__("x1") = a1;
+    register uint64_t x2 __asm__("x2") = a2;
+    register uint64_t x3 __asm__("x3") = a3;
+    __asm__ volatile("hvc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) :: "memory");
+    return x0;
+}
+
+// Volatile MMIO accessors: single accesses the optimizer may neither merge nor drop.
+static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
+static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
+static inline uint64_t mmio_read64(uint64_t addr) { return *(volatile uint64_t *)addr; }
+static inline void mmio_write64(uint64_t addr, uint64_t v) { *(volatile uint64_t *)addr = v; }
+
+// Provided by start.S / runtime.c
+extern char __image_start[], __image_end[], __bss_end[];
+extern uint64_t apus_secondary_entry_pa(void);
+extern void apus_enter_guest(apus_frame *frame) __attribute__((noreturn));
+extern void apus_enable_mmu(uint64_t ttbr0, uint64_t tcr, uint64_t mair);
+extern void apus_heap_init(uint64_t base, uint64_t size);
+extern uint64_t apus_heap_used(void);
+extern void apus_set_console(void (*putc)(uint8_t));
+extern uint64_t apus_stack_top(uint64_t cpu);
+extern void apus_cpu_boot_params(uint64_t cpu, uint64_t ttbr0, uint64_t tcr, uint64_t mair);
+extern void apus_spin_lock(uint32_t *lock);
+extern void apus_spin_unlock(uint32_t *lock);
+#define APUS_MAX_CPUS 8
+
+#endif

@@ -1,0 +1,118 @@
+// The few C runtime symbols an Embedded Swift image needs, written freestanding
+// (-fno-builtin keeps the compiler from turning these loops into calls to themselves),
+// plus the EL2 heap and spinlocks. No FP/SIMD: the target is general-regs-only.
+#if defined(__aarch64__)
+#include "AArch64.h"
+
+void *memset(void *d, int c, size_t n) {
+    uint8_t *p = d;
+    uint64_t v = (uint8_t)c;
+    v |= v << 8; v |= v << 16; v |= v << 32;
+    while (n && ((uint64_t)p & 7)) { *p++ = (uint8_t)c; n--; }
+    for (; n >= 8; n -= 8, p += 8) *(uint64_t *)p = v;
+    while (n--) *p++ = (uint8_t)c;
+    return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n) {
+    uint8_t *dp = d; const uint8_t *sp = s;
+    if ((((uint64_t)dp | (uint64_t)sp) & 7) == 0) {
+        for (; n >= 8; n -= 8, dp += 8, sp += 8) *(uint64_t *)dp = *(const uint64_t *)sp;
+    }
+    while (n--) *dp++ = *sp++;
+    return d;
+}
+
+void *memmove(void *d, const void *s, size_t n) {
+    uint8_t *dp = d; const uint8_t *sp = s;
+    if (dp == sp || n == 0) return d;
+    if (dp < sp || dp >= sp + n) return memcpy(d, s, n);
+    while (n--) dp[n] = sp[n];
+    return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n) {
+    const uint8_t *x = a, *y = b;
+    for (size_t i = 0; i < n; i++) if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+size_t strlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
+
+// ---- spinlocks (ticket-free test-and-set; EL2 runs with interrupts masked) ----
+void apus_spin_lock(uint32_t *lock) {
+    while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) __asm__ volatile("yield");
+    }
+}
+void apus_spin_unlock(uint32_t *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
+
+// ---- heap: power-of-two size classes with free lists, large blocks from a bump ----
+// Allocation happens mostly at boot (domains, tables); classes keep free() O(1) and
+// make fragmentation bounded. Every block carries a 16-byte header with its class.
+#define HEAP_CLASSES 20            // 16 B .. 8 MiB
+static uint64_t heap_next, heap_end, heap_base;
+static void *free_lists[HEAP_CLASSES];
+static uint32_t heap_lock;
+
+void apus_heap_init(uint64_t base, uint64_t size) {
+    heap_base = heap_next = (base + 15) & ~15ULL;
+    heap_end = base + size;
+}
+uint64_t apus_heap_used(void) { return heap_next - heap_base; }
+
+static int size_class(size_t n) {
+    size_t sz = 16; int c = 0;
+    while (sz < n && c < HEAP_CLASSES - 1) { sz <<= 1; c++; }
+    return sz >= n ? c : -1;
+}
+
+extern void apus_out_of_memory(uint64_t request) __attribute__((noreturn));
+
+static void *heap_alloc(size_t n, size_t align) {
+    if (align < 16) align = 16;
+    int c = size_class(n < align ? align : n);
+    if (c < 0) apus_out_of_memory(n);
+    size_t bytes = (size_t)16 << c;
+    apus_spin_lock(&heap_lock);
+    void *p = 0;
+    if (align <= 16 && free_lists[c]) {
+        p = free_lists[c];
+        free_lists[c] = *(void **)p;
+    } else {
+        // header sits just below the aligned payload
+        uint64_t payload = (heap_next + 16 + align - 1) & ~(uint64_t)(align - 1);
+        if (payload + bytes > heap_end) { apus_spin_unlock(&heap_lock); apus_out_of_memory(n); }
+        heap_next = payload + bytes;
+        p = (void *)payload;
+    }
+    ((uint64_t *)p)[-2] = (uint64_t)c;
+    apus_spin_unlock(&heap_lock);
+    return p;
+}
+
+void *malloc(size_t n) { return heap_alloc(n, 16); }
+int posix_memalign(void **out, size_t align, size_t n) { *out = heap_alloc(n, align); return 0; }
+void *aligned_alloc(size_t align, size_t n) { return heap_alloc(n, align); }
+void *calloc(size_t a, size_t b) { size_t n = a * b; void *p = heap_alloc(n, 16); memset(p, 0, n); return p; }
+void free(void *p) {
+    if (!p) return;
+    uint64_t c = ((uint64_t *)p)[-2];
+    if (c >= HEAP_CLASSES) return;          // not ours: leak rather than corrupt
+    apus_spin_lock(&heap_lock);
+    *(void **)p = free_lists[c];
+    free_lists[c] = p;
+    apus_spin_unlock(&heap_lock);
+}
+
+// ---- console hook for print() ----
+static void (*console_putc)(uint8_t);
+void apus_set_console(void (*putc)(uint8_t)) { console_putc = putc; }
+int putchar(int c) { if (console_putc) console_putc((uint8_t)c); return c; }
+
+// Hashing seeds: determinism beats secrecy here; nothing hashes guest-chosen keys.
+void arc4random_buf(void *buf, size_t n) {
+    uint8_t *p = buf; uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n; i++) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; p[i] = (uint8_t)x; }
+}
+#endif
