@@ -7,9 +7,22 @@
 #define CPTR_EL2_RES1 0x33ff   // TFP=0: guests own FP/SIMD; EL2 code is general-regs-only
 #define SCTLR_EL2_RES1 0x30c50830
 
+    // The image is an arm64 Linux "Image" (Documentation/arch/arm64/booting.rst), like
+    // Xen's: boot loaders (QEMU -kernel, U-Boot booti) then load it at a 2 MiB-aligned
+    // RAM base + text_offset and enter it with the DTB address in x0.
     .section .text.boot, "ax"
     .global _start
 _start:
+    b       boot_entry                  // code0
+    .word   0                           // code1
+    .quad   0x80000                     // text_offset: we are linked at RAM base + 512 KiB
+    .quad   __bss_end - _start          // image_size: what must be free, bss included
+    .quad   0x2                         // flags: little-endian, 4 KiB pages, 2 MiB-aligned base
+    .quad   0, 0, 0                     // res2-4
+    .ascii  "ARM\x64"                  // magic
+    .word   0                           // res5 (no PE header)
+
+boot_entry:
     mov     x19, x0                     // board DTB
     adrp    x1, __bss_start
     add     x1, x1, :lo12:__bss_start
@@ -67,6 +80,12 @@ cpu_common_setup:
 apus_secondary_entry_pa:
     adrp    x0, apus_secondary_entry
     add     x0, x0, :lo12:apus_secondary_entry
+    ret
+
+    .global apus_bss_end
+apus_bss_end:                           // first byte after the image's memory
+    adrp    x0, __bss_end
+    add     x0, x0, :lo12:__bss_end
     ret
 
     .global apus_stack_top

@@ -1,21 +1,135 @@
 #if hasFeature(Embedded)
 import AArch64
+import ApusCore
 
+/// Boot CPU, from start.S with the MMU off and the board's DTB address.
 @_cdecl("apus_boot_main")
-func bootMain(_ dtb: UInt64) -> Never {
-    for c in "Apus hello\n".utf8 { mmio_write32(0x0900_0000, UInt32(c)) }
-    var x: [Int] = []
-    for i in 0..<10 { x.append(i * 3) }
-    mmio_write32(0x0900_0000, UInt32(0x30 + x[3] % 10))
-    _ = arch_smc(0x8400_0008, 0, 0, 0)
-    while true { arch_wfi() }
+func apusBootMain(_ dtbAddress: UInt64) -> Never {
+    let heapBase = (apus_bss_end() + 0xFFFF) & ~0xFFFF
+    let heapSize: UInt64 = 48 << 20
+    apus_heap_init(heapBase, heapSize)
+
+    // The DTB: copy it (bounded by its own header, at most 2 MiB), then parse.
+    let header = PhysicalMemory.bytes(at: dtbAddress, count: 8)
+    let total = Int(header[4]) << 24 | Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
+    guard header[0] == 0xD0, header[1] == 0x0D, total >= 40, total <= 2 << 20,
+          case .some(let dt) = try? DeviceTree.parse(PhysicalMemory.bytes(at: dtbAddress, count: total)),
+          case .some(let board) = try? BoardInfo.discover(dt) else {
+        // Without a DTB there is no console to report on: stop.
+        apus_halt_forever()
+    }
+    if let u = board.uart { PhysicalUART.base = u.base }
+    Log.line { Log.put("Apus "); Log.put("0.1.0"); Log.put(" (Xen 4.17 compatible interfaces), EL2 on CPU "); Log.hex(read_mpidr_el1() & 0xFF_00FF_FFFF) }
+
+    Hypervisor.physicalAddressRange = read_id_aa64mmfr0_el1() & 0xF
+    Hypervisor.psciUsesHVC = board.psciUsesHVC
+    enableEL2MMU(board: board, heapEnd: heapBase + heapSize)
+
+    GICv3.distributor = board.gicDistributor.base
+    GICv3.redistributorRegion = board.gicRedistributors.base
+    GICv3.redistributorRegionSize = board.gicRedistributors.size
+    GICv3.initDistributor()
+
+    let me = read_mpidr_el1() & 0xFF_00FF_FFFF
+    var order = [me]
+    for c in board.cpus where c != me { order.append(c) }
+    for (i, m) in order.enumerated() where i < Int(APUS_MAX_CPUS) { Hypervisor.cpus.append(PerCPU(index: i, mpidr: m)) }
+    setUpCPU(Hypervisor.cpus[0])
+    Log.line {
+        Log.dec(board.cpus.count); Log.put(" CPUs, "); Log.dec(Int(board.memory.reduce(0) { $0 + $1.size } >> 20))
+        Log.put(" MiB RAM, GICv3 at "); Log.hex(board.gicDistributor.base); Log.put(", "); Log.dec(GICv3.listRegisterCount)
+        Log.put(" list registers, PSCI via "); Log.put(board.psciUsesHVC ? "HVC" : "SMC")
+    }
+
+    // Domains from /chosen, in RAM not used by us, the DTB or the boot modules.
+    let boots = BootDomain.parseAll(dt)
+    var reserved = [PhysicalRange(base: board.memory[0].base, size: heapBase + heapSize - board.memory[0].base),
+                    PhysicalRange(base: dtbAddress, size: UInt64(total))]
+    for case .success(let b) in boots {
+        reserved.append(b.kernel)
+        if let r = b.ramdisk { reserved.append(r) }
+    }
+    var allocator = PhysicalAllocator(banks: board.memory, reserved: reserved)
+    var id = 1
+    for r in boots {
+        switch r {
+        case .success(let b):
+            if let d = Domains.build(id: id, b, allocator: &allocator) {
+                Hypervisor.domains.append(d)
+                Hypervisor.console.addDomain(d.id)
+            }
+        case .failure:
+            Log.line { Log.put("d"); Log.dec(id); Log.put(": bad domain description in the boot DTB, skipped") }
+        }
+        id += 1
+    }
+    if Hypervisor.domains.isEmpty {
+        Log.line { Log.put("no domain to run") }
+        Hypervisor.powerOffBoard()
+    }
+
+    if let irq = board.uartIntid, board.uart != nil {
+        Hypervisor.uartIntid = irq
+        GICv3.enableSPI(irq, targetMPIDR: me)
+        PhysicalUART.enableReceiveInterrupt()
+    }
+
+    for c in Hypervisor.cpus.dropFirst() {
+        let r = Hypervisor.firmwareCall(0xC400_0003, c.mpidr, apus_secondary_entry_pa(), UInt64(c.index))
+        if r != 0 { Log.line { Log.put("CPU "); Log.hex(c.mpidr); Log.put(" did not start: "); Log.hex(r) } }
+    }
+    Log.put("(XEN) *** Serial input to DOM1 (type 'CTRL-a' three times to switch input)\n")
+    Scheduler.run()
 }
+
+/// Secondary CPUs, from start.S with the MMU already on.
 @_cdecl("apus_secondary_main")
-func secondaryMain(_ cpu: UInt64) -> Never { while true { arch_wfi() } }
-@_cdecl("apus_trap_lower")
-func trapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {}
-@_cdecl("apus_trap_current")
-func trapCurrent(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {}
-@_cdecl("apus_out_of_memory")
-func outOfMemory(_ n: UInt64) -> Never { while true { arch_wfi() } }
+func apusSecondaryMain(_ index: UInt64) -> Never {
+    let cpu = Hypervisor.cpus[Int(index)]
+    setUpCPU(cpu)
+    Scheduler.run()
+}
+
+/// EL2 state every CPU needs before it runs guests.
+func setUpCPU(_ cpu: PerCPU) {
+    GICv3.initCPU(mpidr: cpu.mpidr)
+    write_icc_sre_el1(0x7)                                       // guests use the system-register GIC interface
+    write_vtcr_el2(TranslationTable<HeapTableMemory>.vtcrEL2(physicalAddressRange: Hypervisor.physicalAddressRange))
+    // Debug, OS-lock and PMU registers trap (TDA, TDOSA, TDRA, TPM, TPMCR); HPMN keeps
+    // the counter count so the PMU stays architecturally consistent.
+    let hpmn = (read_pmcr_el0() >> 11) & 0x1F
+    write_mdcr_el2(hpmn | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11))
+    write_cnthctl_el2(1)                                         // EL1PCTEN: counter yes; EL1PCEN: physical timer traps
+    write_hstr_el2(0)
+    write_cntv_ctl_el0(0)
+    arch_isb()
+    cpu.online = true
+}
+
+/// The hypervisor's own stage-1 map: RAM (identity, normal memory) and the devices
+/// it drives, all found in the DTB.
+func enableEL2MMU(board: BoardInfo, heapEnd: UInt64) {
+    guard var t = TranslationTable<HeapTableMemory>(regime: .el2Stage1, memory: HeapTableMemory()) else {
+        apus_halt_forever()
+    }
+    func map(_ r: PhysicalRange, _ kind: MemoryKind) {
+        let base = r.base & ~0xFFF
+        let size = (r.end - base + 0xFFF) & ~0xFFF
+        do throws(TranslationError) {
+            try t.map(input: base, output: base, size: size, kind: kind, permissions: kind == .normal ? .all : [.read, .write])
+        } catch {
+            Log.line { Log.put("EL2 map failed for "); Log.hex(base) }
+        }
+    }
+    for m in board.memory { map(m, .normal) }
+    map(board.gicDistributor, .device)
+    map(board.gicRedistributors, .device)
+    if let u = board.uart { map(u, .device) }
+    let tcr = TranslationTable<HeapTableMemory>.tcrEL2(physicalAddressRange: Hypervisor.physicalAddressRange)
+    let mair = TranslationTable<HeapTableMemory>.mairEL2
+    Hypervisor.el2Tables = t.root
+    arch_dsb_sy()
+    apus_cpu_boot_params(0, t.root, tcr, mair)
+    apus_enable_mmu(t.root, tcr, mair)
+}
 #endif

@@ -85,6 +85,8 @@ APUS_SYSREG(cntv_ctl_el0)
 APUS_SYSREG(cntv_cval_el0)
 // GICv3 physical CPU interface (used by EL2 itself)
 APUS_SYSREG(icc_sre_el2)
+APUS_SYSREG(icc_sre_el1)
+APUS_SYSREG(pmcr_el0)
 APUS_SYSREG(icc_pmr_el1)
 APUS_SYSREG(icc_bpr1_el1)
 APUS_SYSREG(icc_ctlr_el1)
@@ -164,7 +166,7 @@ static inline uint64_t mmio_read64(uint64_t addr) { return *(volatile uint64_t *
 static inline void mmio_write64(uint64_t addr, uint64_t v) { *(volatile uint64_t *)addr = v; }
 
 // Provided by start.S / runtime.c
-extern char __image_start[], __image_end[], __bss_end[];
+extern uint64_t apus_bss_end(void);
 extern uint64_t apus_secondary_entry_pa(void);
 extern void apus_enter_guest(apus_frame *frame) __attribute__((noreturn));
 extern void apus_enable_mmu(uint64_t ttbr0, uint64_t tcr, uint64_t mair);
@@ -177,4 +179,17 @@ extern void apus_spin_lock(uint32_t *lock);
 extern void apus_spin_unlock(uint32_t *lock);
 #define APUS_MAX_CPUS 8
 
+#endif
+
+#if defined(__aarch64__)
+// FP/SIMD state of a vCPU (32 x 128-bit + FPSR + FPCR), saved only when a CPU switches
+// between vCPUs: EL2 code itself never touches these registers.
+typedef struct apus_fp_state { uint64_t q[64]; uint64_t fpsr; uint64_t fpcr; } apus_fp_state;
+extern void apus_fp_save(apus_fp_state *s);
+extern void apus_fp_restore(const apus_fp_state *s);
+extern void *malloc(size_t n);
+extern void *memcpy(void *d, const void *s, size_t n);
+extern void *memset(void *d, int c, size_t n);
+extern int posix_memalign(void **out, size_t align, size_t n);
+extern void free(void *p);
 #endif

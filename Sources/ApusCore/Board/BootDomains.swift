@@ -1,0 +1,64 @@
+/// Boot-time domains described in the boot DTB with Xen's dom0less bindings
+/// (docs/misc/arm/device-tree/booting.txt): /chosen/<node> with
+/// compatible = "xen,domain", memory (KiB), cpus, vpl011, xen,enhanced, and
+/// module sub-nodes "multiboot,kernel" / "multiboot,ramdisk" carrying reg and bootargs.
+public struct BootDomain: Equatable, Sendable {
+    public var name: [UInt8]
+    public var memoryKiB: UInt64
+    public var vcpus: Int
+    public var kernel: PhysicalRange
+    public var ramdisk: PhysicalRange?
+    public var bootargs: [UInt8]
+    public var vpl011: Bool
+    public var enhanced: Bool
+}
+
+public enum BootDomainError: Error, Equatable, Sendable {
+    case missingMemory(name: [UInt8])
+    case missingKernel(name: [UInt8])
+    case badCPUs(name: [UInt8])
+    case badModule(name: [UInt8])
+}
+
+extension BootDomain {
+    /// Each entry is a domain or the reason it cannot be built (it is skipped; the others boot).
+    public static func parseAll(_ dt: DeviceTree) -> [Result<BootDomain, BootDomainError>] {
+        guard let chosen = dt.node(atPath: "/chosen") else { return [] }
+        var out: [Result<BootDomain, BootDomainError>] = []
+        for n in chosen.children where n.isCompatible(with: "xen,domain") {
+            out.append(parse(n))
+        }
+        return out
+    }
+
+    static func parse(_ n: DTNode) -> Result<BootDomain, BootDomainError> {
+        let name = n.property("apus,name")?.string ?? n.name
+        guard let mem = n.property("memory"), let kib = mem.value.count == 8 ? mem.u64() : mem.u32().map(UInt64.init),
+              kib > 0 else { return .failure(.missingMemory(name: name)) }
+        let cpus = Int(n.property("cpus")?.u32() ?? 1)
+        guard cpus >= 1 && cpus <= 128 else { return .failure(.badCPUs(name: name)) }
+        let cells = n.childCellCounts
+        var kernel: PhysicalRange?
+        var ramdisk: PhysicalRange?
+        var bootargs = n.property("bootargs")?.string ?? []
+        for m in n.children {
+            let isKernel = m.isCompatible(with: "multiboot,kernel")
+            let isRamdisk = m.isCompatible(with: "multiboot,ramdisk")
+            guard isKernel || isRamdisk else { continue }
+            guard let r = m.reg(cells)?.first, r.size > 0, r.address <= UInt64.max - r.size else {
+                return .failure(.badModule(name: name))
+            }
+            let range = PhysicalRange(base: r.address, size: r.size)
+            if isKernel {
+                kernel = range
+                if let a = m.property("bootargs")?.string { bootargs = a }
+            } else {
+                ramdisk = range
+            }
+        }
+        guard let k = kernel else { return .failure(.missingKernel(name: name)) }
+        return .success(BootDomain(name: name, memoryKiB: kib, vcpus: cpus, kernel: k, ramdisk: ramdisk,
+                                   bootargs: bootargs, vpl011: n.property("vpl011") != nil,
+                                   enhanced: n.property("xen,enhanced") != nil))
+    }
+}

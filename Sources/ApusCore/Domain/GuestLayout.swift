@@ -1,0 +1,62 @@
+/// Xen's guest physical memory map for Arm domains (xen/include/public/arch-arm.h),
+/// kept so that guests built for Xen find everything where they expect it.
+public enum GuestLayout {
+    public static let ram0Base: UInt64 = 0x4000_0000
+    public static let ram0MaxSize: UInt64 = 0xC000_0000          // 3 GiB
+    public static let ram1Base: UInt64 = 0x2_0000_0000
+    public static let grantTableBase: UInt64 = 0x3800_0000
+    public static let grantTableSize: UInt64 = 0x100_0000
+    public static let magicBase: UInt64 = 0x3900_0000
+    public static let magicSize: UInt64 = 0x100_0000
+    public static let eventChannelPPI = 31
+    public static let virtualTimerPPI = 27
+    public static let physicalTimerPPI = 30
+    public static let securePhysicalTimerPPI = 29
+    public static let hypervisorTimerPPI = 26
+}
+
+/// The arm64 Linux `Image` header (Documentation/arch/arm64/booting.rst).
+public struct LinuxImageHeader: Equatable, Sendable {
+    public var textOffset: UInt64
+    public var imageSize: UInt64
+    public var flags: UInt64
+
+    /// Parses the first 64 bytes; nil if the magic "ARM\x64" is missing.
+    public init?(_ b: [UInt8]) {
+        guard b.count >= 64, b[56] == 0x41, b[57] == 0x52, b[58] == 0x4D, b[59] == 0x64 else { return nil }
+        func u64(_ o: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for i in 0..<8 { v |= UInt64(b[o + i]) << UInt64(8 * i) }
+            return v
+        }
+        textOffset = u64(8)
+        imageSize = u64(16)
+        flags = u64(24)
+    }
+}
+
+/// Where a Linux kernel, its initrd and its DTB go in a domain's RAM: the kernel
+/// at the bottom (2 MiB aligned + text_offset), the initrd at the top, the DTB
+/// in the 2 MiB-aligned slot below the initrd (booting.rst: the DTB must not share
+/// a 2 MiB region with anything that needs other attributes).
+public struct GuestBootPlacement: Equatable, Sendable {
+    public var kernel: UInt64
+    public var initrd: UInt64
+    public var dtb: UInt64
+
+    public static func place(ramBase: UInt64, ramSize: UInt64, kernelSize: UInt64, imageSize: UInt64,
+                             textOffset: UInt64, initrdSize: UInt64, dtbSize: UInt64) -> GuestBootPlacement? {
+        let twoMiB: UInt64 = 0x20_0000
+        guard ramSize >= 4 * twoMiB, textOffset < twoMiB, dtbSize <= twoMiB, kernelSize <= ramSize,
+              initrdSize <= ramSize else { return nil }
+        let kernel = ramBase + textOffset
+        let kernelEnd = kernel + max(kernelSize, imageSize)
+        let top = ramBase + ramSize
+        guard initrdSize <= top - ramBase else { return nil }
+        let initrd = (top - initrdSize) & ~UInt64(0xFFF)
+        guard initrd >= ramBase + twoMiB else { return nil }
+        let dtb = ((initrd - dtbSize) & ~(twoMiB - 1))
+        guard dtb >= kernelEnd, dtb >= ramBase else { return nil }
+        return GuestBootPlacement(kernel: kernel, initrd: initrd, dtb: dtb)
+    }
+}

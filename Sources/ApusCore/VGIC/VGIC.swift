@@ -1,0 +1,131 @@
+/// A domain's virtual GICv3: the distributor (SPIs), one redistributor per vCPU
+/// (SGIs and PPIs), and the bookkeeping that moves pending interrupts into each
+/// vCPU's list registers. Pure state and rules; the hypervisor serialises access
+/// (one lock per domain) and does the system-register work.
+public final class VGIC {
+    public static let privateCount = 32
+    /// SPIs offered to the guest (GICD_TYPER.ITLinesNumber = 1): INTIDs 32...63.
+    public let spiCount: Int
+    public let vcpuCount: Int
+
+    /// GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1); ARE and DS read as one.
+    public var distributorControl: UInt32 = 0
+    /// SGIs and PPIs, per vCPU.
+    public var privateIRQs: [[VirtualInterrupt]]
+    public var spis: [VirtualInterrupt]
+    /// GICD_IROUTER<n> per SPI, as written by the guest.
+    public var spiRoute: [UInt64]
+    /// GICR_WAKER.ProcessorSleep per vCPU.
+    public var processorSleep: [Bool]
+
+    public init(vcpus: Int, spis: Int = 32) {
+        vcpuCount = vcpus
+        spiCount = spis
+        var priv = [VirtualInterrupt](repeating: VirtualInterrupt(), count: VGIC.privateCount)
+        for i in 0..<16 { priv[i].edge = true; priv[i].enabled = true }   // SGIs: edge, always enabled
+        privateIRQs = [[VirtualInterrupt]](repeating: priv, count: vcpus)
+        self.spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spis)
+        spiRoute = [UInt64](repeating: 0, count: spis)
+        processorSleep = [Bool](repeating: true, count: vcpus)
+    }
+
+    public var intidLimit: Int { VGIC.privateCount + spiCount }
+    public var groupsEnabled: Bool { distributorControl & 3 != 0 }
+
+    public func isValid(intid: Int) -> Bool { intid >= 0 && intid < intidLimit }
+
+    public func irq(_ intid: Int, vcpu: Int) -> VirtualInterrupt {
+        intid < VGIC.privateCount ? privateIRQs[vcpu][intid] : spis[intid - VGIC.privateCount]
+    }
+
+    public func update(_ intid: Int, vcpu: Int, _ body: (inout VirtualInterrupt) -> Void) {
+        if intid < VGIC.privateCount { body(&privateIRQs[vcpu][intid]) }
+        else { body(&spis[intid - VGIC.privateCount]) }
+    }
+
+    /// The vCPU an SPI is delivered to: its IROUTER affinity, vCPU 0 if that names none.
+    public func targetVCPU(ofSPI intid: Int) -> Int {
+        let r = spiRoute[intid - VGIC.privateCount]
+        let aff = (r & 0xFF) | ((r >> 8) & 0xFF) << 8
+        return VirtualPSCI.vcpuIndex(mpidr: aff, count: vcpuCount) ?? 0
+    }
+
+    /// The vCPU that must load `intid` into a list register.
+    public func owner(of intid: Int, vcpu: Int) -> Int {
+        intid < VGIC.privateCount ? vcpu : targetVCPU(ofSPI: intid)
+    }
+
+    // MARK: sources
+
+    /// An edge event (SGI, timer, event-channel upcall, ISPENDR). Returns the vCPU to kick, if any.
+    @discardableResult
+    public func raise(_ intid: Int, vcpu: Int) -> Int? {
+        guard isValid(intid: intid), vcpu >= 0, vcpu < vcpuCount else { return nil }
+        update(intid, vcpu: vcpu) { $0.latch = true }
+        return irq(intid, vcpu: vcpu).wantsDelivery ? owner(of: intid, vcpu: vcpu) : nil
+    }
+
+    /// A level-sensitive source's line. Returns the vCPU to kick when it becomes deliverable.
+    @discardableResult
+    public func setLine(_ intid: Int, vcpu: Int, high: Bool) -> Int? {
+        guard isValid(intid: intid), vcpu >= 0, vcpu < vcpuCount else { return nil }
+        update(intid, vcpu: vcpu) { $0.line = high }
+        return high && irq(intid, vcpu: vcpu).wantsDelivery ? owner(of: intid, vcpu: vcpu) : nil
+    }
+
+    // MARK: list registers
+
+    /// Interrupts `vcpu` should have in list registers, best priority first.
+    public func deliverable(vcpu: Int) -> [Int] {
+        guard groupsEnabled else { return [] }
+        var out: [Int] = []
+        for i in 0..<VGIC.privateCount where privateIRQs[vcpu][i].wantsDelivery { out.append(i) }
+        for s in 0..<spiCount where spis[s].wantsDelivery && targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu {
+            out.append(s + VGIC.privateCount)
+        }
+        out.sort { a, b in
+            let pa = irq(a, vcpu: vcpu).priority, pb = irq(b, vcpu: vcpu).priority
+            return pa != pb ? pa < pb : a < b
+        }
+        return out
+    }
+
+    /// Folds the hardware's view back after the guest ran: `lrs` are the vCPU's list
+    /// registers as read; entries the guest has finished with are freed (set to 0).
+    public func sync(vcpu: Int, lrs: inout [UInt64]) {
+        for n in 0..<lrs.count where lrs[n] != 0 {
+            let lr = ListRegister(raw: lrs[n])
+            let id = Int(lr.virtualID)
+            guard isValid(intid: id) else { lrs[n] = 0; continue }
+            switch lr.state {
+            case .invalid:
+                update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false }
+                lrs[n] = 0
+            case .active:
+                update(id, vcpu: vcpu) { $0.active = true }
+            case .pending, .pendingActive:
+                break
+            }
+        }
+    }
+
+    /// Fills free list registers with deliverable interrupts. Returns true when some
+    /// remain undelivered (then the caller asks for a maintenance interrupt, NPIE).
+    public func fill(vcpu: Int, lrs: inout [UInt64]) -> Bool {
+        let want = deliverable(vcpu: vcpu)
+        var k = 0
+        for n in 0..<lrs.count where lrs[n] == 0 {
+            guard k < want.count else { break }
+            let id = want[k]; k += 1
+            let v = irq(id, vcpu: vcpu)
+            lrs[n] = ListRegister(virtualID: UInt32(id), priority: v.priority, group1: true,
+                                  state: v.active ? .pendingActive : .pending,
+                                  eoiMaintenance: false).raw
+            update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false }
+        }
+        return k < want.count
+    }
+
+    /// True when `vcpu` has something to run for (used to wake a blocked vCPU).
+    public func hasDeliverable(vcpu: Int) -> Bool { !deliverable(vcpu: vcpu).isEmpty }
+}

@@ -1,0 +1,43 @@
+/// State of one virtual interrupt as the guest's GICv3 sees it (Arm IHI 0069,
+/// "interrupt handling state machine"). Pending is split in two: `latch` (edge
+/// events, ISPENDR writes) and `line` (a level-sensitive source held high), so a
+/// level interrupt whose source is still asserted becomes pending again once the
+/// guest deactivates it, without the device having to re-raise it.
+public struct VirtualInterrupt: Sendable, Equatable {
+    public var enabled = false
+    public var latch = false
+    public var line = false
+    public var active = false
+    /// Edge-triggered (ICFGR 0b10) or level-sensitive (0b00).
+    public var edge = false
+    public var priority: UInt8 = 0
+    public var group1 = true
+    /// Sitting in one of the owning vCPU's list registers: the hardware owns its
+    /// pending/active state until the list register is synced back.
+    public var inListRegister = false
+
+    public init() {}
+
+    public var isPending: Bool { latch || (!edge && line) }
+    /// Wants a list register: pending, enabled, not already in one.
+    public var wantsDelivery: Bool { enabled && isPending && !inListRegister }
+}
+
+/// ICH_LR<n>_EL2 (Arm IHI 0069 12.4.6).
+public struct ListRegister: Equatable, Sendable {
+    public var raw: UInt64
+    public init(raw: UInt64) { self.raw = raw }
+
+    public enum State: UInt64, Sendable { case invalid = 0, pending = 1, active = 2, pendingActive = 3 }
+
+    public init(virtualID: UInt32, priority: UInt8, group1: Bool, state: State, eoiMaintenance: Bool) {
+        var v = UInt64(virtualID) | (UInt64(priority) << 48) | (state.rawValue << 62)
+        if group1 { v |= 1 << 60 }
+        if eoiMaintenance { v |= 1 << 41 }
+        raw = v
+    }
+    public var virtualID: UInt32 { UInt32(truncatingIfNeeded: raw) }
+    public var state: State { State(rawValue: raw >> 62)! }
+    public var priority: UInt8 { UInt8(truncatingIfNeeded: raw >> 48) }
+    public var isFree: Bool { state == .invalid }
+}

@@ -1,0 +1,72 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// What a boot-time domain is made from (a /chosen/domU node of the boot DTB).
+struct DomainSpec {
+    var name: [UInt8]
+    var memory: UInt64               // bytes
+    var vcpus: Int
+    var kernel: PhysicalRange
+    var ramdisk: PhysicalRange?
+    var bootargs: [UInt8]
+    var vpl011: Bool
+}
+
+/// A domain: its RAM and p2m, vCPUs, virtual GIC and virtual UART. One spinlock
+/// guards the vGIC and UART state, which other CPUs touch to deliver interrupts.
+final class Domain {
+    let id: Int
+    let spec: DomainSpec
+    let ram: PhysicalRange
+    let vmid: UInt64
+    var p2m: TranslationTable<HeapTableMemory>
+    var vcpus: [VCPU] = []
+    let vgic: VGIC
+    var uart = VirtualPL011()
+    var lock: UInt32 = 0
+    var alive = true
+    var dtb: [UInt8] = []
+    /// CNTVOFF_EL2: the guest's virtual counter starts at zero when the domain is built, as on Xen.
+    var counterOffset: UInt64 = 0
+    /// Faults already reported for this domain, so a looping guest logs once.
+    var reportedFaults: [UInt64] = []
+
+    init(id: Int, spec: DomainSpec, ram: PhysicalRange, p2m: TranslationTable<HeapTableMemory>) {
+        self.id = id
+        self.spec = spec
+        self.ram = ram
+        self.vmid = UInt64(id & 0xFF)
+        self.p2m = p2m
+        self.vgic = VGIC(vcpus: spec.vcpus)
+    }
+
+    var vttbr: UInt64 { p2m.root | (vmid << 48) }
+
+    func withLock<R>(_ body: () -> R) -> R {
+        apus_spin_lock(&lock)
+        let r = body()
+        apus_spin_unlock(&lock)
+        return r
+    }
+
+    /// Guest physical → host physical for RAM, nil outside RAM.
+    func translate(_ ipa: UInt64, length: UInt64) -> UInt64? {
+        guard ipa >= GuestLayout.ram0Base, length <= ram.size,
+              ipa - GuestLayout.ram0Base <= ram.size - length else { return nil }
+        return ram.base + (ipa - GuestLayout.ram0Base)
+    }
+
+    /// Logs a guest-caused fault once per (kind, address).
+    func reportOnce(_ key: UInt64, _ body: () -> Void) {
+        guard !reportedFaults.contains(key), reportedFaults.count < 64 else { return }
+        reportedFaults.append(key)
+        body()
+    }
+}
+
+extension Domain: PSCIDomainView {
+    var vcpuCount: Int { vcpus.count }
+    func powerState(ofVCPU index: Int) -> VCPUPowerState { vcpus[index].power }
+}
+#endif

@@ -1,0 +1,77 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// EL1 system registers that belong to a vCPU and must follow it between
+/// physical CPUs. Saved only when a CPU switches to another vCPU.
+struct EL1Context {
+    var sctlr: UInt64 = 0x30D0_0800        // RES1 bits, MMU and caches off (booting.rst)
+    var tcr: UInt64 = 0, ttbr0: UInt64 = 0, ttbr1: UInt64 = 0
+    var mair: UInt64 = 0, amair: UInt64 = 0, vbar: UInt64 = 0
+    var contextidr: UInt64 = 0, tpidr1: UInt64 = 0, tpidr0: UInt64 = 0, tpidrro0: UInt64 = 0
+    var sp0: UInt64 = 0, sp1: UInt64 = 0, elr1: UInt64 = 0, spsr1: UInt64 = 0
+    var esr1: UInt64 = 0, far1: UInt64 = 0, afsr0: UInt64 = 0, afsr1: UInt64 = 0
+    var par: UInt64 = 0, cpacr: UInt64 = 0, csselr: UInt64 = 0, cntkctl: UInt64 = 0
+    var cntvCtl: UInt64 = 0, cntvCval: UInt64 = 0
+    var vmcr: UInt64 = 0, ap1r0: UInt64 = 0
+
+    mutating func save() {
+        sctlr = read_sctlr_el1(); tcr = read_tcr_el1(); ttbr0 = read_ttbr0_el1(); ttbr1 = read_ttbr1_el1()
+        mair = read_mair_el1(); amair = read_amair_el1(); vbar = read_vbar_el1()
+        contextidr = read_contextidr_el1(); tpidr1 = read_tpidr_el1(); tpidr0 = read_tpidr_el0()
+        tpidrro0 = read_tpidrro_el0(); sp0 = read_sp_el0(); sp1 = read_sp_el1()
+        elr1 = read_elr_el1(); spsr1 = read_spsr_el1(); esr1 = read_esr_el1(); far1 = read_far_el1()
+        afsr0 = read_afsr0_el1(); afsr1 = read_afsr1_el1(); par = read_par_el1()
+        cpacr = read_cpacr_el1(); csselr = read_csselr_el1(); cntkctl = read_cntkctl_el1()
+        cntvCtl = read_cntv_ctl_el0(); cntvCval = read_cntv_cval_el0()
+        // Stop this vCPU's timer from firing on a CPU that now runs another.
+        write_cntv_ctl_el0(0)
+        vmcr = read_ich_vmcr_el2(); ap1r0 = read_ich_ap1r0_el2()
+    }
+
+    func restore() {
+        write_sctlr_el1(sctlr); write_tcr_el1(tcr); write_ttbr0_el1(ttbr0); write_ttbr1_el1(ttbr1)
+        write_mair_el1(mair); write_amair_el1(amair); write_vbar_el1(vbar)
+        write_contextidr_el1(contextidr); write_tpidr_el1(tpidr1); write_tpidr_el0(tpidr0)
+        write_tpidrro_el0(tpidrro0); write_sp_el0(sp0); write_sp_el1(sp1)
+        write_elr_el1(elr1); write_spsr_el1(spsr1); write_esr_el1(esr1); write_far_el1(far1)
+        write_afsr0_el1(afsr0); write_afsr1_el1(afsr1); write_par_el1(par)
+        write_cpacr_el1(cpacr); write_csselr_el1(csselr); write_cntkctl_el1(cntkctl)
+        write_cntv_cval_el0(cntvCval); write_cntv_ctl_el0(cntvCtl)
+        write_ich_vmcr_el2(vmcr); write_ich_ap1r0_el2(ap1r0)
+    }
+}
+
+final class VCPU {
+    let domainID: Int
+    let index: Int
+    /// The physical CPU this vCPU runs on.
+    var pcpu: Int
+    var power: VCPUPowerState = .off
+    /// Guest general registers while not on a CPU.
+    var frame = apus_frame()
+    var el1 = EL1Context()
+    var fp = apus_fp_state()
+    /// Shadow of the list registers while not on a CPU.
+    var lrs: [UInt64]
+
+    init(domainID: Int, index: Int, pcpu: Int, listRegisters: Int) {
+        self.domainID = domainID
+        self.index = index
+        self.pcpu = pcpu
+        lrs = [UInt64](repeating: 0, count: listRegisters)
+    }
+
+    /// Architectural reset state for a (re)started vCPU: EL1h, interrupts masked,
+    /// MMU off, x0 = `x0`, PC = `entry`.
+    func reset(entry: UInt64, x0: UInt64) {
+        frame = apus_frame()
+        frame.x.0 = x0
+        frame.elr = entry
+        frame.spsr = 0x3C5
+        el1 = EL1Context()
+        fp = apus_fp_state()
+        for i in 0..<lrs.count { lrs[i] = 0 }
+    }
+}
+#endif

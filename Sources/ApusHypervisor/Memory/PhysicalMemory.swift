@@ -1,0 +1,50 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// Physical memory as EL2 sees it: identity-mapped, so a physical address is also
+/// the pointer. This file and GuestMemory.swift are where raw pointers live.
+enum PhysicalMemory {
+    static func read64(_ pa: UInt64) -> UInt64 {
+        UnsafePointer<UInt64>(bitPattern: UInt(pa))!.pointee
+    }
+    static func write64(_ pa: UInt64, _ v: UInt64) {
+        UnsafeMutablePointer<UInt64>(bitPattern: UInt(pa))!.pointee = v
+    }
+    static func copy(to dst: UInt64, from src: UInt64, count: UInt64) {
+        guard count > 0 else { return }
+        _ = memcpy(UnsafeMutableRawPointer(bitPattern: UInt(dst))!, UnsafeRawPointer(bitPattern: UInt(src))!, Int(count))
+    }
+    static func zero(_ pa: UInt64, count: UInt64) {
+        guard count > 0 else { return }
+        _ = memset(UnsafeMutableRawPointer(bitPattern: UInt(pa))!, 0, Int(count))
+    }
+    static func bytes(at pa: UInt64, count: Int) -> [UInt8] {
+        let p = UnsafePointer<UInt8>(bitPattern: UInt(pa))!
+        return [UInt8](unsafeUninitializedCapacity: count) { buf, n in
+            for i in 0..<count { buf[i] = p[i] }
+            n = count
+        }
+    }
+    static func store(_ b: [UInt8], at pa: UInt64) {
+        let p = UnsafeMutablePointer<UInt8>(bitPattern: UInt(pa))!
+        for i in 0..<b.count { p[i] = b[i] }
+    }
+    static func allocatePages(_ count: Int) -> UInt64? {
+        var p: UnsafeMutableRawPointer? = nil
+        _ = posix_memalign(&p, 4096, count * 4096)
+        guard let q = p else { return nil }
+        _ = memset(q, 0, count * 4096)
+        return UInt64(UInt(bitPattern: q))
+    }
+}
+
+/// Translation tables kept in hypervisor heap pages.
+struct HeapTableMemory: TranslationTableMemory {
+    mutating func allocateTable() -> UInt64? { PhysicalMemory.allocatePages(1) }
+    func readEntry(table: UInt64, index: Int) -> UInt64 { PhysicalMemory.read64(table + UInt64(index) * 8) }
+    mutating func writeEntry(table: UInt64, index: Int, _ value: UInt64) {
+        PhysicalMemory.write64(table + UInt64(index) * 8, value)
+    }
+}
+#endif

@@ -1,0 +1,65 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// One physical CPU: its affinity, the vCPU on it now, and the vCPU whose EL1
+/// registers are loaded (so a vCPU that comes back to the same CPU skips a restore).
+final class PerCPU {
+    let index: Int
+    let mpidr: UInt64
+    var online = false
+    var current: VCPU?
+    var loaded: VCPU?
+    /// vCPUs placed on this CPU, in the order they are offered the CPU.
+    var runQueue: [VCPU] = []
+
+    init(index: Int, mpidr: UInt64) {
+        self.index = index
+        self.mpidr = mpidr
+    }
+
+    static var this: PerCPU { Hypervisor.cpus[Int(read_tpidr_el2())] }
+}
+
+/// Global hypervisor state. Set up by the boot CPU before any other CPU starts;
+/// after that the arrays do not change shape, only the objects in them.
+enum Hypervisor {
+    nonisolated(unsafe) static var cpus: [PerCPU] = []
+    nonisolated(unsafe) static var domains: [Domain] = []
+    nonisolated(unsafe) static var console = ConsoleMux()
+    nonisolated(unsafe) static var consoleLock: UInt32 = 0
+    nonisolated(unsafe) static var stateLock: UInt32 = 0
+    nonisolated(unsafe) static var psciUsesHVC = false
+    nonisolated(unsafe) static var uartIntid: UInt32 = 0
+    nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2
+    nonisolated(unsafe) static var el2Tables: UInt64 = 0
+
+    /// HCR_EL2 while a guest runs: stage 2 on (VM), set/way invalidation as clean
+    /// (SWIO), physical IRQ/FIQ/SError to EL2 (IMO/FMO/AMO), broadcast TLB and cache
+    /// maintenance (FB, BSU=inner), SMC trapped (TSC), implementation-defined
+    /// registers trapped (TIDCP), EL1 is AArch64 (RW).
+    static let guestHCR: UInt64 = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 9)
+        | (1 << 10) | (1 << 19) | (1 << 20) | (1 << 31)
+
+    static func domain(_ id: Int) -> Domain? {
+        for d in domains where d.id == id { return d }
+        return nil
+    }
+
+    /// PSCI call to the board's firmware, through the conduit its DTB names.
+    static func firmwareCall(_ fn: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0) -> UInt64 {
+        psciUsesHVC ? arch_hvc(fn, a1, a2, a3) : arch_smc(fn, a1, a2, a3)
+    }
+
+    static func powerOffBoard() -> Never {
+        Log.line { Log.put("Apus: no domain left, powering off the board") }
+        _ = firmwareCall(0x8400_0008)
+        apus_halt_forever()
+    }
+}
+
+@inline(never)
+func apus_halt_forever() -> Never {
+    while true { arch_irq_disable(); arch_wfi() }
+}
+#endif

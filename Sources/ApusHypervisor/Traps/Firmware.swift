@@ -1,0 +1,40 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// SMCCC/PSCI calls from a guest (HVC #0 or a trapped SMC #0).
+enum Firmware {
+    static func call(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
+        let (result, action) = d.withLock {
+            VirtualPSCI.handle(frame.x(0), frame.x(1), frame.x(2), frame.x(3), domain: d)
+        }
+        frame.setX(0, result)
+        switch action {
+        case .none, .waitForInterrupt:
+            break
+        case .stopCaller:
+            v.power = .off
+        case .startVCPU(let index, let entry, let context):
+            let t = d.vcpus[index]
+            d.withLock {
+                t.reset(entry: entry, x0: context)
+                t.power = .on
+            }
+            Scheduler.kick(t)
+        case .powerOffDomain:
+            Domains.destroy(d, reason: "powered off")
+        case .rebootDomain:
+            Domains.destroy(d, reason: "rebooted (restart not supported yet: destroyed)")
+        }
+    }
+}
+
+/// Xen hypercalls (hvc #0xEA1). Not offered yet: every call gets -ENOSYS, as Xen
+/// answers a hypercall it does not know.
+enum Hypercalls {
+    static let ENOSYS: Int64 = -38
+    static func dispatch(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
+        frame.setX(0, UInt64(bitPattern: ENOSYS))
+    }
+}
+#endif

@@ -1,0 +1,77 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// Stage-2 data aborts: accesses to the emulated GIC and UART are carried out;
+/// anything else outside the domain's RAM is an external abort for the guest.
+enum MMIO {
+    static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ da: DataAbort, _ v: VCPU, _ d: Domain) {
+        let ipa = ((read_hpfar_el2() >> 4) << 12) | (read_far_el2() & 0xFFF)
+        let va = read_far_el2()
+        guard da.isValid, !da.onStage1Walk else { return refuse(frame, da, v, d, ipa: ipa, va: va) }
+        let size = da.accessSize
+        let value = frame.x(da.register)
+        var result: MMIOResult = .fault
+        var output: UInt8? = nil
+        var kick: Int? = nil
+
+        d.withLock {
+            if let off = offset(ipa, GICv3Layout.distributorBase, GICv3Layout.distributorSize) {
+                result = da.isWrite ? d.vgic.writeDistributor(offset: off, size: size, value: value)
+                                    : d.vgic.readDistributor(offset: off, size: size)
+            } else if let off = offset(ipa, GICv3Layout.redistributorBase, GICv3Layout.redistributorRegionSize) {
+                result = da.isWrite ? d.vgic.writeRedistributor(offset: off, size: size, value: value)
+                                    : d.vgic.readRedistributor(offset: off, size: size)
+            } else if d.spec.vpl011, let off = offset(ipa, VirtualPL011.base, VirtualPL011.size) {
+                if da.isWrite {
+                    let w = d.uart.write(offset: off, size: size, value: value)
+                    result = w.valid ? .handled(0) : .fault
+                    output = w.output
+                } else if let r = d.uart.read(offset: off, size: size) {
+                    result = .handled(r)
+                }
+                kick = d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)
+            }
+        }
+        if let b = output { ConsoleOutput.write(domain: d.id, b) }
+        Scheduler.kick(domain: d, vcpu: kick)
+
+        guard case .handled(let r) = result else { return refuse(frame, da, v, d, ipa: ipa, va: va) }
+        if !da.isWrite {
+            var x = r
+            if da.signExtend && size < 8 {
+                let shift = UInt64(64 - 8 * size)
+                x = UInt64(bitPattern: Int64(bitPattern: x << shift) >> Int64(shift))
+            }
+            if !da.is64BitRegister { x &= 0xFFFF_FFFF }
+            frame.setX(da.register, x)
+        }
+        frame.skipInstruction()
+    }
+
+    static func offset(_ ipa: UInt64, _ base: UInt64, _ size: UInt64) -> UInt64? {
+        ipa >= base && ipa - base < size ? ipa - base : nil
+    }
+
+    static func refuse(_ frame: UnsafeMutablePointer<apus_frame>, _ da: DataAbort, _ v: VCPU, _ d: Domain, ipa: UInt64, va: UInt64) {
+        d.reportOnce(ipa & ~0xFFF) {
+            Log.line {
+                Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index)
+                Log.put(da.isWrite ? ": unhandled write to " : ": unhandled read from ")
+                Log.hex(ipa); Log.put(" at pc "); Log.hex(frame.pointee.elr); Log.put(", injecting data abort")
+            }
+        }
+        GuestFault.dataAbort(frame, va: va, write: da.isWrite)
+    }
+}
+
+/// A domain's console output on its way to the board's UART.
+enum ConsoleOutput {
+    static func write(domain id: Int, _ byte: UInt8) {
+        apus_spin_lock(&Hypervisor.consoleLock)
+        let out = Hypervisor.console.output(domain: id, byte)
+        apus_spin_unlock(&Hypervisor.consoleLock)
+        if !out.isEmpty { Log.raw(out) }
+    }
+}
+#endif

@@ -1,0 +1,67 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// Every exception from a guest lands here (vectors.S). The guest's registers are
+/// in `frame`; on return they are restored and the guest resumes, unless its vCPU
+/// stopped, in which case this CPU goes back to its scheduler loop.
+@_cdecl("apus_trap_lower")
+func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
+    let cpu = PerCPU.this
+    guard let v = cpu.current, let d = Hypervisor.domain(v.domainID) else {
+        Panic.now("trap from a guest with no vCPU on this CPU", frame: frame)
+    }
+    ListRegisters.sync(v, d)
+    switch kind {
+    case 0: Synchronous.handle(frame, v, d)
+    case 1, 2: Interrupts.handlePending(cpu: cpu, frame: frame)
+    default:
+        d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
+    }
+    if !d.alive || v.power != .on {
+        Scheduler.switchOut(v, frame: frame, cpu: cpu)
+        Scheduler.run()
+    }
+    ListRegisters.fill(v, d)
+}
+
+enum Synchronous {
+    static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
+        let esr = ExceptionSyndrome(frame.pointee.esr)
+        switch esr.knownClass {
+        case .hvc64:
+            // ELR already points past the HVC.
+            switch esr.immediate16 {
+            case 0: Firmware.call(frame, v, d)
+            case 0xEA1: Hypercalls.dispatch(frame, v, d)
+            default:
+                // Xen's behaviour: undefined instruction, returning after the HVC.
+                GuestFault.undefined(frame, pc: frame.pointee.elr)
+            }
+        case .smc64:
+            // A trapped SMC leaves ELR on the SMC itself. Guests reach the same
+            // SMCCC services as through HVC #0 (Xen forwards nothing to firmware).
+            frame.skipInstruction()
+            if esr.immediate16 == 0 { Firmware.call(frame, v, d) }
+            else { GuestFault.undefined(frame, pc: frame.pointee.elr &- 4) }
+        case .sysreg64:
+            SystemRegisters.handle(frame, esr.systemRegister, v, d)
+        case .dataAbortLower:
+            MMIO.handle(frame, esr.dataAbort, v, d)
+        case .instructionAbortLower:
+            let va = read_far_el2()
+            d.reportOnce(0x1A_0000_0000_0000 | va) {
+                Log.line { Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index); Log.put(": instruction abort at "); Log.hex(va) }
+            }
+            GuestFault.instructionAbort(frame, va: va)
+        case .wfx:
+            frame.skipInstruction()
+        default:
+            d.reportOnce(0xEC_0000_0000 | UInt64(esr.exceptionClass)) {
+                Log.line { Log.put("d"); Log.dec(d.id); Log.put(": unhandled trap, ESR "); Log.hex(esr.raw); Log.put(" at "); Log.hex(frame.pointee.elr) }
+            }
+            GuestFault.undefined(frame, pc: frame.pointee.elr)
+        }
+    }
+}
+#endif

@@ -1,0 +1,199 @@
+/*
+ * smp: PSCI CPU power management and inter-processor interrupts (needs 2 vCPUs).
+ *  - PSCI_VERSION >= 0.2; AFFINITY_INFO(1) == OFF before boot
+ *  - CPU_ON(7) == INVALID_PARAMETERS (no such vCPU)
+ *  - CPU_ON(1, secondary_entry, 0x1234) == SUCCESS; vCPU 1 starts at EL1 with x0 == 0x1234 and
+ *    MPIDR_EL1.Aff0 == 1; AFFINITY_INFO(1) == ON; CPU_ON(1) again == ALREADY_ON
+ *  - vCPU 1 sends SGI 1 to vCPU 0 through ICC_SGI1R_EL1; vCPU 0 takes it (ICC_IAR1_EL1 == 1)
+ *  - vCPU 1 calls CPU_OFF; AFFINITY_INFO(1) becomes OFF
+ *  - CPU_ON(1, ..., 0x5678) brings it back once more (context id 0x5678), then CPU_OFF again
+ */
+#include "guest.h"
+
+const char guest_name[] = "smp";
+
+extern char secondary_entry[];
+
+enum { CMD_NONE, CMD_SGI, CMD_OFF };
+static volatile u32 sec_up, cmd, sgi_sent;
+static volatile u64 sec_ctx, sec_mpidr, sec_el, sec_off_ret;
+static volatile u32 off_returned;
+static volatile u32 nsgi, nother, last_intid;
+
+#define SGI_ID 1
+
+void secondary_main(u64 ctx)
+{
+    sec_ctx = ctx;
+    sec_mpidr = read_sysreg(mpidr_el1);
+    sec_el = read_sysreg(CurrentEL) >> 2;
+    /* no printing here: vCPU 0 may be printing; it reports what vCPU 1 saw */
+    flag_write(&sec_up, 1);
+    for (;;) {
+        u32 c = flag_read(&cmd);
+        if (c == CMD_SGI) {
+            write_sysreg(icc_sre_el1, read_sysreg(icc_sre_el1) | 1);
+            isb();
+            /* TargetList bit 0 (Aff0 = 0), Aff1/2/3 = 0, IRM = 0, INTID in [27:24] */
+            write_sysreg(icc_sgi1r_el1, ((u64)SGI_ID << 24) | 1);
+            isb();
+            flag_write(&cmd, CMD_NONE);
+            flag_write(&sgi_sent, 1);
+        } else if (c == CMD_OFF) {
+            flag_write(&cmd, CMD_NONE);
+            sec_off_ret = hvc_call(PSCI_CPU_OFF, 0, 0, 0);
+            flag_write(&off_returned, 1);   /* CPU_OFF must not return */
+            for (;;)
+                wfi();
+        }
+    }
+}
+
+static int irq_handler(struct exc_frame *f, u64 kind)
+{
+    (void)f;
+    (void)kind;
+    u64 iar = read_sysreg(icc_iar1_el1);
+    u32 intid = iar & 0xffffff;
+    if (intid >= 1020 && intid <= 1023)
+        return 1;
+    last_intid = intid;
+    if (intid == SGI_ID)
+        nsgi++;
+    else
+        nother++;
+    write_sysreg(icc_eoir1_el1, iar);
+    isb();
+    return 1;
+}
+
+static s64 psci(u64 fn, u64 a1, u64 a2, u64 a3) { return (s64)hvc_call(fn, a1, a2, a3); }
+
+static const char *psci_err(s64 r)
+{
+    switch (r) {
+    case 0: return "SUCCESS";
+    case -1: return "NOT_SUPPORTED";
+    case -2: return "INVALID_PARAMETERS";
+    case -3: return "DENIED";
+    case -4: return "ALREADY_ON";
+    case -5: return "ON_PENDING";
+    case -6: return "INTERNAL_FAILURE";
+    case -7: return "NOT_PRESENT";
+    case -8: return "DISABLED";
+    case -9: return "INVALID_ADDRESS";
+    default: return "?";
+    }
+}
+
+static s64 affinity_info(u64 target) { return psci(PSCI_AFFINITY_INFO, target, 0, 0); }
+
+/* Poll until *p == v or 2 s pass. */
+static int wait_flag(volatile u32 *p, u32 v)
+{
+    u64 deadline = cntvct() + ms_to_ticks(2000);
+    while (flag_read(p) != v)
+        if (cntvct() > deadline)
+            return 0;
+    return 1;
+}
+
+static int wait_affinity(u64 target, s64 state)
+{
+    u64 deadline = cntvct() + ms_to_ticks(2000);
+    s64 r;
+    while ((r = affinity_info(target)) != state)
+        if (cntvct() > deadline)
+            return 0;
+    return 1;
+}
+
+static int bring_up(u64 ctx)
+{
+    flag_write(&sec_up, 0);
+    sec_ctx = 0;
+    sec_mpidr = 0;
+    s64 r = psci(PSCI_CPU_ON, 1, (u64)secondary_entry, ctx);
+    say("CPU_ON(1, %p, 0x%lx) -> %ld %s", secondary_entry, ctx, r, psci_err(r));
+    if (r != 0) {
+        check_failed("CPU_ON(1) returned %ld %s", r, psci_err(r));
+        return 0;
+    }
+    if (!wait_flag(&sec_up, 1)) {
+        check_failed("vCPU 1 did not come up within 2 s of CPU_ON (AFFINITY_INFO=%ld)", affinity_info(1));
+        return 0;
+    }
+    say("vCPU 1 up: x0=0x%lx MPIDR_EL1=0x%lx CurrentEL=%lu", sec_ctx, sec_mpidr, sec_el);
+    CHECK(sec_ctx == ctx, "vCPU 1 entered with x0=0x%lx, expected context id 0x%lx", sec_ctx, ctx);
+    CHECK((sec_mpidr & 0xff00ffffffUL) == 1, "vCPU 1 MPIDR_EL1=0x%lx, expected affinity 0.0.0.1", sec_mpidr);
+    CHECK(sec_el == 1, "vCPU 1 entered at EL%lu", sec_el);
+    r = affinity_info(1);
+    say("AFFINITY_INFO(1) after CPU_ON -> %ld (0 = ON)", r);
+    CHECK(r == 0, "AFFINITY_INFO(1) = %ld while vCPU 1 runs, expected 0 (ON)", r);
+    return 1;
+}
+
+static void take_down(void)
+{
+    flag_write(&cmd, CMD_OFF);
+    if (wait_affinity(1, 1)) {
+        say("vCPU 1 called CPU_OFF: AFFINITY_INFO(1) -> 1 (OFF)");
+    } else {
+        check_failed("AFFINITY_INFO(1) not OFF 2 s after CPU_OFF (now %ld)", affinity_info(1));
+    }
+    CHECK(!flag_read(&off_returned), "CPU_OFF returned to vCPU 1 (0x%lx)", sec_off_ret);
+}
+
+int main(u64 dtb)
+{
+    check_dtb(dtb);
+    say("cpu0: MPIDR_EL1=0x%lx", read_sysreg(mpidr_el1));
+    s64 v = psci(PSCI_VERSION, 0, 0, 0);
+    say("PSCI_VERSION -> 0x%lx", v);
+    if (v < 2)
+        fail_now("PSCI_VERSION 0x%lx < 0.2", v);
+
+    s64 r = affinity_info(1);
+    say("AFFINITY_INFO(1) before CPU_ON -> %ld (1 = OFF)", r);
+    CHECK(r == 1, "AFFINITY_INFO(1) = %ld before CPU_ON, expected 1 (OFF)", r);
+
+    r = psci(PSCI_CPU_ON, 7, (u64)secondary_entry, 0);
+    say("CPU_ON(7) -> %ld %s", r, psci_err(r));
+    CHECK(r == PSCI_INVALID_PARAMETERS, "CPU_ON(7) returned %ld, expected -2 INVALID_PARAMETERS", r);
+
+    if (!bring_up(0x1234))
+        finish();
+
+    r = psci(PSCI_CPU_ON, 1, (u64)secondary_entry, 0x9999);
+    say("CPU_ON(1) again -> %ld %s", r, psci_err(r));
+    CHECK(r == PSCI_ALREADY_ON, "CPU_ON(1) on a running vCPU returned %ld, expected -4 ALREADY_ON", r);
+
+    /* SGI 1 from vCPU 1 to vCPU 0 */
+    gicd_enable();
+    u64 rd = gicr_for_this_cpu();
+    u64 typer1 = mmio_read64(GICR_BASE + GICR_STRIDE + 8);
+    say("redistributors: cpu0 at 0x%lx TYPER=0x%lx, next TYPER=0x%lx", rd, mmio_read64(rd + 8), typer1);
+    CHECK((typer1 >> 32) == 1, "second redistributor has affinity 0x%lx, expected 1", typer1 >> 32);
+    gicr_wake(rd);
+    gic_enable_ppi_sgi(rd, SGI_ID, 0xa0);
+    gic_cpu_if_init();
+    irq_hook = irq_handler;
+    irq_enable();
+    flag_write(&cmd, CMD_SGI);
+    if (!wait_flag(&sgi_sent, 1))
+        check_failed("vCPU 1 did not report sending the SGI");
+    u64 deadline = cntvct() + ms_to_ticks(2000);
+    while (flag_read(&nsgi) == 0 && cntvct() < deadline)
+        ;
+    irq_disable();
+    say("SGI %u from vCPU 1: %u taken on vCPU 0 (IAR %u), %u other", SGI_ID, nsgi, last_intid, nother);
+    CHECK(nsgi == 1, "SGI %u from vCPU 1: %u interrupts on vCPU 0, expected 1", SGI_ID, nsgi);
+    CHECK(nother == 0, "unexpected interrupt INTID %u", last_intid);
+
+    take_down();
+
+    /* once more: CPU_ON after CPU_OFF */
+    if (bring_up(0x5678))
+        take_down();
+    return 0;
+}
