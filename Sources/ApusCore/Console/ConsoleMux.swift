@@ -65,6 +65,17 @@ public struct ConsoleMux: Sendable {
         return "(XEN) *** Switching input to Xen (type 'CTRL-a' three times to switch input)\n"
     }
 
+    /// Fast path for the focused domain: nil when the byte must go through
+    /// `output` (buffered domain); otherwise whether to print the "(dN) " prefix first.
+    /// The caller then prints the byte (a \n as \r\n).
+    public mutating func passThrough(domain id: Int, _ byte: UInt8) -> Bool? {
+        guard focus > 0, domains[focus - 1] == id else { return nil }
+        let i = focus - 1
+        let p = atLineStart[i]
+        if byte != 0x0D { atLineStart[i] = byte == 0x0A }
+        return p && byte != 0x0D
+    }
+
     /// Bytes to print for one byte of a domain's output.
     public mutating func output(domain id: Int, _ byte: UInt8) -> [UInt8] {
         guard let i = domains.firstIndex(of: id) else { return [] }

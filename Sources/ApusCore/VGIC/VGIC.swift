@@ -17,6 +17,9 @@ public final class VGIC {
     public var spiRoute: [UInt64]
     /// GICR_WAKER.ProcessorSleep per vCPU.
     public var processorSleep: [Bool]
+    /// Per vCPU: something may have become deliverable since its list registers were
+    /// last filled. Keeps the trap-return path from rescanning every interrupt.
+    public var needsFill: [Bool]
 
     public init(vcpus: Int, spis: Int = 32) {
         vcpuCount = vcpus
@@ -27,7 +30,11 @@ public final class VGIC {
         self.spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spis)
         spiRoute = [UInt64](repeating: 0, count: spis)
         processorSleep = [Bool](repeating: true, count: vcpus)
+        needsFill = [Bool](repeating: false, count: vcpus)
     }
+
+    /// Marks every vCPU for a refill (a distributor change can affect any of them).
+    public func markAllForFill() { for i in 0..<vcpuCount { needsFill[i] = true } }
 
     public var intidLimit: Int { VGIC.privateCount + spiCount }
     public var groupsEnabled: Bool { distributorControl & 3 != 0 }
@@ -62,15 +69,22 @@ public final class VGIC {
     public func raise(_ intid: Int, vcpu: Int) -> Int? {
         guard isValid(intid: intid), vcpu >= 0, vcpu < vcpuCount else { return nil }
         update(intid, vcpu: vcpu) { $0.latch = true }
-        return irq(intid, vcpu: vcpu).wantsDelivery ? owner(of: intid, vcpu: vcpu) : nil
+        guard irq(intid, vcpu: vcpu).wantsDelivery else { return nil }
+        let o = owner(of: intid, vcpu: vcpu)
+        needsFill[o] = true
+        return o
     }
 
     /// A level-sensitive source's line. Returns the vCPU to kick when it becomes deliverable.
     @discardableResult
     public func setLine(_ intid: Int, vcpu: Int, high: Bool) -> Int? {
         guard isValid(intid: intid), vcpu >= 0, vcpu < vcpuCount else { return nil }
+        let was = irq(intid, vcpu: vcpu).line
         update(intid, vcpu: vcpu) { $0.line = high }
-        return high && irq(intid, vcpu: vcpu).wantsDelivery ? owner(of: intid, vcpu: vcpu) : nil
+        guard high, !was, irq(intid, vcpu: vcpu).wantsDelivery else { return nil }
+        let o = owner(of: intid, vcpu: vcpu)
+        needsFill[o] = true
+        return o
     }
 
     // MARK: list registers
@@ -101,6 +115,7 @@ public final class VGIC {
             case .invalid:
                 update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false }
                 lrs[n] = 0
+                needsFill[vcpu] = true
             case .active:
                 update(id, vcpu: vcpu) { $0.active = true }
             case .pending, .pendingActive:
@@ -112,6 +127,7 @@ public final class VGIC {
     /// Fills free list registers with deliverable interrupts. Returns true when some
     /// remain undelivered (then the caller asks for a maintenance interrupt, NPIE).
     public func fill(vcpu: Int, lrs: inout [UInt64]) -> Bool {
+        guard needsFill[vcpu] else { return false }
         let want = deliverable(vcpu: vcpu)
         var k = 0
         for n in 0..<lrs.count where lrs[n] == 0 {
@@ -123,6 +139,8 @@ public final class VGIC {
                                   eoiMaintenance: false).raw
             update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false }
         }
+        // Still owed a refill when some did not fit; the maintenance interrupt brings us back.
+        needsFill[vcpu] = k < want.count
         return k < want.count
     }
 

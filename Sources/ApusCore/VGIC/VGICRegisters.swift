@@ -47,6 +47,7 @@ extension VGIC {
     }
 
     public func writeDistributor(offset: UInt64, size: Int, value: UInt64) -> MMIOResult {
+        markAllForFill()
         if offset >= 0x6000 && offset < 0x7FE0 {
             guard size == 8 || size == 4 else { return .fault }
             let n = Int((offset - 0x6000) / 8)
@@ -98,6 +99,7 @@ extension VGIC {
     public func writeRedistributor(offset: UInt64, size: Int, value: UInt64) -> MMIOResult {
         let vcpu = Int(offset / GICv3Layout.redistributorStride)
         guard vcpu < vcpuCount else { return .handled(0) }
+        needsFill[vcpu] = true
         let off = offset % GICv3Layout.redistributorStride
         if off >= 0x1_0000 {
             if let r = writeBanked(offset: off - 0x1_0000, size: size, value: value, vcpu: vcpu, distributor: false) { return r }

@@ -41,6 +41,8 @@ enum Scheduler {
         arch_isb()
         arch_tlbi_vmalls12e1is()
         for n in 0..<v.lrs.count { GICv3.writeListRegister(n, v.lrs[n]) }
+        write_ich_hcr_el2(1)
+        d.withLock { d.vgic.needsFill[v.index] = true }
         cpu.current = v
         let frame = UnsafeMutablePointer<apus_frame>(bitPattern: UInt(apus_stack_top(UInt64(cpu.index)) - 272))!
         frame.pointee = v.frame
@@ -75,19 +77,27 @@ enum Scheduler {
 /// Moving virtual interrupts between the vGIC's state and the list registers of
 /// the running vCPU.
 enum ListRegisters {
-    /// After the guest ran: fold the list registers back into the vGIC.
+    /// After the guest ran: fold the list registers back into the vGIC. Only list
+    /// registers in use are read, and the vGIC lock is taken only when one changed.
     static func sync(_ v: VCPU, _ d: Domain) {
-        let n = v.lrs.count
-        var lrs = [UInt64](repeating: 0, count: n)
-        for i in 0..<n { lrs[i] = GICv3.readListRegister(i) }
+        var changed = false
+        for i in 0..<v.lrs.count where v.lrs[i] != 0 {
+            let now = GICv3.readListRegister(i)
+            if now != v.lrs[i] { v.lrs[i] = now; changed = true }
+        }
+        guard changed else { return }
+        var lrs = v.lrs
         d.withLock { d.vgic.sync(vcpu: v.index, lrs: &lrs) }
-        for i in 0..<n where lrs[i] == 0 { GICv3.writeListRegister(i, 0) }
+        for i in 0..<lrs.count where lrs[i] == 0 && v.lrs[i] != 0 { GICv3.writeListRegister(i, 0) }
         v.lrs = lrs
     }
 
     /// Before the guest runs: load deliverable interrupts; ask for a maintenance
     /// interrupt (NPIE) when more are waiting than list registers are free.
     static func fill(_ v: VCPU, _ d: Domain) {
+        // Unlocked peek: whoever sets needsFill does so under the lock and then kicks
+        // this CPU, so a stale false here is followed by another trap.
+        guard d.vgic.needsFill[v.index] else { return }
         var lrs = v.lrs
         let more = d.withLock { d.vgic.fill(vcpu: v.index, lrs: &lrs) }
         for i in 0..<lrs.count where lrs[i] != v.lrs[i] { GICv3.writeListRegister(i, lrs[i]) }
