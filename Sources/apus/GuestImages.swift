@@ -9,6 +9,8 @@ struct GuestPaths {
     var initrdDemo: String
     /// Test initramfs: prints APUS-GUEST-UP, CPUS=, DATE0=/DATE1= around `sleep 1`, the "Run /init" line, powers off.
     var initrdTest: String
+    /// Benchmark initramfs: prints the "Run /init" line and powers off at once.
+    var initrdBench: String
     /// The static arm64 busybox the initramfs images are made of.
     var busybox: String
 }
@@ -38,7 +40,8 @@ struct GuestImages {
         let cache = URL(fileURLWithPath: cacheDir).standardizedFileURL.path
         let fm = FileManager.default
         let paths = GuestPaths(image: cache + "/Image", initrdDemo: cache + "/initrd-demo.cpio",
-                               initrdTest: cache + "/initrd-test.cpio", busybox: cache + "/busybox")
+                               initrdTest: cache + "/initrd-test.cpio", initrdBench: cache + "/initrd-bench.cpio",
+                               busybox: cache + "/busybox")
         try fm.createDirectory(atPath: cache, withIntermediateDirectories: true)
 
         if !fm.fileExists(atPath: paths.image) || !fm.fileExists(atPath: paths.busybox) {
@@ -50,6 +53,7 @@ struct GuestImages {
         let busybox = try [UInt8](Data(contentsOf: URL(fileURLWithPath: paths.busybox)))
         try writeIfChanged(paths.initrdDemo, GuestInitramfs.demo(busybox: busybox), log: log)
         try writeIfChanged(paths.initrdTest, GuestInitramfs.test(busybox: busybox), log: log)
+        try writeIfChanged(paths.initrdBench, GuestInitramfs.bench(busybox: busybox), log: log)
         return paths
     }
 
@@ -241,5 +245,44 @@ struct GuestImages {
         private var data = Data()
         func finish(_ d: Data) { data = d; ready.signal() }
         func wait() -> Data { ready.wait(); return data }
+    }
+}
+
+extension GuestImages {
+    static let xenPackage = "xen-hypervisor-4.17-arm64"
+
+    /// Debian's Xen 4.17 hypervisor for arm64 (only `apus bench` needs it: it is the
+    /// reference Apus is measured against). Cached as <cache>/xen.
+    static func fetchXen(cacheDir: String, log: (String) -> Void) throws -> String {
+        let cache = URL(fileURLWithPath: cacheDir).standardizedFileURL.path
+        let xen = cache + "/xen"
+        let fm = FileManager.default
+        if fm.fileExists(atPath: xen) { log("[fetch] Xen 4.17: cached"); return xen }
+        let lists = cache + "/apt/lists", aptCache = cache + "/apt/cache", debs = cache + "/debs"
+        for dir in [lists + "/partial", aptCache + "/archives/partial", debs] {
+            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        let apt = ["-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
+                   "-oDir::State::Lists=" + lists, "-oDir::Cache=" + aptCache]
+        if try cachedDeb(xenPackage, in: debs) == nil {
+            log("[fetch] downloading \(xenPackage)…")
+            if (try? run("apt-get", apt + ["-q", "download", xenPackage], in: debs)) == nil {
+                try run("apt-get", apt + ["-q", "update"])
+                try run("apt-get", apt + ["-q", "download", xenPackage], in: debs)
+            }
+        }
+        guard let deb = try cachedDeb(xenPackage, in: debs) else {
+            throw GuestImagesError(description: "\(xenPackage): no .deb after download")
+        }
+        let root = cache + "/xen-root"
+        try? fm.removeItem(atPath: root)
+        try run("dpkg-deb", ["-x", deb, root])
+        guard let name = try fm.contentsOfDirectory(atPath: root + "/boot").first(where: { $0.hasPrefix("xen-4.17") }) else {
+            throw GuestImagesError(description: "no boot/xen-4.17* in \(xenPackage)")
+        }
+        try fm.copyItem(atPath: root + "/boot/" + name, toPath: xen)
+        try? fm.removeItem(atPath: root)
+        log("[fetch] Xen 4.17: \(xen)")
+        return xen
     }
 }

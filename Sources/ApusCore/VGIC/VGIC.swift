@@ -64,24 +64,29 @@ public final class VGIC {
 
     // MARK: sources
 
-    /// An edge event (SGI, timer, event-channel upcall, ISPENDR). Returns the vCPU to kick, if any.
+    /// An edge event (SGI, timer, event-channel upcall, ISPENDR). Returns the vCPU to
+    /// kick, if any. An interrupt already in a list register is kicked too: its owner
+    /// must mark that list register pending again (the guest's EOI does not trap).
     @discardableResult
     public func raise(_ intid: Int, vcpu: Int) -> Int? {
         guard isValid(intid: intid), vcpu >= 0, vcpu < vcpuCount else { return nil }
         update(intid, vcpu: vcpu) { $0.latch = true }
-        guard irq(intid, vcpu: vcpu).wantsDelivery else { return nil }
-        let o = owner(of: intid, vcpu: vcpu)
-        needsFill[o] = true
-        return o
+        return noteNewPending(intid, vcpu: vcpu)
     }
 
-    /// A level-sensitive source's line. Returns the vCPU to kick when it becomes deliverable.
+    /// A level-sensitive source's line. Returns the vCPU to kick when it newly asserts.
     @discardableResult
     public func setLine(_ intid: Int, vcpu: Int, high: Bool) -> Int? {
         guard isValid(intid: intid), vcpu >= 0, vcpu < vcpuCount else { return nil }
         let was = irq(intid, vcpu: vcpu).line
         update(intid, vcpu: vcpu) { $0.line = high }
-        guard high, !was, irq(intid, vcpu: vcpu).wantsDelivery else { return nil }
+        guard high, !was else { return nil }
+        return noteNewPending(intid, vcpu: vcpu)
+    }
+
+    private func noteNewPending(_ intid: Int, vcpu: Int) -> Int? {
+        let s = irq(intid, vcpu: vcpu)
+        guard s.enabled, s.inListRegister || s.wantsDelivery else { return nil }
         let o = owner(of: intid, vcpu: vcpu)
         needsFill[o] = true
         return o
@@ -128,6 +133,16 @@ public final class VGIC {
     /// remain undelivered (then the caller asks for a maintenance interrupt, NPIE).
     public func fill(vcpu: Int, lrs: inout [UInt64]) -> Bool {
         guard needsFill[vcpu] else { return false }
+        // Interrupts already in a list register that were raised again: an active one
+        // becomes pending+active, so the guest takes it again after its EOI. (A level
+        // line still high is looked at when the guest's EOI brings a maintenance interrupt.)
+        for n in 0..<lrs.count where lrs[n] != 0 {
+            let lr = ListRegister(raw: lrs[n])
+            let id = Int(lr.virtualID)
+            guard isValid(intid: id), irq(id, vcpu: vcpu).latch else { continue }
+            if lr.state == .active { lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62) }
+            update(id, vcpu: vcpu) { $0.latch = false }
+        }
         let want = deliverable(vcpu: vcpu)
         var k = 0
         for n in 0..<lrs.count where lrs[n] == 0 {
@@ -136,7 +151,9 @@ public final class VGIC {
             let v = irq(id, vcpu: vcpu)
             lrs[n] = ListRegister(virtualID: UInt32(id), priority: v.priority, group1: true,
                                   state: v.active ? .pendingActive : .pending,
-                                  eoiMaintenance: false).raw
+                                  // A level-sensitive source may still be asserted when the guest
+                                  // finishes: ask for a maintenance interrupt on EOI to look again.
+                                  eoiMaintenance: !v.edge).raw
             update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false }
         }
         // Still owed a refill when some did not fit; the maintenance interrupt brings us back.

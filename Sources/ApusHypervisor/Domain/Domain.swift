@@ -2,6 +2,14 @@
 import AArch64
 import ApusCore
 
+/// Where the boot modules were copied to in the domain's RAM, and the guest DTB.
+struct BootImage {
+    var kernelIPA: UInt64
+    var initrdIPA: UInt64
+    var dtbIPA: UInt64
+    var dtb: [UInt8]
+}
+
 /// What a boot-time domain is made from (a /chosen/domU node of the boot DTB).
 struct DomainSpec {
     var name: [UInt8]
@@ -22,8 +30,12 @@ final class Domain {
     let vmid: UInt64
     var p2m: TranslationTable<HeapTableMemory>
     var vcpus: [VCPU] = []
-    let vgic: VGIC
+    var vgic: VGIC
     var uart = VirtualPL011()
+    /// How the domain was loaded, kept so that a reboot can load it again.
+    var boot: BootImage? = nil
+    /// A reboot was asked for: the domain is rebuilt once all its vCPUs are off their CPUs.
+    var restartPending = false
     var lock: UInt32 = 0
     var alive = true
     var dtb: [UInt8] = []

@@ -42,15 +42,12 @@ enum Domains {
         let spec = DomainSpec(name: b.name, memory: ram.size, vcpus: b.vcpus, kernel: b.kernel,
                               ramdisk: b.ramdisk, bootargs: b.bootargs, vpl011: b.vpl011)
         let d = Domain(id: id, spec: spec, ram: ram, p2m: p2m)
-        PhysicalMemory.copy(to: d.translate(place.kernel, length: b.kernel.size)!, from: b.kernel.base, count: b.kernel.size)
         var dt = guestDT
-        if let rd = b.ramdisk {
-            PhysicalMemory.copy(to: d.translate(place.initrd, length: rd.size)!, from: rd.base, count: rd.size)
-            dt.initrd = PhysicalRange(base: place.initrd, size: rd.size)
-        }
+        if let rd = b.ramdisk { dt.initrd = PhysicalRange(base: place.initrd, size: rd.size) }
         let blob = dt.build().serialize()
         guard UInt64(blob.count) <= dtbEstimate else { return fail("guest DTB too large") }
-        PhysicalMemory.store(blob, at: d.translate(place.dtb, length: UInt64(blob.count))!)
+        d.boot = BootImage(kernelIPA: place.kernel, initrdIPA: place.initrd, dtbIPA: place.dtb, dtb: blob)
+        load(d)
 
         for i in 0..<b.vcpus {
             let pcpu = nextCPU % Hypervisor.cpus.count
@@ -59,9 +56,7 @@ enum Domains {
             d.vcpus.append(v)
             Hypervisor.cpus[pcpu].runQueue.append(v)
         }
-        d.vcpus[0].reset(entry: place.kernel, x0: place.dtb)
-        d.vcpus[0].power = .on
-        d.counterOffset = read_cntpct_el0()
+        start(d)
 
         Log.line {
             Log.put("d"); Log.dec(id); Log.put(" ("); Log.bytes(b.name); Log.put("): "); Log.dec(Int(ram.size >> 20))
@@ -69,6 +64,59 @@ enum Domains {
             Log.hex(place.kernel); Log.put(", DTB at "); Log.hex(place.dtb)
         }
         return d
+    }
+
+    /// Copies kernel, initrd and DTB into the domain's RAM (the boot modules stay
+    /// reserved in host memory for the board's lifetime, so a reboot can do it again).
+    static func load(_ d: Domain) {
+        guard let b = d.boot else { return }
+        let s = d.spec
+        PhysicalMemory.copy(to: d.translate(b.kernelIPA, length: s.kernel.size)!, from: s.kernel.base, count: s.kernel.size)
+        if let rd = s.ramdisk {
+            PhysicalMemory.copy(to: d.translate(b.initrdIPA, length: rd.size)!, from: rd.base, count: rd.size)
+        }
+        PhysicalMemory.store(b.dtb, at: d.translate(b.dtbIPA, length: UInt64(b.dtb.count))!)
+    }
+
+    /// vCPU 0 on at the kernel entry with x0 = DTB; the guest's counter starts at zero.
+    static func start(_ d: Domain) {
+        guard let b = d.boot else { return }
+        d.vcpus[0].reset(entry: b.kernelIPA, x0: b.dtbIPA)
+        d.vcpus[0].power = .on
+        d.counterOffset = read_cntpct_el0()
+    }
+
+    /// SYSTEM_RESET: the domain stops now and is rebuilt by `finishRestart` once none
+    /// of its vCPUs is on a CPU (xl's default on_reboot = "restart").
+    static func reboot(_ d: Domain) {
+        apus_spin_lock(&Hypervisor.stateLock)
+        d.alive = false
+        d.restartPending = true
+        for v in d.vcpus { v.power = .off }
+        apus_spin_unlock(&Hypervisor.stateLock)
+        Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): rebooting") }
+        for v in d.vcpus { Scheduler.kick(v) }
+    }
+
+    /// Called on the CPU that handled the reset, after its vCPU left: waits for the
+    /// domain's other vCPUs to leave theirs, then zeroes RAM, reloads and restarts.
+    static func finishRestart(_ d: Domain) {
+        guard d.restartPending else { return }
+        for c in Hypervisor.cpus {
+            while let v = c.current, v.domainID == d.id { arch_wfe() }
+        }
+        d.restartPending = false
+        PhysicalMemory.zero(d.ram.base, count: d.ram.size)
+        load(d)
+        d.withLock {
+            d.vgic = VGIC(vcpus: d.vcpus.count)
+            d.uart = VirtualPL011()
+        }
+        start(d)
+        apus_spin_lock(&Hypervisor.stateLock)
+        d.alive = true
+        apus_spin_unlock(&Hypervisor.stateLock)
+        Scheduler.kick(d.vcpus[0])
     }
 
     /// The domain stops for good: its vCPUs leave their CPUs at their next trap (the

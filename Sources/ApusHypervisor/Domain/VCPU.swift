@@ -54,6 +54,8 @@ final class VCPU {
     var fp = apus_fp_state()
     /// Shadow of the list registers while not on a CPU.
     var lrs: [UInt64]
+    /// Set by reset: the saved EL1 state must be loaded even on the CPU that ran it last.
+    var needsRestore = true
 
     init(domainID: Int, index: Int, pcpu: Int, listRegisters: Int) {
         self.domainID = domainID
@@ -72,6 +74,7 @@ final class VCPU {
         el1 = EL1Context()
         fp = apus_fp_state()
         for i in 0..<lrs.count { lrs[i] = 0 }
+        needsRestore = true
     }
 }
 #endif

@@ -28,10 +28,11 @@ enum Scheduler {
     /// Loads `v` on this CPU and enters the guest; does not return.
     static func enter(_ v: VCPU, on cpu: PerCPU) -> Never {
         guard let d = Hypervisor.domain(v.domainID) else { run() }
-        if cpu.loaded !== v {
+        if cpu.loaded !== v || v.needsRestore {
             v.el1.restore()
             apus_fp_restore(&v.fp)
             cpu.loaded = v
+            v.needsRestore = false
         }
         write_vttbr_el2(d.vttbr)
         write_vmpidr_el2((1 << 31) | VirtualPSCI.mpidr(ofVCPU: v.index))
@@ -57,6 +58,8 @@ enum Scheduler {
         v.el1.save()
         apus_fp_save(&v.fp)
         cpu.current = nil
+        arch_dsb_sy()
+        arch_sev()                                   // a CPU waiting for this vCPU to leave (reboot)
         write_hcr_el2(0x8000_0000)
         arch_isb()
     }

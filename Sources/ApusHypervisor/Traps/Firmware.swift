@@ -24,7 +24,7 @@ enum Firmware {
         case .powerOffDomain:
             Domains.destroy(d, reason: "powered off")
         case .rebootDomain:
-            Domains.destroy(d, reason: "rebooted (restart not supported yet: destroyed)")
+            Domains.reboot(d)
         }
     }
 }

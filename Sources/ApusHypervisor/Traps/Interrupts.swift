@@ -59,7 +59,27 @@ enum DebugKeys {
     static func handle(_ key: UInt8) {
         switch key {
         case 0x68:                                              // h
-            Log.line { Log.put("'h' help, 'q' list domains") }
+            Log.line { Log.put("'h' help, 'q' domains and vCPUs, 'i' virtual interrupt state") }
+        case 0x69:                                              // i
+            for d in Hypervisor.domains {
+                for v in d.vcpus {
+                    let pending = d.withLock { d.vgic.deliverable(vcpu: v.index) }
+                    Log.line {
+                        Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index)
+                        Log.put(d.vgic.needsFill[v.index] ? " needs-fill" : " filled")
+                        Log.put(" LRs")
+                        for lr in v.lrs { Log.put(" "); Log.hex(lr) }
+                        Log.put(" waiting")
+                        for p in pending { Log.put(" "); Log.dec(p) }
+                    }
+                }
+            }
+            for c in Hypervisor.cpus {
+                Log.line {
+                    Log.put("cpu"); Log.dec(c.index); Log.put(" runs ")
+                    if let v = c.current { Log.put("d"); Log.dec(v.domainID); Log.put("v"); Log.dec(v.index) } else { Log.put("nothing") }
+                }
+            }
         case 0x71:                                              // q
             for d in Hypervisor.domains {
                 Log.line {

@@ -20,6 +20,7 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     }
     if !d.alive || v.power != .on {
         Scheduler.switchOut(v, frame: frame, cpu: cpu)
+        if d.restartPending { Domains.finishRestart(d) }
         Scheduler.run()
     }
     ListRegisters.fill(v, d)

@@ -1,0 +1,58 @@
+import Foundation
+
+/// One boot of the Debian guest in QEMU with `-icount shift=0,sleep=off`, so the
+/// guest's clock counts instructions: its dmesg time of "Run /init" is then a
+/// repeatable measure of everything executed before userspace, hypervisor included.
+struct BootMeasurement: Codable {
+    var setup: String
+    var console: String
+    /// dmesg time of "Run /init", in guest seconds (nil if the guest never got there).
+    var guestInitSeconds: Double?
+    var wallSeconds: Double
+}
+
+enum BootBenchmark {
+    /// Runs `argv`, stops when the guest has printed its "Run /init" line after the
+    /// marker (or QEMU exits, or `timeout` passes), and reads the time.
+    static func measure(setup: String, console: String, argv: [String], log: String, timeout: Double = 300) -> BootMeasurement {
+        let t0 = Date()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let out = FileHandle(forWritingAtPath: log)!
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        var time: Double? = nil
+        do { try p.run() } catch { return BootMeasurement(setup: setup, console: console, guestInitSeconds: nil, wallSeconds: 0) }
+        while p.isRunning && Date().timeIntervalSince(t0) < timeout {
+            Thread.sleep(forTimeInterval: 0.1)
+            if let t = runInitTime(in: log) { time = t; break }
+        }
+        if p.isRunning {
+            Thread.sleep(forTimeInterval: 0.3)
+            p.terminate()
+        }
+        p.waitUntilExit()
+        try? out.close()
+        if time == nil { time = runInitTime(in: log) }
+        return BootMeasurement(setup: setup, console: console, guestInitSeconds: time,
+                               wallSeconds: Date().timeIntervalSince(t0))
+    }
+
+    /// The time in "[    0.806218] Run /init as init process" printed after the
+    /// guest's marker (with a quiet console the kernel does not print it; /init's
+    /// `dmesg | grep` does).
+    static func runInitTime(in log: String) -> Double? {
+        guard let data = FileManager.default.contents(atPath: log) else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let marker = text.range(of: "APUS-GUEST-UP") else { return nil }
+        for line in text[marker.upperBound...].split(separator: "\n") where line.contains("] Run /init") {
+            guard let open = line.firstIndex(of: "["), let close = line.firstIndex(of: "]"), open < close else { continue }
+            let inside = line[line.index(after: open)..<close].trimmingCharacters(in: .whitespaces)
+            if let v = Double(inside) { return v }
+        }
+        return nil
+    }
+}

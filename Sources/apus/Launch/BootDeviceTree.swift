@@ -1,0 +1,58 @@
+import ApusCore
+
+/// The boot DTB: QEMU's own description of the board plus Xen's dom0less bindings under /chosen
+/// (docs/misc/arm/device-tree/booting.txt), which is where the hypervisor reads its domains
+/// (ApusCore BootDomain.parseAll).
+enum BootDeviceTree {
+    static func make(board dtb: [UInt8], domains: [PlannedDomain]) throws -> [UInt8] {
+        var dt: DeviceTree
+        do {
+            dt = try DeviceTree.parse(dtb)
+        } catch {
+            throw ToolFailure("QEMU's device tree does not decode: \(error)")
+        }
+        // stdout-path is how the hypervisor finds its UART; QEMU's virt board sets it, but a board
+        // that does not gets its first PL011.
+        let hasStdout = dt.root.child(named: "chosen")?.property("stdout-path") != nil
+        let uart = dt.nodes(compatibleWith: "arm,pl011").first?.path
+
+        dt.root.withChild(named: Array("chosen".utf8)) { chosen in
+            if !hasStdout, let uart { chosen.setProperty(.string(Array("stdout-path".utf8), uart)) }
+            // Module addresses are above 4 GiB on large boards: two cells each, as Xen's examples use.
+            chosen.setProperty(.u32("#address-cells", 2))
+            chosen.setProperty(.u32("#size-cells", 2))
+            for (i, d) in domains.enumerated() {
+                chosen.setChild(domainNode(d, name: "domU\(i + 1)"))
+            }
+        }
+        return dt.serialize()
+    }
+
+    static func domainNode(_ d: PlannedDomain, name: String) -> DTNode {
+        var node = DTNode(name: name, properties: [
+            .string("compatible", "xen,domain"),
+            .u32("#address-cells", 2),
+            .u32("#size-cells", 2),
+            .u64("memory", UInt64(d.config.memoryMiB) * 1024), // KiB, as Xen's binding has it
+            .u32("cpus", UInt32(d.config.vcpus)),
+            // The domain's console: the hypervisor multiplexes the board UART between domains'
+            // emulated PL011s. Always on for now (xl's vuart is not required).
+            .empty("vpl011"),
+            // The xl.cfg name, so the console and logs use it rather than "domU1".
+            .string("apus,name", d.config.name),
+        ])
+        node.children.append(moduleNode(d.kernel, bootargs: d.config.cmdline))
+        if let r = d.ramdisk { node.children.append(moduleNode(r, bootargs: nil)) }
+        return node
+    }
+
+    static func moduleNode(_ m: BootModule, bootargs: String?) -> DTNode {
+        let kind = m.kind == .kernel ? "multiboot,kernel" : "multiboot,ramdisk"
+        var node = DTNode(name: "module@" + String(m.address, radix: 16), properties: [
+            .strings("compatible", [kind, "multiboot,module"]),
+            .reg([RegEntry(address: m.address, size: m.size)], addressCells: 2, sizeCells: 2)!,
+        ])
+        if let bootargs { node.properties.append(.string("bootargs", bootargs)) }
+        return node
+    }
+}

@@ -1,0 +1,106 @@
+import ApusCore
+import Foundation
+
+/// A file QEMU loads into board RAM for the hypervisor: a domain's kernel or ramdisk.
+struct BootModule {
+    enum Kind { case kernel, ramdisk }
+    var kind: Kind
+    var path: String
+    var size: UInt64
+    var address: UInt64
+}
+
+/// One domain ready to boot: its configuration and where its modules go.
+struct PlannedDomain {
+    var config: DomainConfig
+    var kernel: BootModule
+    var ramdisk: BootModule?
+    var modules: [BootModule] { [kernel] + (ramdisk.map { [$0] } ?? []) }
+}
+
+/// From xl.cfg files to domains placed on the board. Every check that can fail happens here,
+/// before anything is built or started.
+enum DomainPlan {
+    /// Parses and checks the configuration files, then places their modules at the top of RAM.
+    static func make(configPaths: [String], board: Board) throws -> [PlannedDomain] {
+        var configs: [DomainConfig] = []
+        var sources: [String: String] = [:]
+        for path in configPaths {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ToolFailure.usage("\(path): cannot read the file")
+            }
+            let config: DomainConfig
+            do {
+                config = try DomainConfig.parse(text: text, fileName: path,
+                                                directory: (path as NSString).deletingLastPathComponent)
+            } catch {
+                throw ToolFailure.usage(error.description)
+            }
+            for w in config.warnings { FileHandle.standardError.write(Data("apus: \(w)\n".utf8)) }
+            sources[path] = text
+            configs.append(config)
+        }
+
+        // Module sizes first: the space they take at the top of RAM is not available to domains.
+        var sized: [(DomainConfig, kernel: UInt64, ramdisk: UInt64?)] = []
+        for c in configs {
+            let text = sources[c.fileName] ?? ""
+            let k = try moduleSize(c.kernel, key: "kernel", config: c, text: text)
+            let r = try c.ramdisk.map { try moduleSize($0, key: "ramdisk", config: c, text: text) }
+            sized.append((c, k, r))
+        }
+        let moduleSpace = sized.reduce(0) { $0 + align($1.kernel) + align($1.ramdisk ?? 0) }
+        let moduleMiB = Int((moduleSpace + (1 << 20) - 1) >> 20)
+        if Board.hypervisorMiB + moduleMiB > board.memoryMiB {
+            throw ToolFailure.usage("the kernels and ramdisks take \(moduleMiB) MiB: with \(Board.hypervisorMiB) MiB "
+                                    + "for Apus they do not fit in the board's \(board.memoryMiB) MiB (--memory)")
+        }
+        do {
+            // The modules stay in RAM while domains run (the hypervisor keeps them reserved), so they
+            // count as part of what Apus itself uses.
+            try DomainConfig.validate(configs, boardMemoryMiB: board.memoryMiB, boardCPUs: board.cpus,
+                                      hypervisorMiB: Board.hypervisorMiB + moduleMiB, perDomainOverheadMiB: 0)
+        } catch {
+            throw ToolFailure.usage(error.description)
+        }
+
+        // Packed at the top of RAM, in command-line order, each on a 2 MiB boundary: the domains'
+        // memory is then one free range between the hypervisor and the modules.
+        var next = board.ramEnd - moduleSpace
+        func place(_ kind: BootModule.Kind, _ path: String, _ size: UInt64) -> BootModule {
+            defer { next += align(size) }
+            return BootModule(kind: kind, path: path, size: size, address: next)
+        }
+        return sized.map { c, k, r in
+            let kernel = place(.kernel, c.kernel, k)
+            let ramdisk = r.map { place(.ramdisk, c.ramdisk!, $0) }
+            return PlannedDomain(config: c, kernel: kernel, ramdisk: ramdisk)
+        }
+    }
+
+    static func align(_ size: UInt64) -> UInt64 {
+        (size + Board.moduleAlignment - 1) & ~(Board.moduleAlignment - 1)
+    }
+
+    /// The size of a kernel or ramdisk file; a missing, unreadable or empty file is reported with the
+    /// configuration line that names it.
+    private static func moduleSize(_ path: String, key: String, config: DomainConfig, text: String) throws -> UInt64 {
+        func fail(_ why: String) -> ToolFailure {
+            var at = config.fileName
+            if let line = lineOf(key, in: text, fileName: config.fileName) { at += ":\(line)" }
+            return .usage("\(at): \(key): \(path): \(why)")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw fail("no such file") }
+        guard !isDirectory.boolValue else { throw fail("is a folder") }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw fail("not readable") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
+        guard size > 0 else { throw fail("is empty") }
+        return size
+    }
+
+    /// The line of the setting that took effect for `key` (the last one).
+    private static func lineOf(_ key: String, in text: String, fileName: String) -> Int? {
+        (try? XLConfigSyntax.parse(text: text, fileName: fileName))?.last { $0.key == key }?.line
+    }
+}

@@ -1,0 +1,41 @@
+import Testing
+
+/// The small guests in guests/ prove one behaviour each; they print TEST PASS/FAIL.
+@Suite(.serialized) struct BareMetalGuestTests {
+    func guestConfig(_ name: String, vcpus: Int = 1) -> (String, String) {
+        ("\(name).cfg", """
+        name = "\(name)"
+        memory = 64
+        vcpus = \(vcpus)
+        kernel = "\(SystemHarness.guestImage(name))"
+        """)
+    }
+
+    @Test func faultsAreInjectedIntoTheGuest() throws {
+        let r = try SystemHarness.run([guestConfig("faults")], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.contains("(d1) TEST PASS faults"))
+        // unmapped MMIO gives an external abort at EL1 (EC 0x25), reported once by the hypervisor
+        #expect(r.contains("EC 0x25 ESR_EL1=0x96000010 FAR_EL1=0x10000000"))
+        #expect(r.contains("(XEN) d1v0: unhandled read from 0x10000000"))
+        // an unknown HVC immediate is an undefined instruction, as on Xen
+        #expect(r.contains("hvc #0x1234: EC 0x0"))
+        #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
+    }
+
+    @Test func virtualTimerInterruptArrives() throws {
+        let r = try SystemHarness.run([guestConfig("vtimer")], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.contains("(d1) TEST PASS vtimer"))
+        #expect(r.contains("6 timer interrupts, 0 spurious"))
+    }
+
+    @Test func secondaryVCPUStartsWithPSCI() throws {
+        let r = try SystemHarness.run([guestConfig("smp", vcpus: 2)], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.contains("(d1) TEST PASS smp"))
+        #expect(r.contains("vCPU 1 up: x0=0x1234 MPIDR_EL1=0x80000001"))
+        #expect(r.contains("CPU_ON(7) -> -2 INVALID_PARAMETERS"))
+        #expect(r.contains("SGI 1 from vCPU 1: 1 taken on vCPU 0"))
+    }
+}

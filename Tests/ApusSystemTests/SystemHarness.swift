@@ -1,0 +1,88 @@
+import Foundation
+
+/// Boots the real hypervisor image in QEMU through `apus run` and collects what the
+/// board's console printed. The image, the test guests and the Debian guest must
+/// have been built and fetched first (scripts/test.sh does `apus build` and
+/// `apus fetch-guest`); a missing piece fails the test rather than skipping it.
+struct SystemHarness {
+    static let root: URL = {
+        var u = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { u.deleteLastPathComponent() }
+        return u
+    }()
+
+    static var apus: String { root.appendingPathComponent(".build/debug/apus").path }
+    static func guestImage(_ name: String) -> String { root.appendingPathComponent(".build-image/guests/\(name).img").path }
+    static func debian(_ file: String) -> String { root.appendingPathComponent(".cache/guest/\(file)").path }
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var stderr: String
+        func contains(_ s: String) -> Bool { output.contains(s) }
+        /// Lines of the domain's console (prefix "(dN) " removed).
+        func domainLines(_ id: Int) -> [String] {
+            output.split(separator: "\n").compactMap { line in
+                let l = line.replacingOccurrences(of: "\r", with: "")
+                let p = "(d\(id)) "
+                return l.hasPrefix(p) ? String(l.dropFirst(p.count)) : nil
+            }
+        }
+    }
+
+    /// Writes `configs` (file name → xl.cfg text) to a fresh folder and runs them.
+    static func run(_ configs: [(String, String)], arguments: [String] = [], timeout: Int = 240,
+                    input: String? = nil, inputDelay: Double = 0) throws -> Run {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("apus-st-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var paths: [String] = []
+        for (name, text) in configs {
+            let p = dir.appendingPathComponent(name)
+            try text.write(to: p, atomically: true, encoding: .utf8)
+            paths.append(p.path)
+        }
+        return try launch([apus, "run", "--timeout", String(timeout)] + arguments + paths, input: input, inputDelay: inputDelay)
+    }
+
+    static func launch(_ argv: [String], input: String?, inputDelay: Double) throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        p.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        var collected = Data()
+        let lock = NSLock()
+        out.fileHandleForReading.readabilityHandler = { h in
+            let d = h.availableData
+            lock.lock(); collected.append(d); lock.unlock()
+        }
+        try p.run()
+        if let text = input {
+            // Type slowly, line by line, once the guest has had time to reach its shell.
+            DispatchQueue.global().asyncAfter(deadline: .now() + inputDelay) {
+                for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                    inp.fileHandleForWriting.write(Data((line + "\n").utf8))
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+            }
+        }
+        p.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        lock.lock(); collected.append(rest); lock.unlock()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        return Run(status: p.terminationStatus, output: String(decoding: collected, as: UTF8.self),
+                   stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Waits for `marker` in the console output instead of sleeping a fixed time.
+    static func waitFor(_ marker: String, in data: () -> String, timeout: Double) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end { if data().contains(marker) { return true }; Thread.sleep(forTimeInterval: 0.2) }
+        return false
+    }
+}
