@@ -50,33 +50,34 @@ struct SystemHarness {
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
         p.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
+        // Console output goes to files (no pipe reader to keep up with a chatty guest).
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("apus-st-\(UUID().uuidString)")
+        let outPath = base.path + ".out", errPath = base.path + ".err"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
+        p.standardOutput = FileHandle(forWritingAtPath: outPath)
+        p.standardError = FileHandle(forWritingAtPath: errPath)
+        let inp = Pipe()
         p.standardInput = inp
-        var collected = Data()
-        let lock = NSLock()
-        out.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            lock.lock(); collected.append(d); lock.unlock()
-        }
         try p.run()
         if let text = input {
-            // Type slowly, line by line, once the guest has had time to reach its shell.
-            DispatchQueue.global().asyncAfter(deadline: .now() + inputDelay) {
-                for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                    inp.fileHandleForWriting.write(Data((line + "\n").utf8))
+            // Type line by line, once the guest has had time to reach its shell.
+            let writer = inp.fileHandleForWriting
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: inputDelay)
+                for line in lines {
+                    writer.write(Data((line + "\n").utf8))
                     Thread.sleep(forTimeInterval: 0.5)
                 }
             }
         }
         p.waitUntilExit()
-        out.fileHandleForReading.readabilityHandler = nil
-        let rest = out.fileHandleForReading.readDataToEndOfFile()
-        lock.lock(); collected.append(rest); lock.unlock()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        return Run(status: p.terminationStatus, output: String(decoding: collected, as: UTF8.self),
-                   stderr: String(decoding: e, as: UTF8.self))
+        let out = FileManager.default.contents(atPath: outPath) ?? Data()
+        let err = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Run(status: p.terminationStatus, output: String(decoding: out, as: UTF8.self),
+                   stderr: String(decoding: err, as: UTF8.self))
     }
 
     /// Waits for `marker` in the console output instead of sleeping a fixed time.

@@ -27,7 +27,8 @@ public struct ConsoleMux: Sendable {
     public mutating func removeDomain(_ id: Int) {
         guard let i = domains.firstIndex(of: id) else { return }
         domains.remove(at: i); partial.remove(at: i); atLineStart.remove(at: i)
-        if focus > domains.count || focus == i + 1 { focus = domains.isEmpty ? 0 : min(focus, domains.count) }
+        if i + 1 < focus { focus -= 1 }                  // same domain keeps the keyboard
+        else if focus == i + 1 { focus = domains.isEmpty ? 0 : min(focus, domains.count) }
     }
 
     /// Domain id that currently receives input, nil for the hypervisor.
@@ -69,7 +70,7 @@ public struct ConsoleMux: Sendable {
     /// `output` (buffered domain); otherwise whether to print the "(dN) " prefix first.
     /// The caller then prints the byte (a \n as \r\n).
     public mutating func passThrough(domain id: Int, _ byte: UInt8) -> Bool? {
-        guard focus > 0, domains[focus - 1] == id else { return nil }
+        guard focus > 0, domains[focus - 1] == id, partial[focus - 1].isEmpty else { return nil }
         let i = focus - 1
         let p = atLineStart[i]
         if byte != 0x0D { atLineStart[i] = byte == 0x0A }
@@ -83,6 +84,8 @@ public struct ConsoleMux: Sendable {
         if focusedDomain == id {
             var out: [UInt8] = []
             if atLineStart[i] { out += prefix(id) }
+            // Text held while the domain had no focus comes first.
+            if !partial[i].isEmpty { out += partial[i]; partial[i].removeAll(keepingCapacity: true) }
             if byte == 0x0A { out += [0x0D, 0x0A] } else { out.append(byte) }
             atLineStart[i] = byte == 0x0A
             return out

@@ -47,8 +47,9 @@ public struct GuestBootPlacement: Equatable, Sendable {
     public static func place(ramBase: UInt64, ramSize: UInt64, kernelSize: UInt64, imageSize: UInt64,
                              textOffset: UInt64, initrdSize: UInt64, dtbSize: UInt64) -> GuestBootPlacement? {
         let twoMiB: UInt64 = 0x20_0000
-        guard ramSize >= 4 * twoMiB, textOffset < twoMiB, dtbSize <= twoMiB, kernelSize <= ramSize,
-              initrdSize <= ramSize else { return nil }
+        // imageSize comes from the kernel's header: untrusted, so bounded before any addition.
+        guard ramSize >= 4 * twoMiB, ramSize <= 1 << 40, ramBase <= 1 << 48, textOffset < twoMiB, dtbSize <= twoMiB,
+              kernelSize <= ramSize, imageSize <= ramSize, initrdSize <= ramSize else { return nil }
         let kernel = ramBase + textOffset
         let kernelEnd = kernel + max(kernelSize, imageSize)
         let top = ramBase + ramSize

@@ -77,6 +77,7 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
         case .el2Stage1:
             d |= (kind == .normal ? 1 : 0) << 2                  // AttrIndx
             d |= (kind == .normal ? 3 : 2) << 8                  // SH: inner / outer
+            d |= 1 << 6                                          // AP[1]: RES1 with one privilege level
             if !permissions.contains(.write) { d |= 1 << 7 }     // AP[2]: read-only
             if !permissions.contains(.execute) { d |= 1 << 54 }  // XN
         case .stage2:
@@ -115,7 +116,8 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
         let page = Self.pageSize
         guard input % page == 0, output % page == 0, size % page == 0 else { throw .misaligned }
         let limit: UInt64 = 1 << UInt64(Self.inputBits)
-        guard size <= limit, input <= limit - size, output <= Self.outputMask - size + 1 else { throw .outOfRange }
+        let outputLimit: UInt64 = 1 << 48
+        guard size <= limit, input <= limit - size, size <= outputLimit, output <= outputLimit - size else { throw .outOfRange }
         var va = input, pa = output, left = size
         while left > 0 {
             var level = 1

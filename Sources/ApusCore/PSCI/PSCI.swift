@@ -69,7 +69,8 @@ public enum VirtualPSCI {
         let a1 = is64 ? x1 : x1 & 0xFFFF_FFFF
         let a2 = is64 ? x2 : x2 & 0xFFFF_FFFF
         let a3 = is64 ? x3 : x3 & 0xFFFF_FFFF
-        guard x0 <= 0xFFFF_FFFF, let fn = PSCIFunction(rawValue: UInt32(x0)) else {
+        // SMCCC: the function ID is W0; the upper half of x0 is ignored (as Xen and KVM do).
+        guard let fn = PSCIFunction(rawValue: UInt32(truncatingIfNeeded: x0)) else {
             return (r(.notSupported), .none)
         }
         switch fn {

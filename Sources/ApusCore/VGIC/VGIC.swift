@@ -53,8 +53,8 @@ public final class VGIC {
     /// The vCPU an SPI is delivered to: its IROUTER affinity, vCPU 0 if that names none.
     public func targetVCPU(ofSPI intid: Int) -> Int {
         let r = spiRoute[intid - VGIC.privateCount]
-        let aff = (r & 0xFF) | ((r >> 8) & 0xFF) << 8
-        return VirtualPSCI.vcpuIndex(mpidr: aff, count: vcpuCount) ?? 0
+        // IROUTER keeps Aff3 in [39:32], as MPIDR does: the same encoding vcpuIndex expects.
+        return VirtualPSCI.vcpuIndex(mpidr: r & 0xFF_00FF_FFFF, count: vcpuCount) ?? 0
     }
 
     /// The vCPU that must load `intid` into a list register.

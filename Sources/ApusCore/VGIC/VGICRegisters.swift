@@ -54,7 +54,7 @@ extension VGIC {
             guard n >= VGIC.privateCount, n < intidLimit else { return .handled(0) }
             let i = n - VGIC.privateCount
             // Interrupt_Routing_Mode (bit 31) = 1 of N is not offered (No1N): keep affinity only.
-            let mask: UInt64 = 0xFF_0000_00FF_FFFF
+            let mask: UInt64 = 0xFF_00FF_FFFF                      // Aff3 [39:32], Aff2, Aff1, Aff0
             if size == 8 { spiRoute[i] = value & mask }
             else if offset & 4 == 0 { spiRoute[i] = (spiRoute[i] & ~0xFFFF_FFFF) | (value & 0xFFFF_FFFF & mask) }
             else { spiRoute[i] = (spiRoute[i] & 0xFFFF_FFFF) | ((value & 0xFF) << 32) }

@@ -1,0 +1,227 @@
+import Testing
+@testable import ApusCore
+
+private struct FakeDomain: PSCIDomainView {
+    var states: [VCPUPowerState]
+    var vcpuCount: Int { states.count }
+    func powerState(ofVCPU index: Int) -> VCPUPowerState { states[index] }
+}
+
+private func code(_ r: PSCIResult) -> UInt64 { UInt64(bitPattern: r.rawValue) }
+
+private func call(_ x0: UInt64, _ x1: UInt64 = 0, _ x2: UInt64 = 0, _ x3: UInt64 = 0,
+                  states: [VCPUPowerState] = [.on, .off]) -> (result: UInt64, action: PSCIAction) {
+    VirtualPSCI.handle(x0, x1, x2, x3, domain: FakeDomain(states: states))
+}
+
+@Suite struct PSCITests {
+    // MARK: identification
+
+    @Test func versions() {
+        let v = call(0x8400_0000)
+        #expect(v.result == 0x0001_0001, "PSCI 1.1")
+        #expect(v.action == .none)
+        let s = call(0x8000_0000)
+        #expect(s.result == 0x0001_0001, "SMCCC 1.1")
+        #expect(s.action == .none)
+    }
+
+    @Test func resultCodesAreSignExtended() {
+        #expect(code(.notSupported) == 0xFFFF_FFFF_FFFF_FFFF)
+        #expect(code(.invalidParameters) == 0xFFFF_FFFF_FFFF_FFFE)
+        #expect(code(.denied) == 0xFFFF_FFFF_FFFF_FFFD)
+        #expect(code(.alreadyOn) == 0xFFFF_FFFF_FFFF_FFFC)
+        #expect(code(.onPending) == 0xFFFF_FFFF_FFFF_FFFB)
+        #expect(code(.invalidAddress) == 0xFFFF_FFFF_FFFF_FFF7)
+    }
+
+    @Test func smcccArchFeatures() {
+        #expect(call(0x8000_0001, 0x8000_0000).result == 0, "SMCCC_VERSION")
+        #expect(call(0x8000_0001, 0x8000_0001).result == 0, "SMCCC_ARCH_FEATURES")
+        #expect(call(0x8000_0001, 0x8000_8000).result == code(.notSupported), "ARCH_WORKAROUND_1")
+        #expect(call(0x8000_0001, 0x8000_7FFF).result == code(.notSupported), "ARCH_WORKAROUND_2")
+        #expect(call(0x8000_0001, 0x8000_3FFF).result == code(.notSupported), "ARCH_WORKAROUND_3")
+        #expect(call(0x8000_0001, 0x8400_0000).result == code(.notSupported))
+        // SMC32: the upper half of w1 is not part of the argument.
+        #expect(call(0x8000_0001, 0xFFFF_FFFF_8000_0000).result == 0)
+        #expect(call(0x8000_0001, 0x8000_0000).action == .none)
+    }
+
+    @Test(arguments: [
+        0x8000_0000, 0x8400_0000, 0x8400_0001, 0x8400_0002, 0x8400_0003, 0x8400_0004, 0x8400_0006,
+        0x8400_0008, 0x8400_0009, 0x8400_000A, 0xC400_0001, 0xC400_0003, 0xC400_0004,
+    ] as [UInt64])
+    func psciFeaturesOfImplementedFunctions(_ fid: UInt64) {
+        let r = call(0x8400_000A, fid)
+        #expect(r.result == 0)
+        #expect(r.action == .none)
+    }
+
+    @Test(arguments: [
+        0x8000_0001,                 // SMCCC_ARCH_FEATURES is discovered through SMCCC_VERSION, not PSCI_FEATURES
+        0x8400_0005,                 // MIGRATE
+        0x8400_0007,                 // MIGRATE_INFO_UP_CPU
+        0x8400_000E,                 // SYSTEM_SUSPEND
+        0x8400_0012,                 // SYSTEM_RESET2
+        0xC400_0002,                 // there is no 64-bit CPU_OFF
+        0x0,
+    ] as [UInt64])
+    func psciFeaturesOfOtherFunctions(_ fid: UInt64) {
+        #expect(call(0x8400_000A, fid).result == code(.notSupported))
+    }
+
+    @Test func psciFeaturesTruncatesItsSMC32Argument() {
+        #expect(call(0x8400_000A, 0xDEAD_BEEF_8400_0000).result == 0)
+        #expect(call(0x8400_000A, 0x0000_0001_8400_0005).result == code(.notSupported))
+    }
+
+    @Test func migrateInfoType() {
+        let r = call(0x8400_0006)
+        #expect(r.result == 2, "Trusted OS not present or does not require migration")
+        #expect(r.action == .none)
+    }
+
+    // MARK: power actions
+
+    @Test func cpuSuspendWaitsForAnInterrupt() {
+        for fid: UInt64 in [0x8400_0001, 0xC400_0001] {
+            let r = call(fid, 0x1, 0x4008_0000, 0)
+            #expect(r.result == 0)
+            #expect(r.action == .waitForInterrupt)
+        }
+    }
+
+    @Test func cpuOffStopsTheCaller() {
+        let r = call(0x8400_0002)
+        #expect(r.action == .stopCaller)
+        #expect(r.result == code(.denied), "only seen by the guest if stopping failed")
+    }
+
+    @Test func systemOffAndReset() {
+        #expect(call(0x8400_0008) == (0, .powerOffDomain))
+        #expect(call(0x8400_0009) == (0, .rebootDomain))
+    }
+
+    // MARK: CPU_ON
+
+    @Test func cpuOn64StartsAnOffVCPU() {
+        let r = call(0xC400_0003, 1, 0x4008_0000, 0xDEAD_BEEF_0000_1234, states: [.on, .off])
+        #expect(r.result == 0)
+        #expect(r.action == .startVCPU(vcpu: 1, entry: 0x4008_0000, context: 0xDEAD_BEEF_0000_1234))
+    }
+
+    @Test func cpuOnTargetStates() {
+        let states: [VCPUPowerState] = [.on, .on, .onPending, .off]
+        for fid: UInt64 in [0x8400_0003, 0xC400_0003] {
+            #expect(call(fid, 0, 0x4008_0000, 0, states: states) == (code(.alreadyOn), .none), "self")
+            #expect(call(fid, 1, 0x4008_0000, 0, states: states) == (code(.alreadyOn), .none))
+            #expect(call(fid, 2, 0x4008_0000, 0, states: states) == (code(.onPending), .none))
+            #expect(call(fid, 3, 0x4008_0000, 7, states: states) == (0, .startVCPU(vcpu: 3, entry: 0x4008_0000, context: 7)))
+            #expect(call(fid, 4, 0x4008_0000, 0, states: states) == (code(.invalidParameters), .none), "no such vCPU")
+            #expect(call(fid, 0x10, 0x4008_0000, 0, states: states) == (code(.invalidParameters), .none), "Aff0 16")
+        }
+    }
+
+    @Test func cpuOnRejectsAMisalignedEntry() {
+        for entry: UInt64 in [0x4008_0001, 0x4008_0002, 0x4008_0003] {
+            #expect(call(0xC400_0003, 1, entry, 0) == (code(.invalidAddress), .none))
+        }
+        #expect(call(0xC400_0003, 1, 0x4008_0004, 0).result == 0)
+    }
+
+    @Test func cpuOn32TruncatesArguments() {
+        let r = call(0x8400_0003, 0xFFFF_FFFF_0000_0001, 0xFFFF_FFFF_4008_0000, 0x1_0000_0005)
+        #expect(r.result == 0)
+        #expect(r.action == .startVCPU(vcpu: 1, entry: 0x4008_0000, context: 5))
+        // The same registers through the 64-bit call name an affinity no vCPU has.
+        #expect(call(0xC400_0003, 0xFFFF_FFFF_0000_0001, 0x4008_0000, 0) == (code(.invalidParameters), .none))
+        // Truncation applies to the alignment check too.
+        #expect(call(0x8400_0003, 1, 0x1_0000_0002, 0) == (code(.invalidAddress), .none))
+    }
+
+    @Test func cpuOnInTheSecondCluster() {
+        var states = [VCPUPowerState](repeating: .on, count: 20)
+        states[18] = .off
+        let r = call(0xC400_0003, 0x102, 0x4100_0000, 0, states: states)
+        #expect(r.action == .startVCPU(vcpu: 18, entry: 0x4100_0000, context: 0))
+        #expect(call(0xC400_0003, 0x104, 0x4100_0000, 0, states: states).result == code(.invalidParameters),
+                "vCPU 20 of 20")
+    }
+
+    // MARK: AFFINITY_INFO
+
+    @Test func affinityInfoLevel0() {
+        let states: [VCPUPowerState] = [.on, .off, .onPending]
+        for fid: UInt64 in [0x8400_0004, 0xC400_0004] {
+            #expect(call(fid, 0, 0, states: states) == (0, .none), "ON")
+            #expect(call(fid, 1, 0, states: states) == (1, .none), "OFF")
+            #expect(call(fid, 2, 0, states: states) == (2, .none), "ON_PENDING")
+            #expect(call(fid, 3, 0, states: states) == (code(.invalidParameters), .none))
+        }
+    }
+
+    @Test func affinityInfoHigherLevelsAreRejected() {
+        for level: UInt64 in [1, 2, 3] {
+            #expect(call(0xC400_0004, 0, level) == (code(.invalidParameters), .none))
+            #expect(call(0x8400_0004, 0, level) == (code(.invalidParameters), .none))
+        }
+    }
+
+    @Test func affinityInfo32TruncatesArguments() {
+        let states: [VCPUPowerState] = [.on, .off]
+        #expect(call(0x8400_0004, 0xABCD_0000_0000_0001, 0x1_0000_0000, states: states) == (1, .none))
+        #expect(call(0xC400_0004, 0, 0x1_0000_0000, states: states) == (code(.invalidParameters), .none))
+    }
+
+    // MARK: unknown calls
+
+    @Test(arguments: [
+        0x8400_0005, 0x8400_0007, 0x8400_000B, 0x8400_000E, 0x8400_0012, 0xC400_0002, 0xC400_0012,
+        0x8000_8000, 0xC600_0000, 0x8600_0000, 0x0, 0x1, 0xFFFF_FFFF,
+    ] as [UInt64])
+    func unknownFunctionsAreNotSupported(_ fid: UInt64) {
+        let r = call(fid, 1, 0x4008_0000, 0)
+        #expect(r.result == 0xFFFF_FFFF_FFFF_FFFF)
+        #expect(r.action == .none)
+    }
+
+    /// SMCCC: the function identifier is W0. Callers (e.g. Linux before 4.16, see commit
+    /// "arm/arm64: smccc: Make function identifiers an unsigned quantity") may leave the
+    /// upper half of x0 sign-extended; Xen (vsmccc) and KVM only look at the low 32 bits.
+    @Test func functionIdIsW0() {
+        #expect(call(0xFFFF_FFFF_8400_0000).result == 0x0001_0001)
+        #expect(call(0xFFFF_FFFF_8000_0001, 0x8000_0000).result == 0)
+        #expect(call(0x0000_0001_8400_0009) == (0, .rebootDomain))
+    }
+
+    // MARK: MPIDR <-> vCPU index
+
+    @Test func mpidrOfVCPU() {
+        #expect(VirtualPSCI.mpidr(ofVCPU: 0) == 0)
+        #expect(VirtualPSCI.mpidr(ofVCPU: 1) == 1)
+        #expect(VirtualPSCI.mpidr(ofVCPU: 15) == 0xF)
+        #expect(VirtualPSCI.mpidr(ofVCPU: 16) == 0x100)
+        #expect(VirtualPSCI.mpidr(ofVCPU: 17) == 0x101)
+        #expect(VirtualPSCI.mpidr(ofVCPU: 40) == 0x208)
+        #expect(VirtualPSCI.mpidr(ofVCPU: 127) == 0x70F)
+    }
+
+    @Test func vcpuIndexRoundTrips() {
+        for i in 0..<128 {
+            #expect(VirtualPSCI.vcpuIndex(mpidr: VirtualPSCI.mpidr(ofVCPU: i), count: 128) == i)
+        }
+    }
+
+    @Test func vcpuIndexRejectsBadAffinities() {
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 2, count: 2) == nil, "beyond the vCPU count")
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0x101, count: 17) == nil)
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0x101, count: 18) == 17)
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0x10, count: 128) == nil, "Aff0 is at most 15")
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0xFF, count: 128) == nil)
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0x1_0000, count: 128) == nil, "Aff2")
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0x1_0000_0000, count: 128) == nil, "Aff3")
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0x100_0000_0000, count: 128) == nil, "above Aff3")
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0x0100_0000, count: 128) == nil, "MT/bits 24..")
+        #expect(VirtualPSCI.vcpuIndex(mpidr: 0, count: 0) == nil, "no vCPUs at all")
+    }
+}

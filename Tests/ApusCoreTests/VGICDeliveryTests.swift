@@ -1,0 +1,423 @@
+import Testing
+@testable import ApusCore
+
+/// ICC_SGI1R_EL1 value (Arm IHI 0069 12.11.19).
+private func sgi1r(intid: UInt64, targets: UInt64 = 0, aff1: UInt64 = 0, aff2: UInt64 = 0, aff3: UInt64 = 0,
+                   rs: UInt64 = 0, broadcast: Bool = false) -> UInt64 {
+    targets | aff1 << 16 | intid << 24 | aff2 << 32 | (broadcast ? 1 << 40 : 0) | rs << 44 | aff3 << 48
+}
+
+/// A VGIC with group 1 enabled and the given SPIs/PPIs enabled.
+private func enabledVGIC(vcpus: Int = 2, enable: [Int] = []) -> VGIC {
+    let g = VGIC(vcpus: vcpus)
+    g.distributorControl = 2
+    for id in enable {
+        for v in 0..<vcpus { g.update(id, vcpu: v) { $0.enabled = true } }
+    }
+    return g
+}
+
+private func decoded(_ lrs: [UInt64]) -> [UInt32] {
+    lrs.filter { $0 != 0 }.map { ListRegister(raw: $0).virtualID }
+}
+
+/// The list register value a guest leaves behind after it has finished with `intid`.
+private func finished(_ intid: UInt32) -> UInt64 {
+    ListRegister(virtualID: intid, priority: 0, group1: true, state: .invalid, eoiMaintenance: false).raw
+}
+
+@Suite struct VGICDeliveryTests {
+    // MARK: list register encoding
+
+    @Test func listRegisterLayout() {
+        let lr = ListRegister(virtualID: 27, priority: 0xA0, group1: true, state: .pending, eoiMaintenance: true)
+        #expect(lr.raw == 27 | UInt64(0xA0) << 48 | UInt64(1) << 60 | UInt64(1) << 62 | UInt64(1) << 41)
+        #expect(lr.virtualID == 27 && lr.priority == 0xA0 && lr.state == .pending && !lr.isFree)
+        #expect(ListRegister(virtualID: 40, priority: 0, group1: false, state: .pendingActive, eoiMaintenance: false).raw
+                == 40 | UInt64(3) << 62)
+        #expect(ListRegister(raw: UInt64(2) << 62 | 33).state == .active)
+        #expect(ListRegister(raw: 33).isFree)
+    }
+
+    @Test func interruptState() {
+        var i = VirtualInterrupt()
+        #expect(!i.isPending && !i.wantsDelivery)
+        i.line = true
+        #expect(i.isPending, "level: line high is pending")
+        i.edge = true
+        #expect(!i.isPending, "edge: the line does not count")
+        i.latch = true
+        #expect(i.isPending && !i.wantsDelivery, "disabled")
+        i.enabled = true
+        #expect(i.wantsDelivery)
+        i.inListRegister = true
+        #expect(!i.wantsDelivery)
+    }
+
+    // MARK: SGIs
+
+    @Test func sgiToOneTarget() {
+        let g = enabledVGIC()
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 3, targets: 0b10)) == [1])
+        #expect(g.privateIRQs[1][3].latch)
+        #expect(!g.privateIRQs[0][3].latch)
+        #expect(g.needsFill == [false, true])
+    }
+
+    @Test func sgiToSelfAndSeveral() {
+        let g = enabledVGIC(vcpus: 4)
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 15, targets: 0b1101)) == [0, 2, 3])
+        #expect((0..<4).map { g.privateIRQs[$0][15].latch } == [true, false, true, true])
+    }
+
+    @Test func sgiBroadcastExcludesTheSender() {
+        let g = enabledVGIC(vcpus: 4)
+        // With IRM set the target list and affinity fields are ignored.
+        #expect(g.sendSGI(from: 1, value: sgi1r(intid: 5, targets: 0b10, aff1: 3, broadcast: true)) == [0, 2, 3])
+        #expect((0..<4).map { g.privateIRQs[$0][5].latch } == [true, false, true, true])
+    }
+
+    @Test func sgiToTheSecondCluster() {
+        let g = enabledVGIC(vcpus: 20)
+        // Aff1 = 1: target list bit n is vCPU 16 + n; bit 4 would be vCPU 20, which does not exist.
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 0b1_1001, aff1: 1)) == [16, 19])
+        #expect(g.privateIRQs[16][1].latch && g.privateIRQs[19][1].latch)
+        #expect(!g.privateIRQs[0][1].latch && !g.privateIRQs[3][1].latch)
+    }
+
+    @Test func sgiToAffinitiesNoVCPUHas() {
+        let g = enabledVGIC(vcpus: 20)
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, rs: 1)).isEmpty, "RS != 0: Aff0 16...")
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff2: 1)).isEmpty)
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff3: 1)).isEmpty)
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff1: 2)).isEmpty, "cluster 2 is empty")
+        #expect(g.privateIRQs.allSatisfy { !$0[1].latch })
+        #expect(g.needsFill.allSatisfy { !$0 })
+    }
+
+    @Test func sgiRaisedAgainWhileInAListRegisterKicksItsOwner() {
+        let g = enabledVGIC()
+        _ = g.sendSGI(from: 0, value: sgi1r(intid: 2, targets: 0b10))
+        var lrs = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 1, lrs: &lrs)
+        #expect(decoded(lrs) == [2])
+        #expect(!g.needsFill[1])
+        // Still pending in its list register: the owner is kicked to look at it again.
+        #expect(g.sendSGI(from: 0, value: sgi1r(intid: 2, targets: 0b10)) == [1])
+        #expect(g.privateIRQs[1][2].latch)
+        #expect(g.needsFill == [false, true])
+        _ = g.fill(vcpu: 1, lrs: &lrs)
+        #expect(decoded(lrs) == [2], "merged into the pending list register, not loaded twice")
+        #expect(ListRegister(raw: lrs[0]).state == .pending)
+        #expect(!g.privateIRQs[1][2].latch)
+    }
+
+    // MARK: fill
+
+    @Test func fillInPriorityOrder() {
+        let g = enabledVGIC(vcpus: 2, enable: [27, 40, 41, 42])
+        g.update(40, vcpu: 0) { $0.priority = 0x80 }
+        g.update(41, vcpu: 0) { $0.priority = 0x20 }
+        g.update(42, vcpu: 0) { $0.priority = 0x80 }
+        g.update(27, vcpu: 0) { $0.priority = 0x40 }
+        for id in [42, 40, 41, 27] { g.raise(id, vcpu: 0) }
+        var lrs = [UInt64](repeating: 0, count: 5)
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(decoded(lrs) == [41, 27, 40, 42], "lower value first; equal priority by INTID")
+        #expect(lrs[4] == 0)
+        let first = ListRegister(raw: lrs[0])
+        #expect(first.priority == 0x20)
+        #expect(first.state == .pending)
+        #expect(first.raw & (1 << 60) != 0, "group 1")
+        for id in [27, 40, 41, 42] {
+            #expect(g.irq(id, vcpu: 0).inListRegister)
+            #expect(!g.irq(id, vcpu: 0).latch, "latch moves to the list register")
+        }
+        #expect(g.needsFill[0] == false)
+        #expect(g.deliverable(vcpu: 0).isEmpty)
+    }
+
+    @Test func fillLimitedByFreeListRegisters() {
+        let g = enabledVGIC(vcpus: 1, enable: [32, 33, 34, 35, 36])
+        for (n, id) in [32, 33, 34, 35, 36].enumerated() {
+            g.update(id, vcpu: 0) { $0.priority = UInt8(0x10 * (5 - n)) }   // 36 best, 32 worst
+            g.raise(id, vcpu: 0)
+        }
+        let busy = ListRegister(virtualID: 27, priority: 0, group1: true, state: .active, eoiMaintenance: false).raw
+        var lrs: [UInt64] = [busy, 0, busy, 0]
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == true, "some remain: ask for a maintenance interrupt")
+        #expect(lrs[0] == busy && lrs[2] == busy, "occupied list registers untouched")
+        #expect(ListRegister(raw: lrs[1]).virtualID == 36)
+        #expect(ListRegister(raw: lrs[3]).virtualID == 35)
+        #expect(g.needsFill[0], "still owed a refill")
+        #expect(g.deliverable(vcpu: 0) == [34, 33, 32])
+        #expect(g.spis[0].latch && !g.spis[0].inListRegister)
+
+        // The guest finishes with 36; the next best goes in.
+        lrs[1] = finished(36)
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(lrs[1] == 0)
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == true)
+        #expect(ListRegister(raw: lrs[1]).virtualID == 34)
+        lrs[0] = 0; lrs[2] = 0
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(Set(decoded(lrs)) == [32, 33, 34, 35])
+        #expect(!g.needsFill[0])
+    }
+
+    @Test func eoiMaintenanceOnlyForLevelInterrupts() {
+        let g = enabledVGIC(vcpus: 1, enable: [27, 40, 41])
+        g.update(41, vcpu: 0) { $0.edge = true }
+        g.raise(1, vcpu: 0)                                 // SGI: edge
+        g.raise(41, vcpu: 0)                                // SPI configured edge
+        g.raise(40, vcpu: 0)                                // SPI level (reset default), pended by ISPENDR-like latch
+        g.setLine(27, vcpu: 0, high: true)                  // PPI level, line high
+        var lrs = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        var eoi: [UInt32: Bool] = [:]
+        for lr in lrs.map(ListRegister.init(raw:)) { eoi[lr.virtualID] = lr.raw & (1 << 41) != 0 }
+        #expect(eoi == [1: false, 41: false, 40: true, 27: true],
+                "a level source may still be asserted at EOI: the hypervisor wants to look again")
+    }
+
+    @Test func fillDoesNothingUnlessNeeded() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.update(40, vcpu: 0) { $0.latch = true }           // pending, but nobody asked for a refill
+        var lrs = [UInt64](repeating: 0, count: 4)
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(lrs == [0, 0, 0, 0])
+        #expect(g.hasDeliverable(vcpu: 0))
+        g.needsFill[0] = true
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(decoded(lrs) == [40])
+    }
+
+    @Test func activeAndPendingGoesInAsPendingActive() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.update(40, vcpu: 0) { $0.active = true }
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(ListRegister(raw: lrs[0]).state == .pendingActive)
+    }
+
+    // MARK: sources
+
+    @Test func raiseKicksTheOwnerOnlyWhenDeliverable() {
+        let g = enabledVGIC(vcpus: 2)
+        #expect(g.raise(40, vcpu: 0) == nil, "disabled")
+        #expect(g.spis[8].latch)
+        #expect(g.needsFill == [false, false])
+        #expect(g.raise(27, vcpu: 1) == nil)
+        g.update(27, vcpu: 1) { $0.enabled = true }
+        g.update(27, vcpu: 1) { $0.latch = false }
+        #expect(g.raise(27, vcpu: 1) == 1)
+        #expect(g.needsFill == [false, true])
+        #expect(!g.privateIRQs[0][27].latch, "PPIs are per vCPU")
+    }
+
+    @Test func raiseRejectsInvalidIds() {
+        let g = enabledVGIC(vcpus: 2)
+        #expect(g.raise(64, vcpu: 0) == nil)
+        #expect(g.raise(-1, vcpu: 0) == nil)
+        #expect(g.raise(5, vcpu: 2) == nil)
+        #expect(g.setLine(64, vcpu: 0, high: true) == nil)
+        #expect(g.setLine(27, vcpu: -1, high: true) == nil)
+        #expect(g.needsFill == [false, false])
+    }
+
+    @Test func enablingAPendingInterruptDeliversIt() {
+        let g = enabledVGIC(vcpus: 2)
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 4)
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(lrs == [0, 0, 0, 0], "disabled interrupts are not delivered")
+        #expect(!g.hasDeliverable(vcpu: 0))
+        #expect(g.writeDistributor(offset: 0x104, size: 4, value: 1 << 8) == .handled(0))
+        #expect(g.needsFill == [true, true])
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(decoded(lrs) == [40])
+    }
+
+    @Test func groupDisabledDeliversNothing() {
+        let g = enabledVGIC(vcpus: 1, enable: [27, 40])
+        g.distributorControl = 0
+        g.raise(27, vcpu: 0)
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 4)
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(lrs == [0, 0, 0, 0])
+        #expect(!g.hasDeliverable(vcpu: 0))
+        #expect(g.writeDistributor(offset: 0, size: 4, value: 2) == .handled(0))
+        #expect(g.hasDeliverable(vcpu: 0))
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(decoded(lrs) == [27, 40])
+    }
+
+    // MARK: sync
+
+    @Test func syncFreesFinishedInterrupts() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(!g.needsFill[0])
+        lrs[0] = finished(40)
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(lrs == [0, 0])
+        #expect(!g.spis[8].inListRegister && !g.spis[8].active)
+        #expect(g.needsFill[0], "a list register came free")
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(lrs == [0, 0], "an edge delivered once is not delivered again")
+    }
+
+    @Test func syncRecordsTheActiveState() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        let pendingLR = lrs[0]
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(lrs[0] == pendingLR, "still pending: left alone")
+        #expect(!g.spis[8].active && g.spis[8].inListRegister)
+        lrs[0] = ListRegister(virtualID: 40, priority: 0, group1: true, state: .active, eoiMaintenance: false).raw
+        let activeLR = lrs[0]
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(lrs[0] == activeLR)
+        #expect(g.spis[8].active && g.spis[8].inListRegister)
+        lrs[0] = finished(40)
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(!g.spis[8].active && !g.spis[8].inListRegister)
+    }
+
+    @Test func syncDropsListRegistersWithBadIds() {
+        let g = enabledVGIC(vcpus: 1)
+        var lrs = [ListRegister(virtualID: 1020, priority: 0, group1: true, state: .pending, eoiMaintenance: false).raw]
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(lrs == [0])
+    }
+
+    @Test func levelInterruptStillHighIsDeliveredAgain() {
+        let g = enabledVGIC(vcpus: 1, enable: [27])
+        #expect(g.setLine(27, vcpu: 0, high: true) == 0)
+        #expect(g.setLine(27, vcpu: 0, high: true) == nil, "no new edge, no kick")
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(decoded(lrs) == [27])
+        #expect(lrs[0] & (1 << 41) != 0, "EOI maintenance: the guest's EOI brings the hypervisor back")
+        // The guest acknowledges, handles and deactivates it, but the timer condition still holds.
+        lrs[0] = finished(27)
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(decoded(lrs) == [27], "re-delivered")
+        // Now the source drops the line before the guest finishes.
+        g.setLine(27, vcpu: 0, high: false)
+        lrs[0] = finished(27)
+        g.sync(vcpu: 0, lrs: &lrs)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(lrs == [0, 0])
+    }
+
+    @Test func edgeRaisedWhileActiveIsDeliveredAgain() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.update(40, vcpu: 0) { $0.edge = true }
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        // The guest acknowledges it: active in the list register.
+        lrs[0] = ListRegister(virtualID: 40, priority: 0, group1: true, state: .active, eoiMaintenance: false).raw
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(g.spis[8].active)
+        // A new edge while the guest handles it: kick the owner (its EOI would not trap).
+        #expect(g.raise(40, vcpu: 0) == 0)
+        #expect(g.needsFill[0])
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(decoded(lrs) == [40], "not loaded twice")
+        #expect(ListRegister(raw: lrs[0]).state == .pendingActive, "taken again after the guest's EOI")
+        #expect(lrs[1] == 0)
+        #expect(!g.spis[8].latch, "the edge is now held by the list register")
+        // The hardware drops active at EOI, the guest takes it again and finishes.
+        lrs[0] = finished(40)
+        g.sync(vcpu: 0, lrs: &lrs)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(lrs == [0, 0], "two edges, two deliveries, no third")
+    }
+
+    @Test func edgeRaisedAfterTheListRegisterEmptiesIsDelivered() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.update(40, vcpu: 0) { $0.edge = true }
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        lrs[0] = finished(40)
+        g.sync(vcpu: 0, lrs: &lrs)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(lrs == [0, 0])
+        #expect(g.raise(40, vcpu: 0) == 0)
+        #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
+        #expect(decoded(lrs) == [40])
+        #expect(ListRegister(raw: lrs[0]).state == .pending)
+    }
+
+    @Test func disabledInterruptInAListRegisterIsNotKicked() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        g.update(40, vcpu: 0) { $0.enabled = false }
+        #expect(g.raise(40, vcpu: 0) == nil)
+        #expect(!g.needsFill[0])
+    }
+
+    // MARK: SPI routing
+
+    @Test func spiGoesToTheVCPUNamedByIROUTER() {
+        let g = enabledVGIC(vcpus: 2, enable: [45])
+        #expect(g.writeDistributor(offset: 0x6000 + 8 * 45, size: 8, value: 1) == .handled(0))
+        g.needsFill = [false, false]
+        #expect(g.raise(45, vcpu: 0) == 1, "the vcpu argument does not matter for SPIs")
+        #expect(g.needsFill == [false, true])
+        #expect(g.deliverable(vcpu: 0).isEmpty)
+        #expect(g.deliverable(vcpu: 1) == [45])
+        var lrs0 = [UInt64](repeating: 0, count: 2), lrs1 = lrs0
+        g.needsFill = [true, true]
+        _ = g.fill(vcpu: 0, lrs: &lrs0)
+        _ = g.fill(vcpu: 1, lrs: &lrs1)
+        #expect(lrs0 == [0, 0])
+        #expect(decoded(lrs1) == [45])
+    }
+
+    @Test func spiRoutingByAff1() {
+        let g = VGIC(vcpus: 20)
+        g.spiRoute[13] = 0x102
+        #expect(g.targetVCPU(ofSPI: 45) == 18)
+        #expect(g.owner(of: 45, vcpu: 3) == 18)
+        #expect(g.owner(of: 27, vcpu: 3) == 3, "private interrupts belong to their vCPU")
+    }
+
+    @Test func spiRoutedToNoVCPUFallsBackToVCPU0() {
+        let g = VGIC(vcpus: 2)
+        g.spiRoute[13] = 5                                  // Aff0 = 5: no such vCPU
+        #expect(g.targetVCPU(ofSPI: 45) == 0)
+        g.spiRoute[13] = 0x10                               // Aff0 = 16
+        #expect(g.targetVCPU(ofSPI: 45) == 0)
+    }
+
+    /// IROUTER's Aff2 and Aff3 are part of the affinity: 0.1.0.1 or 1.0.0.1 name no vCPU
+    /// (every vCPU has Aff2 = Aff3 = 0), so they must not reach vCPU 1.
+    @Test func spiRoutedToANonZeroAff2OrAff3FallsBackToVCPU0() {
+        let g = VGIC(vcpus: 2)
+        g.spiRoute[13] = 0x1_0001                           // Aff2 = 1, Aff0 = 1
+        #expect(g.targetVCPU(ofSPI: 45) == 0)
+        g.spiRoute[13] = 0x1_0000_0001                      // Aff3 = 1, Aff0 = 1
+        #expect(g.targetVCPU(ofSPI: 45) == 0)
+    }
+
+    @Test func hasDeliverableFollowsPendingEnabledState() {
+        let g = enabledVGIC(vcpus: 2, enable: [27])
+        #expect(!g.hasDeliverable(vcpu: 1))
+        g.raise(27, vcpu: 1)
+        #expect(g.hasDeliverable(vcpu: 1))
+        #expect(!g.hasDeliverable(vcpu: 0))
+    }
+}
