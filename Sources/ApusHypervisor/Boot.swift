@@ -41,6 +41,15 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         Log.put(" list registers, PSCI via "); Log.put(board.psciUsesHVC ? "HVC" : "SMC")
     }
 
+    // Xen's `sched=null` on its command line selects the no-sharing policy.
+    let bootargs = dt.node(atPath: "/chosen")?.property("xen,xen-bootargs")?.string ?? []
+    let null = containsBytes(bootargs, "sched=null")
+    let freq = read_cntfrq_el0()
+    Scheduler.policy = FairScheduler(cpus: Hypervisor.cpus.count, policy: null ? .noSharing : .fair,
+                                     timeslice: freq / 100, capPeriod: freq / 10)
+    Hypervisor.counterFrequency = freq
+    Log.line { Log.put("scheduler: "); Log.put(null ? "null (one vCPU per CPU, no sharing)" : "fair share (credit), 10 ms timeslice") }
+
     // Domains from /chosen, in RAM not used by us, the DTB or the boot modules.
     let boots = BootDomain.parseAll(dt)
     var reserved = [PhysicalRange(base: board.memory[0].base, size: heapBase + heapSize - board.memory[0].base),
@@ -131,5 +140,19 @@ func enableEL2MMU(board: BoardInfo, heapEnd: UInt64) {
     arch_dsb_sy()
     apus_cpu_boot_params(0, t.root, tcr, mair)
     apus_enable_mmu(t.root, tcr, mair)
+}
+#endif
+
+#if hasFeature(Embedded)
+/// Whether `needle` occurs in `hay` (byte-wise, no String comparison in the image).
+func containsBytes(_ hay: [UInt8], _ needle: StaticString) -> Bool {
+    let n = needle.withUTF8Buffer { Array($0) }
+    guard !n.isEmpty, hay.count >= n.count else { return false }
+    for i in 0...(hay.count - n.count) where hay[i] == n[0] {
+        var ok = true
+        for j in 1..<n.count where hay[i + j] != n[j] { ok = false; break }
+        if ok { return true }
+    }
+    return false
 }
 #endif

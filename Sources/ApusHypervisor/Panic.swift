@@ -6,9 +6,13 @@ import ApusCore
 /// decoded, the faulting address, every register) and stop the board.
 enum Panic {
     nonisolated(unsafe) static var lock: UInt32 = 0
+    /// Set once: every CPU stops at its next trap (and is kicked so it traps now).
+    nonisolated(unsafe) static var active = false
 
     static func now(_ why: StaticString, frame: UnsafeMutablePointer<apus_frame>?) -> Never {
         apus_spin_lock(&lock)
+        active = true
+        for c in Hypervisor.cpus where c.index != Int(read_tpidr_el2()) { GICv3.sendSGI(GICv3.kickSGI, toMPIDR: c.mpidr) }
         Log.put("\n(XEN) ****************************************\n(XEN) Apus PANIC on CPU")
         Log.dec(Int(read_tpidr_el2())); Log.put(": "); Log.put(why); Log.put("\n")
         if let f = frame {

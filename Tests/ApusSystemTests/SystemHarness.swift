@@ -22,7 +22,8 @@ struct SystemHarness {
         func contains(_ s: String) -> Bool { output.contains(s) }
         /// Lines of the domain's console (prefix "(dN) " removed).
         func domainLines(_ id: Int) -> [String] {
-            output.split(separator: "\n").compactMap { line in
+            // The console ends lines with \r\n, which Swift treats as one Character: split on any newline.
+            output.split(whereSeparator: { $0.isNewline }).compactMap { line in
                 let l = line.replacingOccurrences(of: "\r", with: "")
                 let p = "(d\(id)) "
                 return l.hasPrefix(p) ? String(l.dropFirst(p.count)) : nil

@@ -11,6 +11,35 @@ public struct BootDomain: Equatable, Sendable {
     public var bootargs: [UInt8]
     public var vpl011: Bool
     public var enhanced: Bool
+    /// Scheduling (xl.cfg cpu_weight, cpu_cap, cpus), carried as `apus,cpu-weight`,
+    /// `apus,cpu-cap` and `apus,hard-affinity` (a CPU bit mask); Xen's defaults when absent.
+    public var weight: Int = 256
+    public var capPercent: Int = 0
+    public var affinity: UInt64 = ~0
+    /// What follows a poweroff, reboot or crash (xl.cfg on_poweroff/on_reboot/on_crash,
+    /// carried as `apus,on-poweroff` etc.); xl's defaults when absent.
+    public var onPoweroff: LifecycleAction = .destroy
+    public var onReboot: LifecycleAction = .restart
+    public var onCrash: LifecycleAction = .destroy
+}
+
+/// The part of xl's on_* actions a hypervisor carries out by itself.
+public enum LifecycleAction: Equatable, Sendable {
+    case destroy
+    case restart
+    /// Keep the domain's memory and state, stopped, for inspection.
+    case preserve
+
+    /// xl names; "rename-restart" and "coredump-restart" restart, "coredump-destroy"
+    /// destroys (no core dumps are written).
+    public init?(xlName: [UInt8]) {
+        func dtBytesEqual(_ b: [UInt8], _ s: StaticString) -> Bool { ApusCore.dtBytesEqual(b, 0..<b.count, s) }
+        if dtBytesEqual(xlName, "destroy") || dtBytesEqual(xlName, "coredump-destroy") { self = .destroy }
+        else if dtBytesEqual(xlName, "restart") || dtBytesEqual(xlName, "rename-restart")
+                    || dtBytesEqual(xlName, "coredump-restart") { self = .restart }
+        else if dtBytesEqual(xlName, "preserve") { self = .preserve }
+        else { return nil }
+    }
 }
 
 public enum BootDomainError: Error, Equatable, Sendable {
@@ -57,8 +86,15 @@ extension BootDomain {
             }
         }
         guard let k = kernel else { return .failure(.missingKernel(name: name)) }
-        return .success(BootDomain(name: name, memoryKiB: kib, vcpus: cpus, kernel: k, ramdisk: ramdisk,
-                                   bootargs: bootargs, vpl011: n.property("vpl011") != nil,
-                                   enhanced: n.property("xen,enhanced") != nil))
+        var d = BootDomain(name: name, memoryKiB: kib, vcpus: cpus, kernel: k, ramdisk: ramdisk,
+                           bootargs: bootargs, vpl011: n.property("vpl011") != nil,
+                           enhanced: n.property("xen,enhanced") != nil)
+        if let w = n.property("apus,cpu-weight")?.u32() { d.weight = Int(min(max(w, 1), 65535)) }
+        if let c = n.property("apus,cpu-cap")?.u32() { d.capPercent = Int(min(c, 12800)) }
+        if let a = n.property("apus,hard-affinity")?.u64(), a != 0 { d.affinity = a }
+        if let s = n.property("apus,on-poweroff")?.string, let a = LifecycleAction(xlName: s) { d.onPoweroff = a }
+        if let s = n.property("apus,on-reboot")?.string, let a = LifecycleAction(xlName: s) { d.onReboot = a }
+        if let s = n.property("apus,on-crash")?.string, let a = LifecycleAction(xlName: s) { d.onCrash = a }
+        return .success(d)
     }
 }

@@ -36,6 +36,10 @@ final class Domain {
     var boot: BootImage? = nil
     /// A reboot was asked for: the domain is rebuilt once all its vCPUs are off their CPUs.
     var restartPending = false
+    var restarts = 0
+    /// Stopped with on_* = "preserve": memory kept, never runs again.
+    var preserved = false
+    var lifecycle: (poweroff: LifecycleAction, reboot: LifecycleAction, crash: LifecycleAction) = (.destroy, .restart, .destroy)
     var lock: UInt32 = 0
     var alive = true
     var dtb: [UInt8] = []

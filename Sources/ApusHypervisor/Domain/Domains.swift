@@ -4,8 +4,6 @@ import ApusCore
 
 /// Building boot-time domains and tearing them down.
 enum Domains {
-    nonisolated(unsafe) static var nextCPU = 0
-
     /// Builds one domain: zeroed RAM, its p2m, kernel/initrd/DTB loaded, vCPU 0 ready.
     /// On failure the reason is logged and nil returned; the other domains still boot.
     static func build(id: Int, _ b: BootDomain, allocator: inout PhysicalAllocator) -> Domain? {
@@ -50,12 +48,12 @@ enum Domains {
         load(d)
 
         for i in 0..<b.vcpus {
-            let pcpu = nextCPU % Hypervisor.cpus.count
-            nextCPU += 1
-            let v = VCPU(domainID: id, index: i, pcpu: pcpu, listRegisters: GICv3.listRegisterCount)
+            let sid = Scheduler.policy.add(weight: b.weight, capPercent: b.capPercent, affinity: b.affinity)
+            let v = VCPU(domainID: id, index: i, schedID: sid, listRegisters: GICv3.listRegisterCount)
             d.vcpus.append(v)
-            Hypervisor.cpus[pcpu].runQueue.append(v)
+            Scheduler.vcpus.append(v)
         }
+        d.lifecycle = (b.onPoweroff, b.onReboot, b.onCrash)
         start(d)
 
         Log.line {
@@ -82,20 +80,39 @@ enum Domains {
     static func start(_ d: Domain) {
         guard let b = d.boot else { return }
         d.vcpus[0].reset(entry: b.kernelIPA, x0: b.dtbIPA)
-        d.vcpus[0].power = .on
         d.counterOffset = read_cntpct_el0()
+        Scheduler.powerOn(d.vcpus[0])
     }
 
-    /// SYSTEM_RESET: the domain stops now and is rebuilt by `finishRestart` once none
-    /// of its vCPUs is on a CPU (xl's default on_reboot = "restart").
-    static func reboot(_ d: Domain) {
-        apus_spin_lock(&Hypervisor.stateLock)
-        d.alive = false
-        d.restartPending = true
-        for v in d.vcpus { v.power = .off }
-        apus_spin_unlock(&Hypervisor.stateLock)
-        Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): rebooting") }
-        for v in d.vcpus { Scheduler.kick(v) }
+    enum ShutdownReason { case poweroff, reboot, crash }
+
+    /// The domain shut down (PSCI SYSTEM_OFF/RESET, SCHEDOP_shutdown, or a crash):
+    /// its xl.cfg on_* action decides what follows. It stops now; a restart happens in
+    /// `finishRestart` once none of its vCPUs is on a CPU.
+    static func shutdown(_ d: Domain, _ reason: ShutdownReason) {
+        let action: LifecycleAction
+        switch reason {
+        case .poweroff: action = d.lifecycle.poweroff
+        case .reboot: action = d.lifecycle.reboot
+        case .crash: action = d.lifecycle.crash
+        }
+        let what: StaticString = reason == .poweroff ? "powered off" : reason == .reboot ? "rebooted" : "crashed"
+        switch action {
+        case .destroy:
+            destroy(d, reason: what)
+        case .preserve:
+            d.preserved = true
+            destroy(d, reason: what)
+            Log.line { Log.put("d"); Log.dec(d.id); Log.put(": preserved (on_* = preserve), memory kept") }
+        case .restart:
+            apus_spin_lock(&Hypervisor.stateLock)
+            d.alive = false
+            d.restartPending = true
+            for v in d.vcpus { v.power = .off }
+            apus_spin_unlock(&Hypervisor.stateLock)
+            Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(what); Log.put(", restarting") }
+            for v in d.vcpus { Scheduler.kick(v) }
+        }
     }
 
     /// Called on the CPU that handled the reset, after its vCPU left: waits for the
@@ -106,17 +123,17 @@ enum Domains {
             while let v = c.current, v.domainID == d.id { arch_wfe() }
         }
         d.restartPending = false
+        d.restarts += 1
         PhysicalMemory.zero(d.ram.base, count: d.ram.size)
         load(d)
         d.withLock {
             d.vgic = VGIC(vcpus: d.vcpus.count)
             d.uart = VirtualPL011()
         }
-        start(d)
         apus_spin_lock(&Hypervisor.stateLock)
         d.alive = true
         apus_spin_unlock(&Hypervisor.stateLock)
-        Scheduler.kick(d.vcpus[0])
+        start(d)
     }
 
     /// The domain stops for good: its vCPUs leave their CPUs at their next trap (the
@@ -126,7 +143,7 @@ enum Domains {
         let wasAlive = d.alive
         d.alive = false
         for v in d.vcpus { v.power = .off }
-        let anyAlive = Hypervisor.domains.contains { $0.alive }
+        let anyAlive = Hypervisor.domains.contains { $0.alive || $0.restartPending }
         apus_spin_unlock(&Hypervisor.stateLock)
         guard wasAlive else { return }
         Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(reason) }

@@ -45,8 +45,18 @@ struct EL1Context {
 final class VCPU {
     let domainID: Int
     let index: Int
-    /// The physical CPU this vCPU runs on.
-    var pcpu: Int
+    /// Its entity in the scheduler.
+    let schedID: Int
+    /// The CPU it is on now (under the scheduler lock).
+    var runningOn: Int? = nil
+    /// Blocked in WFI, waiting for an interrupt (under the scheduler lock).
+    var blocked = false
+    /// Physical count at which its virtual timer fires while blocked, and the CPU
+    /// whose EL2 timer watches for it.
+    var wakeAt: UInt64? = nil
+    var wakeCPU = 0
+    /// Something was raised for it since it last entered the guest: do not block.
+    var kicked = false
     var power: VCPUPowerState = .off
     /// Guest general registers while not on a CPU.
     var frame = apus_frame()
@@ -57,10 +67,10 @@ final class VCPU {
     /// Set by reset: the saved EL1 state must be loaded even on the CPU that ran it last.
     var needsRestore = true
 
-    init(domainID: Int, index: Int, pcpu: Int, listRegisters: Int) {
+    init(domainID: Int, index: Int, schedID: Int, listRegisters: Int) {
         self.domainID = domainID
         self.index = index
-        self.pcpu = pcpu
+        self.schedID = schedID
         lrs = [UInt64](repeating: 0, count: listRegisters)
     }
 

@@ -10,8 +10,10 @@ final class PerCPU {
     var online = false
     var current: VCPU?
     var loaded: VCPU?
-    /// vCPUs placed on this CPU, in the order they are offered the CPU.
-    var runQueue: [VCPU] = []
+    /// When the running vCPU's timeslice ends (physical count), if it has one.
+    var sliceEnd: UInt64? = nil
+    /// The timeslice ended and another vCPU waits: switch at the end of this trap.
+    var needResched = false
 
     init(index: Int, mpidr: UInt64) {
         self.index = index
@@ -33,13 +35,14 @@ enum Hypervisor {
     nonisolated(unsafe) static var uartIntid: UInt32 = 0
     nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2
     nonisolated(unsafe) static var el2Tables: UInt64 = 0
+    nonisolated(unsafe) static var counterFrequency: UInt64 = 62_500_000
 
     /// HCR_EL2 while a guest runs: stage 2 on (VM), set/way invalidation as clean
     /// (SWIO), physical IRQ/FIQ/SError to EL2 (IMO/FMO/AMO), broadcast TLB and cache
-    /// maintenance (FB, BSU=inner), SMC trapped (TSC), implementation-defined
+    /// maintenance (FB, BSU=inner), WFI trapped (TWI), SMC trapped (TSC), implementation-defined
     /// registers trapped (TIDCP), EL1 is AArch64 (RW).
     static let guestHCR: UInt64 = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 9)
-        | (1 << 10) | (1 << 19) | (1 << 20) | (1 << 31)
+        | (1 << 10) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 31)      // 13: TWI, WFI blocks the vCPU
 
     static func domain(_ id: Int) -> Domain? {
         for d in domains where d.id == id { return d }

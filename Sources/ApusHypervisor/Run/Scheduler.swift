@@ -2,27 +2,39 @@
 import AArch64
 import ApusCore
 
-/// Running vCPUs on a physical CPU. Each vCPU is placed on one CPU at domain build
-/// time; a CPU runs the first vCPU of its queue that is on, and waits in WFI (so an
-/// idle CPU costs no instructions) when none is.
+/// Running vCPUs on physical CPUs with the core's `FairScheduler` (or its no-sharing
+/// policy, `sched=null`). Time is the physical counter. A CPU with nothing to run
+/// waits in WFI with interrupts masked at EL2, so an idle CPU costs nothing; the EL2
+/// physical timer (PPI 26) ends timeslices and wakes vCPUs blocked in WFI when their
+/// virtual timer is due.
 enum Scheduler {
+    nonisolated(unsafe) static var policy: FairScheduler!
+    nonisolated(unsafe) static var lock: UInt32 = 0
+    /// vCPU objects by scheduler id.
+    nonisolated(unsafe) static var vcpus: [VCPU] = []
+
+    static var now: UInt64 { read_cntpct_el0() }
+
+    static func locked<R>(_ body: () -> R) -> R {
+        apus_spin_lock(&lock)
+        let r = body()
+        apus_spin_unlock(&lock)
+        return r
+    }
+
     /// The CPU's main loop: never returns. Called at boot and whenever the vCPU that
-    /// was running stops.
+    /// was running leaves the CPU.
     static func run() -> Never {
         let cpu = PerCPU.this
         while true {
-            if let v = pickRunnable(cpu) { enter(v, on: cpu) }
+            let t = now
+            let (id, until) = locked { policy.pick(cpu: cpu.index, now: t) }
+            cpu.sliceEnd = until
+            if let i = id { enter(vcpus[i], on: cpu) }
+            programTimer(cpu)
             arch_wfi()
             Interrupts.handlePending(cpu: cpu, frame: nil)
         }
-    }
-
-    static func pickRunnable(_ cpu: PerCPU) -> VCPU? {
-        for v in cpu.runQueue {
-            guard let d = Hypervisor.domain(v.domainID), d.alive else { continue }
-            if v.power == .on { return v }
-        }
-        return nil
     }
 
     /// Loads `v` on this CPU and enters the guest; does not return.
@@ -43,8 +55,10 @@ enum Scheduler {
         arch_tlbi_vmalls12e1is()
         for n in 0..<v.lrs.count { GICv3.writeListRegister(n, v.lrs[n]) }
         write_ich_hcr_el2(1)
-        d.withLock { d.vgic.needsFill[v.index] = true }
+        locked { v.kicked = false; v.runningOn = cpu.index; v.wakeAt = nil }
         cpu.current = v
+        d.withLock { d.vgic.needsFill[v.index] = true }
+        programTimer(cpu)
         let frame = UnsafeMutablePointer<apus_frame>(bitPattern: UInt(apus_stack_top(UInt64(cpu.index)) - 272))!
         frame.pointee = v.frame
         ListRegisters.fill(v, d)
@@ -55,8 +69,10 @@ enum Scheduler {
     static func switchOut(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU) {
         v.frame = frame.pointee
         for n in 0..<v.lrs.count { v.lrs[n] = GICv3.readListRegister(n); GICv3.writeListRegister(n, 0) }
-        v.el1.save()
+        v.el1.save()                                 // also stops its virtual timer on this CPU
         apus_fp_save(&v.fp)
+        v.needsRestore = true
+        locked { v.runningOn = nil }
         cpu.current = nil
         arch_dsb_sy()
         arch_sev()                                   // a CPU waiting for this vCPU to leave (reboot)
@@ -64,16 +80,119 @@ enum Scheduler {
         arch_isb()
     }
 
-    /// Makes sure the CPU running `v` notices new work for it.
+    /// The vCPU on this CPU stops wanting it (powered off, domain gone): leave for good.
+    static func leave(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU) {
+        let t = now
+        locked { policy.offline(v.schedID, now: t) }
+        switchOut(v, frame: frame, cpu: cpu)
+    }
+
+    /// A vCPU is powered on (domain start, PSCI CPU_ON): it competes for a CPU.
+    static func powerOn(_ v: VCPU) {
+        v.power = .on
+        let t = now
+        let idle = locked { policy.wake(v.schedID, now: t) }
+        if let c = idle { kickCPU(c) }
+    }
+
+    /// Makes sure `v` notices new work: the CPU running it traps, or, when it is
+    /// blocked in WFI, it becomes runnable (and an idle CPU is woken for it).
     static func kick(_ v: VCPU) {
-        let me = PerCPU.this
-        guard v.pcpu != me.index, v.pcpu < Hypervisor.cpus.count else { return }
-        GICv3.sendSGI(GICv3.kickSGI, toMPIDR: Hypervisor.cpus[v.pcpu].mpidr)
+        let t = now
+        var target: Int? = nil
+        locked {
+            v.kicked = true
+            if let c = v.runningOn { target = c }
+            else if v.blocked && v.power == .on {
+                v.blocked = false
+                v.wakeAt = nil
+                target = policy.wake(v.schedID, now: t)
+            }
+        }
+        if let c = target { kickCPU(c) }
     }
 
     static func kick(domain d: Domain, vcpu index: Int?) {
         guard let i = index, i >= 0, i < d.vcpus.count else { return }
         kick(d.vcpus[i])
+    }
+
+    static func kickCPU(_ c: Int) {
+        guard c != PerCPU.this.index, c >= 0, c < Hypervisor.cpus.count else { return }
+        GICv3.sendSGI(GICv3.kickSGI, toMPIDR: Hypervisor.cpus[c].mpidr)
+    }
+
+    /// WFI with nothing to wake for: the vCPU blocks until an interrupt for it is
+    /// raised, or until its virtual timer is due. Returns false (keep running) when
+    /// something is already pending.
+    static func blockInWFI(_ v: VCPU, _ d: Domain, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU) -> Bool {
+        if d.withLock({ d.vgic.hasDeliverable(vcpu: v.index) }) { return false }
+        for n in 0..<v.lrs.count {
+            let s = ListRegister(raw: v.lrs[n]).state
+            if s == .pending || s == .pendingActive { return false }
+        }
+        let ctl = read_cntv_ctl_el0()
+        var wake: UInt64? = nil
+        if ctl & 1 != 0 && ctl & 2 == 0 {
+            if ctl & 4 != 0 { return false }                         // timer condition already met
+            wake = read_cntv_cval_el0() &+ d.counterOffset           // virtual → physical count
+        }
+        let t = now
+        let blocked: Bool = locked {
+            if v.kicked { v.kicked = false; return false }           // an interrupt raced with us
+            v.blocked = true
+            v.wakeAt = wake
+            v.wakeCPU = cpu.index
+            policy.block(v.schedID, now: t)
+            return true
+        }
+        guard blocked else { return false }
+        switchOut(v, frame: frame, cpu: cpu)
+        return true
+    }
+
+    /// The EL2 timer's next deadline: the end of the running vCPU's slice when others
+    /// wait for this CPU, and the earliest virtual-timer wake of vCPUs blocked here.
+    static func programTimer(_ cpu: PerCPU) {
+        var deadline: UInt64 = .max
+        locked {
+            // (A slice already over with a switch pending needs no timer: it would fire at once, forever.)
+            if cpu.current != nil, !cpu.needResched, let s = cpu.sliceEnd, policy.hasCompetition(cpu: cpu.index) { deadline = s }
+            else if cpu.current == nil, let s = cpu.sliceEnd { deadline = s }       // capped vCPUs waiting
+            for v in vcpus where v.blocked && v.wakeCPU == cpu.index {
+                if let w = v.wakeAt { deadline = min(deadline, w) }
+            }
+        }
+        if deadline == .max {
+            write_cnthp_ctl_el2(0)
+        } else {
+            write_cnthp_cval_el2(deadline)
+            write_cnthp_ctl_el2(1)
+        }
+    }
+
+    /// PPI 26: wake vCPUs whose virtual timer is due (they get PPI 27), and ask for a
+    /// reschedule when the running vCPU's slice is over and someone else waits.
+    static func timerExpired(_ cpu: PerCPU) {
+        write_cnthp_ctl_el2(0)
+        let t = now
+        var due: [VCPU] = []
+        locked {
+            for v in vcpus where v.blocked && v.wakeCPU == cpu.index {
+                if let w = v.wakeAt, w <= t { v.wakeAt = nil; due.append(v) }
+            }
+        }
+        for v in due {
+            if let d = Hypervisor.domain(v.domainID) {
+                _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
+            }
+            kick(v)
+        }
+        if cpu.current != nil, let s = cpu.sliceEnd, s <= t {
+            if locked({ policy.hasCompetition(cpu: cpu.index) }) { cpu.needResched = true }
+            else { cpu.sliceEnd = t &+ policy.timeslice }
+        }
+        programTimer(cpu)
     }
 }
 

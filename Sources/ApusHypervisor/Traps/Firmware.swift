@@ -16,15 +16,12 @@ enum Firmware {
             v.power = .off
         case .startVCPU(let index, let entry, let context):
             let t = d.vcpus[index]
-            d.withLock {
-                t.reset(entry: entry, x0: context)
-                t.power = .on
-            }
-            Scheduler.kick(t)
+            d.withLock { t.reset(entry: entry, x0: context) }
+            Scheduler.powerOn(t)
         case .powerOffDomain:
-            Domains.destroy(d, reason: "powered off")
+            Domains.shutdown(d, .poweroff)
         case .rebootDomain:
-            Domains.reboot(d)
+            Domains.shutdown(d, .reboot)
         }
     }
 }

@@ -19,6 +19,8 @@ enum Interrupts {
                 }
             case Hypervisor.uartIntid where Hypervisor.uartIntid != 0:
                 ConsoleInput.drain()
+            case GICv3.hypervisorTimerPPI:
+                Scheduler.timerExpired(cpu)
             default:
                 break                                          // kick SGI, maintenance: work happens on return
             }
@@ -44,7 +46,7 @@ enum ConsoleInput {
                 }
                 Scheduler.kick(domain: d, vcpu: target)
             case .switched:
-                Log.raw(Array(message.utf8))
+                Log.raw(Array(message.utf8).flatMap { $0 == 0x0A ? [0x0D, 0x0A] : [$0] })
             case .toHypervisor(let byte):
                 DebugKeys.handle(byte)
             case .swallowed:
@@ -59,7 +61,31 @@ enum DebugKeys {
     static func handle(_ key: UInt8) {
         switch key {
         case 0x68:                                              // h
-            Log.line { Log.put("'h' help, 'q' domains and vCPUs, 'i' virtual interrupt state") }
+            Log.line { Log.put("'h' help, 'q' domains and vCPUs, 'r' run queues, 'i' virtual interrupt state") }
+        case 0x72:                                              // r
+            for c in Hypervisor.cpus {
+                let cur = c.current
+                Log.line {
+                    Log.put("cpu"); Log.dec(c.index); Log.put(": ")
+                    if let v = cur { Log.put("running d"); Log.dec(v.domainID); Log.put("v"); Log.dec(v.index) } else { Log.put("idle") }
+                }
+            }
+            let e = Scheduler.locked { Scheduler.policy.entities }
+            Log.line {
+                Log.put("scheduler: "); Log.put(Scheduler.policy.policy == .fair ? "fair (credit)" : "null (no sharing)")
+                Log.put(", runnable:")
+                for (i, x) in e.enumerated() where x.state == .runnable {
+                    let v = Scheduler.vcpus[i]
+                    Log.put(" d"); Log.dec(v.domainID); Log.put("v"); Log.dec(v.index)
+                }
+            }
+            for (i, x) in e.enumerated() {
+                let v = Scheduler.vcpus[i]
+                Log.line {
+                    Log.put("  d"); Log.dec(v.domainID); Log.put("v"); Log.dec(v.index); Log.put(" weight "); Log.dec(Int(x.weight))
+                    Log.put(" cap "); Log.dec(Int(x.capPercent)); Log.put("% ran "); Log.dec(Int(x.totalRun / max(Hypervisor.counterFrequency / 1000, 1))); Log.put(" ms")
+                }
+            }
         case 0x69:                                              // i
             for d in Hypervisor.domains {
                 for v in d.vcpus {
@@ -87,7 +113,12 @@ enum DebugKeys {
                     Log.bytes(d.spec.name)
                     Log.put(d.alive ? " running" : " dead")
                     Log.put(" mem "); Log.dec(Int(d.ram.size >> 20)); Log.put(" MiB at "); Log.hex(d.ram.base)
-                    for v in d.vcpus { Log.put(" v"); Log.dec(v.index); Log.put("@cpu"); Log.dec(v.pcpu) }
+                    if d.restarts > 0 { Log.put(", restarted "); Log.dec(d.restarts); Log.put("x") }
+                    for v in d.vcpus {
+                        Log.put(" v"); Log.dec(v.index)
+                        if let c = v.runningOn { Log.put("@cpu"); Log.dec(c) }
+                        else { Log.put(v.power != .on ? "(off)" : v.blocked ? "(blocked)" : "(runnable)") }
+                    }
                 }
             }
         default:

@@ -8,6 +8,7 @@ import ApusCore
 @_cdecl("apus_trap_lower")
 func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     let cpu = PerCPU.this
+    if Panic.active { apus_halt_forever() }
     guard let v = cpu.current, let d = Hypervisor.domain(v.domainID) else {
         Panic.now("trap from a guest with no vCPU on this CPU", frame: frame)
     }
@@ -19,8 +20,13 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
         d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
     }
     if !d.alive || v.power != .on {
-        Scheduler.switchOut(v, frame: frame, cpu: cpu)
+        Scheduler.leave(v, frame: frame, cpu: cpu)
         if d.restartPending { Domains.finishRestart(d) }
+        Scheduler.run()
+    }
+    if cpu.needResched {
+        cpu.needResched = false
+        Scheduler.switchOut(v, frame: frame, cpu: cpu)
         Scheduler.run()
     }
     ListRegisters.fill(v, d)
@@ -57,6 +63,11 @@ enum Synchronous {
             GuestFault.instructionAbort(frame, va: va)
         case .wfx:
             frame.skipInstruction()
+            // WFE is a hint (spin-wait); WFI with nothing pending gives the CPU away.
+            if !esr.isWFE, Scheduler.blockInWFI(v, d, frame: frame, cpu: PerCPU.this) { Scheduler.run() }
+        case .illegalState:
+            d.reportOnce(0x0E) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": illegal exception return at "); Log.hex(frame.pointee.elr) } }
+            Domains.shutdown(d, .crash)
         default:
             d.reportOnce(0xEC_0000_0000 | UInt64(esr.exceptionClass)) {
                 Log.line { Log.put("d"); Log.dec(d.id); Log.put(": unhandled trap, ESR "); Log.hex(esr.raw); Log.put(" at "); Log.hex(frame.pointee.elr) }

@@ -18,6 +18,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Physical CPUs of the board (1-\(Board.maxCPUs)).")
     var cpus = 2
 
+    @Option(help: ArgumentHelp("vCPU scheduler: credit (fair share with weights and caps) or null (one vCPU per CPU, no sharing), as Xen's sched=.", valueName: "name"))
+    var sched = "credit"
+
     @Option(help: "Board RAM in MiB.")
     var memory = 2048
 
@@ -106,7 +109,11 @@ struct RunCommand: ParsableCommand {
         } else {
             let boardDTB = try QEMU.dumpDeviceTree(qemu, board: board, extra: qemuArguments, to: work + "/virt.dtb")
             bootDTB = work + "/boot.dtb"
-            try write(BootDeviceTree.make(board: boardDTB, domains: domains), to: bootDTB)
+            guard sched == "credit" || sched == "credit2" || sched == "null" else {
+                throw ToolFailure.usage("--sched: unknown scheduler '\(sched)' (credit, credit2 or null)")
+            }
+            try write(BootDeviceTree.make(board: boardDTB, domains: domains, boardCPUs: cpus,
+                                          hypervisorArgs: "sched=\(sched == "null" ? "null" : "credit2")"), to: bootDTB)
         }
         if let saveDTB { try write([UInt8](FileManager.default.contents(atPath: bootDTB) ?? Data()), to: saveDTB) }
 

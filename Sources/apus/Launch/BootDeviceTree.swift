@@ -4,7 +4,8 @@ import ApusCore
 /// (docs/misc/arm/device-tree/booting.txt), which is where the hypervisor reads its domains
 /// (ApusCore BootDomain.parseAll).
 enum BootDeviceTree {
-    static func make(board dtb: [UInt8], domains: [PlannedDomain]) throws -> [UInt8] {
+    static func make(board dtb: [UInt8], domains: [PlannedDomain], boardCPUs: Int = 64,
+                     hypervisorArgs: String? = nil) throws -> [UInt8] {
         var dt: DeviceTree
         do {
             dt = try DeviceTree.parse(dtb)
@@ -21,14 +22,16 @@ enum BootDeviceTree {
             // Module addresses are above 4 GiB on large boards: two cells each, as Xen's examples use.
             chosen.setProperty(.u32("#address-cells", 2))
             chosen.setProperty(.u32("#size-cells", 2))
+            // Xen's own command line property: the hypervisor reads options such as sched=null.
+            if let args = hypervisorArgs { chosen.setProperty(.string("xen,xen-bootargs", args)) }
             for (i, d) in domains.enumerated() {
-                chosen.setChild(domainNode(d, name: "domU\(i + 1)"))
+                chosen.setChild(domainNode(d, name: "domU\(i + 1)", boardCPUs: boardCPUs))
             }
         }
         return dt.serialize()
     }
 
-    static func domainNode(_ d: PlannedDomain, name: String) -> DTNode {
+    static func domainNode(_ d: PlannedDomain, name: String, boardCPUs: Int = 64) -> DTNode {
         var node = DTNode(name: name, properties: [
             .string("compatible", "xen,domain"),
             .u32("#address-cells", 2),
@@ -40,6 +43,13 @@ enum BootDeviceTree {
             .empty("vpl011"),
             // The xl.cfg name, so the console and logs use it rather than "domU1".
             .string("apus,name", d.config.name),
+            // Scheduling and lifecycle from xl.cfg (Apus properties: Xen's dom0less binding has none).
+            .u32("apus,cpu-weight", UInt32(d.config.cpuWeight)),
+            .u32("apus,cpu-cap", UInt32(d.config.cpuCap)),
+            .u64("apus,hard-affinity", d.config.cpus.cpus(boardCPUs: min(boardCPUs, 64)).reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }),
+            .string("apus,on-poweroff", d.config.onPoweroff.xlName),
+            .string("apus,on-reboot", d.config.onReboot.xlName),
+            .string("apus,on-crash", d.config.onCrash.xlName),
         ])
         node.children.append(moduleNode(d.kernel, bootargs: d.config.cmdline))
         if let r = d.ramdisk { node.children.append(moduleNode(r, bootargs: nil)) }

@@ -1,0 +1,122 @@
+import Testing
+@testable import ApusCore
+
+/// Simulates CPUs asking the scheduler what to run, each running its pick until the
+/// returned deadline (or a fixed tick when there is none).
+func simulate(_ s: FairScheduler, for duration: UInt64, tick: UInt64 = 1_000_000) {
+    var next = [UInt64](repeating: 0, count: s.cpuCount)
+    var now: UInt64 = 0
+    while now < duration {
+        for c in 0..<s.cpuCount where next[c] <= now {
+            let (_, until) = s.pick(cpu: c, now: now)
+            next[c] = min(until ?? now + tick, duration)
+            if next[c] <= now { next[c] = now + tick }
+        }
+        now = next.min()!
+    }
+    for c in 0..<s.cpuCount { _ = s.pick(cpu: c, now: duration) }     // charge the last stretch
+}
+
+@Suite struct FairSchedulerTests {
+    let second: UInt64 = 1_000_000_000
+
+    @Test func weightsShareOneCPUTwoToOneWithinFivePercent() {
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let a = s.add(weight: 512, capPercent: 0, affinity: ~0)
+        let b = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(a, now: 0); _ = s.wake(b, now: 0)
+        simulate(s, for: second)
+        let ra = Double(s.entities[a].totalRun), rb = Double(s.entities[b].totalRun)
+        #expect(abs(ra / rb - 2.0) / 2.0 < 0.05, "ratio \(ra / rb)")
+        #expect(s.entities[a].totalRun + s.entities[b].totalRun == second)
+    }
+
+    @Test func equalWeightsOnTwoCPUsWithThreeVCPUsShareFairly() {
+        let s = FairScheduler(cpus: 2, policy: .fair)
+        let ids = (0..<3).map { _ in s.add(weight: 256, capPercent: 0, affinity: ~0) }
+        for i in ids { _ = s.wake(i, now: 0) }
+        simulate(s, for: second)
+        for i in ids {
+            let share = Double(s.entities[i].totalRun) / Double(second)
+            #expect(abs(share - 2.0 / 3.0) < 0.05, "vCPU \(i) got \(share)")
+        }
+    }
+
+    @Test func capLimitsAVCPUEvenWhenTheCPUIsOtherwiseIdle() {
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let a = s.add(weight: 256, capPercent: 25, affinity: ~0)
+        _ = s.wake(a, now: 0)
+        simulate(s, for: second)
+        let share = Double(s.entities[a].totalRun) / Double(second)
+        #expect(share <= 0.26 && share >= 0.20, "capped share \(share)")
+    }
+
+    @Test func hardAffinityKeepsAVCPUOnItsCPUs() {
+        let s = FairScheduler(cpus: 2, policy: .fair)
+        let pinned = s.add(weight: 256, capPercent: 0, affinity: 0b10)
+        let free = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(pinned, now: 0); _ = s.wake(free, now: 0)
+        for t in 0..<100 {
+            let (v0, _) = s.pick(cpu: 0, now: UInt64(t) * 1_000_000)
+            #expect(v0 != pinned)
+            _ = s.pick(cpu: 1, now: UInt64(t) * 1_000_000)
+        }
+    }
+
+    @Test func blockedVCPUIsNotPickedAndWakeNamesAnIdleCPU() {
+        let s = FairScheduler(cpus: 2, policy: .fair)
+        let a = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        #expect(s.wake(a, now: 0) == 0)
+        #expect(s.pick(cpu: 0, now: 0).vcpu == a)
+        s.block(a, now: 5)
+        #expect(s.pick(cpu: 0, now: 10).vcpu == nil)
+        #expect(s.pick(cpu: 1, now: 10).vcpu == nil)
+        #expect(s.wake(a, now: 20) == 0)
+        #expect(s.pick(cpu: 1, now: 21).vcpu == a)
+        #expect(s.entities[a].totalRun == 5)
+    }
+
+    @Test func sleepingDoesNotBankCreditAgainstBusyVCPUs() {
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let busy = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let sleeper = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(busy, now: 0)
+        simulate(s, for: second)                     // busy alone for a second
+        _ = s.wake(sleeper, now: second)
+        // From here the two share: the sleeper must not monopolise the CPU for a second.
+        var sleeperRun: UInt64 = 0
+        var now = second
+        for _ in 0..<20 {
+            let (v, until) = s.pick(cpu: 0, now: now)
+            let end = until ?? now + 1_000_000
+            if v == sleeper { sleeperRun += end - now }
+            now = end
+        }
+        let span = now - second
+        #expect(Double(sleeperRun) / Double(span) < 0.7)
+    }
+
+    @Test func noSharingGivesEachVCPUItsOwnCPUAndExtrasWait() {
+        let s = FairScheduler(cpus: 2, policy: .noSharing)
+        let a = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let b = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let c = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        for i in [a, b, c] { _ = s.wake(i, now: 0) }
+        let p0 = s.pick(cpu: 0, now: 0), p1 = s.pick(cpu: 1, now: 0)
+        #expect(p0.vcpu == a && p0.until == nil)
+        #expect(p1.vcpu == b && p1.until == nil)
+        #expect(s.pick(cpu: 0, now: 50).vcpu == a)     // never preempted for c
+        #expect(s.entities[c].ownedCPU == nil)
+    }
+
+    @Test func hasCompetitionOnlyWhenSomeoneElseCouldRun() {
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let a = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let b = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(a, now: 0)
+        _ = s.pick(cpu: 0, now: 0)
+        #expect(!s.hasCompetition(cpu: 0))
+        _ = s.wake(b, now: 1)
+        #expect(s.hasCompetition(cpu: 0))
+    }
+}
