@@ -40,6 +40,6 @@ let package = Package(
         ),
         .testTarget(name: "ApusCoreTests", dependencies: ["ApusCore"]),
         // Boots the real image in QEMU through `apus run` (needs `apus build` and `apus fetch-guest` first).
-        .testTarget(name: "ApusSystemTests", dependencies: []),
+        .testTarget(name: "ApusSystemTests", dependencies: ["ApusCore"]),
     ]
 )

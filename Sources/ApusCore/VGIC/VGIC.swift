@@ -118,13 +118,13 @@ public final class VGIC {
             guard isValid(intid: id) else { lrs[n] = 0; continue }
             switch lr.state {
             case .invalid:
-                update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false }
+                update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false; $0.clearRequested = false }
                 lrs[n] = 0
                 needsFill[vcpu] = true
-            case .active:
+            case .active, .pendingActive:
                 update(id, vcpu: vcpu) { $0.active = true }
-            case .pending, .pendingActive:
-                break
+            case .pending:
+                update(id, vcpu: vcpu) { $0.active = false }
             }
         }
     }
@@ -133,17 +133,58 @@ public final class VGIC {
     /// remain undelivered (then the caller asks for a maintenance interrupt, NPIE).
     public func fill(vcpu: Int, lrs: inout [UInt64]) -> Bool {
         guard needsFill[vcpu] else { return false }
-        // Interrupts already in a list register that were raised again: an active one
-        // becomes pending+active, so the guest takes it again after its EOI. (A level
-        // line still high is looked at when the guest's EOI brings a maintenance interrupt.)
+        // Interrupts already in a list register follow what the guest did since they
+        // were loaded: a new priority is copied in; a pending one that was disabled or
+        // cleared (ICENABLER/ICPENDR) is taken back; one raised again becomes
+        // pending+active when active, so the guest takes it again after its EOI. (A
+        // level line still high is looked at when the EOI brings a maintenance interrupt.)
         for n in 0..<lrs.count where lrs[n] != 0 {
             let lr = ListRegister(raw: lrs[n])
             let id = Int(lr.virtualID)
-            guard isValid(intid: id), irq(id, vcpu: vcpu).latch else { continue }
-            if lr.state == .active { lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62) }
+            guard isValid(intid: id) else { continue }
+            let s = irq(id, vcpu: vcpu)
+            guard s.inListRegister else { continue }
+            lrs[n] = (lrs[n] & ~(UInt64(0xFF) << 48)) | (UInt64(s.priority) << 48)
+            if s.clearRequested {
+                update(id, vcpu: vcpu) { $0.clearRequested = false; $0.latch = false }
+                if lr.state == .pending { lrs[n] = 0; update(id, vcpu: vcpu) { $0.inListRegister = false }; continue }
+                if lr.state == .pendingActive { lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.active.rawValue << 62) }
+            }
+            // ICACTIVER/ISACTIVER written while the hardware held the interrupt.
+            if !s.active && (lr.state == .active || lr.state == .pendingActive) {
+                if lr.state == .active { lrs[n] = 0; update(id, vcpu: vcpu) { $0.inListRegister = false }; continue }
+                lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pending.rawValue << 62)
+            } else if s.active && lr.state == .pending {
+                lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62)
+            }
+            if !s.enabled && ListRegister(raw: lrs[n]).state == .pending {
+                // Still pending, but not to be signalled while disabled: back to the vGIC.
+                lrs[n] = 0
+                update(id, vcpu: vcpu) { $0.inListRegister = false; $0.latch = true }
+                continue
+            }
+            guard s.latch else { continue }
+            if ListRegister(raw: lrs[n]).state == .active { lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62) }
             update(id, vcpu: vcpu) { $0.latch = false }
         }
         let want = deliverable(vcpu: vcpu)
+        // List registers full of pending interrupts the guest cannot take yet (masked by
+        // its priority) must not starve a more urgent one: the least urgent pending
+        // entry goes back to the vGIC to make room (as KVM refills by priority).
+        var free = lrs.filter { $0 == 0 }.count
+        var w = 0
+        while w < want.count && free == 0 {
+            var worst = -1
+            for n in 0..<lrs.count where ListRegister(raw: lrs[n]).state == .pending {
+                if worst < 0 || ListRegister(raw: lrs[n]).priority > ListRegister(raw: lrs[worst]).priority { worst = n }
+            }
+            guard worst >= 0, ListRegister(raw: lrs[worst]).priority > irq(want[w], vcpu: vcpu).priority else { break }
+            let id = Int(ListRegister(raw: lrs[worst]).virtualID)
+            if isValid(intid: id) { update(id, vcpu: vcpu) { $0.inListRegister = false; $0.latch = true } }
+            lrs[worst] = 0
+            free += 1
+            w += 1
+        }
         var k = 0
         for n in 0..<lrs.count where lrs[n] == 0 {
             guard k < want.count else { break }
@@ -154,7 +195,7 @@ public final class VGIC {
                                   // A level-sensitive source may still be asserted when the guest
                                   // finishes: ask for a maintenance interrupt on EOI to look again.
                                   eoiMaintenance: !v.edge).raw
-            update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false }
+            update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false }
         }
         // Still owed a refill when some did not fit; the maintenance interrupt brings us back.
         needsFill[vcpu] = k < want.count

@@ -175,7 +175,7 @@ extension VGIC {
                     case 1: s.enabled = true
                     case 2: if id >= 16 { s.enabled = false }     // SGIs stay enabled
                     case 3: s.latch = true
-                    case 4: s.latch = false
+                    case 4: s.latch = false; if s.inListRegister { s.clearRequested = true }
                     case 5: s.active = true
                     case 6: s.active = false
                     default: break                                  // IGROUPR: group 1 only

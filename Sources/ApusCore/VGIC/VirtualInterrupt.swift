@@ -15,6 +15,8 @@ public struct VirtualInterrupt: Sendable, Equatable {
     /// Sitting in one of the owning vCPU's list registers: the hardware owns its
     /// pending/active state until the list register is synced back.
     public var inListRegister = false
+    /// ICPENDR was written while the hardware held the pending state: take it back.
+    public var clearRequested = false
 
     public init() {}
 

@@ -36,6 +36,7 @@ final class Domain {
     var boot: BootImage? = nil
     /// A reboot was asked for: the domain is rebuilt once all its vCPUs are off their CPUs.
     var restartPending = false
+    var restartClaimed = false
     var restarts = 0
     /// Stopped with on_* = "preserve": memory kept, never runs again.
     var preserved = false

@@ -118,11 +118,15 @@ enum Domains {
     /// Called on the CPU that handled the reset, after its vCPU left: waits for the
     /// domain's other vCPUs to leave theirs, then zeroes RAM, reloads and restarts.
     static func finishRestart(_ d: Domain) {
-        guard d.restartPending else { return }
+        // Several of its vCPUs may leave at once: exactly one CPU does the rebuild.
+        apus_spin_lock(&Hypervisor.stateLock)
+        let mine = d.restartPending && !d.restartClaimed
+        if mine { d.restartClaimed = true }
+        apus_spin_unlock(&Hypervisor.stateLock)
+        guard mine else { return }
         for c in Hypervisor.cpus {
             while let v = c.current, v.domainID == d.id { arch_wfe() }
         }
-        d.restartPending = false
         d.restarts += 1
         PhysicalMemory.zero(d.ram.base, count: d.ram.size)
         load(d)
@@ -132,6 +136,8 @@ enum Domains {
         }
         apus_spin_lock(&Hypervisor.stateLock)
         d.alive = true
+        d.restartPending = false                     // only now: until here the board must not power off
+        d.restartClaimed = false
         apus_spin_unlock(&Hypervisor.stateLock)
         start(d)
     }

@@ -69,6 +69,7 @@ enum Scheduler {
     static func switchOut(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU) {
         v.frame = frame.pointee
         for n in 0..<v.lrs.count { v.lrs[n] = GICv3.readListRegister(n); GICv3.writeListRegister(n, 0) }
+        write_ich_hcr_el2(0)                         // no maintenance interrupts for a vCPU that left
         v.el1.save()                                 // also stops its virtual timer on this CPU
         apus_fp_save(&v.fp)
         v.needsRestore = true
@@ -92,7 +93,16 @@ enum Scheduler {
         v.power = .on
         let t = now
         let idle = locked { policy.wake(v.schedID, now: t) }
-        if let c = idle { kickCPU(c) }
+        woke(idle)
+    }
+
+    /// After a wake: an idle CPU runs the vCPU; with none idle, every CPU re-arms its
+    /// timeslice timer so that the newcomer gets a turn (a CPU running a vCPU alone
+    /// has no slice timer).
+    static func woke(_ idle: Int?) {
+        if let c = idle { kickCPU(c); return }
+        for c in Hypervisor.cpus where c.index != PerCPU.this.index && c.online { kickCPU(c.index) }
+        programTimer(PerCPU.this)
     }
 
     /// Makes sure `v` notices new work: the CPU running it traps, or, when it is
@@ -107,9 +117,10 @@ enum Scheduler {
                 v.blocked = false
                 v.wakeAt = nil
                 target = policy.wake(v.schedID, now: t)
+                if target == nil { target = -1 }                     // woken, but no CPU is idle
             }
         }
-        if let c = target { kickCPU(c) }
+        if let c = target { if c < 0 { woke(nil) } else { kickCPU(c) } }
     }
 
     static func kick(domain d: Domain, vcpu index: Int?) {
@@ -214,8 +225,11 @@ enum ListRegisters {
         v.lrs = lrs
     }
 
-    /// Before the guest runs: load deliverable interrupts; ask for a maintenance
-    /// interrupt (NPIE) when more are waiting than list registers are free.
+    /// Before the guest runs: load deliverable interrupts; when more are waiting than
+    /// list registers are free, ask for the underflow maintenance interrupt (UIE: at
+    /// most one list register still valid). Not NPIE: with every list register holding
+    /// an active interrupt the guest has not finished, "no pending entry" would hold
+    /// at once and forever, and a guest could keep the CPU in maintenance interrupts.
     static func fill(_ v: VCPU, _ d: Domain) {
         // Unlocked peek: whoever sets needsFill does so under the lock and then kicks
         // this CPU, so a stale false here is followed by another trap.
@@ -224,7 +238,7 @@ enum ListRegisters {
         let more = d.withLock { d.vgic.fill(vcpu: v.index, lrs: &lrs) }
         for i in 0..<lrs.count where lrs[i] != v.lrs[i] { GICv3.writeListRegister(i, lrs[i]) }
         v.lrs = lrs
-        write_ich_hcr_el2(more ? (1 | (1 << 3)) : 1)
+        write_ich_hcr_el2(more ? (1 | (1 << 1)) : 1)
     }
 }
 #endif

@@ -21,6 +21,13 @@ enum Interrupts {
                 ConsoleInput.drain()
             case GICv3.hypervisorTimerPPI:
                 Scheduler.timerExpired(cpu)
+            case GICv3.maintenancePPI:
+                // Level-sensitive: it stays asserted until its cause goes. Drop the request
+                // now; the refill on the way back asks again if interrupts still wait.
+                write_ich_hcr_el2(1)
+            case GICv3.kickSGI:
+                // New work somewhere: a vCPU for us, or one that needs our slice timer armed.
+                Scheduler.programTimer(cpu)
             default:
                 break                                          // kick SGI, maintenance: work happens on return
             }

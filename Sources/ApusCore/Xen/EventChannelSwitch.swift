@@ -1,0 +1,315 @@
+/// All domains' event-channel tables, and the operations that cross domains
+/// (xen/common/event_channel.c). `caller` is the domain making the hypercall;
+/// `privileged` is true for the control domain (XSM's XSM_TARGET/XSM_PRIV checks pass).
+public struct EventChannelStatus: Equatable, Sendable {
+    public var status: UInt32
+    public var vcpu: UInt32
+    /// unbound: the domain allowed to bind; interdomain: the peer.
+    public var dom: XenDomainID? = nil
+    /// interdomain: the peer's port.
+    public var port: UInt32? = nil
+    public var virq: UInt32? = nil
+}
+
+public struct EventChannelSwitch {
+    public private(set) var tables: [EventChannelTable?]
+    /// Policy hook: may domains `a` and `b` be connected by / signal through an interdomain
+    /// channel? Checked at bind_interdomain and send (-EPERM when false); never asked for a
+    /// domain and itself.
+    public var mayCommunicate: (XenDomainID, XenDomainID) -> Bool = { _, _ in true }
+
+    /// Domain ids 0 ..< maxDomains can exist.
+    public init(maxDomains: Int = 64) {
+        tables = [EventChannelTable?](repeating: nil, count: max(1, min(maxDomains, Int(XenDomID.firstReserved))))
+    }
+
+    func slot(_ id: XenDomainID) -> Int? {
+        let i = Int(id)
+        return i < tables.count && tables[i] != nil ? i : nil
+    }
+
+    public func table(_ id: XenDomainID) -> EventChannelTable? {
+        slot(id).flatMap { tables[$0] }
+    }
+
+    /// Creates `id`'s table; false if the id is out of range or taken.
+    public mutating func addDomain(_ id: XenDomainID, vcpus: Int, maxPort: UInt32 = EventChannelTable.defaultMaxPort,
+                                   serviceEndpoint: Bool = false) -> Bool {
+        let i = Int(id)
+        guard i < tables.count, tables[i] == nil else { return false }
+        tables[i] = EventChannelTable(domain: id, vcpus: vcpus, maxPort: maxPort, serviceEndpoint: serviceEndpoint)
+        return true
+    }
+
+    /// evtchn_destroy(): closes every port (interdomain peers become unbound) and drops the table.
+    public mutating func removeDomain<M: GuestPhysicalMemory>(_ id: XenDomainID, memory: M) {
+        guard let s = slot(id), let n = tables[s]?.validPorts else { return }
+        var p: UInt32 = 1
+        while p < n {
+            try? closePort(domain: id, port: p, memory: memory)
+            p += 1
+        }
+        tables[s] = nil
+    }
+
+    /// Runs `body` on `id`'s table in place; nil if there is no such domain.
+    mutating func with<R, E: Error>(_ id: XenDomainID, _ body: (inout EventChannelTable) throws(E) -> R) throws(E) -> R? {
+        guard let s = slot(id), var t = tables[s] else { return nil }
+        tables[s] = nil                 // keep the table uniquely referenced while it changes
+        defer { tables[s] = t }
+        return try body(&t)
+    }
+
+    /// `rcu_lock_domain_by_any_id()`: DOMID_SELF is the caller.
+    func resolve(_ dom: XenDomainID, caller: XenDomainID) -> XenDomainID? {
+        let d = dom == XenDomID.selfID ? caller : dom
+        return slot(d) != nil ? d : nil
+    }
+
+    // MARK: guest operations
+
+    /// EVTCHNOP_alloc_unbound: a port in `dom` that `remote` may bind to.
+    public mutating func allocUnbound(caller: XenDomainID, privileged: Bool, dom: XenDomainID,
+                                      remote: XenDomainID) throws(XenErrno) -> UInt32 {
+        guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
+        guard let port = try with(d, { (t) throws(XenErrno) -> UInt32 in try t.allocateFree() }) else { throw .ESRCH }
+        // xsm_evtchn_unbound(XSM_TARGET): only for oneself unless privileged.
+        guard d == caller || privileged else {
+            with(d) { $0.releaseIfStillFree(port) }
+            throw .EPERM
+        }
+        let r = remote == XenDomID.selfID ? caller : remote
+        with(d) { $0.update(port) { $0.state = .unbound(remote: r) } }
+        return port
+    }
+
+    /// EVTCHNOP_bind_interdomain: connects a new local port to `remotePort` of `remoteDom`,
+    /// which must be unbound and waiting for the caller. The new local port is set pending
+    /// (Xen does so in case notifications were lost while unbound).
+    public mutating func bindInterdomain<M: GuestPhysicalMemory>(caller: XenDomainID, remoteDom: XenDomainID,
+                                                               remotePort: UInt32, memory: M)
+        throws(XenErrno) -> (port: UInt32, delivery: EventDelivery?) {
+        guard let rd = resolve(remoteDom, caller: caller), slot(caller) != nil else { throw .ESRCH }
+        guard let lport = try with(caller, { (t) throws(XenErrno) -> UInt32 in try t.allocateFree() }) else {
+            throw .ESRCH
+        }
+        guard let rch = table(rd)?.channel(remotePort), rch.state == .unbound(remote: caller) else {
+            with(caller) { $0.releaseIfStillFree(lport) }
+            throw .EINVAL
+        }
+        guard rd == caller || mayCommunicate(caller, rd) else {
+            with(caller) { $0.releaseIfStillFree(lport) }
+            throw .EPERM
+        }
+        with(caller) { $0.update(lport) { $0.state = .interdomain(remote: rd, remotePort: remotePort) } }
+        with(rd) { $0.update(remotePort) { $0.state = .interdomain(remote: caller, remotePort: lport) } }
+        let delivery = with(caller) { t -> EventDelivery? in
+            t.setPending(port: lport, vcpu: t.channels[Int(lport)].notifyVCPU, memory: memory)
+        } ?? nil
+        return (lport, delivery)
+    }
+
+    /// EVTCHNOP_bind_virq.
+    public mutating func bindVIRQ(caller: XenDomainID, virq: UInt32, vcpu: UInt32) throws(XenErrno) -> UInt32 {
+        guard let t = table(caller) else { throw .ESRCH }
+        guard virq < XenVIRQ.count else { throw .EINVAL }
+        if XenVIRQ.isGlobal(virq) && vcpu != 0 { throw .EINVAL }
+        guard t.hasVCPU(vcpu) else { throw .ENOENT }
+        if t.virqPort(virq: virq, vcpu: vcpu) != 0 { throw .EEXIST }
+        let port = try with(caller, { (t) throws(XenErrno) -> UInt32 in
+            let port = try t.allocateFree()
+            t.update(port) { $0 = EventChannel(state: .virq(virq), notifyVCPU: vcpu) }
+            t.setVIRQPort(virq: virq, vcpu: vcpu, port: port)
+            return port
+        })
+        guard let port else { throw .ESRCH }
+        return port
+    }
+
+    /// EVTCHNOP_bind_ipi.
+    public mutating func bindIPI(caller: XenDomainID, vcpu: UInt32) throws(XenErrno) -> UInt32 {
+        guard let t = table(caller) else { throw .ESRCH }
+        guard t.hasVCPU(vcpu) else { throw .ENOENT }
+        let port = try with(caller, { (t) throws(XenErrno) -> UInt32 in
+            let port = try t.allocateFree()
+            t.update(port) { $0 = EventChannel(state: .ipi, notifyVCPU: vcpu) }
+            return port
+        })
+        guard let port else { throw .ESRCH }
+        return port
+    }
+
+    /// EVTCHNOP_close (evtchn_close): the port becomes free with its pending bit cleared;
+    /// an interdomain peer goes back to unbound, waiting for this domain again.
+    public mutating func closePort<M: GuestPhysicalMemory>(domain: XenDomainID, port: UInt32, memory: M) throws(XenErrno) {
+        guard let t = table(domain), let ch = t.channel(port) else { throw .EINVAL }
+        switch ch.state {
+        case .free, .reserved:
+            throw .EINVAL
+        case .unbound, .ipi:
+            break
+        case .virq(let virq):
+            let owner = XenVIRQ.isGlobal(virq) ? 0 : ch.notifyVCPU
+            with(domain) { $0.setVIRQPort(virq: virq, vcpu: owner, port: 0) }
+        case .interdomain(let remote, let remotePort):
+            with(remote) { rt in
+                if case .interdomain(let back, let backPort)? = rt.channel(remotePort)?.state,
+                   back == domain, backPort == port {
+                    rt.update(remotePort) { $0.state = .unbound(remote: domain) }
+                }
+            }
+        }
+        with(domain) { t in
+            t.clearPending(port: port, memory: memory)
+            t.free(port)
+        }
+    }
+
+    /// EVTCHNOP_send: interdomain -> the peer's port becomes pending; IPI -> this port;
+    /// unbound -> silently dropped; anything else -EINVAL.
+    public mutating func send<M: GuestPhysicalMemory>(caller: XenDomainID, port: UInt32, memory: M)
+        throws(XenErrno) -> EventDelivery? {
+        guard let t = table(caller), let ch = t.channel(port) else { throw .EINVAL }
+        switch ch.state {
+        case .interdomain(let remote, let remotePort):
+            guard remote == caller || mayCommunicate(caller, remote) else { throw .EPERM }
+            return with(remote) { rt -> EventDelivery? in
+                guard let rch = rt.channel(remotePort), rch.state.isUsable else { return nil }
+                return rt.setPending(port: remotePort, vcpu: rch.notifyVCPU, memory: memory)
+            } ?? nil
+        case .ipi:
+            return with(caller) { $0.setPending(port: port, vcpu: ch.notifyVCPU, memory: memory) } ?? nil
+        case .unbound:
+            return nil
+        default:
+            throw .EINVAL
+        }
+    }
+
+    /// EVTCHNOP_status.
+    public func status(caller: XenDomainID, privileged: Bool, dom: XenDomainID, port: UInt32)
+        throws(XenErrno) -> EventChannelStatus {
+        guard let d = resolve(dom, caller: caller), let t = table(d) else { throw .ESRCH }
+        guard let ch = t.channel(port) else { throw .EINVAL }
+        guard d == caller || privileged else { throw .EPERM }
+        var s = EventChannelStatus(status: EventChannelStatusCode.closed, vcpu: ch.notifyVCPU)
+        switch ch.state {
+        case .free, .reserved:
+            break
+        case .unbound(let remote):
+            s.status = EventChannelStatusCode.unbound
+            s.dom = remote
+        case .interdomain(let remote, let remotePort):
+            s.status = EventChannelStatusCode.interdomain
+            s.dom = remote
+            s.port = remotePort
+        case .virq(let virq):
+            s.status = EventChannelStatusCode.virq
+            s.virq = virq
+        case .ipi:
+            s.status = EventChannelStatusCode.ipi
+        }
+        return s
+    }
+
+    /// EVTCHNOP_bind_vcpu: only global VIRQs, unbound and interdomain ports move.
+    public mutating func bindVCPU(caller: XenDomainID, port: UInt32, vcpu: UInt32) throws(XenErrno) {
+        guard let t = table(caller) else { throw .ESRCH }
+        guard t.hasVCPU(vcpu) else { throw .ENOENT }
+        guard let ch = t.channel(port) else { throw .EINVAL }
+        switch ch.state {
+        case .virq(let virq):
+            guard XenVIRQ.isGlobal(virq) else { throw .EINVAL }
+        case .unbound, .interdomain:
+            break
+        default:
+            throw .EINVAL
+        }
+        with(caller) { $0.update(port) { $0.notifyVCPU = vcpu } }
+    }
+
+    /// EVTCHNOP_unmask.
+    public func unmask<M: GuestPhysicalMemory>(caller: XenDomainID, port: UInt32, memory: M)
+        throws(XenErrno) -> EventDelivery? {
+        guard let t = table(caller), let ch = t.channel(port) else { throw .EINVAL }
+        guard ch.state.isUsable else { return nil }
+        return t.unmask(port: port, memory: memory)
+    }
+
+    /// EVTCHNOP_reset for the caller itself: closes every port but 0 (peers become unbound).
+    /// Resetting another domain needs it paused by a controller; here that is -EINVAL
+    /// (the hypervisor uses `resetDomain` directly).
+    public mutating func reset<M: GuestPhysicalMemory>(caller: XenDomainID, privileged: Bool, dom: XenDomainID,
+                                                     memory: M) throws(XenErrno) {
+        guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
+        guard d == caller || privileged else { throw .EPERM }
+        guard d == caller else { throw .EINVAL }
+        resetDomain(d, memory: memory)
+    }
+
+    /// evtchn_reset() without permission checks.
+    public mutating func resetDomain<M: GuestPhysicalMemory>(_ id: XenDomainID, memory: M) {
+        guard let t = table(id) else { return }
+        var p: UInt32 = 1
+        while p < t.validPorts {
+            try? closePort(domain: id, port: p, memory: memory)
+            p += 1
+        }
+    }
+
+    /// SCHEDOP_poll's per-port check (`evtchn_port_poll`): 1 pending, 0 not, -EINVAL bad port.
+    public func pollPort<M: GuestPhysicalMemory>(domain: XenDomainID, port: UInt32, memory: M) throws(XenErrno) -> Bool {
+        guard let t = table(domain), let ch = t.channel(port), ch.state.isUsable else { throw .EINVAL }
+        return t.isPending(port: port, memory: memory)
+    }
+
+    public mutating func setPoll(domain: XenDomainID, vcpu: UInt32, _ state: EventPollState) {
+        with(domain) { $0.setPoll(vcpu, state) }
+    }
+
+    // MARK: hypervisor side
+
+    /// send_guest_vcpu_virq / send_guest_global_virq: raises `virq` (global ones are bound on
+    /// vCPU 0 and delivered to the port's notify vCPU).
+    public mutating func raiseVIRQ<M: GuestPhysicalMemory>(domain: XenDomainID, vcpu: UInt32, virq: UInt32,
+                                                         memory: M) -> EventDelivery? {
+        guard let t = table(domain), virq < XenVIRQ.count else { return nil }
+        let global = XenVIRQ.isGlobal(virq)
+        let port = t.virqPort(virq: virq, vcpu: global ? 0 : vcpu)
+        guard port != 0, let ch = t.channel(port), ch.state.isUsable else { return nil }
+        let target = global ? ch.notifyVCPU : vcpu
+        return with(domain) { $0.setPending(port: port, vcpu: target, memory: memory) } ?? nil
+    }
+
+    /// Makes `port` of `domain` pending as if its peer had sent (for hypervisor-implemented
+    /// backends and service endpoints).
+    public mutating func raise<M: GuestPhysicalMemory>(domain: XenDomainID, port: UInt32, memory: M) -> EventDelivery? {
+        guard let ch = table(domain)?.channel(port), ch.state.isUsable else { return nil }
+        return with(domain) { $0.setPending(port: port, vcpu: ch.notifyVCPU, memory: memory) } ?? nil
+    }
+
+    /// Toolstack-style alloc_unbound without permission checks (e.g. xenstore/console ports
+    /// of a boot-time domain, like Xen's alloc_xenstore_evtchn).
+    public mutating func allocateUnbound(in domain: XenDomainID, remote: XenDomainID) throws(XenErrno) -> UInt32 {
+        guard slot(domain) != nil else { throw .ESRCH }
+        let port = try with(domain, { (t) throws(XenErrno) -> UInt32 in
+            let port = try t.allocateFree()
+            t.update(port) { $0.state = .unbound(remote: remote) }
+            return port
+        })
+        guard let port else { throw .ESRCH }
+        return port
+    }
+
+    /// Where the domain's shared_info is (set by XENMAPSPACE_shared_info).
+    public mutating func setSharedInfo(domain: XenDomainID, gfn: UInt64?) {
+        with(domain) { $0.sharedInfoGFN = gfn }
+    }
+
+    public mutating func setVCPUInfo(domain: XenDomainID, vcpu: UInt32, gpa: UInt64) {
+        with(domain) { t in
+            guard t.hasVCPU(vcpu) else { return }
+            t.registeredVCPUInfo[Int(vcpu)] = gpa
+        }
+    }
+}

@@ -1,0 +1,123 @@
+/// grant_table_op (hypercall 20): do_grant_table_op(cmd, uop, count) argument decoding.
+/// map/unmap/copy handle `grantBatch` entries per trap and then restart the hypercall with
+/// the remaining ones (Xen's hypercall_create_continuation), so a huge count cannot hold
+/// the CPU.
+extension XenHost {
+    func grantTableOp<P: XenPlatform>(_ a: XenArguments, caller: XenCaller, platform: P) -> XenHypercallResult {
+        let cmdFull = UInt32(truncatingIfNeeded: a.x0)
+        let uop = a.x1
+        let count = UInt32(truncatingIfNeeded: a.x2)
+        let me = caller.domain
+        let privileged = isPrivileged(me)
+        let efault = XenHypercallResult(XenErrno.EFAULT.result)
+        func r(_ v: Int64) -> XenHypercallResult { XenHypercallResult(v) }
+
+        if Int32(bitPattern: count) < 0 { return r(XenErrno.EINVAL.result) }
+        let cmd = cmdFull & GrantTableOp.commandMask
+        if cmd != GrantTableOp.cacheFlush && cmdFull & ~GrantTableOp.commandMask != 0 { return r(XenErrno.EINVAL.result) }
+
+        /// Runs `body` on up to grantBatch entries of `size` bytes; restarts for the rest.
+        func batch(_ size: Int, _ body: (UInt64) -> Bool) -> XenHypercallResult {
+            let n = min(count, max(1, grantBatch))
+            var i: UInt32 = 0
+            while i < n {
+                if !body(uop &+ UInt64(i) &* UInt64(size)) { return efault }
+                i += 1
+            }
+            if n < count {
+                return XenHypercallResult(0, .restart(XenArguments(a.x0, uop &+ UInt64(n) &* UInt64(size),
+                                                                   UInt64(count - n), a.x3, a.x4)))
+            }
+            return r(0)
+        }
+
+        switch cmd {
+        case GrantTableOp.mapGrantRef:
+            typealias L = XenLayout.GnttabMapGrantRef
+            return batch(L.size) { addr in
+                guard var b = platform.readStruct(addr, size: L.size) else { return false }
+                let req = GrantMapRequest(hostAddr: XenBytes.u64(b, L.hostAddr), flags: XenBytes.u32(b, L.flags),
+                                          ref: XenBytes.u32(b, L.ref), dom: XenBytes.u16(b, L.dom))
+                let res = grants.map(caller: me, req, platform: platform)
+                if res.status == GrantStatus.okay {
+                    let gfn = req.hostAddr >> XenPage.shift
+                    forgetXenPage(domain: me, gfn: gfn)
+                }
+                XenBytes.put16(&b, L.status, UInt16(bitPattern: res.status))
+                if let h = res.handle { XenBytes.put32(&b, L.handle, h) }
+                if let d = res.devBusAddr { XenBytes.put64(&b, L.devBusAddr, d) }
+                return platform.write(addr, b)
+            }
+
+        case GrantTableOp.unmapGrantRef:
+            typealias L = XenLayout.GnttabUnmapGrantRef
+            return batch(L.size) { addr in
+                guard let b = platform.readStruct(addr, size: L.size) else { return false }
+                let status = grants.unmap(caller: me, hostAddr: XenBytes.u64(b, L.hostAddr),
+                                          handle: XenBytes.u32(b, L.handle), platform: platform)
+                return platform.writeU16(addr &+ UInt64(L.status), UInt16(bitPattern: status))
+            }
+
+        case GrantTableOp.copy:
+            typealias L = XenLayout.GnttabCopy
+            return batch(L.size) { addr in
+                guard let b = platform.readStruct(addr, size: L.size) else { return false }
+                let op = GrantCopyRequest(
+                    source: GrantCopyPointer(refOrFrame: XenBytes.u64(b, L.sourceRef), domain: XenBytes.u16(b, L.sourceDomid),
+                                             offset: XenBytes.u16(b, L.sourceOffset)),
+                    dest: GrantCopyPointer(refOrFrame: XenBytes.u64(b, L.destRef), domain: XenBytes.u16(b, L.destDomid),
+                                           offset: XenBytes.u16(b, L.destOffset)),
+                    length: XenBytes.u16(b, L.len), flags: XenBytes.u16(b, L.flags))
+                // A v1 grant ref is 32 bits: the union's upper half is ignored for refs.
+                let status = grants.copy(caller: me, op, platform: platform)
+                return platform.writeU16(addr &+ UInt64(L.status), UInt16(bitPattern: status))
+            }
+
+        case GrantTableOp.setupTable:
+            typealias L = XenLayout.GnttabSetupTable
+            if count != 1 { return r(XenErrno.EINVAL.result) }
+            guard let b = platform.readStruct(uop, size: L.size) else { return efault }
+            let res = grants.setupTable(caller: me, privileged: privileged, dom: XenBytes.u16(b, L.dom),
+                                        frames: XenBytes.u32(b, L.nrFrames))
+            var status = res.status
+            let list = XenBytes.u64(b, L.frameList)
+            for (i, gfn) in res.gfns.enumerated() where !platform.writeU64(list &+ UInt64(i) &* 8, gfn) {
+                status = GrantStatus.badVirtAddr
+            }
+            return platform.writeU16(uop &+ UInt64(L.status), UInt16(bitPattern: status)) ? r(0) : efault
+
+        case GrantTableOp.querySize:
+            typealias L = XenLayout.GnttabQuerySize
+            if count != 1 { return r(XenErrno.EINVAL.result) }
+            guard var b = platform.readStruct(uop, size: L.size) else { return efault }
+            let q = grants.querySize(caller: me, privileged: privileged, dom: XenBytes.u16(b, L.dom))
+            if q.status == GrantStatus.okay {
+                XenBytes.put32(&b, L.nrFrames, q.frames)
+                XenBytes.put32(&b, L.maxNrFrames, q.maxFrames)
+            }
+            XenBytes.put16(&b, L.status, UInt16(bitPattern: q.status))
+            return platform.write(uop, b) ? r(0) : efault
+
+        case GrantTableOp.setVersion:
+            guard var b = platform.readStruct(uop, size: XenLayout.GnttabSetVersion.size) else { return efault }
+            let v = XenBytes.u32(b, 0)
+            let rc: Int64 = v == 1 ? 0 : (v == 2 ? XenErrno.ENOSYS.result : XenErrno.EINVAL.result)
+            XenBytes.put32(&b, 0, 1)            // op.version = gt->gt_version
+            return platform.write(uop, b) ? r(rc) : efault
+
+        case GrantTableOp.getVersion:
+            typealias L = XenLayout.GnttabGetVersion
+            guard let b = platform.readStruct(uop, size: L.size) else { return efault }
+            guard let d = resolve(XenBytes.u16(b, L.dom), caller: me) else { return r(XenErrno.ESRCH.result) }
+            guard d == me || privileged else { return r(XenErrno.EPERM.result) }
+            var out = [UInt8](repeating: 0, count: 4)
+            XenBytes.put32(&out, 0, 1)
+            return platform.write(uop &+ UInt64(L.version), out) ? r(0) : efault
+
+        default:
+            // dump_table, transfer, unmap_and_replace, get_status_frames, swap_grant_ref,
+            // cache_flush: not offered.
+            return r(XenErrno.ENOSYS.result)
+        }
+    }
+}

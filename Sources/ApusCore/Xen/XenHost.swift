@@ -1,0 +1,194 @@
+/// The Xen guest ABI of a whole machine: every domain's Xen-visible state, and the
+/// hypercall entry point the trap handler calls for `hvc #0xEA1`.
+///
+///     let r = host.hypercall(x16, XenArguments(x0, x1, x2, x3, x4),
+///                            caller: XenCaller(domain: d, vcpu: v, now: ns), platform: p)
+///     if case .restart(let a) = r.action { x0...x4 = a; elr -= 4 } else { x0 = r.x0; act on r.action }
+///
+/// Not thread-safe: the hypervisor serialises calls (one lock around the host is enough;
+/// the guest-shared words are updated with the platform's atomics).
+public final class XenHost {
+    public var version = XenVersionInfo()
+    public var events: EventChannelSwitch
+    public var grants: GrantTableSwitch
+    public private(set) var domains: [XenDomainState?]
+    /// Multicall entries handled per trap before the multicall is restarted.
+    public var multicallBatch: UInt32 = 32
+    /// Grant map/unmap/copy entries handled per trap before the call is restarted.
+    public var grantBatch: UInt32 = 64
+
+    public init(maxDomains: Int = 64) {
+        let n = max(1, min(maxDomains, Int(XenDomID.firstReserved)))
+        events = EventChannelSwitch(maxDomains: n)
+        grants = GrantTableSwitch(maxDomains: n)
+        domains = [XenDomainState?](repeating: nil, count: n)
+    }
+
+    /// One policy for event channels and grants: may `a` and `b` talk?
+    public func setPolicy(_ allow: @escaping (XenDomainID, XenDomainID) -> Bool) {
+        events.mayCommunicate = allow
+        grants.mayUse = allow
+    }
+
+    public func domain(_ id: XenDomainID) -> XenDomainState? {
+        Int(id) < domains.count ? domains[Int(id)] : nil
+    }
+
+    func isPrivileged(_ id: XenDomainID) -> Bool { domain(id)?.config.privileged ?? false }
+
+    /// `rcu_lock_domain_by_any_id()`.
+    func resolve(_ dom: XenDomainID, caller: XenDomainID) -> XenDomainID? {
+        let d = dom == XenDomID.selfID ? caller : dom
+        return domain(d) != nil ? d : nil
+    }
+
+    func withDomain<R>(_ id: XenDomainID, _ body: (inout XenDomainState) -> R) -> R? {
+        let i = Int(id)
+        guard i < domains.count, var d = domains[i] else { return nil }
+        domains[i] = nil                // keep the state uniquely referenced while it changes
+        defer { domains[i] = d }
+        return body(&d)
+    }
+
+    /// Creates domain `id` (all its vCPUs start offline at `now`); false if it exists or is out of range.
+    @discardableResult
+    public func createDomain(_ id: XenDomainID, _ config: XenDomainConfig, now: UInt64 = 0) -> Bool {
+        let i = Int(id)
+        guard i < domains.count, domains[i] == nil else { return false }
+        guard events.addDomain(id, vcpus: config.vcpus, maxPort: config.maxEventChannelPort,
+                               serviceEndpoint: config.serviceEndpoint) else { return false }
+        guard grants.addDomain(id, maxFrames: config.maxGrantFrames, maxMappings: config.maxGrantMappings) else {
+            return false
+        }
+        domains[i] = XenDomainState(id: id, config: config, now: now)
+        return true
+    }
+
+    /// Destroys `id`: closes its event channels (peers become unbound), tears down grant
+    /// mappings in both directions (unmapping them through the platform) and forgets it.
+    public func destroyDomain<P: XenPlatform>(_ id: XenDomainID, platform: P) {
+        guard domain(id) != nil else { return }
+        grants.removeDomain(id, platform: platform)
+        events.removeDomain(id, memory: platform)
+        domains[Int(id)] = nil
+    }
+
+    // MARK: hypercalls
+
+    /// Handles hypercall `number` (x16) with arguments x0-x4 from `caller`.
+    public func hypercall<P: XenPlatform>(_ number: UInt64, _ args: XenArguments, caller: XenCaller,
+                                          platform: P) -> XenHypercallResult {
+        dispatch(number, args, caller: caller, platform: platform, inMulticall: false)
+    }
+
+    func dispatch<P: XenPlatform>(_ number: UInt64, _ a: XenArguments, caller: XenCaller, platform: P,
+                                  inMulticall: Bool) -> XenHypercallResult {
+        guard let me = domain(caller.domain), me.hasVCPU(caller.vcpu) else {
+            return XenHypercallResult(XenErrno.ESRCH.result)
+        }
+        func int(_ x: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: x) }
+        switch number {
+        case XenHypercallNumber.memoryOp:
+            return XenHypercallResult(memoryOp(cmd: a.x0, arg: a.x1, caller: caller, platform: platform))
+        case XenHypercallNumber.multicall:
+            if inMulticall { return XenHypercallResult(XenErrno.EINVAL.result) }
+            return multicall(a, caller: caller, platform: platform)
+        case XenHypercallNumber.xenVersion:
+            return XenHypercallResult(XenVersion.handle(cmd: int(a.x0), arg: a.x1, info: version,
+                                                        caller: me.versionCaller, memory: platform))
+        case XenHypercallNumber.consoleIO:
+            return XenHypercallResult(platform.consoleIO(caller: caller, cmd: a.x0, count: a.x1, buffer: a.x2))
+        case XenHypercallNumber.grantTableOp:
+            return grantTableOp(a, caller: caller, platform: platform)
+        case XenHypercallNumber.vmAssist:
+            return XenHypercallResult(vmAssist(cmd: int(a.x0), type: int(a.x1), caller: caller))
+        case XenHypercallNumber.vcpuOp:
+            return XenHypercallResult(vcpuOp(cmd: int(a.x0), vcpu: int(a.x1), arg: a.x2, caller: caller,
+                                             platform: platform))
+        case XenHypercallNumber.schedOp:
+            return schedOp(cmd: int(a.x0), arg: a.x1, caller: caller, platform: platform)
+        case XenHypercallNumber.eventChannelOp:
+            return XenHypercallResult(eventChannelOp(cmd: int(a.x0), arg: a.x1, caller: caller, platform: platform))
+        case XenHypercallNumber.hvmOp:
+            return XenHypercallResult(hvmOp(op: a.x0, arg: a.x1, caller: caller, platform: platform))
+        default:
+            // physdev_op (-ENOSYS on Arm), the deprecated compat calls, and everything a
+            // domU cannot use here (platform_op, sysctl, domctl, dm_op, argo, hypfs, xsm).
+            return XenHypercallResult(XenErrno.ENOSYS.result)
+        }
+    }
+
+    // MARK: Xen pages in a guest's p2m
+
+    /// A new mapping at `gfn` of `domain` replaced whatever Xen page was there (as Xen's p2m
+    /// resets a xenheap page's gfn when its mapping is overwritten).
+    func forgetXenPage(domain: XenDomainID, gfn: UInt64) {
+        if events.table(domain)?.sharedInfoGFN == gfn { events.setSharedInfo(domain: domain, gfn: nil) }
+        if let i = grants.table(domain)?.frameIndex(at: gfn) { grants.setFrameGFN(domain: domain, index: i, gfn: nil) }
+    }
+
+    // MARK: services for the hypervisor
+
+    /// Raises `virq` for `domain` (global VIRQs go to the vCPU the port is bound to).
+    public func raiseVIRQ<P: XenPlatform>(domain: XenDomainID, vcpu: UInt32, virq: UInt32, platform: P) {
+        if let d = events.raiseVIRQ(domain: domain, vcpu: vcpu, virq: virq, memory: platform), !d.isEmpty {
+            platform.deliver(d)
+        }
+    }
+
+    /// Makes `port` of `domain` pending as if its peer had sent (hypervisor-side backends).
+    public func notify<P: XenPlatform>(domain: XenDomainID, port: UInt32, platform: P) {
+        if let d = events.raise(domain: domain, port: port, memory: platform), !d.isEmpty {
+            platform.deliver(d)
+        }
+    }
+
+    /// `vcpu_update_evtchn_irq()`: is evtchn_upcall_pending set in the vCPU's vcpu_info?
+    /// `deliver` already reports every 0 -> 1 transition; a vGIC that treats PPI 31 as a
+    /// level can resample it with this on guest exit, as Xen's new vGIC does.
+    public func upcallPending<M: GuestPhysicalMemory>(domain: XenDomainID, vcpu: UInt32, memory: M) -> Bool {
+        guard let info = events.table(domain)?.vcpuInfoAddress(vcpu),
+              let w = memory.load64(domain: domain, info) else { return false }
+        return w & 0xFF != 0
+    }
+
+    /// The vCPU left SCHEDOP_poll for another reason (interrupt, deadline).
+    public func endPoll(domain: XenDomainID, vcpu: UInt32) {
+        events.setPoll(domain: domain, vcpu: vcpu, .none)
+    }
+
+    /// Sets an HVM param as the toolstack does (e.g. console/xenstore PFN and event channel).
+    @discardableResult
+    public func setHVMParam(domain: XenDomainID, index: UInt32, value: UInt64) -> Bool {
+        guard index < HVMParam.count else { return false }
+        return withDomain(domain) { $0.hvmParams[Int(index)] = value } != nil
+    }
+
+    /// A new unbound port in `domain` for `remote`, without permission checks (toolstack).
+    public func allocateUnbound(in domain: XenDomainID, remote: XenDomainID) throws(XenErrno) -> UInt32 {
+        try events.allocateUnbound(in: domain, remote: remote)
+    }
+
+    // MARK: runstate
+
+    /// Records a run state change of a vCPU (running when put on a CPU, runnable when
+    /// preempted, blocked when waiting, offline when down).
+    public func setRunstate(domain: XenDomainID, vcpu: UInt32, _ state: XenRunstate, at now: UInt64) {
+        withDomain(domain) { d in
+            guard d.hasVCPU(vcpu) else { return }
+            d.runstate[Int(vcpu)].change(to: state, at: now)
+        }
+    }
+
+    public func runstate(domain: XenDomainID, vcpu: UInt32, at now: UInt64) -> XenVCPURunstate? {
+        guard let d = self.domain(domain), d.hasVCPU(vcpu) else { return nil }
+        return d.runstate[Int(vcpu)].snapshot(at: now)
+    }
+
+    /// update_runstate_area(): call right after `vcpu` is switched in, with `memory`
+    /// translating that vCPU's virtual addresses. Does nothing without a registered area.
+    public func updateRunstateArea<M: GuestMemory>(domain: XenDomainID, vcpu: UInt32, memory: M) {
+        guard let d = self.domain(domain), d.hasVCPU(vcpu), let area = d.runstateArea[Int(vcpu)] else { return }
+        d.runstate[Int(vcpu)].writeArea(at: area, updateFlag: d.runstateUpdateFlag, memory: memory)
+    }
+}

@@ -1,0 +1,400 @@
+/// The XenStore service: the tree every domain's xenbus talks to, with xenstored's
+/// permission, watch, transaction and quota semantics (tools/xenstored). It has no dom0
+/// to serve: domain 0 is the hypervisor itself and is privileged.
+///
+/// Single-threaded: the caller serialises all calls (one lock around the instance).
+///
+/// Entry points:
+/// - `introduce(domid:name:setup:)` / `release(domid:)` when a domain is built / destroyed;
+/// - `service(domid:page:)` when the domain signals its xenstore event channel (reads the
+///   request ring, answers, writes replies and queued watch events);
+/// - `domainsWithPendingEvents()` after any call: those domains got watch events and need a
+///   `service` (and an event-channel kick if it returns `notify`);
+/// - `handle(_:from:)` / `pendingWatchEvents(for:)` for message-level use without a ring;
+/// - `read`/`write`/`mkdir`/`remove`/`setPermissions`/... for the hypervisor's own use.
+
+/// Per-domain limits (xenstored's default quotas). Domain 0 (privileged) is exempt.
+public struct XenStoreLimits: Sendable {
+    /// Nodes a domain may own ("nodes", 1000).
+    public var nodesPerDomain = 1000
+    /// Value plus child-name bytes of one node written by a domain ("node-size", 2048).
+    public var nodeSize = 2048
+    /// Watches per domain ("watches", 128).
+    public var watchesPerDomain = 128
+    /// Open transactions per domain ("transactions", 10).
+    public var transactionsPerDomain = 10
+    /// Nodes one transaction may touch ("transaction-nodes", 1024).
+    public var nodesPerTransaction = 1024
+    /// Entries in a SET_PERMS list ("node-permissions", 5).
+    public var permissionsPerNode = 5
+    /// Approximate bytes a domain may hold ("memory", 2.5 MiB hard quota in xenstored):
+    /// paths, values and permission lists of the nodes it owns, its watches and the
+    /// paths and values its open transactions touched.
+    public var memoryPerDomain = 2560 * 1024
+    /// Watch events plus unsent replies queued for one domain; further events are dropped.
+    public var pendingOutputBytes = 65536
+    /// Requests handled per `service` call before it returns with `moreWork`.
+    public var requestsPerService = 64
+
+    public init() {}
+}
+
+/// Extra facts written into a new domain's home (as Xen's init-dom0less does).
+public struct XenStoreDomainSetup: Sendable {
+    /// vCPUs: cpu/<n>/availability = "online" for n < vcpus (at most 512).
+    public var vcpus: Int
+    /// Guest RAM in KiB: memory/static-max and memory/target (Linux's balloon driver
+    /// aims at memory/target, so give the real size or nothing).
+    public var memoryKiB: UInt64?
+    /// The domain's UUID text; default "00000000-0000-0000-0000-<domid in 12 hex digits>".
+    public var uuid: [UInt8]?
+    /// store/port and store/ring-ref (informational: Linux uses the HVM params).
+    public var storeEventChannel: UInt32?
+    public var storeRingGFN: UInt64?
+
+    public init(vcpus: Int = 0, memoryKiB: UInt64? = nil, uuid: [UInt8]? = nil,
+                storeEventChannel: UInt32? = nil, storeRingGFN: UInt64? = nil) {
+        self.vcpus = vcpus; self.memoryKiB = memoryKiB; self.uuid = uuid
+        self.storeEventChannel = storeEventChannel; self.storeRingGFN = storeRingGFN
+    }
+}
+
+/// What `service` did.
+public struct XenStoreServiceResult: Equatable, Sendable {
+    /// Indices moved: raise the domain's xenstore event channel.
+    public var notify: Bool
+    /// The connection is (now) broken: the guest violated the ring protocol; it is ignored
+    /// until `release`.
+    public var broken: Bool
+    /// Requests are left in the ring (per-call budget used up): call `service` again.
+    public var moreWork: Bool
+
+    public init(notify: Bool, broken: Bool, moreWork: Bool) {
+        self.notify = notify; self.broken = broken; self.moreWork = moreWork
+    }
+}
+
+struct XSNode {
+    var value: [UInt8]
+    var children: [[UInt8]] = []
+    var childBytes = 0
+    var perms: [XenStorePermission]
+    var generation: UInt64 = 0
+
+    var owner: UInt16 { perms.first?.domid ?? 0 }
+}
+
+struct XSWatch {
+    var path: [UInt8]
+    var token: [UInt8]
+    /// Bytes stripped from event paths of a watch set with a relative path ("home/").
+    var relativePrefix: Int
+}
+
+struct XSTxEntry {
+    /// Generation of the committed node when first touched; nil if it did not exist.
+    var baseGeneration: UInt64?
+    /// The transaction's view of the node (nil: absent/deleted).
+    var node: XSNode?
+    var modified: Bool
+    var originalPerms: [XenStorePermission]?
+}
+
+struct XSTxEvent {
+    var path: [UInt8]
+    var subtree: Bool
+}
+
+final class XSTransaction {
+    let id: UInt32
+    var accessed = XSMap<[UInt8], XSTxEntry>()
+    var events: [XSTxEvent] = []
+    var eventIndex = XSMap<[UInt8], Int>()
+    var ownerDelta = XSMap<UInt16, Int>()
+    /// Memory charged to the owning domain (paths touched, values written); only grows.
+    var bytes = 0
+
+    init(id: UInt32) { self.id = id }
+}
+
+final class XSConnection {
+    let domid: UInt16
+    var watches: [XSWatch] = []
+    var watchBytes = 0
+    var transactions = XSMap<UInt32, XSTransaction>()
+    var nextTransactionID: UInt32 = 1
+    var events: [[UInt8]] = []
+    var eventBytes = 0
+    var droppedEvents = 0
+    var ring = XenStoreRing()
+    var vmPath: [UInt8]?
+
+    init(domid: UInt16) { self.domid = domid }
+}
+
+struct XSContext {
+    let domid: UInt16
+    let privileged: Bool
+    let tx: XSTransaction?
+}
+
+public final class XenStore {
+    public static let privilegedDomid: UInt16 = 0
+    public static let introduceDomainPath: [UInt8] = xsBytes("@introduceDomain")
+    public static let releaseDomainPath: [UInt8] = xsBytes("@releaseDomain")
+
+    public let limits: XenStoreLimits
+    var nodes = XSMap<[UInt8], XSNode>()
+    var nodeCounts = XSMap<UInt16, Int>()
+    var nodeBytes = XSMap<UInt16, Int>()
+    var connections = XSMap<UInt16, XSConnection>()
+    var pendingDomains = XSMap<UInt16, Bool>()
+    var generation: UInt64 = 0
+
+    public init(limits: XenStoreLimits = XenStoreLimits()) {
+        self.limits = limits
+        let n0 = [XenStorePermission(domid: 0, access: .none)]
+        putCommitted(XSPath.root, XSNode(value: [], perms: n0))
+        putCommitted(XenStore.introduceDomainPath, XSNode(value: [], perms: n0))
+        putCommitted(XenStore.releaseDomainPath, XSNode(value: [], perms: n0))
+        connections[XenStore.privilegedDomid] = XSConnection(domid: XenStore.privilegedDomid)
+        // The hypervisor is "domain 0": give it the home Xen's dom0 has.
+        let home0 = XSPath.home(0)
+        try? write(XSPath.child(home0, xsBytes("name")), xsBytes("Domain-0"))
+        try? write(XSPath.child(home0, xsBytes("domid")), xsBytes("0"))
+    }
+
+    var privilegedContext: XSContext { XSContext(domid: XenStore.privilegedDomid, privileged: true, tx: nil) }
+
+    // MARK: Domains
+
+    /// Domains with a connection (introduced), including 0.
+    public func isIntroduced(_ domid: UInt16) -> Bool { connections.contains(domid) }
+
+    /// Connects a domain and builds its home /local/domain/<domid> (owned by the domain,
+    /// readable by 0, as init-dom0less writes it), /vm/<uuid>, then fires @introduceDomain.
+    /// False if the domid is 0, reserved or already introduced.
+    @discardableResult
+    public func introduce(domid: UInt16, name: [UInt8], setup: XenStoreDomainSetup = XenStoreDomainSetup()) -> Bool {
+        guard domid != XenStore.privilegedDomid, domid < XenStoreWire.domidFirstReserved,
+              !connections.contains(domid) else { return false }
+        let conn = XSConnection(domid: domid)
+        connections[domid] = conn
+        let ctx = privilegedContext
+        let home = XSPath.home(domid)
+        if nodes[home] != nil { try? removeTree(home, ctx) }
+        var uuid = setup.uuid ?? xsBytes("00000000-0000-0000-0000-")
+        if setup.uuid == nil { uuid.append(contentsOf: xsHex(UInt64(domid), width: 12)) }
+        var vm = xsBytes("/vm/")
+        vm.append(contentsOf: uuid)
+        var validUUID = !uuid.isEmpty
+        for c in uuid where !XSPath.isValidChar(c) || c == XSPath.slash { validUUID = false }
+        do throws(XenStoreError) {
+            try mkdir(home)
+            try setPermissions(home, [XenStorePermission(domid: domid, access: .none),
+                                      XenStorePermission(domid: 0, access: .read)])
+            func put(_ rel: StaticString, _ value: [UInt8]) throws(XenStoreError) {
+                try write(XSPath.child(home, xsBytes(rel)), value)
+            }
+            if validUUID {
+                if nodes[vm] != nil { try removeTree(vm, ctx) }
+                try write(XSPath.child(vm, xsBytes("name")), name)
+                try write(XSPath.child(vm, xsBytes("uuid")), uuid)
+                conn.vmPath = vm
+                try put("vm", vm)
+            }
+            try put("name", name)
+            try put("domid", xsDecimal(domid))
+            try put("cpu", [])
+            var cpu = 0
+            while cpu < setup.vcpus && cpu < 512 {
+                var p = XSPath.child(home, xsBytes("cpu"))
+                p = XSPath.child(p, xsDecimal(UInt32(cpu)))
+                try write(XSPath.child(p, xsBytes("availability")), xsBytes("online"))
+                cpu += 1
+            }
+            if let kib = setup.memoryKiB {
+                try put("memory/static-max", xsDecimal(kib))
+                try put("memory/target", xsDecimal(kib))
+                try put("memory/videoram", xsBytes("-1"))
+            }
+            try put("device", [])
+            try put("device/suspend/event-channel", [])
+            try put("control", [])
+            try put("control/shutdown", [])
+            try put("control/feature-poweroff", xsBytes("1"))
+            try put("control/feature-reboot", xsBytes("1"))
+            try put("control/feature-suspend", [])
+            try put("control/sysrq", [])
+            try put("control/platform-feature-multiprocessor-suspend", xsBytes("1"))
+            try put("control/platform-feature-xs_reset_watches", xsBytes("1"))
+            try put("data", [])
+            try put("drivers", [])
+            try put("feature", [])
+            try put("attr", [])
+            try put("error", [])
+            if let port = setup.storeEventChannel { try put("store/port", xsDecimal(port)) }
+            if let gfn = setup.storeRingGFN { try put("store/ring-ref", xsDecimal(gfn)) }
+        } catch {
+            // Privileged writes of valid paths cannot fail; keep going regardless.
+        }
+        fire(XenStore.introduceDomainPath, subtree: false, extraPerms: nil)
+        return true
+    }
+
+    /// Disconnects a domain: drops its watches, transactions, queued events and ring state,
+    /// removes /local/domain/<domid> and its /vm entry, gives its remaining nodes to domain 0,
+    /// disables permission entries naming it, then fires @releaseDomain.
+    @discardableResult
+    public func release(domid: UInt16) -> Bool {
+        guard domid != XenStore.privilegedDomid, let conn = connections.removeValue(forKey: domid) else { return false }
+        pendingDomains.removeValue(forKey: domid)
+        let ctx = privilegedContext
+        let home = XSPath.home(domid)
+        if nodes[home] != nil { try? removeTree(home, ctx) }
+        if let vm = conn.vmPath, nodes[vm] != nil { try? removeTree(vm, ctx) }
+        forgetDomain(domid)
+        fire(XenStore.releaseDomainPath, subtree: false, extraPerms: nil)
+        return true
+    }
+
+    /// Nodes still naming `domid` after its release: owner becomes 0, entries are ignored.
+    /// Touched nodes get a new generation so open transactions that saw them conflict.
+    func forgetDomain(_ domid: UInt16) {
+        var moved = 0
+        var movedBytes = 0
+        var i = 0
+        while i < nodes.count {
+            let key = nodes.keys[i]
+            nodes.updateValue(at: i) { n in
+                var changed = false
+                if let first = n.perms.first, first.domid == domid {
+                    n.perms[0].domid = XenStore.privilegedDomid
+                    moved += 1
+                    movedBytes += XenStore.cost(key, n)
+                    changed = true
+                }
+                var j = 1
+                while j < n.perms.count {
+                    if n.perms[j].domid == domid && !n.perms[j].ignored {
+                        n.perms[j].ignored = true
+                        changed = true
+                    }
+                    j += 1
+                }
+                if changed {
+                    generation &+= 1
+                    n.generation = generation
+                }
+            }
+            i += 1
+        }
+        nodeCounts.removeValue(forKey: domid)
+        nodeBytes.removeValue(forKey: domid)
+        if moved > 0 {
+            nodeCounts[XenStore.privilegedDomid] = (nodeCounts[XenStore.privilegedDomid] ?? 0) + moved
+            nodeBytes[XenStore.privilegedDomid] = (nodeBytes[XenStore.privilegedDomid] ?? 0) + movedBytes
+        }
+    }
+
+    /// Whether a domid may appear in a permission list as a live domain.
+    func isKnownDomain(_ domid: UInt16) -> Bool {
+        domid == XenStore.privilegedDomid || connections.contains(domid)
+    }
+
+    // MARK: Watch event queues
+
+    /// Drains the WATCH_EVENT messages queued for `domid` (message-level use; `service`
+    /// drains them into the ring itself).
+    public func pendingWatchEvents(for domid: UInt16) -> [[UInt8]] {
+        guard let conn = connections[domid] else { return [] }
+        let e = conn.events
+        conn.events = []
+        conn.eventBytes = 0
+        pendingDomains.removeValue(forKey: domid)
+        return e
+    }
+
+    /// Domains that got watch events since they were last serviced/drained, in domid order.
+    /// The caller runs `service` for each (and kicks its event channel if told to).
+    public func domainsWithPendingEvents() -> [UInt16] {
+        pendingDomains.keys
+    }
+
+    /// Watch events dropped for `domid` because its queue was full.
+    public func droppedWatchEvents(for domid: UInt16) -> Int {
+        connections[domid]?.droppedEvents ?? 0
+    }
+
+    /// Number of nodes `domid` owns (quota accounting).
+    public func nodeCount(ownedBy domid: UInt16) -> Int { nodeCounts[domid] ?? 0 }
+
+    /// Bytes charged to `domid` against `limits.memoryPerDomain`.
+    public func memoryUsed(by domid: UInt16) -> Int {
+        var total = nodeBytes[domid] ?? 0
+        if let conn = connections[domid] {
+            total += conn.watchBytes
+            for t in conn.transactions.values { total += t.bytes }
+        }
+        return total
+    }
+
+    /// Approximate memory of one committed node: its path, value, permissions and the
+    /// entry in its parent's child list.
+    static func cost(_ path: [UInt8], _ node: XSNode) -> Int {
+        2 * path.count + node.value.count + 4 * node.perms.count + 64
+    }
+
+    /// ENOSPC when charging `add` more bytes to unprivileged `domid` would pass its quota.
+    func checkMemory(_ domid: UInt16, adding add: Int) throws(XenStoreError) {
+        if domid == XenStore.privilegedDomid || add <= 0 { return }
+        if memoryUsed(by: domid) + add > limits.memoryPerDomain { throw .enospc }
+    }
+
+    func enqueueEvent(_ conn: XSConnection, path: [UInt8], token: [UInt8]) {
+        guard !conn.ring.isBroken else { return }
+        let m = XenStoreWire.watchEvent(path: path, token: token)
+        if conn.eventBytes + conn.ring.pendingOutputBytes + m.count > limits.pendingOutputBytes {
+            conn.droppedEvents += 1
+            return
+        }
+        conn.events.append(m)
+        conn.eventBytes += m.count
+        pendingDomains[conn.domid] = true
+    }
+
+    // MARK: Privileged API (the hypervisor acting as domain 0; paths absolute, canonical)
+
+    /// READ as domain 0 (nil if invalid or absent). Relative paths are under /local/domain/0.
+    public func read(_ path: [UInt8]) -> [UInt8]? {
+        guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: false) else { return nil }
+        return nodes[c.path]?.value
+    }
+
+    public func directory(_ path: [UInt8]) -> [[UInt8]]? {
+        guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: false) else { return nil }
+        return nodes[c.path]?.children
+    }
+
+    public func permissions(of path: [UInt8]) -> [XenStorePermission]? {
+        guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: true) else { return nil }
+        return nodes[c.path]?.perms
+    }
+
+    /// WRITE as domain 0 (creates missing parents; fires watches).
+    public func write(_ path: [UInt8], _ value: [UInt8]) throws(XenStoreError) {
+        try opWrite(path[...], value[...], privilegedContext)
+    }
+
+    public func mkdir(_ path: [UInt8]) throws(XenStoreError) {
+        try opMkdir(path[...], privilegedContext)
+    }
+
+    public func remove(_ path: [UInt8]) throws(XenStoreError) {
+        try opRemove(path[...], privilegedContext)
+    }
+
+    public func setPermissions(_ path: [UInt8], _ perms: [XenStorePermission]) throws(XenStoreError) {
+        try opSetPermissions(path[...], perms, privilegedContext)
+    }
+}

@@ -1,0 +1,43 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// The guest-memory boundary: hypercall arguments are guest *virtual* addresses on
+/// Arm (Xen translates them with the guest's own stage 1), shared pages are guest
+/// physical. Every access is translated and checked to fall inside the domain's
+/// RAM; anything else fails and the hypercall returns -EFAULT.
+struct GuestAccess {
+    let domain: Domain
+
+    /// Host physical address of guest virtual `va` for `length` bytes (within one page),
+    /// translated through the guest's stage 1 and stage 2 by the MMU itself (AT S12E1R).
+    /// The guest's EL1 translation registers are live: only call while its vCPU is loaded.
+    func hostAddress(virtual va: UInt64, length: UInt64, write: Bool) -> UInt64? {
+        guard length > 0, length <= 4096, va <= UInt64.max - length,
+              va & ~0xFFF == (va + length - 1) & ~0xFFF else { return nil }
+        let par = arch_at_s12e1r(va)
+        guard par & 1 == 0 else { return nil }                    // PAR_EL1.F: translation failed
+        let pa = (par & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
+        // Defence in depth: stage 2 maps only this domain's RAM, but check anyway.
+        guard pa >= domain.ram.base, pa - domain.ram.base <= domain.ram.size - length else { return nil }
+        return pa
+    }
+
+    func readVirtual(_ va: UInt64, count: Int) -> [UInt8]? {
+        var out: [UInt8] = []
+        var at = va, left = UInt64(count)
+        while left > 0 {
+            let chunk = min(left, 4096 - (at & 0xFFF))
+            guard let pa = hostAddress(virtual: at, length: chunk, write: false) else { return nil }
+            out += PhysicalMemory.bytes(at: pa, count: Int(chunk))
+            at &+= chunk; left -= chunk
+        }
+        return out
+    }
+
+    func readVirtual32(_ va: UInt64) -> UInt32? {
+        guard let b = readVirtual(va, count: 4) else { return nil }
+        return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+    }
+}
+#endif
