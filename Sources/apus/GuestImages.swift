@@ -277,7 +277,9 @@ extension GuestImages {
         let root = cache + "/xen-root"
         try? fm.removeItem(atPath: root)
         try run("dpkg-deb", ["-x", deb, root])
-        guard let name = try fm.contentsOfDirectory(atPath: root + "/boot").first(where: { $0.hasPrefix("xen-4.17") }) else {
+        // boot/ also holds xen-4.17-arm64.config and .efi: take the plain image.
+        guard let name = try fm.contentsOfDirectory(atPath: root + "/boot").first(where: {
+            $0.hasPrefix("xen-4.17") && !$0.hasSuffix(".config") && !$0.hasSuffix(".efi") }) else {
             throw GuestImagesError(description: "no boot/xen-4.17* in \(xenPackage)")
         }
         try fm.copyItem(atPath: root + "/boot/" + name, toPath: xen)

@@ -14,6 +14,8 @@ final class PerCPU {
     var sliceEnd: UInt64? = nil
     /// The timeslice ended and another vCPU waits: switch at the end of this trap.
     var needResched = false
+    /// Whether the running vCPU's WFI traps (see Hypervisor.trapWFI).
+    var wfiTrapped = false
 
     init(index: Int, mpidr: UInt64) {
         self.index = index
@@ -42,7 +44,11 @@ enum Hypervisor {
     /// maintenance (FB, BSU=inner), WFI trapped (TWI), SMC trapped (TSC), implementation-defined
     /// registers trapped (TIDCP), EL1 is AArch64 (RW).
     static let guestHCR: UInt64 = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 9)
-        | (1 << 10) | (1 << 13) | (1 << 19) | (1 << 20) | (1 << 31)      // 13: TWI, WFI blocks the vCPU
+        | (1 << 10) | (1 << 19) | (1 << 20) | (1 << 31)
+    /// HCR_EL2.TWI: WFI traps so the vCPU can give its CPU away. Only set while another
+    /// vCPU could use the CPU: a vCPU alone on its CPU waits in a real WFI, which wakes on
+    /// its (virtual) interrupts at no cost (Xen's vwfi=native, KVM does the same).
+    static let trapWFI: UInt64 = 1 << 13
 
     static func domain(_ id: Int) -> Domain? {
         for d in domains where d.id == id { return d }

@@ -49,7 +49,8 @@ enum Scheduler {
         write_vttbr_el2(d.vttbr)
         write_vmpidr_el2((1 << 31) | VirtualPSCI.mpidr(ofVCPU: v.index))
         write_vpidr_el2(read_midr_el1())
-        write_hcr_el2(Hypervisor.guestHCR)
+        cpu.wfiTrapped = locked { policy.hasCompetition(cpu: cpu.index) }
+        write_hcr_el2(Hypervisor.guestHCR | (cpu.wfiTrapped ? Hypervisor.trapWFI : 0))
         write_cntvoff_el2(d.counterOffset)
         arch_isb()
         arch_tlbi_vmalls12e1is()
@@ -166,13 +167,20 @@ enum Scheduler {
     /// wait for this CPU, and the earliest virtual-timer wake of vCPUs blocked here.
     static func programTimer(_ cpu: PerCPU) {
         var deadline: UInt64 = .max
+        var shared = false
         locked {
+            shared = policy.hasCompetition(cpu: cpu.index)
             // (A slice already over with a switch pending needs no timer: it would fire at once, forever.)
-            if cpu.current != nil, !cpu.needResched, let s = cpu.sliceEnd, policy.hasCompetition(cpu: cpu.index) { deadline = s }
+            if cpu.current != nil, !cpu.needResched, let s = cpu.sliceEnd, shared { deadline = s }
             else if cpu.current == nil, let s = cpu.sliceEnd { deadline = s }       // capped vCPUs waiting
             for v in vcpus where v.blocked && v.wakeCPU == cpu.index {
                 if let w = v.wakeAt { deadline = min(deadline, w) }
             }
+        }
+        // Competition appeared or went away: follow it with WFI trapping.
+        if cpu.current != nil && shared != cpu.wfiTrapped {
+            cpu.wfiTrapped = shared
+            write_hcr_el2(Hypervisor.guestHCR | (shared ? Hypervisor.trapWFI : 0))
         }
         if deadline == .max {
             write_cnthp_ctl_el2(0)
