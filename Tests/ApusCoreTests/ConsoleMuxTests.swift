@@ -86,11 +86,11 @@ private func twoDomains() -> ConsoleMux {
 
     @Test func focusMessages() {
         var m = twoDomains()
-        #expect(m.focusMessage == "(XEN) *** Switching input to DOM1 (type 'CTRL-a' three times to switch input)\n")
+        #expect(m.focusMessage == "(XEN) *** Serial input to DOM1 (type 'CTRL-a' three times to switch input)\n")
         m.switchFocus()
-        #expect(m.focusMessage == "(XEN) *** Switching input to DOM2 (type 'CTRL-a' three times to switch input)\n")
+        #expect(m.focusMessage == "(XEN) *** Serial input to DOM2 (type 'CTRL-a' three times to switch input)\n")
         m.switchFocus()
-        #expect(m.focusMessage == "(XEN) *** Switching input to Xen (type 'CTRL-a' three times to switch input)\n")
+        #expect(m.focusMessage == "(XEN) *** Serial input to Xen (type 'CTRL-a' three times to switch input)\n")
     }
 
     @Test func removingTheFocusedDomainMovesFocusOn() {

@@ -201,6 +201,40 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(ListRegister(raw: lrs[0]).state == .pendingActive)
     }
 
+    @Test func parkedActiveInterruptsGiveWayToOnesTheGuestCanTake() {
+        // SPIs made active (ISACTIVER) and pending fill every list register as
+        // pending+active, which the hardware never signals: a self-SGI must still get in.
+        let g = enabledVGIC(vcpus: 1, enable: [40, 41, 42, 43])
+        for id in 40...43 { g.update(id, vcpu: 0) { $0.active = true; $0.priority = 0 }; g.raise(id, vcpu: 0) }
+        var lrs = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(lrs.allSatisfy { ListRegister(raw: $0).state == .pendingActive })
+        g.update(0, vcpu: 0) { $0.priority = 0x80 }
+        #expect(g.raise(0, vcpu: 0) == 0)
+        #expect(g.fill(vcpu: 0, lrs: &lrs), "the parked SPI taken back still waits")
+        #expect(decoded(lrs).contains(0))
+        let evicted = (40...43).filter { !g.spis[$0 - 32].inListRegister }
+        #expect(evicted.count == 1)
+        #expect(g.spis[evicted[0] - 32].active && g.spis[evicted[0] - 32].isPending)
+    }
+
+    @Test func acknowledgedAndRaisedAgainIsNotParked() {
+        let g = enabledVGIC(vcpus: 1, enable: [40, 41, 42, 43])
+        for id in 40...43 { g.raise(id, vcpu: 0) }
+        var lrs = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        // The guest acknowledges all four; they are raised again while active.
+        for n in 0..<4 { lrs[n] = (lrs[n] & ~(UInt64(3) << 62)) | (ListRegister.State.active.rawValue << 62) }
+        g.sync(vcpu: 0, lrs: &lrs)
+        for id in 40...43 { g.raise(id, vcpu: 0) }
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(lrs.allSatisfy { ListRegister(raw: $0).state == .pendingActive })
+        g.update(0, vcpu: 0) { $0.priority = 0 }
+        g.raise(0, vcpu: 0)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(!decoded(lrs).contains(0), "interrupts the guest is handling keep their list registers")
+    }
+
     // MARK: sources
 
     @Test func raiseKicksTheOwnerOnlyWhenDeliverable() {

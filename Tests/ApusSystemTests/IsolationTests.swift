@@ -25,6 +25,8 @@ import Testing
         // interrupt it did not own was delivered to it.
         #expect(h.contains { $0.contains("accesses outside RAM/devices:") && $0.contains("faulted;") })
         #expect(h.contains { $0.hasPrefix("hostile: 100000 ops, violations 0,") })
+        // Its own GIC still works after the abuse (self-SGI and timer health probes).
+        #expect(h.contains("TEST PASS hostile"))
         // The neighbour's memory stayed intact and it kept being scheduled.
         #expect(m.contains("TEST PASS memcheck"))
         #expect(m.filter { $0.hasPrefix("memcheck: pass ") && $0.contains(" ok ") }.count >= 20)

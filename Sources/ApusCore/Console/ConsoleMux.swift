@@ -58,12 +58,12 @@ public struct ConsoleMux: Sendable {
         return .toHypervisor(byte)
     }
 
-    /// Xen's wording: "(XEN) *** Switching input to DOM1 (type 'CTRL-a' three times to switch input)".
+    /// Xen 4.17's wording (xen/drivers/char/console.c): "(XEN) *** Serial input to DOM1 (type 'CTRL-a' three times to switch input)".
     public var focusMessage: String {
         if let d = focusedDomain {
-            return "(XEN) *** Switching input to DOM\(d) (type 'CTRL-a' three times to switch input)\n"
+            return "(XEN) *** Serial input to DOM\(d) (type 'CTRL-a' three times to switch input)\n"
         }
-        return "(XEN) *** Switching input to Xen (type 'CTRL-a' three times to switch input)\n"
+        return "(XEN) *** Serial input to Xen (type 'CTRL-a' three times to switch input)\n"
     }
 
     /// Fast path for the focused domain: nil when the byte must go through

@@ -102,9 +102,12 @@ public final class VGIC {
         for s in 0..<spiCount where spis[s].wantsDelivery && targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu {
             out.append(s + VGIC.privateCount)
         }
+        // Active and pending ones (ISACTIVER) cannot be signalled before the guest
+        // deactivates them: they come last, after everything the guest can take.
         out.sort { a, b in
-            let pa = irq(a, vcpu: vcpu).priority, pb = irq(b, vcpu: vcpu).priority
-            return pa != pb ? pa < pb : a < b
+            let ia = irq(a, vcpu: vcpu), ib = irq(b, vcpu: vcpu)
+            if ia.active != ib.active { return !ia.active }
+            return ia.priority != ib.priority ? ia.priority < ib.priority : a < b
         }
         return out
     }
@@ -118,13 +121,16 @@ public final class VGIC {
             guard isValid(intid: id) else { lrs[n] = 0; continue }
             switch lr.state {
             case .invalid:
-                update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false; $0.clearRequested = false }
+                update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false; $0.clearRequested = false; $0.parked = false }
                 lrs[n] = 0
                 needsFill[vcpu] = true
-            case .active, .pendingActive:
+            case .active:
+                update(id, vcpu: vcpu) { $0.active = true; $0.parked = false }
+            case .pendingActive:
                 update(id, vcpu: vcpu) { $0.active = true }
             case .pending:
-                update(id, vcpu: vcpu) { $0.active = false }
+                // Deactivated by the guest (EOIR/DIR) while parked: it can be taken now.
+                update(id, vcpu: vcpu) { $0.active = false; $0.parked = false }
             }
         }
     }
@@ -148,14 +154,24 @@ public final class VGIC {
             if s.clearRequested {
                 update(id, vcpu: vcpu) { $0.clearRequested = false; $0.latch = false }
                 if lr.state == .pending { lrs[n] = 0; update(id, vcpu: vcpu) { $0.inListRegister = false }; continue }
-                if lr.state == .pendingActive { lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.active.rawValue << 62) }
+                if lr.state == .pendingActive {
+                    lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.active.rawValue << 62)
+                    if s.parked {
+                        // Active only by ISACTIVER and no longer pending: nothing for the hardware.
+                        lrs[n] = 0
+                        update(id, vcpu: vcpu) { $0.inListRegister = false; $0.parked = false }
+                        continue
+                    }
+                }
             }
             // ICACTIVER/ISACTIVER written while the hardware held the interrupt.
             if !s.active && (lr.state == .active || lr.state == .pendingActive) {
-                if lr.state == .active { lrs[n] = 0; update(id, vcpu: vcpu) { $0.inListRegister = false }; continue }
+                if lr.state == .active { lrs[n] = 0; update(id, vcpu: vcpu) { $0.inListRegister = false; $0.parked = false }; continue }
                 lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pending.rawValue << 62)
+                update(id, vcpu: vcpu) { $0.parked = false }
             } else if s.active && lr.state == .pending {
                 lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62)
+                update(id, vcpu: vcpu) { $0.parked = true }
             }
             if !s.enabled && ListRegister(raw: lrs[n]).state == .pending {
                 // Still pending, but not to be signalled while disabled: back to the vGIC.
@@ -164,7 +180,10 @@ public final class VGIC {
                 continue
             }
             guard s.latch else { continue }
-            if ListRegister(raw: lrs[n]).state == .active { lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62) }
+            if ListRegister(raw: lrs[n]).state == .active {
+                lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62)
+                update(id, vcpu: vcpu) { $0.parked = false }         // acknowledged by the guest
+            }
             update(id, vcpu: vcpu) { $0.latch = false }
         }
         let want = deliverable(vcpu: vcpu)
@@ -174,6 +193,19 @@ public final class VGIC {
         var free = lrs.filter { $0 == 0 }.count
         var w = 0
         while w < want.count && free == 0 {
+            // A parked entry (pending+active by ISACTIVER) is never signalled: it gives
+            // way first to anything the guest can take, whatever the priorities.
+            if !irq(want[w], vcpu: vcpu).active,
+               let p = lrs.indices.first(where: { lrs[$0] != 0 && ListRegister(raw: lrs[$0]).state == .pendingActive
+                                                  && isValid(intid: Int(ListRegister(raw: lrs[$0]).virtualID))
+                                                  && irq(Int(ListRegister(raw: lrs[$0]).virtualID), vcpu: vcpu).parked }) {
+                let id = Int(ListRegister(raw: lrs[p]).virtualID)
+                update(id, vcpu: vcpu) { $0.inListRegister = false; $0.parked = false; $0.latch = true }
+                lrs[p] = 0
+                free += 1
+                w += 1
+                continue
+            }
             var worst = -1
             for n in 0..<lrs.count where ListRegister(raw: lrs[n]).state == .pending {
                 if worst < 0 || ListRegister(raw: lrs[n]).priority > ListRegister(raw: lrs[worst]).priority { worst = n }
@@ -195,11 +227,13 @@ public final class VGIC {
                                   // A level-sensitive source may still be asserted when the guest
                                   // finishes: ask for a maintenance interrupt on EOI to look again.
                                   eoiMaintenance: !v.edge).raw
-            update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false }
+            update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false; $0.parked = v.active }
         }
-        // Still owed a refill when some did not fit; the maintenance interrupt brings us back.
-        needsFill[vcpu] = k < want.count
-        return k < want.count
+        // Still owed a refill when some did not fit, or were taken back to make room;
+        // the maintenance interrupt brings us back.
+        let more = k < want.count || w > 0
+        needsFill[vcpu] = more
+        return more
     }
 
     /// True when `vcpu` has something to run for (used to wake a blocked vCPU).

@@ -17,6 +17,11 @@ public struct VirtualInterrupt: Sendable, Equatable {
     public var inListRegister = false
     /// ICPENDR was written while the hardware held the pending state: take it back.
     public var clearRequested = false
+    /// In a list register as pending+active because the vGIC holds it active (an
+    /// ISACTIVER write), not because the guest acknowledged it: the hardware never
+    /// signals it, so the list register may be taken back when another interrupt
+    /// needs it.
+    public var parked = false
 
     public init() {}
 
