@@ -43,6 +43,13 @@ struct BenchCommand: ParsableCommand {
                                                          log: work + "/\(s.name)-\(mode).log"))
                 }
             }
+            // Two domains side by side on a 2-CPU board (256 MiB, 1 vCPU each), as Xen dom0less domUs.
+            let two = "console=ttyAMA0 panic=-1 quiet"
+            for s in try setups.twoDomains(bootargs: two) {
+                log("[bench] \(s.name), two domains…")
+                results.append(BootBenchmark.measure(setup: s.name, console: "quiet", argv: s.argv,
+                                                     log: work + "/\(s.name).log", domains: 2))
+            }
             let report = BenchReport(boots: results, apusImageBytes: fileSize(build.imagePath),
                                      xenImageBytes: xen.map(fileSize))
             print(json ? report.json() : report.table())
@@ -91,12 +98,37 @@ struct BenchSetups {
         return s
     }
 
-    /// Xen booting one dom0less domU and no dom0, the closest match to an Apus domain
+    /// Two domains at once: Apus with two xl.cfg files, Xen with two dom0less domUs.
+    func twoDomains(bootargs: String) throws -> [Setup] {
+        var s: [Setup] = []
+        var cfgs: [String] = []
+        for i in 1...2 {
+            let cfg = work + "/bench\(i).cfg"
+            try """
+            name = "bench\(i)"
+            memory = 256
+            vcpus = 1
+            kernel = "\(kernel)"
+            ramdisk = "\(initrd)"
+            extra = "\(bootargs)"
+            """.write(toFile: cfg, atomically: true, encoding: .utf8)
+            cfgs.append(cfg)
+        }
+        s.append(Setup(name: "apus-2domU", argv: [apus, "run", "--icount", "--cpus", "2", "--memory", "2048",
+                                                  "--image", image, "--timeout", "600"] + cfgs))
+        if let xen {
+            s.append(Setup(name: "xen-dom0less-2domU", argv: try xenDom0less(xen: xen, bootargs: bootargs, domains: 2)))
+        }
+        return s
+    }
+
+    /// Xen booting dom0less domUs and no dom0, the closest match to Apus domains
     /// (vPL011 console, no PV drivers). The boot DTB is QEMU's plus Xen's /chosen nodes.
-    func xenDom0less(xen: String, bootargs: String) throws -> [String] {
-        let machine = ["-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57", "-m", "1024"]
+    func xenDom0less(xen: String, bootargs: String, domains: Int = 1) throws -> [String] {
+        let cpus = String(domains), mem = domains > 1 ? "2048" : "1024"
+        let machine = ["-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57", "-smp", cpus, "-m", mem]
         let dump = work + "/xen-virt.dtb"
-        let dumpArgs = ["-M", "virt,virtualization=on,gic-version=3,dumpdtb=" + dump, "-cpu", "cortex-a57", "-m", "1024",
+        let dumpArgs = ["-M", "virt,virtualization=on,gic-version=3,dumpdtb=" + dump, "-cpu", "cortex-a57", "-smp", cpus, "-m", mem,
                         "-display", "none", "-nic", "none", "-serial", "none", "-monitor", "none"]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: qemu)
@@ -107,31 +139,38 @@ struct BenchSetups {
         var dt = try DeviceTree.parse([UInt8](FileManager.default.contents(atPath: dump) ?? Data()))
         let kernelSize = UInt64(try FileManager.default.attributesOfItem(atPath: kernel)[.size] as! NSNumber as! Int)
         let initrdSize = UInt64(try FileManager.default.attributesOfItem(atPath: initrd)[.size] as! NSNumber as! Int)
-        let kAddr: UInt64 = 0x5000_0000, iAddr: UInt64 = 0x5400_0000
-        var domU = DTNode(name: "domU1")
-        domU.properties = [
-            .strings("compatible", ["xen,domain"]), .u32("#address-cells", 2), .u32("#size-cells", 2),
-            .u64("memory", 512 * 1024), .u32("cpus", 1), .empty("vpl011"),
-        ]
-        domU.children = [
-            DTNode(name: "module@50000000", properties: [
-                .strings("compatible", ["multiboot,kernel", "multiboot,module"]),
-                .cells("reg", [0, UInt32(kAddr), 0, UInt32(kernelSize)]), .string("bootargs", bootargs)]),
-            DTNode(name: "module@54000000", properties: [
-                .strings("compatible", ["multiboot,ramdisk", "multiboot,module"]),
-                .cells("reg", [0, UInt32(iAddr), 0, UInt32(initrdSize)])]),
-        ]
+        var loaders: [String] = []
+        var nodes: [DTNode] = []
+        for i in 0..<domains {
+            // One copy of the modules per domain, as Xen's own dom0less tests lay them out
+            // (shared module ranges make Xen 4.17 stall at boot).
+            let kAddr: UInt64 = 0x5000_0000 + UInt64(i) * 0x400_0000, iAddr = kAddr + 0x200_0000
+            loaders += ["-device", "loader,file=\(kernel),addr=0x\(String(kAddr, radix: 16)),force-raw=on",
+                        "-device", "loader,file=\(initrd),addr=0x\(String(iAddr, radix: 16)),force-raw=on"]
+            var domU = DTNode(name: "domU\(i + 1)")
+            domU.properties = [
+                .strings("compatible", ["xen,domain"]), .u32("#address-cells", 2), .u32("#size-cells", 2),
+                .u64("memory", UInt64(domains > 1 ? 256 : 512) * 1024), .u32("cpus", 1), .empty("vpl011"),
+            ]
+            domU.children = [
+                DTNode(name: "module@" + String(kAddr, radix: 16), properties: [
+                    .strings("compatible", ["multiboot,kernel", "multiboot,module"]),
+                    .cells("reg", [0, UInt32(kAddr), 0, UInt32(kernelSize)]), .string("bootargs", bootargs)]),
+                DTNode(name: "module@" + String(iAddr, radix: 16), properties: [
+                    .strings("compatible", ["multiboot,ramdisk", "multiboot,module"]),
+                    .cells("reg", [0, UInt32(iAddr), 0, UInt32(initrdSize)])]),
+            ]
+            nodes.append(domU)
+        }
         _ = dt.root.withNode(atPath: "/chosen", creatingMissing: true) { chosen in
             chosen.setProperty(.u32("#address-cells", 2))
             chosen.setProperty(.u32("#size-cells", 2))
             chosen.setProperty(.string("xen,xen-bootargs", "console=dtuart dtuart=/pl011@9000000"))
-            chosen.setChild(domU)
+            for n in nodes { chosen.setChild(n) }
         }
-        let out = work + "/xen-dom0less.dtb"
+        let out = work + "/xen-dom0less-\(domains).dtb"
         FileManager.default.createFile(atPath: out, contents: Data(dt.serialize()))
-        return [qemu] + machine + BenchSetups.plain + BenchSetups.icount + ["-dtb", out, "-kernel", xen,
-            "-device", "loader,file=\(kernel),addr=0x\(String(kAddr, radix: 16)),force-raw=on",
-            "-device", "loader,file=\(initrd),addr=0x\(String(iAddr, radix: 16)),force-raw=on"]
+        return [qemu] + machine + BenchSetups.plain + BenchSetups.icount + ["-dtb", out, "-kernel", xen] + loaders
     }
 }
 
@@ -167,13 +206,19 @@ struct BenchReport: Codable {
         s += "setup                console   guest_init_s   wall_s\n"
         for b in boots {
             s += b.setup.padding(toLength: 21, withPad: " ", startingAt: 0) + b.console.padding(toLength: 10, withPad: " ", startingAt: 0)
-            s += f(b.guestInitSeconds).padding(toLength: 15, withPad: " ", startingAt: 0) + f(b.wallSeconds, 1) + "\n"
+            s += f(b.guestInitSeconds).padding(toLength: 15, withPad: " ", startingAt: 0) + f(b.wallSeconds, 1)
+            if let d = b.domainInitSeconds { s += "   per domain: " + d.map { f($0) }.joined(separator: ", ") }
+            s += "\n"
         }
         s += "\nratio                console   apus/native   apus/xen-domU   apus/xen-dom0\n"
         for r in ratios {
             s += "".padding(toLength: 21, withPad: " ", startingAt: 0) + r.console.padding(toLength: 10, withPad: " ", startingAt: 0)
             s += f(r.apusOverNative).padding(toLength: 14, withPad: " ", startingAt: 0)
             s += f(r.apusOverXenDomU).padding(toLength: 16, withPad: " ", startingAt: 0) + f(r.apusOverXenDom0) + "\n"
+        }
+        if let a = boots.first(where: { $0.setup == "apus-2domU" }), let x = boots.first(where: { $0.setup == "xen-dom0less-2domU" }) {
+            s += "two domains          quiet     apus/xen guest time \(f(a.guestInitSeconds.flatMap { g in x.guestInitSeconds.map { g / $0 } }))"
+            s += ", wall \(f(a.wallSeconds / max(x.wallSeconds, 0.001), 3))\n"
         }
         s += "\nimage size: apus \(apusImageBytes) bytes"
         if let x = xenImageBytes { s += ", xen 4.17 \(x) bytes (apus/xen \(f(Double(apusImageBytes) / Double(x), 3)))" }
