@@ -136,7 +136,6 @@ func enableEL2MMU(board: BoardInfo, heapEnd: UInt64) {
     if let u = board.uart { map(u, .device) }
     let tcr = TranslationTable<HeapTableMemory>.tcrEL2(physicalAddressRange: Hypervisor.physicalAddressRange)
     let mair = TranslationTable<HeapTableMemory>.mairEL2
-    Hypervisor.el2Tables = t.root
     arch_dsb_sy()
     apus_cpu_boot_params(0, t.root, tcr, mair)
     apus_enable_mmu(t.root, tcr, mair)

@@ -36,7 +36,6 @@ enum Hypervisor {
     nonisolated(unsafe) static var psciUsesHVC = false
     nonisolated(unsafe) static var uartIntid: UInt32 = 0
     nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2
-    nonisolated(unsafe) static var el2Tables: UInt64 = 0
     nonisolated(unsafe) static var counterFrequency: UInt64 = 62_500_000
 
     /// HCR_EL2 while a guest runs: stage 2 on (VM), set/way invalidation as clean

@@ -49,7 +49,7 @@ enum Scheduler {
         write_vttbr_el2(d.vttbr)
         write_vmpidr_el2((1 << 31) | VirtualPSCI.mpidr(ofVCPU: v.index))
         write_vpidr_el2(read_midr_el1())
-        cpu.wfiTrapped = locked { policy.hasCompetition(cpu: cpu.index) }
+        // WFI trapping as last set on this CPU; programTimer below brings it up to date.
         write_hcr_el2(Hypervisor.guestHCR | (cpu.wfiTrapped ? Hypervisor.trapWFI : 0))
         write_cntvoff_el2(d.counterOffset)
         arch_isb()
