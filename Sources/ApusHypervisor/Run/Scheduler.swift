@@ -33,7 +33,7 @@ enum Scheduler {
             if let i = id { enter(vcpus[i], on: cpu) }
             programTimer(cpu)
             arch_wfi()
-            Interrupts.handlePending(cpu: cpu, frame: nil)
+            Interrupts.handlePending(cpu: cpu)
         }
     }
 

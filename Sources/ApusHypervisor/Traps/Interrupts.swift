@@ -5,7 +5,7 @@ import ApusCore
 /// Physical interrupts taken by EL2: from a guest (IRQ exception) or polled in
 /// the idle loop after WFI.
 enum Interrupts {
-    static func handlePending(cpu: PerCPU, frame: UnsafeMutablePointer<apus_frame>?) {
+    static func handlePending(cpu: PerCPU) {
         while true {
             let id = GICv3.acknowledge()
             if id >= 1020 { return }                           // spurious: nothing left
@@ -29,7 +29,7 @@ enum Interrupts {
                 // New work somewhere: a vCPU for us, or one that needs our slice timer armed.
                 Scheduler.programTimer(cpu)
             default:
-                break                                          // kick SGI, maintenance: work happens on return
+                break                                          // nothing else is enabled at EL2
             }
             GICv3.endOfInterrupt(id)
         }

@@ -15,7 +15,7 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     ListRegisters.sync(v, d)
     switch kind {
     case 0: Synchronous.handle(frame, v, d)
-    case 1, 2: Interrupts.handlePending(cpu: cpu, frame: frame)
+    case 1, 2: Interrupts.handlePending(cpu: cpu)
     default:
         d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
     }
