@@ -57,6 +57,9 @@ final class VCPU {
     var wakeCPU = 0
     /// Something was raised for it since it last entered the guest: do not block.
     var kicked = false
+    /// It called PSCI CPU_OFF and is still on its CPU: PSCI keeps reporting it on (so
+    /// a CPU_ON racing with the stop gets ALREADY_ON) until it has left.
+    var stopping = false
     var power: VCPUPowerState = .off
     /// Guest general registers while not on a CPU.
     var frame = apus_frame()
@@ -85,6 +88,7 @@ final class VCPU {
         fp = apus_fp_state()
         for i in 0..<lrs.count { lrs[i] = 0 }
         needsRestore = true
+        stopping = false
     }
 }
 #endif

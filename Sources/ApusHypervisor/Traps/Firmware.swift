@@ -13,7 +13,7 @@ enum Firmware {
         case .none, .waitForInterrupt:
             break
         case .stopCaller:
-            v.power = .off
+            v.stopping = true
         case .startVCPU(let index, let entry, let context):
             let t = d.vcpus[index]
             d.withLock { t.reset(entry: entry, x0: context) }

@@ -19,8 +19,9 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     default:
         d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
     }
-    if !d.alive || v.power != .on {
+    if !d.alive || v.power != .on || v.stopping {
         Scheduler.leave(v, frame: frame, cpu: cpu)
+        if v.stopping { d.withLock { v.power = .off; v.stopping = false } }
         if d.restartPending { Domains.finishRestart(d) }
         Scheduler.run()
     }
