@@ -98,7 +98,7 @@ struct RunCommand: ParsableCommand {
             hypervisor = try ImageBuild.flatImage(image, scratch: work)
         } else {
             let build = ImageBuild(root: try PackageRoot.find())
-            try build.run(quiet: true)
+            try build.run(quiet: true, guests: false)
             hypervisor = build.imagePath
         }
         let bootDTB: String

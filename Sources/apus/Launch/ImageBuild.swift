@@ -12,9 +12,11 @@ struct ImageBuild {
     var imagePath: String { elfPath + ".bin" }
     var guestsDirectory: String { root + "/" + ImageBuild.scratch + "/guests" }
 
-    /// Runs both builds. Quiet: their output goes to a log that is shown (its tail) only on failure,
-    /// so `apus run` does not bury the console under compiler progress lines.
-    func run(quiet: Bool) throws {
+    /// Runs the builds. Quiet: their output goes to a log that is shown (its tail) only on failure,
+    /// so `apus run` does not bury the console under compiler progress lines. `apus run` needs only
+    /// the image (`guests: false`): several runs at once (the system tests) must not rebuild the
+    /// test guests under each other's feet.
+    func run(quiet: Bool, guests: Bool = true) throws {
         guard let swift = Subprocess.findTool("swift") ?? existing("/opt/swift/usr/bin/swift") else {
             throw ToolFailure("swift not found in PATH (the toolchain is expected in /opt/swift/usr/bin)")
         }
@@ -28,8 +30,13 @@ struct ImageBuild {
                  env: env, quiet: quiet)
         let toolchain = (swift as NSString).deletingLastPathComponent
         let objcopy = existing(toolchain + "/llvm-objcopy") ?? "llvm-objcopy"
-        try step("flat image", objcopy, ["-O", "binary", elfPath, imagePath], env: env, quiet: quiet)
-        try step("test guests", "/bin/bash", ["guests/build.sh", ImageBuild.scratch + "/guests"], env: env, quiet: quiet)
+        // Written aside and renamed: a concurrent run must never boot a half-written image.
+        let partial = imagePath + ".partial-\(getpid())"
+        try step("flat image", objcopy, ["-O", "binary", elfPath, partial], env: env, quiet: quiet)
+        guard rename(partial, imagePath) == 0 else { throw ToolFailure("could not move \(partial) to \(imagePath)") }
+        if guests {
+            try step("test guests", "/bin/bash", ["guests/build.sh", ImageBuild.scratch + "/guests"], env: env, quiet: quiet)
+        }
         guard FileManager.default.fileExists(atPath: imagePath) else {
             throw ToolFailure("the build succeeded but left no image at \(imagePath)")
         }
