@@ -47,6 +47,13 @@ void apus_spin_lock(uint32_t *lock) {
 }
 void apus_spin_unlock(uint32_t *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
 
+uint64_t apus_atomic_or64(uint64_t *p, uint64_t bits) { return __atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST); }
+uint64_t apus_atomic_and64(uint64_t *p, uint64_t bits) { return __atomic_fetch_and(p, bits, __ATOMIC_SEQ_CST); }
+uint32_t apus_atomic_cas32(uint32_t *p, uint32_t expected, uint32_t desired) {
+    __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;                       // the value found: the swap happened iff it was `expected`
+}
+
 // ---- heap: power-of-two size classes with free lists, large blocks from a bump ----
 // Allocation happens mostly at boot (domains, tables); classes keep free() O(1) and
 // make fragmentation bounded. Every block carries a 16-byte header with its class.

@@ -59,6 +59,8 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         if let r = b.ramdisk { reserved.append(r) }
     }
     var allocator = PhysicalAllocator(banks: board.memory, reserved: reserved)
+    Wallclock.discover(rtc: board.rtc)
+    Xen.boot(maxDomains: boots.count)
     var id = 1
     for r in boots {
         switch r {
@@ -134,6 +136,7 @@ func enableEL2MMU(board: BoardInfo, heapEnd: UInt64) {
     map(board.gicDistributor, .device)
     map(board.gicRedistributors, .device)
     if let u = board.uart { map(u, .device) }
+    if let r = board.rtc { map(r, .device) }               // wallclock for the guests' shared_info
     let tcr = TranslationTable<HeapTableMemory>.tcrEL2(physicalAddressRange: Hypervisor.physicalAddressRange)
     let mair = TranslationTable<HeapTableMemory>.mairEL2
     arch_dsb_sy()

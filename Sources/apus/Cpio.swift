@@ -75,6 +75,122 @@ enum GuestInitramfs {
 
         """
 
+    /// Xen-interface test guest (initrd-xen.cpio): Debian's xenstore tools against the domain's
+    /// XenStore, /sys/hypervisor, the xenbus device, the Xen driver modules. Every check prints a line:
+    ///
+    ///     XENTEST <name>=<value>                       a value read
+    ///     XENTEST <name> ok                            an action done
+    ///     XENTEST <name>: <line>                       each line of a listing, then "XENTEST <name> ok"
+    ///     XENTEST <name> FAILED exit=<status>: <text>  any of them failing (143: killed after 20 s)
+    ///
+    /// between `XENTEST begin <kernel release>` and `XENTEST end`, then powers off. Without Xen
+    /// (native, or a domain without the hypervisor node) it reaches the end the same way, the Xen
+    /// checks reported FAILED.
+    static let xenInit = #"""
+        #!/bin/sh
+        export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev 2>/dev/null
+        echo APUS-GUEST-UP
+        echo "XENTEST begin $(uname -r)"
+        T=20
+
+        # value NAME CMD...: "NAME=<output>" (newlines as spaces)
+        value() {
+            name=$1; shift
+            out=$(timeout $T "$@" 2>&1); rc=$?
+            out=$(printf '%s' "$out" | tr '\n' ' ')
+            if [ $rc -eq 0 ]; then echo "XENTEST $name=$out"; else echo "XENTEST $name FAILED exit=$rc: $out"; fi
+            return $rc
+        }
+        # action NAME CMD...: "NAME ok"
+        action() {
+            name=$1; shift
+            out=$(timeout $T "$@" 2>&1); rc=$?
+            out=$(printf '%s' "$out" | tr '\n' ' ')
+            if [ $rc -eq 0 ]; then echo "XENTEST $name ok${out:+: $out}"; else echo "XENTEST $name FAILED exit=$rc: $out"; fi
+            return $rc
+        }
+        # listing NAME CMD...: "NAME: <line>" per line, then "NAME ok"
+        listing() {
+            name=$1; shift
+            timeout $T "$@" >/tmp/out 2>&1; rc=$?
+            while IFS= read -r line; do echo "XENTEST $name: $line"; done </tmp/out
+            if [ $rc -eq 0 ]; then echo "XENTEST $name ok"; else echo "XENTEST $name FAILED exit=$rc"; fi
+            return $rc
+        }
+
+        echo "XENTEST consoles=$(cut -d' ' -f1 /proc/consoles | tr '\n' ' ')"
+        dmesg | grep -i xen | head -n 40 | while IFS= read -r line; do echo "XENTEST dmesg: $line"; done
+
+        # /sys/hypervisor (CONFIG_XEN_SYS_HYPERVISOR, built in)
+        value hypervisor-type cat /sys/hypervisor/type
+        if v=$(cat /sys/hypervisor/version/major 2>&1) && v=$v.$(cat /sys/hypervisor/version/minor 2>&1) \
+            && v=$v$(cat /sys/hypervisor/version/extra 2>&1); then
+            echo "XENTEST hypervisor-version=$v"
+        else
+            rc=$?; echo "XENTEST hypervisor-version FAILED exit=$rc: $v"
+        fi
+
+        # libxenstore opens $XENSTORED_PATH, else /var/run/xenstored/socket, else /dev/xen/xenbus
+        # if it exists, else /proc/xen/xenbus. The xenbus driver (built in) registers the misc
+        # device xen/xenbus; devtmpfs makes the node, else make it from /proc/misc.
+        if [ ! -e /dev/xen/xenbus ]; then
+            minor=$(awk '$2 == "xen/xenbus" { print $1 }' /proc/misc)
+            [ -n "$minor" ] && mkdir -p /dev/xen && mknod /dev/xen/xenbus c 10 "$minor"
+        fi
+        value xenbus-device ls -l /dev/xen/xenbus
+
+        # XenStore with Debian's tools; relative paths are under the domain's home /local/domain/<domid>
+        domid=
+        value domid xenstore-read domid && domid=$out
+        value name xenstore-read name
+        action write xenstore-write data/apus-test hello
+        value readback xenstore-read data/apus-test
+        home=/local/domain/${domid:-unknown}
+        value readback-absolute xenstore-read "$home/data/apus-test"
+        listing list xenstore-list "$home"
+        listing ls xenstore-ls -f "$home"
+        # Another domain's home is not writable: expected to be refused.
+        out=$(timeout $T xenstore-write /local/domain/0/data/apus-test intruder 2>&1); rc=$?
+        out=$(printf '%s' "$out" | tr '\n' ' ')
+        if [ $rc -eq 0 ]; then echo "XENTEST foreign-write ALLOWED"
+        elif [ $rc -eq 143 ]; then echo "XENTEST foreign-write FAILED exit=$rc: $out"
+        else echo "XENTEST foreign-write refused exit=$rc: $out"; fi
+
+        # The Xen drivers Debian's cloud kernel has as modules (event channels, xenfs, grant mapping)
+        for m in $(cat /etc/xen-modules); do
+            action "insmod $(basename "$m" .ko)" insmod "$m"
+        done
+        if [ -d /proc/xen ]; then
+            action xenfs mount -t xenfs xenfs /proc/xen
+            listing proc-xen ls /proc/xen
+        else
+            echo "XENTEST xenfs FAILED exit=1: no /proc/xen"
+        fi
+        listing dev-xen ls /dev/xen
+
+        echo "XENTEST end"
+        poweroff -f
+
+        """#
+
+    /// Applets the Xen guest's /init needs on top of `applets`.
+    static let xenApplets = ["timeout", "insmod", "lsmod", "rmmod", "readlink"]
+
+    /// The Xen test guest: busybox, `files` (the xenstore tools, their libraries and the dynamic
+    /// loader, kernel modules, /etc/xen-modules: see GuestImages.fetchXenGuest) and `xenInit`.
+    static func xen(busybox: [UInt8], files: [NewcArchive.Entry]) -> [UInt8] {
+        var a = base(busybox: busybox)
+        for applet in xenApplets {
+            a.addSymlink("/bin/" + applet, target: "busybox")
+        }
+        for entry in files { a.add(entry) }
+        a.addFile("/init", data: Array(xenInit.utf8), permissions: 0o755)
+        return a.bytes()
+    }
+
     static func bench(busybox: [UInt8]) -> [UInt8] {
         var a = base(busybox: busybox)
         a.addFile("/init", data: Array(benchInit.utf8), permissions: 0o755)

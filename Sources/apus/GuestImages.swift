@@ -288,3 +288,369 @@ extension GuestImages {
         return xen
     }
 }
+
+// MARK: - Xen test guest
+
+/// The Xen-interface test guest: `initrd-xen.cpio` is busybox plus Debian's own xenstore tools
+/// (`xenstore-utils`) with the shared libraries they load, and the Xen driver modules the cloud
+/// kernel builds as modules. Its /init (`GuestInitramfs.xenInit`) prints `XENTEST` marker lines.
+///
+/// Extra layout of `cacheDir`:
+///
+///     xen-guest/             the files the image adds to busybox, laid out as in the guest
+///                            (usr/bin/xenstore*, the libraries, /lib/ld-linux-aarch64.so.1,
+///                            lib/modules/<release>/..., etc/xen-modules), with a .stamp
+///     initrd-xen.cpio
+extension GuestImages {
+    /// Debian packages the guest's files come from: the tools and the closure of their package
+    /// dependencies (libgcc-s1 is libc6's: glibc loads libgcc_s.so.1 itself for pthread_cancel).
+    static let xenToolPackages = ["xenstore-utils", "libxenstore4", "libxentoolcore1", "libc6", "libgcc-s1"]
+    /// Kernel modules loaded by /init (their `depends=` are added and loaded first). The xenbus
+    /// device /dev/xen/xenbus, hvc0 and /sys/hypervisor are built into Debian's cloud kernel.
+    static let xenModules = ["xen-evtchn", "xenfs", "xen-gntdev"]
+    /// Libraries glibc opens with dlopen (not in any DT_NEEDED): included when the packages have them.
+    static let xenDlopened = ["libgcc_s.so.1"]
+    /// Where the dynamic loader looks without an ld.so.cache (Debian's multiarch directories first).
+    static let librarySearchPath = ["lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib"]
+    /// Bumped when the selection logic changes, so a cached xen-guest/ is rebuilt.
+    static let xenGuestLayoutVersion = 1
+
+    /// Builds `<cache>/initrd-xen.cpio` (after `fetch`, which provides the kernel and busybox).
+    /// Returns its path.
+    static func fetchXenGuest(cacheDir: String, log: (String) -> Void) throws -> String {
+        let cache = URL(fileURLWithPath: cacheDir).standardizedFileURL.path
+        let image = cache + "/Image", busyboxPath = cache + "/busybox"
+        let output = cache + "/initrd-xen.cpio"
+        let staging = cache + "/xen-guest"
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: image), fm.fileExists(atPath: busyboxPath) else {
+            throw GuestImagesError(description: "the kernel and busybox must be fetched before the Xen test guest")
+        }
+        let release = try kernelRelease(image)
+        let stamp = """
+            layout \(xenGuestLayoutVersion)
+            kernel \(release)
+            packages \(xenToolPackages.joined(separator: " "))
+            modules \(xenModules.joined(separator: " "))
+
+            """
+        if fm.contents(atPath: staging + "/.stamp") == Data(stamp.utf8) {
+            log("[fetch] Xen guest files (xenstore tools, modules for \(release)): cached")
+        } else {
+            try stageXenGuest(cache: cache, staging: staging, release: release, log: log)
+            try Data(stamp.utf8).write(to: URL(fileURLWithPath: staging + "/.stamp"))
+        }
+
+        let busybox = try [UInt8](Data(contentsOf: URL(fileURLWithPath: busyboxPath)))
+        var extra: [NewcArchive.Entry] = []
+        for rel in try treeEntries(staging) {
+            let path = staging + "/" + rel
+            let attrs = try fm.attributesOfItem(atPath: path)
+            let perms = UInt32((attrs[.posixPermissions] as? NSNumber)?.intValue ?? 0o644)
+            switch attrs[.type] as? FileAttributeType {
+            case .typeDirectory?:
+                continue // added (0755) with the first entry inside
+            case .typeSymbolicLink?:
+                extra.append(NewcArchive.Entry(path: rel, permissions: 0o777,
+                                               kind: .symlink(target: try fm.destinationOfSymbolicLink(atPath: path))))
+            case .typeRegular?:
+                let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+                extra.append(NewcArchive.Entry(path: rel, permissions: perms, kind: .file(data)))
+            default:
+                throw GuestImagesError(description: "\(path): unexpected file type")
+            }
+        }
+        try writeIfChanged(output, GuestInitramfs.xen(busybox: busybox, files: extra), log: log)
+        return output
+    }
+
+    /// Downloads and unpacks the packages, then copies what the guest needs into `staging`.
+    private static func stageXenGuest(cache: String, staging: String, release: String, log: (String) -> Void) throws {
+        for tool in ["apt-get", "dpkg-deb"] where findTool(tool) == nil {
+            throw GuestImagesError(description: "\(tool) not found: fetching the Xen test guest needs apt and dpkg")
+        }
+        let fm = FileManager.default
+        let lists = cache + "/apt/lists", aptCache = cache + "/apt/cache", debs = cache + "/debs"
+        for dir in [lists + "/partial", aptCache + "/archives/partial", debs] {
+            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        // Same options as the kernel's: arm64 lists of our own, the host's apt configuration untouched.
+        let apt = ["-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
+                   "-oDir::State::Lists=" + lists, "-oDir::Cache=" + aptCache]
+        let kernelPackage = "linux-image-" + release
+        let wanted = xenToolPackages + [kernelPackage]
+        let haveLists = (try? fm.contentsOfDirectory(atPath: lists))?.contains { $0.contains("binary-arm64_Packages") } ?? false
+        var listsFresh = false
+        if !haveLists {
+            log("[fetch] apt lists (arm64)…")
+            try run("apt-get", apt + ["-q", "update"])
+            listsFresh = true
+        }
+        do {
+            try download(wanted, into: debs, apt: apt, log: log)
+        } catch where !listsFresh {
+            log("[fetch] download failed with cached lists; refreshing apt lists (arm64)…")
+            try run("apt-get", apt + ["-q", "update"])
+            try download(wanted, into: debs, apt: apt, log: log)
+        }
+
+        let unpack = cache + "/xen-unpack"
+        try? fm.removeItem(atPath: unpack)
+        try? fm.removeItem(atPath: staging)
+        defer { try? fm.removeItem(atPath: unpack) } // the kernel tree alone is large
+        let tools = unpack + "/tools", kernel = unpack + "/kernel"
+        try fm.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: kernel, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        log("[fetch] unpacking \(xenToolPackages.joined(separator: ", "))…")
+        for package in xenToolPackages {
+            guard let deb = try cachedDeb(package, in: debs) else {
+                throw GuestImagesError(description: "\(package): no .deb in \(debs) after download")
+            }
+            try run("dpkg-deb", ["-x", deb, tools])
+        }
+
+        // The tools: /usr/bin/xenstore and its xenstore-* names (hard links in the package,
+        // symbolic links here); links into packages we do not take (xenstore-control) are left out.
+        log("[fetch] xenstore tools and the libraries they load…")
+        var copied = Set<String>()
+        var elfQueue: [String] = []
+        var firstOfInode: [Int: String] = [:]
+        let bin = "usr/bin"
+        for name in try fm.contentsOfDirectory(atPath: tools + "/" + bin).sorted() where name.hasPrefix("xenstore") {
+            let rel = bin + "/" + name
+            let attrs = try fm.attributesOfItem(atPath: tools + "/" + rel)
+            if attrs[.type] as? FileAttributeType == .typeSymbolicLink {
+                guard let chain = resolve(rel, in: tools) else {
+                    log("[fetch]   leaving out \(rel) (links outside the packages)")
+                    continue
+                }
+                try stage(chain, from: tools, to: staging, copied: &copied)
+                elfQueue.append(chain.last!)
+                continue
+            }
+            let inode = (attrs[.systemFileNumber] as? NSNumber)?.intValue ?? -1
+            if let first = firstOfInode[inode] {
+                try fm.createSymbolicLink(atPath: staging + "/" + rel, withDestinationPath: (first as NSString).lastPathComponent)
+                copied.insert(rel)
+            } else {
+                firstOfInode[inode] = rel
+                try stage([rel], from: tools, to: staging, copied: &copied)
+                elfQueue.append(rel)
+            }
+        }
+        guard !elfQueue.isEmpty else { throw GuestImagesError(description: "xenstore-utils has no usr/bin/xenstore*") }
+
+        // What ldd would list: the program interpreter and the DT_NEEDED closure, found the way
+        // ld.so finds them without a cache (its default directories), symbolic links included.
+        func library(_ soname: String, neededBy who: String) throws -> [String] {
+            for dir in librarySearchPath {
+                if let chain = resolve(dir + "/" + soname, in: tools) { return chain }
+            }
+            throw GuestImagesError(description: "\(soname), needed by \(who), is in none of \(xenToolPackages.joined(separator: ", "))")
+        }
+        for soname in xenDlopened {
+            let chain = try library(soname, neededBy: "glibc (dlopen)")
+            try stage(chain, from: tools, to: staging, copied: &copied)
+            elfQueue.append(chain.last!)
+        }
+        var scanned = Set<String>()
+        while let rel = elfQueue.popLast() {
+            guard scanned.insert(rel).inserted else { continue }
+            let info = try ELFDependencies.read(tools + "/" + rel)
+            var chains: [[String]] = []
+            if let interp = info.interpreter {
+                let relInterp = String(interp.drop(while: { $0 == "/" }))
+                guard let chain = resolve(relInterp, in: tools) else {
+                    throw GuestImagesError(description: "\(rel): interpreter \(interp) is not in libc6")
+                }
+                chains.append(chain)
+            }
+            for soname in info.needed { chains.append(try library(soname, neededBy: rel)) }
+            for chain in chains {
+                try stage(chain, from: tools, to: staging, copied: &copied)
+                elfQueue.append(chain.last!)
+            }
+        }
+        for rel in copied.sorted() { log("[fetch]   /\(rel)") }
+
+        // Kernel modules, from the package of the kernel the Image is.
+        log("[fetch] kernel modules for \(release): \(xenModules.joined(separator: ", "))…")
+        guard let kdeb = try cachedDeb(kernelPackage, in: debs) else {
+            throw GuestImagesError(description: "\(kernelPackage): no .deb in \(debs)")
+        }
+        try run("dpkg-deb", ["-x", kdeb, kernel])
+        let modulesDir = "lib/modules/" + release
+        var byName: [String: String] = [:] // module name with '-' → path relative to kernel root
+        if let walker = fm.enumerator(atPath: kernel + "/" + modulesDir) {
+            while let item = walker.nextObject() as? String {
+                let base = (item as NSString).lastPathComponent
+                for suffix in [".ko", ".ko.xz", ".ko.zst", ".ko.gz"] where base.hasSuffix(suffix) {
+                    byName[String(base.dropLast(suffix.count)).replacingOccurrences(of: "_", with: "-")] = modulesDir + "/" + item
+                }
+            }
+        }
+        var order: [String] = []
+        var visiting = Set<String>()
+        func add(_ module: String) throws {
+            let name = module.replacingOccurrences(of: "_", with: "-")
+            if order.contains(name) { return }
+            guard visiting.insert(name).inserted else { throw GuestImagesError(description: "module dependency loop at \(name)") }
+            guard let rel = byName[name] else {
+                throw GuestImagesError(description: "module \(name) is not in \(kernelPackage)")
+            }
+            guard rel.hasSuffix(".ko") else {
+                throw GuestImagesError(description: "\(rel): compressed modules are not handled (busybox insmod loads plain .ko)")
+            }
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: kernel + "/" + rel)))
+            for dep in modinfo(bytes, "depends").split(separator: ",") where !dep.isEmpty { try add(String(dep)) }
+            try stage([rel], from: kernel, to: staging, copied: &copied)
+            order.append(name)
+        }
+        for m in xenModules { try add(m) }
+        let list = order.map { "/" + byName[$0]! + "\n" }.joined()
+        try fm.createDirectory(atPath: staging + "/etc", withIntermediateDirectories: true)
+        try Data(list.utf8).write(to: URL(fileURLWithPath: staging + "/etc/xen-modules"))
+        log("[fetch]   load order: \(order.joined(separator: ", "))")
+    }
+
+    /// The release the Image reports ("Linux version 6.1.0-37-cloud-arm64 ..."), which names its package.
+    private static func kernelRelease(_ image: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: image), options: .alwaysMapped)
+        let marker = Data("Linux version ".utf8)
+        guard let r = data.range(of: marker) else {
+            throw GuestImagesError(description: "\(image): no \"Linux version\" string")
+        }
+        var end = r.upperBound
+        while end < data.endIndex, data[end] > 0x20, data[end] < 0x7F, end - r.upperBound < 128 { end += 1 }
+        let release = String(decoding: data[r.upperBound..<end], as: UTF8.self)
+        guard !release.isEmpty else { throw GuestImagesError(description: "\(image): empty kernel release") }
+        return release
+    }
+
+    /// A `key=value` of a module's .modinfo section (empty if absent).
+    private static func modinfo(_ bytes: [UInt8], _ key: String) -> String {
+        let pattern = [UInt8(0)] + Array((key + "=").utf8)
+        var i = 0
+        while i + pattern.count <= bytes.count {
+            if bytes[i] == 0, bytes[i + 1] == pattern[1], bytes[(i + 1)..<(i + pattern.count)].elementsEqual(pattern[1...]) {
+                var end = i + pattern.count
+                while end < bytes.count, bytes[end] != 0 { end += 1 }
+                return String(decoding: bytes[(i + pattern.count)..<end], as: UTF8.self)
+            }
+            i += 1
+        }
+        return ""
+    }
+
+    /// Follows symbolic links of `rel` inside `root` (never the host's tree). Returns every path
+    /// visited, the regular file last, or nil if the chain leaves the tree or dangles.
+    private static func resolve(_ rel: String, in root: String) -> [String]? {
+        let fm = FileManager.default
+        var chain: [String] = []
+        var current = rel
+        for _ in 0..<16 {
+            chain.append(current)
+            guard let attrs = try? fm.attributesOfItem(atPath: root + "/" + current) else { return nil }
+            switch attrs[.type] as? FileAttributeType {
+            case .typeRegular?:
+                return chain
+            case .typeSymbolicLink?:
+                guard let dest = try? fm.destinationOfSymbolicLink(atPath: root + "/" + current) else { return nil }
+                let joined = dest.hasPrefix("/") ? dest : (current as NSString).deletingLastPathComponent + "/" + dest
+                var parts: [Substring] = []
+                for c in joined.split(separator: "/") where c != "." {
+                    if c == ".." { if parts.popLast() == nil { return nil } } else { parts.append(c) }
+                }
+                current = parts.joined(separator: "/")
+            default:
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// Copies paths (files or symbolic links, as they are) from one tree to the same place in another.
+    private static func stage(_ paths: [String], from root: String, to staging: String, copied: inout Set<String>) throws {
+        let fm = FileManager.default
+        for rel in paths where !copied.contains(rel) {
+            let src = root + "/" + rel, dst = staging + "/" + rel
+            try fm.createDirectory(atPath: (dst as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if (try fm.attributesOfItem(atPath: src))[.type] as? FileAttributeType == .typeSymbolicLink {
+                try fm.createSymbolicLink(atPath: dst, withDestinationPath: try fm.destinationOfSymbolicLink(atPath: src))
+            } else {
+                try fm.copyItem(atPath: src, toPath: dst)
+            }
+            copied.insert(rel)
+        }
+    }
+
+    /// Every path under `root` (relative, sorted, parents before children), except the stamp.
+    private static func treeEntries(_ root: String) throws -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: root) else {
+            throw GuestImagesError(description: "cannot read \(root)")
+        }
+        var all: [String] = []
+        while let item = walker.nextObject() as? String {
+            if item != ".stamp" { all.append(item) }
+        }
+        return all.sorted()
+    }
+}
+
+/// The program interpreter and DT_NEEDED names of a 64-bit little-endian ELF file: what `ldd`
+/// starts from, read without running anything (the files are arm64, the host need not be).
+struct ELFDependencies {
+    var interpreter: String?
+    var needed: [String]
+
+    static func read(_ path: String) throws -> ELFDependencies {
+        let b = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        func fail(_ why: String) -> GuestImagesError { GuestImagesError(description: "\(path): \(why)") }
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        func u64(_ o: Int) -> Int { u32(o) | u32(o + 4) << 32 }
+        func cString(_ o: Int) throws -> String {
+            guard o >= 0, o < b.count else { throw fail("string offset out of range") }
+            var e = o
+            while e < b.count, b[e] != 0 { e += 1 }
+            return String(decoding: b[o..<e], as: UTF8.self)
+        }
+        guard b.count >= 64, b[0] == 0x7F, b[1] == 0x45, b[2] == 0x4C, b[3] == 0x46 else { throw fail("not an ELF file") }
+        guard b[4] == 2, b[5] == 1 else { throw fail("not a 64-bit little-endian ELF file") }
+        guard u16(18) == 183 else { throw fail("not an AArch64 ELF file (e_machine \(u16(18)))") }
+        let phoff = u64(0x20), phentsize = u16(0x36), phnum = u16(0x38)
+        guard phentsize >= 56, phoff + phnum * phentsize <= b.count else { throw fail("bad program headers") }
+        var interpreter: String?
+        var dynamic: (offset: Int, size: Int)?
+        var loads: [(vaddr: Int, offset: Int, size: Int)] = []
+        for i in 0..<phnum {
+            let h = phoff + i * phentsize
+            let type = u32(h), offset = u64(h + 0x08), vaddr = u64(h + 0x10), filesz = u64(h + 0x20)
+            switch type {
+            case 1: loads.append((vaddr, offset, filesz))           // PT_LOAD
+            case 2: dynamic = (offset, filesz)                      // PT_DYNAMIC
+            case 3: interpreter = try cString(offset)               // PT_INTERP
+            default: break
+            }
+        }
+        guard let dyn = dynamic else { return ELFDependencies(interpreter: interpreter, needed: []) }
+        guard dyn.offset + dyn.size <= b.count else { throw fail("PT_DYNAMIC out of range") }
+        var strtab: Int?
+        var neededOffsets: [Int] = []
+        var o = dyn.offset
+        while o + 16 <= dyn.offset + dyn.size {
+            let tag = u64(o), value = u64(o + 8)
+            if tag == 0 { break }                                   // DT_NULL
+            if tag == 1 { neededOffsets.append(value) }             // DT_NEEDED
+            if tag == 5 { strtab = value }                          // DT_STRTAB (an address)
+            o += 16
+        }
+        guard !neededOffsets.isEmpty else { return ELFDependencies(interpreter: interpreter, needed: []) }
+        guard let addr = strtab, let seg = loads.first(where: { addr >= $0.vaddr && addr < $0.vaddr + $0.size }) else {
+            throw fail("DT_STRTAB is in no PT_LOAD segment")
+        }
+        let base = addr - seg.vaddr + seg.offset
+        return ELFDependencies(interpreter: interpreter, needed: try neededOffsets.map { try cString(base + $0) })
+    }
+}

@@ -47,6 +47,7 @@ private func psciNode(_ compatible: [String], method: String) -> DTNode {
         #expect(b.uartIntid == 33, "interrupts = <GIC_SPI 1 IRQ_TYPE_LEVEL_HIGH>")
         #expect(b.hasPSCI)
         #expect(!b.psciUsesHVC, "QEMU with virtualization=on: firmware at EL3, SMC conduit")
+        #expect(b.rtc == PhysicalRange(base: 0x0901_0000, size: 0x1000), "QEMU's PL031 (pl031@9010000)")
     }
 
     @Test func minimalBoard() throws {
@@ -55,6 +56,7 @@ private func psciNode(_ compatible: [String], method: String) -> DTNode {
         #expect(b.cpus == [0])
         #expect(b.uart == nil)
         #expect(b.uartIntid == nil)
+        #expect(b.rtc == nil)
         #expect(!b.hasPSCI)
         #expect(!b.psciUsesHVC)
     }
@@ -169,5 +171,35 @@ private func psciNode(_ compatible: [String], method: String) -> DTNode {
         let b = try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode(), extra: [uart]))
         #expect(b.uart != nil)
         #expect(b.uartIntid == nil)
+    }
+
+    @Test func pl031RTC() throws {
+        func rtc(_ name: String, _ base: UInt32, status: String? = nil, compatible: [String] = ["arm,pl031", "arm,primecell"]) -> DTNode {
+            var n = DTNode(name: name, properties: [
+                .strings("compatible", compatible), .cells("reg", [0, base, 0, 0x1000]), .cells("interrupts", [0, 2, 4]),
+            ])
+            if let status { n.properties.append(.string("status", status)) }
+            return n
+        }
+        let one = try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode(), extra: [rtc("rtc@1c170000", 0x1C17_0000)]))
+        #expect(one.rtc == PhysicalRange(base: 0x1C17_0000, size: 0x1000))
+
+        let skipDisabled = try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode(), extra: [
+            rtc("rtc@9010000", 0x0901_0000, status: "disabled"), rtc("rtc@9020000", 0x0902_0000, status: "okay"),
+        ]))
+        #expect(skipDisabled.rtc == PhysicalRange(base: 0x0902_0000, size: 0x1000), "the first one not disabled")
+
+        let onlyDisabled = try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode(), extra: [
+            rtc("rtc@9010000", 0x0901_0000, status: "disabled"),
+        ]))
+        #expect(onlyDisabled.rtc == nil)
+
+        let otherRTC = try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode(), extra: [
+            rtc("rtc@9010000", 0x0901_0000, compatible: ["google,goldfish-rtc"]),
+        ]))
+        #expect(otherRTC.rtc == nil, "only a PL031")
+
+        let noReg = DTNode(name: "rtc", properties: [.strings("compatible", ["arm,pl031"])])
+        #expect(try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode(), extra: [noReg])).rtc == nil)
     }
 }

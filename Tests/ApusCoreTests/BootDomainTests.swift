@@ -46,6 +46,7 @@ private let ramdisk1 = module("module@4b000000", ["multiboot,ramdisk", "multiboo
         #expect(d.ramdisk == PhysicalRange(base: 0x4B00_0000, size: 0x40_0000))
         #expect(d.bootargs == text("console=ttyAMA0"))
         #expect(d.vpl011)
+        #expect(d.xenEnhanced == .disabled, "no xen,enhanced: a plain Arm guest")
         #expect(!d.enhanced)
     }
 
@@ -56,10 +57,59 @@ private let ramdisk1 = module("module@4b000000", ["multiboot,ramdisk", "multiboo
         let d = try #require(try BootDomain.parseAll(dt).first?.get())
         #expect(d.memoryKiB == 0x4_0000)
         #expect(d.vcpus == 1, "cpus defaults to 1")
+        #expect(d.xenEnhanced == .enabled, "a bare xen,enhanced means enabled")
         #expect(d.enhanced)
         #expect(!d.vpl011)
         #expect(d.ramdisk == nil)
         #expect(d.bootargs.isEmpty)
+    }
+
+    /// Xen's dom0less binding: xen,enhanced absent, empty, "enabled" or "no-xenstore".
+    @Test func xenEnhancedValues() throws {
+        func enhanced(_ p: DTProperty?) -> Result<BootDomain, BootDomainError> {
+            var props: [DTProperty] = [.u32("memory", 0x1_0000)]
+            if let p { props.append(p) }
+            return BootDomain.parseAll(tree(chosen: [domainNode("d", properties: props, modules: [kernel1])]))[0]
+        }
+        #expect(try enhanced(nil).get().xenEnhanced == .disabled)
+        #expect(try enhanced(.empty("xen,enhanced")).get().xenEnhanced == .enabled)
+        #expect(try enhanced(.string("xen,enhanced", "enabled")).get().xenEnhanced == .enabled)
+        #expect(try enhanced(.string("xen,enhanced", "no-xenstore")).get().xenEnhanced == .noXenstore)
+        #expect(try enhanced(.string("xen,enhanced", "no-xenstore")).get().enhanced)
+        // A value without its final NUL is read like the string it spells.
+        #expect(try enhanced(.bytes("xen,enhanced", text("no-xenstore"))).get().xenEnhanced == .noXenstore)
+    }
+
+    @Test func badXenEnhanced() throws {
+        let bad: [DTProperty] = [
+            .string("xen,enhanced", "disabled"), .string("xen,enhanced", "Enabled"),
+            .string("xen,enhanced", "no_xenstore"), .string("xen,enhanced", ""),
+            .strings("xen,enhanced", ["enabled", "no-xenstore"]), .u32("xen,enhanced", 1),
+            .bytes("xen,enhanced", text("enabled\0\0")),
+        ]
+        for p in bad {
+            let dt = tree(chosen: [domainNode("a", properties: [.u32("memory", 0x1_0000), p], modules: [kernel1])])
+            #expect(BootDomain.parseAll(dt) == [.failure(.badXenEnhanced(name: text("a")))], "\(p.value)")
+        }
+        // Only that domain is refused.
+        let two = tree(chosen: [
+            domainNode("ok", properties: [.u32("memory", 0x1_0000), .string("xen,enhanced", "enabled")], modules: [kernel1]),
+            domainNode("typo", properties: [.u32("memory", 0x1_0000), .string("xen,enhanced", "enable")],
+                       modules: [kernel1]),
+        ])
+        let all = BootDomain.parseAll(two)
+        #expect(try all[0].get().xenEnhanced == .enabled)
+        #expect(all[1] == .failure(.badXenEnhanced(name: text("typo"))))
+    }
+
+    @Test func xenEnhancedPropertyValues() {
+        #expect(XenEnhanced.disabled.propertyValue == nil)
+        #expect(XenEnhanced.enabled.propertyValue?.description == "enabled")
+        #expect(XenEnhanced.noXenstore.propertyValue?.description == "no-xenstore")
+        for e in [XenEnhanced.enabled, .noXenstore] {
+            let v = Array(e.propertyValue!.description.utf8) + [0]
+            #expect(XenEnhanced(propertyValue: v) == e, "round-trips")
+        }
     }
 
     @Test func twoCellModuleAddresses() throws {

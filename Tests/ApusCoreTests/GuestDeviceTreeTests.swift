@@ -6,8 +6,9 @@ private func text(_ s: String) -> [UInt8] { Array(s.utf8) }
 /// Builds, serializes and parses back, so every check sees what the guest will see.
 private func guestTree(memory: UInt64 = 256 << 20, vcpus: Int = 2, bootargs: String = "console=ttyAMA0 root=/dev/ram",
                        initrd: PhysicalRange? = PhysicalRange(base: 0x4800_0000, size: 0x12_3456),
-                       vpl011: Bool = true, base: UInt64? = nil) throws -> DeviceTree {
-    var g = GuestDeviceTree(memorySize: memory, vcpus: vcpus, bootargs: text(bootargs), initrd: initrd, vpl011: vpl011)
+                       vpl011: Bool = true, base: UInt64? = nil, hypervisor: Bool = false) throws -> DeviceTree {
+    var g = GuestDeviceTree(memorySize: memory, vcpus: vcpus, bootargs: text(bootargs), initrd: initrd, vpl011: vpl011,
+                            hypervisorNode: hypervisor)
     if let b = base { g.memoryBase = b }
     return try DeviceTree.parse(g.build().serialize())
 }
@@ -123,6 +124,48 @@ private func guestTree(memory: UInt64 = 256 << 20, vcpus: Int = 2, bootargs: Str
         #expect(dt.stdoutNode == nil)
     }
 
+    @Test func noHypervisorNodeByDefault() throws {
+        let g = GuestDeviceTree(memorySize: 1 << 30, vcpus: 1, bootargs: [], initrd: nil, vpl011: true)
+        #expect(!g.hypervisorNode)
+        let dt = try guestTree()
+        #expect(dt.node(atPath: "/hypervisor") == nil)
+        #expect(dt.nodes(compatibleWith: "xen,xen").isEmpty)
+        // Not in the blob at all: a guest must not find Xen by searching the strings either.
+        let blob = g.build().serialize()
+        #expect(!contains(blob, text("xen,xen\0")))
+        #expect(!contains(blob, text("hypervisor")))
+    }
+
+    /// The node Xen 4.17 gives a domU (domain_build.c make_hypervisor_node, libxl_arm.c).
+    @Test func hypervisorNodeAsXen() throws {
+        let dt = try guestTree(vcpus: 2, hypervisor: true)
+        let h = try #require(dt.lookup(path: "/hypervisor"))
+        #expect(h.path == text("/hypervisor"), "no unit address, as Xen")
+        #expect(h.node.property("compatible")?.value == text("xen,xen-4.17\0xen,xen\0"))
+        #expect(h.node.property("reg")?.cells == [0x0, 0x3800_0000, 0x0, 0x0100_0000], "2+2 cells")
+        #expect(h.reg == [RegEntry(address: GuestLayout.grantTableBase, size: GuestLayout.grantTableSize)])
+        #expect(h.node.property("interrupts")?.cells == [1, 15, 0xF08], "PPI 15 = INTID 31, level-low, all CPUs")
+        #expect(Int(try #require(h.node.property("interrupts")?.cells?[1])) + 16 == GuestLayout.eventChannelPPI)
+        let parent = try #require(h.node.property("interrupt-parent")?.u32())
+        #expect(parent == 0xFDE8)
+        #expect(dt.node(withPhandle: parent)?.node.isCompatible(with: "arm,gic-v3") == true)
+        #expect(h.node.properties.map(\.name) == [text("compatible"), text("reg"), text("interrupts"),
+                                                  text("interrupt-parent")], "Xen's order")
+        #expect(h.node.children.isEmpty)
+        #expect(dt.root.children.last?.name == text("hypervisor"), "last in the root, as Xen writes it")
+    }
+
+    @Test func hypervisorNodeLeavesTheRestAlone() throws {
+        let plain = GuestDeviceTree(memorySize: 256 << 20, vcpus: 2, bootargs: text("x"), initrd: nil, vpl011: true)
+        var xen = plain
+        xen.hypervisorNode = true
+        var withNode = xen.build()
+        #expect(try DeviceTree.parse(withNode.serialize()) == withNode, "round-trips")
+        withNode.root.children.removeLast()
+        #expect(withNode == plain.build(), "only the node is added")
+        #expect(try guestTree(vpl011: false, hypervisor: true).node(atPath: "/hypervisor") != nil, "without vpl011 too")
+    }
+
     @Test func chosen() throws {
         let dt = try guestTree(bootargs: "console=ttyAMA0 earlycon", initrd: PhysicalRange(base: 0x4800_0000, size: 0x12_3456))
         let chosen = try #require(dt.node(atPath: "/chosen"))
@@ -170,4 +213,10 @@ private func guestTree(memory: UInt64 = 256 << 20, vcpus: Int = 2, bootargs: Str
         #expect(hex(0xABC_DEF0) == text("abcdef0"))
         #expect(hex(UInt64.max) == text("ffffffffffffffff"))
     }
+}
+
+private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+    for i in 0...(haystack.count - needle.count) where Array(haystack[i..<(i + needle.count)]) == needle { return true }
+    return false
 }

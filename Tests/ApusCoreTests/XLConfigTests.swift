@@ -32,6 +32,7 @@ private let base = "name = \"web\"\nkernel = \"Image\"\n"
         #expect(c.onPoweroff == .destroy && c.onReboot == .restart && c.onCrash == .destroy)
         #expect(c.type == .pvh)
         #expect(c.vuart == false)
+        #expect(c.xenEnhanced == .enabled, "an xl-created Xen guest on Arm always gets the hypervisor node")
         #expect(c.warnings.isEmpty)
     }
 
@@ -53,6 +54,7 @@ private let base = "name = \"web\"\nkernel = \"Image\"\n"
             on_reboot = "rename-restart"
             on_crash = 'coredump-restart'
             vuart = "sbsa_uart"
+            xen_enhanced = "no-xenstore"
             extra = "console=ttyAMA0 quiet"
             root = "/dev/ram0"
             """)
@@ -65,6 +67,7 @@ private let base = "name = \"web\"\nkernel = \"Image\"\n"
         #expect(c.cpuWeight == 512 && c.cpuCap == 150)
         #expect(c.onPoweroff == .destroy && c.onReboot == .renameRestart && c.onCrash == .coredumpRestart)
         #expect(c.vuart)
+        #expect(c.xenEnhanced == .noXenstore)
         #expect(c.cmdline == "root=/dev/ram0 console=ttyAMA0 quiet")
         #expect(c.warnings.isEmpty)
     }
@@ -108,6 +111,19 @@ private let base = "name = \"web\"\nkernel = \"Image\"\n"
         #expect(CPUAffinity.only([1, 5]).cpus(boardCPUs: 4) == [1])
     }
 
+    /// Apus's key mirroring dom0less `xen,enhanced`; 1/0 as xl writes booleans.
+    @Test func xenEnhanced() throws {
+        #expect(try parse(base + "xen_enhanced = \"enabled\"").xenEnhanced == .enabled)
+        #expect(try parse(base + "xen_enhanced = 'no-xenstore'").xenEnhanced == .noXenstore)
+        #expect(try parse(base + "xen_enhanced = \"disabled\"").xenEnhanced == .disabled)
+        #expect(try parse(base + "xen_enhanced = 1").xenEnhanced == .enabled)
+        #expect(try parse(base + "xen_enhanced = 0").xenEnhanced == .disabled)
+        #expect(try parse(base + "xen_enhanced = \"0\"").xenEnhanced == .disabled)
+        #expect(try parse(base + "xen_enhanced = 0\nxen_enhanced = \"enabled\"").xenEnhanced == .enabled, "the last wins")
+        #expect(try parse(base + "xen_enhanced = \"no\"\nxen_enhanced += \"-xenstore\"").xenEnhanced == .noXenstore,
+                "+= joins strings, as for the other string keys")
+    }
+
     @Test func pathResolution() {
         #expect(DomainConfig.joinPath("/etc/apus", "Image") == "/etc/apus/Image")
         #expect(DomainConfig.joinPath("/etc/apus/", "Image") == "/etc/apus/Image")
@@ -132,7 +148,7 @@ private let base = "name = \"web\"\nkernel = \"Image\"\n"
         #expect(failure("") == "web.cfg: missing required key 'name'")
         #expect(failure(base + "\n\nmemroy = 128") == "web.cfg:5: unknown key 'memroy'")
         #expect(failure(base + "Memory = 128") == "web.cfg:3: unknown key 'Memory'")
-        #expect(failure(base + "xen_enhanced = 1") == "web.cfg:3: unknown key 'xen_enhanced'")
+        #expect(failure(base + "xen_enhance = 1") == "web.cfg:3: unknown key 'xen_enhance'")
         do {
             _ = try DomainConfig.parse(text: base + "memroy = 1", fileName: "web.cfg", directory: "")
             Issue.record("expected an error")
@@ -182,6 +198,12 @@ private let base = "name = \"web\"\nkernel = \"Image\"\n"
         #expect(failure(base + "vuart = \"uart\"") == "web.cfg:3: vuart: only \"sbsa_uart\" is supported on Arm, got \"uart\"")
         #expect(failure(base + "vpl011 = \"yes\"") == "web.cfg:3: vpl011: expected 0 or 1, got \"yes\"")
         #expect(failure(base + "extra = [\"a\"]") == "web.cfg:3: extra: expected a string, got a list")
+        let enhanced = "expected \"enabled\", \"no-xenstore\" or \"disabled\" (or 1/0), got "
+        #expect(failure(base + "xen_enhanced = \"yes\"") == "web.cfg:3: xen_enhanced: " + enhanced + "\"yes\"")
+        #expect(failure(base + "xen_enhanced = \"Enabled\"") == "web.cfg:3: xen_enhanced: " + enhanced + "\"Enabled\"")
+        #expect(failure(base + "\nxen_enhanced = 2") == "web.cfg:4: xen_enhanced: " + enhanced + "2")
+        #expect(failure(base + "xen_enhanced = \"\"") == "web.cfg:3: xen_enhanced: " + enhanced + "\"\"")
+        #expect(failure(base + "xen_enhanced = [\"enabled\"]") == "web.cfg:3: xen_enhanced: " + enhanced + "a list")
     }
 
     @Test func affinityErrors() {

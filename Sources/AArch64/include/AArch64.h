@@ -131,6 +131,9 @@ static inline void arch_irq_disable(void) { __asm__ volatile("msr daifset, #2" :
 // Whole-TLB maintenance: EL2 regime, and stage 1+2 of the current VMID.
 static inline void arch_tlbi_alle2(void) { __asm__ volatile("dsb ishst; tlbi alle2; dsb ish; isb" ::: "memory"); }
 static inline void arch_tlbi_vmalls12e1is(void) { __asm__ volatile("dsb ishst; tlbi vmalls12e1is; dsb ish; isb" ::: "memory"); }
+// Every VMID's stage 1+2 entries on all CPUs: after a p2m change of a domain that may not
+// be the one loaded here (grant unmap on teardown), without switching VTTBR to it.
+static inline void arch_tlbi_alle1is(void) { __asm__ volatile("dsb ishst; tlbi alle1is; dsb ish; isb" ::: "memory"); }
 static inline void arch_ic_iallu(void) { __asm__ volatile("ic iallu; dsb ish; isb" ::: "memory"); }
 static inline void arch_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" ::"r"(va) : "memory"); }
 
@@ -140,6 +143,18 @@ static inline uint64_t arch_at_s12e1r(uint64_t va) {
     __asm__ volatile("at s12e1r, %1; isb; mrs %0, par_el1" : "=r"(par) : "r"(va) : "memory");
     return par;
 }
+
+static inline uint64_t arch_at_s12e1w(uint64_t va) {
+    uint64_t par;
+    __asm__ volatile("at s12e1w, %1; isb; mrs %0, par_el1" : "=r"(par) : "r"(va) : "memory");
+    return par;
+}
+
+// Atomics on words a guest shares with the hypervisor (event-channel bitmaps, vcpu_info):
+// runtime.c, exclusive-monitor loops (the Cortex-A57 has no LSE atomics).
+uint64_t apus_atomic_or64(uint64_t *p, uint64_t bits);
+uint64_t apus_atomic_and64(uint64_t *p, uint64_t bits);
+uint32_t apus_atomic_cas32(uint32_t *p, uint32_t expected, uint32_t desired);
 
 // Secure monitor call for PSCI towards the firmware (QEMU's built-in PSCI on virt).
 static inline uint64_t arch_smc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3) {
@@ -162,6 +177,8 @@ static inline uint64_t arch_hvc(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t 
 // Volatile MMIO accessors: single accesses the optimizer may neither merge nor drop.
 static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *)addr; }
 static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
+static inline uint8_t mmio_read8(uint64_t addr) { return *(volatile uint8_t *)addr; }
+static inline void mmio_write8(uint64_t addr, uint8_t v) { *(volatile uint8_t *)addr = v; }
 static inline uint64_t mmio_read64(uint64_t addr) { return *(volatile uint64_t *)addr; }
 static inline void mmio_write64(uint64_t addr, uint64_t v) { *(volatile uint64_t *)addr = v; }
 

@@ -8,6 +8,9 @@ public struct BoardInfo: Equatable, Sendable {
     public var gicRedistributors = PhysicalRange(base: 0, size: 0)
     public var uart: PhysicalRange?
     public var uartIntid: UInt32?
+    /// The PL031 real-time clock, if the board has one (QEMU virt: 0x09010000): where the
+    /// wall-clock time Xen guests read from shared_info comes from.
+    public var rtc: PhysicalRange?
     /// PSCI conduit: true for HVC, false for SMC.
     public var psciUsesHVC = false
     public var hasPSCI = false
@@ -53,6 +56,12 @@ extension BoardInfo {
                 b.uartIntid = irq[0] == 0 ? irq[1] &+ 32 : irq[1] &+ 16
             }
         }
+
+        // status = "disabled" says the device is not for us to use (e.g. kept by secure firmware).
+        let rtcNode = dt.nodes(compatibleWith: "arm,pl031").first { m in
+            !(m.node.property("status")?.containsString("disabled") ?? false)
+        }
+        if let r = rtcNode?.reg?.first, r.size > 0 { b.rtc = PhysicalRange(base: r.address, size: r.size) }
 
         let psci = dt.nodes(compatibleWith: "arm,psci-1.0").first ?? dt.nodes(compatibleWith: "arm,psci-0.2").first
         if let p = psci {

@@ -10,7 +10,10 @@ public struct BootDomain: Equatable, Sendable {
     public var ramdisk: PhysicalRange?
     public var bootargs: [UInt8]
     public var vpl011: Bool
-    public var enhanced: Bool
+    /// `xen,enhanced`: absent → disabled; no value or "enabled" → enabled; "no-xenstore".
+    public var xenEnhanced: XenEnhanced
+    /// True when the domain gets Xen's PV interfaces at all (either enhanced mode).
+    public var enhanced: Bool { xenEnhanced != .disabled }
     /// Scheduling (xl.cfg cpu_weight, cpu_cap, cpus), carried as `apus,cpu-weight`,
     /// `apus,cpu-cap` and `apus,hard-affinity` (a CPU bit mask); Xen's defaults when absent.
     public var weight: Int = 256
@@ -47,6 +50,8 @@ public enum BootDomainError: Error, Equatable, Sendable {
     case missingKernel(name: [UInt8])
     case badCPUs(name: [UInt8])
     case badModule(name: [UInt8])
+    /// `xen,enhanced` with a value other than "enabled" or "no-xenstore".
+    case badXenEnhanced(name: [UInt8])
 }
 
 extension BootDomain {
@@ -86,9 +91,13 @@ extension BootDomain {
             }
         }
         guard let k = kernel else { return .failure(.missingKernel(name: name)) }
+        var enhanced = XenEnhanced.disabled
+        if let p = n.property("xen,enhanced") {
+            guard let e = XenEnhanced(propertyValue: p.value) else { return .failure(.badXenEnhanced(name: name)) }
+            enhanced = e
+        }
         var d = BootDomain(name: name, memoryKiB: kib, vcpus: cpus, kernel: k, ramdisk: ramdisk,
-                           bootargs: bootargs, vpl011: n.property("vpl011") != nil,
-                           enhanced: n.property("xen,enhanced") != nil)
+                           bootargs: bootargs, vpl011: n.property("vpl011") != nil, xenEnhanced: enhanced)
         if let w = n.property("apus,cpu-weight")?.u32() { d.weight = Int(min(max(w, 1), 65535)) }
         if let c = n.property("apus,cpu-cap")?.u32() { d.capPercent = Int(min(c, 12800)) }
         if let a = n.property("apus,hard-affinity")?.u64(), a != 0 { d.affinity = a }

@@ -1,6 +1,7 @@
 /// The device tree a domain boots with: what Xen's libxl/dom0less domain builder
 /// gives an Arm guest (memory, vCPUs, PSCI over HVC, GICv3, arch timer, vPL011),
-/// at the addresses of Xen's guest memory map.
+/// at the addresses of Xen's guest memory map; with `hypervisorNode`, also the `/hypervisor`
+/// node that tells the guest it runs on Xen.
 public struct GuestDeviceTree {
     public var memoryBase: UInt64 = GuestLayout.ram0Base
     public var memorySize: UInt64
@@ -8,13 +9,18 @@ public struct GuestDeviceTree {
     public var bootargs: [UInt8]
     public var initrd: PhysicalRange?
     public var vpl011: Bool
+    /// The `/hypervisor` node (Xen's PV interfaces: grant table area, event-channel PPI):
+    /// on for a domain with `xen,enhanced`, off for a plain Arm guest.
+    public var hypervisorNode: Bool = false
 
-    public init(memorySize: UInt64, vcpus: Int, bootargs: [UInt8], initrd: PhysicalRange?, vpl011: Bool) {
+    public init(memorySize: UInt64, vcpus: Int, bootargs: [UInt8], initrd: PhysicalRange?, vpl011: Bool,
+                hypervisorNode: Bool = false) {
         self.memorySize = memorySize
         self.vcpus = vcpus
         self.bootargs = bootargs
         self.initrd = initrd
         self.vpl011 = vpl011
+        self.hypervisorNode = hypervisorNode
     }
 
     static let gicPhandle: UInt32 = 0xFDE8             // Xen's GUEST_PHANDLE_GIC
@@ -98,7 +104,28 @@ public struct GuestDeviceTree {
             ]
             root.children.append(uart)
         }
+        if hypervisorNode { root.children.append(hypervisor()) }
         return DeviceTree(root: root)
+    }
+
+    /// Xen 4.17's node for a domU (xen/arch/arm/domain_build.c make_hypervisor_node, last in the
+    /// root as there; libxl_arm.c writes the same for xl guests; binding in Linux's
+    /// Documentation/devicetree/bindings/arm/xen.txt). Xen also appends "extended regions" to
+    /// `reg` (unused guest-physical space where a guest may map foreign pages); Apus offers none
+    /// yet; Linux then maps foreign grants over ballooned-out RAM pages, as on Xen before 4.16.
+    func hypervisor() -> DTNode {
+        var n = DTNode(name: "hypervisor")
+        // Xen's PPI encoding (set_interrupt): <is-PPI, PPI number, cpumask << 8 | type>, with
+        // type 8 = active-low level and cpumask 0xf "all CPUs" (ignored by GICv3), as the timer's.
+        let ppi = UInt32(GuestLayout.eventChannelPPI - 16)
+        n.properties = [
+            .strings("compatible", ["xen,xen-4.17", "xen,xen"]),
+            // reg 0: the grant table area, in the root's 2+2 cells.
+            .cells("reg", reg(GuestLayout.grantTableBase, GuestLayout.grantTableSize)),
+            .cells("interrupts", [1, ppi, 0xF08]),
+            .cells("interrupt-parent", [GuestDeviceTree.gicPhandle]),
+        ]
+        return n
     }
 }
 

@@ -41,7 +41,7 @@ public enum DomainType: Equatable, Sendable {
 ///
 /// Keys read: `name` (required), `kernel` (required), `ramdisk`, `cmdline` / `extra` / `root`,
 /// `memory`, `maxmem`, `vcpus`, `maxvcpus`, `cpus`, `cpu_weight`, `cpu_cap`,
-/// `on_poweroff`, `on_reboot`, `on_crash`, `type`, `vuart` and `vpl011`.
+/// `on_poweroff`, `on_reboot`, `on_crash`, `type`, `vuart`, `vpl011` and `xen_enhanced` (Apus's own).
 /// Keys xl knows but Apus does not implement (passthrough, PV devices, ...) are refused with a reason;
 /// any other key is refused as unknown.
 public struct DomainConfig: Equatable, Sendable {
@@ -74,6 +74,11 @@ public struct DomainConfig: Equatable, Sendable {
     /// An emulated SBSA/PL011 UART for the guest: xl's `vuart = "sbsa_uart"`, or Apus's `vpl011 = 1`
     /// (the name of the dom0less device-tree property).
     public var vuart: Bool
+    /// `xen_enhanced`: Xen's PV interfaces (and XenStore) for the guest. xl has no such key: an
+    /// xl-created Xen guest on Arm always gets them, a dom0less one only with the `xen,enhanced`
+    /// property. The key mirrors that property: "enabled" (default, as xl), "no-xenstore",
+    /// "disabled"; 1 and 0 mean "enabled" and "disabled".
+    public var xenEnhanced: XenEnhanced
     /// Things xl would print as warnings, already formatted: `web.cfg:4: warning: …`.
     public var warnings: [String]
 
@@ -100,6 +105,7 @@ public struct DomainConfig: Equatable, Sendable {
         self.onCrash = .destroy
         self.type = .pvh
         self.vuart = false
+        self.xenEnhanced = .enabled
         self.warnings = []
     }
 
@@ -166,6 +172,8 @@ public struct DomainConfig: Equatable, Sendable {
                 config.vuart = true
             case "vpl011":
                 config.vuart = try d.boolean(s)
+            case "xen_enhanced":
+                config.xenEnhanced = try d.xenEnhanced(s)
             default:
                 if let reason = unsupportedReason(s.key) {
                     throw XLConfigError(.unsupportedKey, file: fileName, line: s.line, key: s.key,
@@ -341,6 +349,18 @@ private struct SettingReader {
             throw invalid(s, "expected one of \(names), got \(shown(s))")
         }
         return action
+    }
+
+    func xenEnhanced(_ s: XLSetting) throws(XLConfigError) -> XenEnhanced {
+        if case .atom(let a) = s.value {
+            switch a.text {
+            case "enabled", "1": return .enabled
+            case "no-xenstore": return .noXenstore
+            case "disabled", "0": return .disabled
+            default: break
+            }
+        }
+        throw invalid(s, "expected \"enabled\", \"no-xenstore\" or \"disabled\" (or 1/0), got \(shown(s))")
     }
 
     func affinity(_ s: XLSetting) throws(XLConfigError) -> CPUAffinity {

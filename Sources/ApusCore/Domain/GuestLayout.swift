@@ -4,10 +4,22 @@ public enum GuestLayout {
     public static let ram0Base: UInt64 = 0x4000_0000
     public static let ram0MaxSize: UInt64 = 0xC000_0000          // 3 GiB
     public static let ram1Base: UInt64 = 0x2_0000_0000
+    /// GUEST_GNTTAB_BASE/SIZE: where the guest maps its grant table frames; `reg` 0 of the
+    /// `/hypervisor` DT node.
     public static let grantTableBase: UInt64 = 0x3800_0000
     public static let grantTableSize: UInt64 = 0x100_0000
+    /// GUEST_MAGIC_BASE/SIZE: the toolstack's "magic" pages. xl (tools/libs/guest/xg_dom_arm.c,
+    /// alloc_magic_pages) populates 4 pages from the base: console ring at +0, XenStore ring at +1,
+    /// the mem_access ring at +2 and the vuart ring at +3 (page offsets), and publishes their frame
+    /// numbers in HVM_PARAM_CONSOLE_PFN and HVM_PARAM_STORE_PFN. Dom0less (Xen 4.17
+    /// tools/helpers/init-dom0less.c) puts the XenStore page at the same +1.
     public static let magicBase: UInt64 = 0x3900_0000
     public static let magicSize: UInt64 = 0x100_0000
+    public static let magicConsolePage: UInt64 = 0        // CONSOLE_PFN_OFFSET
+    public static let magicXenStorePage: UInt64 = 1       // XENSTORE_PFN_OFFSET
+    public static let magicMemAccessPage: UInt64 = 2      // MEMACCESS_PFN_OFFSET
+    public static let magicVUARTPage: UInt64 = 3          // VUART_PFN_OFFSET
+    /// GUEST_EVTCHN_PPI: the event-channel upcall, `interrupts` of the `/hypervisor` node.
     public static let eventChannelPPI = 31
     public static let virtualTimerPPI = 27
     public static let physicalTimerPPI = 30

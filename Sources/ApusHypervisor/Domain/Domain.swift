@@ -19,6 +19,8 @@ struct DomainSpec {
     var ramdisk: PhysicalRange?
     var bootargs: [UInt8]
     var vpl011: Bool
+    /// Xen PV interfaces (`xen,enhanced`): hypervisor DT node, console and XenStore rings.
+    var xenEnhanced: XenEnhanced
 }
 
 /// A domain: its RAM and p2m, vCPUs, virtual GIC and virtual UART. One spinlock
@@ -32,6 +34,8 @@ final class Domain {
     var vcpus: [VCPU] = []
     var vgic: VGIC
     var uart = VirtualPL011()
+    /// Pages behind its Xen interfaces (shared_info, grant frames, rings).
+    var xen: XenDomainPages? = nil
     /// How the domain was loaded, kept so that a reboot can load it again.
     var boot: BootImage? = nil
     /// A reboot was asked for: the domain is rebuilt once all its vCPUs are off their CPUs.

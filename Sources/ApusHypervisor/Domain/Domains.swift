@@ -30,7 +30,7 @@ enum Domains {
         let head = PhysicalMemory.bytes(at: b.kernel.base, count: 64)
         guard let image = LinuxImageHeader(head) else { return fail("kernel is not an arm64 Image") }
         let guestDT = GuestDeviceTree(memorySize: ram.size, vcpus: b.vcpus, bootargs: b.bootargs,
-                                      initrd: nil, vpl011: b.vpl011)
+                                      initrd: nil, vpl011: b.vpl011, hypervisorNode: b.xenEnhanced != .disabled)
         let dtbEstimate: UInt64 = 0x1_0000
         guard let place = GuestBootPlacement.place(
             ramBase: GuestLayout.ram0Base, ramSize: ram.size, kernelSize: b.kernel.size,
@@ -38,7 +38,8 @@ enum Domains {
             initrdSize: b.ramdisk?.size ?? 0, dtbSize: dtbEstimate) else { return fail("kernel, initrd and DTB do not fit in its RAM") }
 
         let spec = DomainSpec(name: b.name, memory: ram.size, vcpus: b.vcpus, kernel: b.kernel,
-                              ramdisk: b.ramdisk, bootargs: b.bootargs, vpl011: b.vpl011)
+                              ramdisk: b.ramdisk, bootargs: b.bootargs, vpl011: b.vpl011,
+                              xenEnhanced: b.xenEnhanced)
         let d = Domain(id: id, spec: spec, ram: ram, p2m: p2m)
         var dt = guestDT
         if let rd = b.ramdisk { dt.initrd = PhysicalRange(base: place.initrd, size: rd.size) }
@@ -54,6 +55,7 @@ enum Domains {
             Scheduler.vcpus.append(v)
         }
         d.lifecycle = (b.onPoweroff, b.onReboot, b.onCrash)
+        guard Xen.setUp(d, enhanced: b.xenEnhanced) else { return fail("no memory for its Xen interfaces") }
         start(d)
 
         Log.line {
@@ -129,6 +131,7 @@ enum Domains {
         }
         d.restarts += 1
         PhysicalMemory.zero(d.ram.base, count: d.ram.size)
+        Xen.reset(d, enhanced: d.spec.xenEnhanced)
         load(d)
         d.withLock {
             d.vgic = VGIC(vcpus: d.vcpus.count)
@@ -154,6 +157,7 @@ enum Domains {
         guard wasAlive else { return }
         Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(reason) }
         for v in d.vcpus { Scheduler.kick(v) }
+        Xen.tearDown(d)
         if !anyAlive { Hypervisor.powerOffBoard() }
     }
 }

@@ -60,6 +60,8 @@ final class VCPU {
     /// It called PSCI CPU_OFF and is still on its CPU: PSCI keeps reporting it on (so
     /// a CPU_ON racing with the stop gets ALREADY_ON) until it has left.
     var stopping = false
+    /// Blocked in SCHEDOP_poll: the Xen core's poll state is cleared when it runs again.
+    var polling = false
     var power: VCPUPowerState = .off
     /// Guest general registers while not on a CPU.
     var frame = apus_frame()

@@ -15,7 +15,7 @@ struct GuestAccess {
     func hostAddress(virtual va: UInt64, length: UInt64, write: Bool) -> UInt64? {
         guard length > 0, length <= 4096, va <= UInt64.max - length,
               va & ~0xFFF == (va + length - 1) & ~0xFFF else { return nil }
-        let par = arch_at_s12e1r(va)
+        let par = write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
         guard par & 1 == 0 else { return nil }                    // PAR_EL1.F: translation failed
         let pa = (par & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
         // Defence in depth: stage 2 maps only this domain's RAM, but check anyway.
@@ -33,6 +33,19 @@ struct GuestAccess {
             at &+= chunk; left -= chunk
         }
         return out
+    }
+
+    /// Writes `bytes` at guest virtual `va`, page by page; false (nothing more written)
+    /// at the first page the guest may not write.
+    func writeVirtual(_ va: UInt64, _ bytes: [UInt8]) -> Bool {
+        var at = va, done = 0
+        while done < bytes.count {
+            let chunk = min(bytes.count - done, Int(4096 - (at & 0xFFF)))
+            guard let pa = hostAddress(virtual: at, length: UInt64(chunk), write: true) else { return false }
+            PhysicalMemory.store(Array(bytes[done..<done + chunk]), at: pa)
+            at &+= UInt64(chunk); done += chunk
+        }
+        return true
     }
 
     func readVirtual32(_ va: UInt64) -> UInt32? {

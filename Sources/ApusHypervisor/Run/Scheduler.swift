@@ -58,6 +58,8 @@ enum Scheduler {
         write_ich_hcr_el2(1)
         locked { v.kicked = false; v.runningOn = cpu.index; v.wakeAt = nil }
         cpu.current = v
+        Xen.switchedIn(v, d)
+        if v.polling { Xen.endPoll(v) }
         d.withLock { d.vgic.needsFill[v.index] = true }
         programTimer(cpu)
         let frame = UnsafeMutablePointer<apus_frame>(bitPattern: UInt(apus_stack_top(UInt64(cpu.index)) - 272))!
@@ -74,7 +76,8 @@ enum Scheduler {
         v.el1.save()                                 // also stops its virtual timer on this CPU
         apus_fp_save(&v.fp)
         v.needsRestore = true
-        locked { v.runningOn = nil }
+        let blocked: Bool = locked { v.runningOn = nil; return v.blocked }
+        Xen.runstate(v, blocked ? .blocked : .runnable)
         cpu.current = nil
         arch_dsb_sy()
         arch_sev()                                   // a CPU waiting for this vCPU to leave (reboot)
@@ -87,6 +90,7 @@ enum Scheduler {
         let t = now
         locked { policy.offline(v.schedID, now: t) }
         switchOut(v, frame: frame, cpu: cpu)
+        Xen.runstate(v, .offline)
     }
 
     /// A vCPU is powered on (domain start, PSCI CPU_ON): it competes for a CPU.
@@ -135,9 +139,10 @@ enum Scheduler {
     }
 
     /// WFI with nothing to wake for: the vCPU blocks until an interrupt for it is
-    /// raised, or until its virtual timer is due. Returns false (keep running) when
-    /// something is already pending.
-    static func blockInWFI(_ v: VCPU, _ d: Domain, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU) -> Bool {
+    /// raised, or until its virtual timer is due (or `deadline`, a physical count, for
+    /// SCHEDOP_poll). Returns false (keep running) when something is already pending.
+    static func blockInWFI(_ v: VCPU, _ d: Domain, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU,
+                           deadline: UInt64? = nil) -> Bool {
         if d.withLock({ d.vgic.hasDeliverable(vcpu: v.index) }) { return false }
         for n in 0..<v.lrs.count {
             let s = ListRegister(raw: v.lrs[n]).state
@@ -148,6 +153,10 @@ enum Scheduler {
         if ctl & 1 != 0 && ctl & 2 == 0 {
             if ctl & 4 != 0 { return false }                         // timer condition already met
             wake = read_cntv_cval_el0() &+ d.counterOffset           // virtual → physical count
+        }
+        if let dl = deadline {
+            if dl <= now { return false }
+            wake = min(wake ?? .max, dl)
         }
         let t = now
         let blocked: Bool = locked {
@@ -202,7 +211,9 @@ enum Scheduler {
             }
         }
         for v in due {
-            if let d = Hypervisor.domain(v.domainID) {
+            // The wake may be a SCHEDOP_poll timeout rather than the virtual timer.
+            if let d = Hypervisor.domain(v.domainID), v.el1.cntvCtl & 3 == 1,
+               v.el1.cntvCval &+ d.counterOffset <= t {
                 _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
             }
             kick(v)

@@ -47,6 +47,8 @@ enum ConsoleInput {
             switch r {
             case .toDomain(let id, let byte):
                 guard let d = Hypervisor.domain(id), d.alive else { continue }
+                // Both consoles get the key: the guest reads whichever it uses (hvc0 or ttyAMA0).
+                _ = PVConsole.input(d, byte)
                 let target: Int? = d.withLock {
                     d.uart.receive(byte)
                     return d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)

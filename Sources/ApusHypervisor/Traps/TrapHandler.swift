@@ -41,7 +41,7 @@ enum Synchronous {
             // ELR already points past the HVC.
             switch esr.immediate16 {
             case 0: Firmware.call(frame, v, d)
-            case 0xEA1: Hypercalls.dispatch(frame, v, d)
+            case 0xEA1: Xen.hypercall(frame, v, d)
             default:
                 // Xen's behaviour: undefined instruction, returning after the HVC.
                 GuestFault.undefined(frame, pc: frame.pointee.elr)

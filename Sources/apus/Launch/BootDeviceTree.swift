@@ -51,6 +51,11 @@ enum BootDeviceTree {
             .string("apus,on-reboot", d.config.onReboot.xlName),
             .string("apus,on-crash", d.config.onCrash.xlName),
         ])
+        // Xen's PV interfaces, as Xen's dom0less binding asks for them (xl.cfg xen_enhanced);
+        // no property means a plain Arm guest.
+        if let v = d.config.xenEnhanced.propertyValue {
+            node.properties.append(.string("xen,enhanced", v.description))
+        }
         node.children.append(moduleNode(d.kernel, bootargs: d.config.cmdline))
         if let r = d.ramdisk { node.children.append(moduleNode(r, bootargs: nil)) }
         return node

@@ -1,0 +1,282 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// The Xen guest interfaces of the whole board: one `XenHost` (hypercalls, event channels,
+/// grants) and one `XenStore`, both behind `lock`. The hypervisor itself is Xen domain 0, a
+/// service endpoint without memory: the PV console and XenStore rings of every domain are
+/// served here, as xenconsoled and xenstored do in Xen's dom0.
+enum Xen {
+    nonisolated(unsafe) static var host: XenHost! = nil
+    nonisolated(unsafe) static var store: XenStore! = nil
+    nonisolated(unsafe) static var lock: UInt32 = 0
+    /// Service ports (domain 0) signalled while `lock` was held; drained after it is dropped.
+    nonisolated(unsafe) static var pendingService: [UInt32] = []
+    static let serviceDomain: XenDomainID = 0
+
+    /// Xen's guest layout (arch-arm.h, xg_dom_arm.c): console ring at the first magic
+    /// page, xenstore ring at the second.
+    static let consoleGFN: UInt64 = GuestLayout.magicBase >> 12
+    static let storeGFN: UInt64 = (GuestLayout.magicBase >> 12) + 1
+
+    static func boot(maxDomains: Int) {
+        let h = XenHost(maxDomains: maxDomains + 1)
+        // Xen's default policy (the dummy XSM): any two domains may bind channels and grant.
+        h.setPolicy { _, _ in true }
+        var svc = XenDomainConfig(vcpus: 1)
+        svc.serviceEndpoint = true
+        svc.privileged = true
+        h.createDomain(serviceDomain, svc, now: nowNS)
+        host = h
+        store = XenStore()
+    }
+
+    static func locked<R>(_ body: () -> R) -> R {
+        apus_spin_lock(&lock)
+        let r = body()
+        apus_spin_unlock(&lock)
+        return r
+    }
+
+    /// Hypervisor time in ns (Xen's NOW()), from the physical counter.
+    static var nowNS: UInt64 { ticksToNS(read_cntpct_el0()) }
+
+    static func ticksToNS(_ t: UInt64) -> UInt64 {
+        let f = max(Hypervisor.counterFrequency, 1)
+        return (t / f) &* 1_000_000_000 &+ (t % f) &* 1_000_000_000 / f
+    }
+
+    static func nsToTicks(_ ns: UInt64) -> UInt64 {
+        let f = Hypervisor.counterFrequency
+        return (ns / 1_000_000_000) &* f &+ (ns % 1_000_000_000) &* f / 1_000_000_000
+    }
+
+    // MARK: domains
+
+    /// Gives domain `d` its Xen state: hypercalls, event channels and grants for every
+    /// domain (as Xen gives dom0less domUs), plus the console and XenStore rings and their
+    /// HVM params when it asked for PV interfaces (`xen,enhanced`).
+    static func setUp(_ d: Domain, enhanced: XenEnhanced) -> Bool {
+        guard let pages = d.xen ?? XenDomainPages(maxGrantFrames: Int(GrantTable.defaultMaxFrames)) else { return false }
+        d.xen = pages
+        let id = XenDomainID(d.id)
+        return locked {
+            guard host.createDomain(id, XenDomainConfig(vcpus: d.vcpus.count), now: nowNS) else { return false }
+            guard enhanced != .disabled else { return true }
+            if pages.console == nil { pages.console = PhysicalMemory.allocatePages(1) }
+            if enhanced == .enabled && pages.store == nil { pages.store = PhysicalMemory.allocatePages(1) }
+            guard let console = pages.console else { return false }
+            guard mapPage(d, gfn: consoleGFN, host: console, permissions: [.read, .write]),
+                  let (cg, cs) = serviceChannel(for: id) else { return false }
+            pages.consolePort = cg; pages.consoleService = cs
+            host.setHVMParam(domain: id, index: HVMParam.consolePFN, value: consoleGFN)
+            host.setHVMParam(domain: id, index: HVMParam.consoleEvtchn, value: UInt64(cg))
+            guard let s = pages.store else { return true }
+            guard mapPage(d, gfn: storeGFN, host: s, permissions: [.read, .write]),
+                  let (sg, ss) = serviceChannel(for: id) else { return false }
+            pages.storePort = sg; pages.storeService = ss
+            var page = RingPage(base: s)
+            XenStoreRing.initialize(&page, eventChannel: sg)
+            host.setHVMParam(domain: id, index: HVMParam.storePFN, value: storeGFN)
+            host.setHVMParam(domain: id, index: HVMParam.storeEvtchn, value: UInt64(sg))
+            store.introduce(domid: id, name: d.spec.name,
+                            setup: XenStoreDomainSetup(vcpus: d.vcpus.count, memoryKiB: d.ram.size >> 10,
+                                                       storeEventChannel: sg, storeRingGFN: storeGFN))
+            return true
+        }
+    }
+
+    /// An unbound port in the guest for domain 0, bound at once by the hypervisor's end
+    /// (the toolstack's alloc_unbound plus xenconsoled/xenstored binding to it).
+    static func serviceChannel(for id: XenDomainID) -> (guest: UInt32, service: UInt32)? {
+        do throws(XenErrno) {
+            let g = try host.allocateUnbound(in: id, remote: serviceDomain)
+            let s = try host.events.bindInterdomain(caller: serviceDomain, remoteDom: id, remotePort: g,
+                                                    memory: XenBoard(current: nil))
+            return (g, s.port)
+        } catch {
+            return nil
+        }
+    }
+
+    /// Forgets the domain's Xen state: its channels close (peers see them unbound), grant
+    /// mappings go in both directions, its XenStore home is removed (@releaseDomain fires).
+    static func tearDown(_ d: Domain) {
+        guard d.xen != nil else { return }
+        let id = XenDomainID(d.id)
+        locked {
+            host.destroyDomain(id, platform: XenBoard(current: nil))
+            _ = store.release(domid: id)
+        }
+        serviceWatchers()
+    }
+
+    /// A domain rebooting: its p2m goes back to plain RAM and its Xen pages to zero.
+    static func reset(_ d: Domain, enhanced: XenEnhanced) {
+        tearDown(d)
+        locked {
+            guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory()) else { return }
+            do throws(TranslationError) {
+                try p2m.map(input: GuestLayout.ram0Base, output: d.ram.base, size: d.ram.size, kind: .normal, permissions: .all)
+            } catch { return }
+            d.p2m = p2m
+            arch_tlbi_alle1is()
+        }
+        d.xen?.zero()
+        if !setUp(d, enhanced: enhanced) {
+            Log.line { Log.put("d"); Log.dec(d.id); Log.put(": Xen interfaces not set up after reboot") }
+        }
+    }
+
+    // MARK: p2m
+
+    static func mapPage(_ d: Domain, gfn: UInt64, host: UInt64, permissions: MemoryPermissions) -> Bool {
+        guard gfn < 1 << 27 else { return false }                      // 39-bit IPA space
+        do throws(TranslationError) {
+            try d.p2m.map(input: gfn << 12, output: host, size: 4096, kind: .normal, permissions: permissions)
+        } catch { return false }
+        arch_tlbi_alle1is()
+        return true
+    }
+
+    static func unmapPage(_ d: Domain, gfn: UInt64) -> Bool {
+        guard gfn < 1 << 27 else { return false }
+        do throws(TranslationError) { try d.p2m.unmap(input: gfn << 12, size: 4096) } catch { return false }
+        arch_tlbi_alle1is()
+        return true
+    }
+
+    // MARK: hypercalls
+
+    /// `hvc #0xEA1`: number in x16, arguments in x0-x4, result in x0.
+    static func hypercall(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
+        let caller = XenCaller(domain: XenDomainID(d.id), vcpu: UInt32(v.index), now: nowNS)
+        let args = XenArguments(frame.x(0), frame.x(1), frame.x(2), frame.x(3), frame.x(4))
+        let r = locked { host.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d)) }
+        runServices()
+        switch r.action {
+        case .restart(let a):
+            // Preempted (a long multicall or grant batch): the guest issues it again.
+            frame.setX(0, a.x0); frame.setX(1, a.x1); frame.setX(2, a.x2); frame.setX(3, a.x3); frame.setX(4, a.x4)
+            frame.pointee.elr &-= 4
+            return
+        default:
+            frame.setX(0, r.x0)
+        }
+        switch r.action {
+        case .none, .restart:
+            break
+        case .yield:
+            PerCPU.this.needResched = Scheduler.locked { Scheduler.policy.hasCompetition(cpu: PerCPU.this.index) }
+        case .block:
+            // SCHEDOP_block enables event delivery (local_event_delivery_enable) and waits.
+            frame.pointee.spsr &= ~UInt64(0x80)
+            if Scheduler.blockInWFI(v, d, frame: frame, cpu: PerCPU.this) { Scheduler.run() }
+        case .poll(let deadline):
+            v.polling = true
+            let wake = deadline.map { nsToTicks($0) }
+            if Scheduler.blockInWFI(v, d, frame: frame, cpu: PerCPU.this, deadline: wake) { Scheduler.run() }
+            endPoll(v)
+        case .shutdown(let id, let reason):
+            guard let target = Hypervisor.domain(Int(id)) else { break }
+            switch reason {
+            case 0: Domains.shutdown(target, .poweroff)
+            case 1, 5: Domains.shutdown(target, .reboot)          // reboot, soft reset
+            case 2:
+                // Suspend: there is no toolstack to save and resume it; it stays stopped.
+                Domains.destroy(target, reason: "suspended (no toolstack to resume it), stopped")
+            default: Domains.shutdown(target, .crash)             // crash, watchdog
+            }
+        }
+    }
+
+    /// The vCPU left SCHEDOP_poll (an event, an interrupt or the timeout).
+    static func endPoll(_ v: VCPU) {
+        guard v.polling else { return }
+        v.polling = false
+        locked { host.endPoll(domain: XenDomainID(v.domainID), vcpu: UInt32(v.index)) }
+    }
+
+    // MARK: runstate
+
+    /// Scheduler transitions of a vCPU, for VCPUOP_get_runstate_info and the runstate area.
+    static func runstate(_ v: VCPU, _ state: XenRunstate) {
+        guard host != nil else { return }
+        let t = nowNS
+        locked { host.setRunstate(domain: XenDomainID(v.domainID), vcpu: UInt32(v.index), state, at: t) }
+    }
+
+    /// update_runstate_area(): `v` was just loaded on this CPU (its stage 1 is live).
+    static func switchedIn(_ v: VCPU, _ d: Domain) {
+        guard host != nil, d.xen != nil else { return }
+        let t = nowNS
+        locked {
+            host.setRunstate(domain: XenDomainID(d.id), vcpu: UInt32(v.index), .running, at: t)
+            host.updateRunstateArea(domain: XenDomainID(d.id), vcpu: UInt32(v.index), memory: XenBoard(current: d))
+        }
+    }
+
+    // MARK: services
+
+    static func queueService(port: UInt32) {
+        if !pendingService.contains(port) { pendingService.append(port) }
+    }
+
+    /// Serves the rings whose event channels fired, then XenStore watch events for anyone.
+    static func runServices() {
+        guard host != nil else { return }
+        while true {
+            let ports: [UInt32] = locked {
+                let p = pendingService
+                pendingService = []
+                return p
+            }
+            if ports.isEmpty { break }
+            for port in ports {
+                for d in Hypervisor.domains {
+                    guard let x = d.xen else { continue }
+                    if x.consoleService == port && x.console != nil { PVConsole.serviceOutput(d, x) }
+                    if x.storeService == port && x.store != nil { serviceStore(d, x) }
+                }
+            }
+        }
+        serviceWatchers()
+    }
+
+    static func serviceStore(_ d: Domain, _ x: XenDomainPages) {
+        guard let s = x.store else { return }
+        let id = XenDomainID(d.id)
+        locked {
+            var page = RingPage(base: s)
+            var rounds = 0
+            while rounds < 64 {
+                let r = store.service(domid: id, page: &page)
+                if r.notify { host.notify(domain: id, port: x.storePort, platform: XenBoard(current: nil)) }
+                if !r.moreWork { break }
+                rounds += 1
+            }
+        }
+    }
+
+    /// Watch events queued for domains by another domain's write.
+    static func serviceWatchers() {
+        guard host != nil else { return }
+        let waiting: [UInt16] = locked { store.domainsWithPendingEvents() }
+        for id in waiting {
+            guard let d = Hypervisor.domain(Int(id)), let x = d.xen, x.store != nil else { continue }
+            serviceStore(d, x)
+        }
+    }
+}
+
+/// A ring page in hypervisor-owned memory shared with a guest: 32-bit indices with
+/// single-copy-atomic accesses, bytes, and a full barrier (xen_mb()).
+struct RingPage: XenStoreRingPage {
+    let base: UInt64
+    func loadIndex(at offset: Int) -> UInt32 { mmio_read32(base + UInt64(offset & 0xFFC)) }
+    mutating func storeIndex(_ value: UInt32, at offset: Int) { mmio_write32(base + UInt64(offset & 0xFFC), value) }
+    func loadByte(at offset: Int) -> UInt8 { mmio_read8(base + UInt64(offset & 0xFFF)) }
+    mutating func storeByte(_ value: UInt8, at offset: Int) { mmio_write8(base + UInt64(offset & 0xFFF), value) }
+    func barrier() { arch_dsb_ish() }
+}
+#endif

@@ -1,0 +1,145 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// The hypervisor's side of the Xen ABI core (`XenPlatform`): guest memory through the
+/// MMU and the p2m, p2m changes for Xen pages and grants, and event delivery into the vGIC.
+/// Every call happens under `Xen.lock`; p2m changes of Xen and grant pages happen only
+/// there, so the p2m walks below see a stable table.
+struct XenBoard: XenPlatform {
+    /// The domain whose vCPU is loaded on this CPU (hypercall caller, or the vCPU being
+    /// switched in): guest virtual addresses are translated with its live stage 1.
+    let current: Domain?
+
+    // MARK: guest virtual memory (hypercall arguments)
+
+    func read(_ gva: UInt64, into buffer: inout [UInt8], count: Int) -> Bool {
+        guard let d = current, count >= 0, let b = GuestAccess(domain: d).readVirtual(gva, count: count) else { return false }
+        buffer = b
+        return true
+    }
+
+    func write(_ gva: UInt64, _ bytes: [UInt8]) -> Bool {
+        guard let d = current else { return false }
+        return GuestAccess(domain: d).writeVirtual(gva, bytes)
+    }
+
+    // MARK: guest physical memory (shared pages)
+
+    /// Host address of [gpa, gpa+length) in `domain`'s p2m, within one page, or nil when
+    /// unmapped or lacking the permission. The p2m only ever maps the domain's RAM, its Xen
+    /// pages and pages granted to it, so the result is memory the domain may touch.
+    static func hostAddress(domain: XenDomainID, _ gpa: UInt64, length: UInt64, write: Bool) -> UInt64? {
+        guard length > 0, length <= 4096, gpa <= UInt64.max - length,
+              gpa & ~0xFFF == (gpa &+ length &- 1) & ~0xFFF,
+              let d = Hypervisor.domain(Int(domain)), let m = d.p2m.lookup(gpa) else { return nil }
+        guard m.kind == .normal, m.permissions.contains(.read), !write || m.permissions.contains(.write) else { return nil }
+        return m.outputAddress
+    }
+
+    func read(domain: XenDomainID, _ gpa: UInt64, into buffer: inout [UInt8], count: Int) -> Bool {
+        guard count >= 0, count <= 1 << 20 else { return false }
+        var out: [UInt8] = []
+        var at = gpa, left = UInt64(count)
+        while left > 0 {
+            let chunk = min(left, 4096 - (at & 0xFFF))
+            guard let pa = XenBoard.hostAddress(domain: domain, at, length: chunk, write: false) else { return false }
+            out += PhysicalMemory.bytes(at: pa, count: Int(chunk))
+            at &+= chunk; left -= chunk
+        }
+        buffer = out
+        return true
+    }
+
+    func write(domain: XenDomainID, _ gpa: UInt64, _ bytes: [UInt8]) -> Bool {
+        var at = gpa, done = 0
+        while done < bytes.count {
+            let chunk = min(bytes.count - done, Int(4096 - (at & 0xFFF)))
+            guard let pa = XenBoard.hostAddress(domain: domain, at, length: UInt64(chunk), write: true) else { return false }
+            PhysicalMemory.store(Array(bytes[done..<done + chunk]), at: pa)
+            at &+= UInt64(chunk); done += chunk
+        }
+        return true
+    }
+
+    // The guest changes these words concurrently: real atomics, not read-modify-write.
+    func fetchOr64(domain: XenDomainID, _ gpa: UInt64, _ bits: UInt64) -> UInt64? {
+        guard gpa & 7 == 0, let pa = XenBoard.hostAddress(domain: domain, gpa, length: 8, write: true) else { return nil }
+        return apus_atomic_or64(UnsafeMutablePointer<UInt64>(bitPattern: UInt(pa))!, bits)
+    }
+
+    func fetchAnd64(domain: XenDomainID, _ gpa: UInt64, _ bits: UInt64) -> UInt64? {
+        guard gpa & 7 == 0, let pa = XenBoard.hostAddress(domain: domain, gpa, length: 8, write: true) else { return nil }
+        return apus_atomic_and64(UnsafeMutablePointer<UInt64>(bitPattern: UInt(pa))!, bits)
+    }
+
+    func compareExchange32(domain: XenDomainID, _ gpa: UInt64, expected: UInt32, desired: UInt32) -> UInt32? {
+        guard gpa & 3 == 0, let pa = XenBoard.hostAddress(domain: domain, gpa, length: 4, write: true) else { return nil }
+        return apus_atomic_cas32(UnsafeMutablePointer<UInt32>(bitPattern: UInt(pa))!, expected, desired)
+    }
+
+    // MARK: events
+
+    func deliver(_ event: EventDelivery) {
+        if let port = event.servicePort { Xen.queueService(port: port) }
+        guard let d = Hypervisor.domain(Int(event.domain)) else { return }
+        if event.upcall, Int(event.vcpu) < d.vcpus.count {
+            _ = d.withLock { d.vgic.raise(GuestLayout.eventChannelPPI, vcpu: Int(event.vcpu)) }
+            Scheduler.kick(d.vcpus[Int(event.vcpu)])
+        }
+        for w in event.wake where Int(w) < d.vcpus.count { Scheduler.kick(d.vcpus[Int(w)]) }
+    }
+
+    // MARK: p2m
+
+    func isRAM(domain: XenDomainID, gfn: UInt64) -> Bool {
+        guard gfn < 1 << 27, let d = Hypervisor.domain(Int(domain)) else { return false }
+        let gpa = gfn << 12
+        guard let home = d.translate(gpa, length: 4096), let m = d.p2m.lookup(gpa) else { return false }
+        return m.outputAddress == home                       // not replaced by a Xen or granted page
+    }
+
+    func mapXenPage(domain: XenDomainID, _ page: XenSharedPage, gfn: UInt64) -> Bool {
+        guard let d = Hypervisor.domain(Int(domain)), let x = d.xen else { return false }
+        let host: UInt64
+        switch page {
+        case .sharedInfo:
+            host = x.sharedInfo
+        case .grantFrame(let i):
+            guard let h = x.grantFrame(Int(i)) else { return false }
+            host = h
+        }
+        guard Xen.mapPage(d, gfn: gfn, host: host, permissions: [.read, .write]) else { return false }
+        if page == .sharedInfo { Wallclock.publish(into: host, domain: d) }
+        return true
+    }
+
+    func mapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64, readOnly: Bool) -> UInt64? {
+        guard frame < 1 << 27, let m = Hypervisor.domain(Int(mapper)),
+              let g = Hypervisor.domain(Int(granter)), let hpa = g.translate(frame << 12, length: 4096) else { return nil }
+        guard Xen.mapPage(m, gfn: gfn, host: hpa, permissions: readOnly ? [.read] : [.read, .write]) else { return nil }
+        return hpa
+    }
+
+    func unmapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64) -> Bool {
+        guard gfn < 1 << 27, frame < 1 << 27, let m = Hypervisor.domain(Int(mapper)),
+              let g = Hypervisor.domain(Int(granter)), let hpa = g.translate(frame << 12, length: 4096),
+              let now = m.p2m.lookup(gfn << 12), now.outputAddress == hpa else { return false }
+        // Over the mapper's own RAM the RAM page comes back (it was only hidden); elsewhere a hole.
+        if let home = m.translate(gfn << 12, length: 4096) {
+            return Xen.mapPage(m, gfn: gfn, host: home, permissions: .all)
+        }
+        return Xen.unmapPage(m, gfn: gfn)
+    }
+
+    func isVCPUDown(domain: XenDomainID, vcpu: UInt32) -> Bool {
+        guard let d = Hypervisor.domain(Int(domain)), Int(vcpu) < d.vcpus.count else { return true }
+        return d.vcpus[Int(vcpu)].power != .on
+    }
+
+    /// Xen 4.17 release builds (Debian's) let only the control domain use console_io.
+    func consoleIO(caller: XenCaller, cmd: UInt64, count: UInt64, buffer: UInt64) -> Int64 {
+        XenErrno.EPERM.result
+    }
+}
+#endif
