@@ -89,7 +89,8 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         let r = Hypervisor.firmwareCall(0xC400_0003, c.mpidr, apus_secondary_entry_pa(), UInt64(c.index))
         if r != 0 { Log.line { Log.put("CPU "); Log.hex(c.mpidr); Log.put(" did not start: "); Log.hex(r) } }
     }
-    Log.put("(XEN) *** Serial input to DOM1 (type 'CTRL-a' three times to switch input)\n")
+    // The first domain that was built has the keyboard (DOM1 unless it failed to build).
+    Log.raw(Array(Hypervisor.console.focusMessage.utf8).flatMap { $0 == 0x0A ? [0x0D, 0x0A] : [$0] })
     Scheduler.run()
 }
 

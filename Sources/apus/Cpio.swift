@@ -122,6 +122,8 @@ enum GuestInitramfs {
         }
 
         echo "XENTEST consoles=$(cut -d' ' -f1 /proc/consoles | tr '\n' ' ')"
+        # The time of day the kernel set from shared_info's wallclock (no RTC in a domU).
+        echo "XENTEST date=$(date +%s)"
         dmesg | grep -i xen | head -n 40 | while IFS= read -r line; do echo "XENTEST dmesg: $line"; done
 
         # /sys/hypervisor (CONFIG_XEN_SYS_HYPERVISOR, built in)

@@ -30,6 +30,16 @@ import Testing
         #expect(r.contains("6 timer interrupts, 0 spurious"))
     }
 
+    /// The EL1 physical timer is the hypervisor's: the guest's CNTP_* accesses trap and are
+    /// emulated, its interrupt (PPI 30) raised from the EL2 timer, in WFI or running.
+    @Test func emulatedPhysicalTimerInterruptArrives() throws {
+        let r = try SystemHarness.run([guestConfig("ptimer")], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.contains("(d1) TEST PASS ptimer"))
+        #expect(r.contains("ptimer: 6 timer interrupts, 0 spurious, 0 other"))
+        #expect(r.contains("ptimer: tick 5 CVAL"))
+    }
+
     @Test func secondaryVCPUStartsWithPSCI() throws {
         let r = try SystemHarness.run([guestConfig("smp", vcpus: 2)], timeout: 120)
         #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")

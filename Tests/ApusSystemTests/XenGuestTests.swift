@@ -53,6 +53,10 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("XENTEST begin ") })
         #expect(lines.contains { $0.hasPrefix("XENTEST consoles=hvc0") })
         #expect(lines.contains("XENTEST hypervisor-type=xen"), "\(Self.failures(lines))")
+        // Its clock came from shared_info's wallclock (the board RTC): within a few minutes of
+        // the host's, where a guest without it would start at 1970.
+        let date = Self.value("date", in: lines).flatMap { Double($0) } ?? 0
+        #expect(abs(date - Date().timeIntervalSince1970) < 600, "guest date \(date)")
         #expect(Self.value("hypervisor-version", in: lines)?.hasPrefix("4.17") == true, "\(Self.failures(lines))")
         #expect(lines.contains { $0.hasPrefix("XENTEST xenbus-device=c") }, "no /dev/xen/xenbus: \(Self.failures(lines))")
         // The vPL011 is still there (probed, just not the console).

@@ -7,9 +7,26 @@
  */
 #include "guest.h"
 
+/* guests/ptimer builds this same test for the EL1 physical timer (CNTP_*, PPI 30, CNTPCT),
+ * which the hypervisor emulates: it defines PHYSICAL_TIMER before including this file. */
+/* One more macro level, so TIMER_* expand before read_sysreg/write_sysreg stringify them. */
+#define timer_read(r) read_sysreg(r)
+#define timer_write(r, v) write_sysreg(r, v)
+#ifdef PHYSICAL_TIMER
+const char guest_name[] = "ptimer";
+#define VTIMER_INTID 30
+#define TIMER_CTL cntp_ctl_el0
+#define TIMER_CVAL cntp_cval_el0
+#define TIMER_TVAL cntp_tval_el0
+static inline u64 timer_count(void) { isb(); return read_sysreg(cntpct_el0); }
+#else
 const char guest_name[] = "vtimer";
-
 #define VTIMER_INTID 27
+#define TIMER_CTL cntv_ctl_el0
+#define TIMER_CVAL cntv_cval_el0
+#define TIMER_TVAL cntv_tval_el0
+static inline u64 timer_count(void) { return cntvct(); }
+#endif
 #define CTL_ENABLE  1u
 #define CTL_IMASK   2u
 #define CTL_ISTATUS 4u
@@ -28,10 +45,10 @@ static int irq_handler(struct exc_frame *f, u64 kind)
         return 1;
     }
     if (intid == VTIMER_INTID) {
-        fire_vct = cntvct();
-        fire_cval = read_sysreg(cntv_cval_el0);
-        fire_ctl = read_sysreg(cntv_ctl_el0);
-        write_sysreg(cntv_ctl_el0, 0);      /* stop it: the line is level-triggered */
+        fire_vct = timer_count();
+        fire_cval = timer_read(TIMER_CVAL);
+        fire_ctl = timer_read(TIMER_CTL);
+        timer_write(TIMER_CTL, 0);      /* stop it: the line is level-triggered */
         isb();
         nirq++;
     } else {
@@ -50,7 +67,7 @@ static void wait_irq_wfi(u32 seen, u64 deadline)
 {
     irq_disable();
     while (nirq == seen) {
-        if (cntvct() > deadline)
+        if (timer_count() > deadline)
             break;
         wfi();
         irq_enable();
@@ -63,7 +80,7 @@ static void wait_irq_wfi(u32 seen, u64 deadline)
 static void wait_irq_poll(u32 seen, u64 deadline)
 {
     irq_enable();
-    while (flag_read(&nirq) == seen && cntvct() < deadline)
+    while (flag_read(&nirq) == seen && timer_count() < deadline)
         ;
 }
 
@@ -71,11 +88,11 @@ int main(u64 dtb)
 {
     check_dtb(dtb);
     u64 freq = cntfrq();
-    say("CNTFRQ_EL0=%lu Hz, CNTVCT_EL0=0x%lx", freq, cntvct());
+    say("CNTFRQ_EL0=%lu Hz, CNTVCT_EL0=0x%lx", freq, timer_count());
     if (freq == 0)
         fail_now("CNTFRQ_EL0 is 0");
 
-    write_sysreg(cntv_ctl_el0, 0);
+    timer_write(TIMER_CTL, 0);
     gicd_enable();
     u64 rd = gicr_for_this_cpu();
     say("redistributor at 0x%lx (GICR_TYPER=0x%lx)", rd, mmio_read64(rd + 8));
@@ -87,61 +104,61 @@ int main(u64 dtb)
     const u64 period = ms_to_ticks(10);
     for (u32 i = 0; i < 5; i++) {
         int use_tval = i & 1;
-        u64 start = cntvct(), cval;
+        u64 start = timer_count(), cval;
         if (use_tval) {
-            write_sysreg(cntv_tval_el0, period);
+            timer_write(TIMER_TVAL, period);
             isb();
-            cval = read_sysreg(cntv_cval_el0);
+            cval = timer_read(TIMER_CVAL);
         } else {
             cval = start + period;
-            write_sysreg(cntv_cval_el0, cval);
+            timer_write(TIMER_CVAL, cval);
         }
-        write_sysreg(cntv_ctl_el0, CTL_ENABLE);
+        timer_write(TIMER_CTL, CTL_ENABLE);
         isb();
-        u64 deadline = cntvct() + ms_to_ticks(2000);
+        u64 deadline = timer_count() + ms_to_ticks(2000);
         if (i == 0)
             wait_irq_poll(i, deadline);
         else
             wait_irq_wfi(i, deadline);
         if (nirq != i + 1) {
-            fail_now("tick %u: no virtual timer interrupt within 2 s (nirq=%u, CNTV_CTL=0x%lx, CNTVCT-CVAL=%ld, "
-                     "other IRQs %u, last INTID %u)", i + 1, nirq, read_sysreg(cntv_ctl_el0),
-                     (s64)(cntvct() - cval), nother, other_intid);
+            fail_now("tick %u: no virtual timer interrupt within 2 s (nirq=%u, CTL=0x%lx, CNTVCT-CVAL=%ld, "
+                     "other IRQs %u, last INTID %u)", i + 1, nirq, timer_read(TIMER_CTL),
+                     (s64)(timer_count() - cval), nother, other_intid);
         }
         u64 late = fire_vct - fire_cval;
-        say("tick %u %s: armed 0x%lx CVAL 0x%lx, IRQ 27 at 0x%lx (+%lu ticks, %lu us), CTL 0x%lx%s", i + 1,
-            use_tval ? "TVAL" : "CVAL", start, fire_cval, fire_vct, late, ticks_to_us(late), fire_ctl,
+        say("tick %u %s: armed 0x%lx CVAL 0x%lx, IRQ %u at 0x%lx (+%lu ticks, %lu us), CTL 0x%lx%s", i + 1,
+            use_tval ? "TVAL" : "CVAL", start, fire_cval, VTIMER_INTID, fire_vct, late, ticks_to_us(late), fire_ctl,
             i == 0 ? " [polled]" : " [wfi]");
         CHECK(fire_cval == cval, "tick %u: CVAL read in the handler 0x%lx != programmed 0x%lx", i + 1, fire_cval, cval);
         CHECK(cval >= start + period, "tick %u: TVAL gave CVAL 0x%lx < start+period 0x%lx", i + 1, cval, start + period);
         CHECK(fire_vct >= fire_cval, "tick %u: interrupt %lu ticks before the deadline", i + 1, fire_cval - fire_vct);
-        CHECK(fire_ctl & CTL_ISTATUS, "tick %u: CNTV_CTL.ISTATUS clear in the handler (CTL=0x%lx)", i + 1, fire_ctl);
+        CHECK(fire_ctl & CTL_ISTATUS, "tick %u: CTL.ISTATUS clear in the handler (CTL=0x%lx)", i + 1, fire_ctl);
     }
 
     /* A disabled timer must stay quiet. */
-    u64 t = cntvct() + ms_to_ticks(30);
-    while (cntvct() < t)
+    u64 t = timer_count() + ms_to_ticks(30);
+    while (timer_count() < t)
         ;
     CHECK(nirq == 5, "%u timer interrupts after the timer was disabled", nirq - 5);
 
     /* IMASK: expiry while masked raises nothing; clearing IMASK delivers it. */
-    u64 cval = cntvct() + ms_to_ticks(5);
-    write_sysreg(cntv_cval_el0, cval);
-    write_sysreg(cntv_ctl_el0, CTL_ENABLE | CTL_IMASK);
+    u64 cval = timer_count() + ms_to_ticks(5);
+    timer_write(TIMER_CVAL, cval);
+    timer_write(TIMER_CTL, CTL_ENABLE | CTL_IMASK);
     isb();
     t = cval + ms_to_ticks(20);
-    while (cntvct() < t)
+    while (timer_count() < t)
         ;
-    u64 ctl = read_sysreg(cntv_ctl_el0);
-    say("masked timer 20 ms past its deadline: CNTV_CTL=0x%lx, interrupts so far %u", ctl, nirq);
-    CHECK(nirq == 5, "interrupt delivered while CNTV_CTL.IMASK was set");
-    CHECK(ctl & CTL_ISTATUS, "CNTV_CTL.ISTATUS clear after the deadline (CTL=0x%lx)", ctl);
-    write_sysreg(cntv_ctl_el0, CTL_ENABLE);
+    u64 ctl = timer_read(TIMER_CTL);
+    say("masked timer 20 ms past its deadline: CTL=0x%lx, interrupts so far %u", ctl, nirq);
+    CHECK(nirq == 5, "interrupt delivered while CTL.IMASK was set");
+    CHECK(ctl & CTL_ISTATUS, "CTL.ISTATUS clear after the deadline (CTL=0x%lx)", ctl);
+    timer_write(TIMER_CTL, CTL_ENABLE);
     isb();
-    wait_irq_poll(5, cntvct() + ms_to_ticks(2000));
-    CHECK(nirq == 6, "no interrupt after clearing CNTV_CTL.IMASK");
+    wait_irq_poll(5, timer_count() + ms_to_ticks(2000));
+    CHECK(nirq == 6, "no interrupt after clearing CTL.IMASK");
     if (nirq == 6)
-        say("IMASK cleared: IRQ 27 at 0x%lx (CVAL 0x%lx)", fire_vct, fire_cval);
+        say("IMASK cleared: IRQ %u at 0x%lx (CVAL 0x%lx)", VTIMER_INTID, fire_vct, fire_cval);
 
     irq_disable();
     say("%u timer interrupts, %u spurious, %u other", nirq, nspurious, nother);

@@ -62,6 +62,8 @@ final class VCPU {
     var stopping = false
     /// Blocked in SCHEDOP_poll: the Xen core's poll state is cleared when it runs again.
     var polling = false
+    /// Its EL1 physical timer, emulated (the real one is the hypervisor's).
+    var ptimer = EmulatedPhysicalTimer()
     var power: VCPUPowerState = .off
     /// Guest general registers while not on a CPU.
     var frame = apus_frame()
@@ -91,6 +93,7 @@ final class VCPU {
         for i in 0..<lrs.count { lrs[i] = 0 }
         needsRestore = true
         stopping = false
+        ptimer = EmulatedPhysicalTimer()
     }
 }
 #endif

@@ -61,6 +61,7 @@ enum Scheduler {
         Xen.switchedIn(v, d)
         if v.polling { Xen.endPoll(v) }
         d.withLock { d.vgic.needsFill[v.index] = true }
+        PhysicalTimer.check(v, d, count: now)           // expired while it waited for a CPU
         programTimer(cpu)
         let frame = UnsafeMutablePointer<apus_frame>(bitPattern: UInt(apus_stack_top(UInt64(cpu.index)) - 272))!
         frame.pointee = v.frame
@@ -154,7 +155,8 @@ enum Scheduler {
             if ctl & 4 != 0 { return false }                         // timer condition already met
             wake = read_cntv_cval_el0() &+ d.counterOffset           // virtual → physical count
         }
-        if let dl = deadline {
+        for dl in [deadline, v.ptimer.deadline] {
+            guard let dl else { continue }
             if dl <= now { return false }
             wake = min(wake ?? .max, dl)
         }
@@ -182,6 +184,7 @@ enum Scheduler {
             // (A slice already over with a switch pending needs no timer: it would fire at once, forever.)
             if cpu.current != nil, !cpu.needResched, let s = cpu.sliceEnd, shared { deadline = s }
             else if cpu.current == nil, let s = cpu.sliceEnd { deadline = s }       // capped vCPUs waiting
+            if let p = cpu.current?.ptimer.deadline { deadline = min(deadline, p) }
             for v in vcpus where v.blocked && v.wakeCPU == cpu.index {
                 if let w = v.wakeAt { deadline = min(deadline, w) }
             }
@@ -216,8 +219,10 @@ enum Scheduler {
                v.el1.cntvCval &+ d.counterOffset <= t {
                 _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
             }
+            if let d = Hypervisor.domain(v.domainID) { PhysicalTimer.check(v, d, count: t) }
             kick(v)
         }
+        if let v = cpu.current, let d = Hypervisor.domain(v.domainID) { PhysicalTimer.check(v, d, count: t) }
         if cpu.current != nil, let s = cpu.sliceEnd, s <= t {
             if locked({ policy.hasCompetition(cpu: cpu.index) }) { cpu.needResched = true }
             else { cpu.sliceEnd = t &+ policy.timeslice }

@@ -4,7 +4,8 @@ import ApusCore
 
 /// Trapped MSR/MRS. SGI generation is emulated; debug, OS-lock and PMU registers
 /// (trapped through MDCR_EL2) read as zero and ignore writes, as on Xen; the EL1
-/// physical timer (trapped through CNTHCTL_EL2) too; anything else is undefined.
+/// physical timer (trapped through CNTHCTL_EL2) is emulated per vCPU, with the EL2
+/// timer watching its deadline; anything else is undefined.
 enum SystemRegisters {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ a: SystemRegisterAccess, _ v: VCPU, _ d: Domain) {
         let reg = a.encoding
@@ -17,12 +18,31 @@ enum SystemRegisters {
         }
         let isDebug = a.op0 == 2
         let isPMU = a.op0 == 3 && a.op1 == 3 && (a.crn == 9 || (a.crn == 14 && a.crm >= 8))
-        let isPhysTimer = reg == .cntpCTL || reg == .cntpCVAL || reg == .cntpTVAL
-        if isDebug || isPMU || isPhysTimer {
+        if let r = physicalTimerRegister(reg) {
+            let count = read_cntpct_el0()
+            if a.isRead {
+                frame.setX(a.register, v.ptimer.read(r, count: count))
+            } else {
+                v.ptimer.write(r, frame.x(a.register), count: count)
+                PhysicalTimer.check(v, d, count: count)          // already due: raise it now
+                Scheduler.programTimer(PerCPU.this)
+            }
+            return frame.skipInstruction()
+        }
+        if isDebug || isPMU {
             if a.isRead { frame.setX(a.register, 0) }
             return frame.skipInstruction()
         }
         undefined(frame, a, d)
+    }
+
+    static func physicalTimerRegister(_ reg: SystemRegister) -> EmulatedPhysicalTimer.Register? {
+        switch reg {
+        case .cntpCTL: return .control
+        case .cntpCVAL: return .compare
+        case .cntpTVAL: return .timerValue
+        default: return nil
+        }
     }
 
     static func undefined(_ frame: UnsafeMutablePointer<apus_frame>, _ a: SystemRegisterAccess, _ d: Domain) {
@@ -35,6 +55,13 @@ enum SystemRegisters {
             }
         }
         GuestFault.undefined(frame, pc: frame.pointee.elr)
+    }
+}
+/// Raising the emulated physical timer's interrupt (PPI 30) when it is due.
+enum PhysicalTimer {
+    static func check(_ v: VCPU, _ d: Domain, count: UInt64) {
+        guard v.ptimer.expire(count: count) else { return }
+        _ = d.withLock { d.vgic.raise(GuestLayout.physicalTimerPPI, vcpu: v.index) }
     }
 }
 #endif
