@@ -60,6 +60,7 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     }
     var allocator = PhysicalAllocator(banks: board.memory, reserved: reserved)
     Wallclock.discover(rtc: board.rtc)
+    Hypervisor.rngSeed = board.rngSeed
     Xen.boot(maxDomains: boots.count)
     var id = 1
     for r in boots {

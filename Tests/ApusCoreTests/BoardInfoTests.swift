@@ -61,6 +61,13 @@ private func psciNode(_ compatible: [String], method: String) -> DTNode {
         #expect(!b.psciUsesHVC)
     }
 
+    @Test func rngSeedFromChosen() throws {
+        let seed: [UInt8] = (0..<32).map { UInt8($0) }
+        let chosen = DTNode(name: "chosen", properties: [.bytes("rng-seed", seed)])
+        #expect(try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode(), extra: [chosen])).rngSeed == seed)
+        #expect(try BoardInfo.discover(boardTree(cpus: cpusNode([0]), gic: gicNode())).rngSeed.isEmpty)
+    }
+
     @Test func severalMemoryBanks() throws {
         let mem = [
             DTNode(name: "memory@40000000", properties: [

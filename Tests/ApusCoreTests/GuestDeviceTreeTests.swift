@@ -19,6 +19,14 @@ private func guestTree(memory: UInt64 = 256 << 20, vcpus: Int = 2, bootargs: Str
         #expect(try DeviceTree.parse(built.serialize()) == built)
     }
 
+    @Test func rngSeedOnlyWhenGiven() throws {
+        var g = GuestDeviceTree(memorySize: 1 << 30, vcpus: 1, bootargs: text("x"), initrd: nil, vpl011: true)
+        #expect(try DeviceTree.parse(g.build().serialize()).node(atPath: "/chosen")?.property("rng-seed") == nil)
+        g.rngSeed = [UInt8](repeating: 0xA5, count: 32)
+        let chosen = try #require(try DeviceTree.parse(g.build().serialize()).node(atPath: "/chosen"))
+        #expect(chosen.property("rng-seed")?.value == [UInt8](repeating: 0xA5, count: 32))
+    }
+
     @Test func root() throws {
         let dt = try guestTree()
         #expect(dt.root.property("compatible")?.strings == [text("xen,xenvm-4.17"), text("xen,xenvm")])

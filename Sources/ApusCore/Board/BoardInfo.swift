@@ -11,6 +11,8 @@ public struct BoardInfo: Equatable, Sendable {
     /// The PL031 real-time clock, if the board has one (QEMU virt: 0x09010000): where the
     /// wall-clock time Xen guests read from shared_info comes from.
     public var rtc: PhysicalRange?
+    /// `/chosen/rng-seed`: entropy the firmware (QEMU) hands the boot program; empty if none.
+    public var rngSeed: [UInt8] = []
     /// PSCI conduit: true for HVC, false for SMC.
     public var psciUsesHVC = false
     public var hasPSCI = false
@@ -62,6 +64,8 @@ extension BoardInfo {
             !(m.node.property("status")?.containsString("disabled") ?? false)
         }
         if let r = rtcNode?.reg?.first, r.size > 0 { b.rtc = PhysicalRange(base: r.address, size: r.size) }
+
+        if let seed = dt.node(atPath: "/chosen")?.property("rng-seed")?.value, seed.count <= 512 { b.rngSeed = seed }
 
         let psci = dt.nodes(compatibleWith: "arm,psci-1.0").first ?? dt.nodes(compatibleWith: "arm,psci-0.2").first
         if let p = psci {

@@ -12,6 +12,9 @@ public struct GuestDeviceTree {
     /// The `/hypervisor` node (Xen's PV interfaces: grant table area, event-channel PPI):
     /// on for a domain with `xen,enhanced`, off for a plain Arm guest.
     public var hypervisorNode: Bool = false
+    /// `/chosen/rng-seed` for the guest (see GuestEntropy); Xen gives a domU none, so its
+    /// Linux boots with an uninitialised RNG and spends time gathering entropy.
+    public var rngSeed: [UInt8]? = nil
 
     public init(memorySize: UInt64, vcpus: Int, bootargs: [UInt8], initrd: PhysicalRange?, vpl011: Bool,
                 hypervisorNode: Bool = false) {
@@ -47,6 +50,7 @@ public struct GuestDeviceTree {
             chosen.properties.append(.u64("linux,initrd-end", i.end))
         }
         if vpl011 { chosen.properties.append(.string("stdout-path", "/sbsa-uart@22000000")) }
+        if let seed = rngSeed { chosen.properties.append(.bytes("rng-seed", seed)) }
         root.children.append(chosen)
 
         var mem = DTNode(name: Array("memory@".utf8) + hex(memoryBase))

@@ -43,6 +43,7 @@ enum Domains {
         let d = Domain(id: id, spec: spec, ram: ram, p2m: p2m)
         var dt = guestDT
         if let rd = b.ramdisk { dt.initrd = PhysicalRange(base: place.initrd, size: rd.size) }
+        dt.rngSeed = GuestEntropy.seed(board: Hypervisor.rngSeed, domain: id, boot: 0)
         let blob = dt.build().serialize()
         guard UInt64(blob.count) <= dtbEstimate else { return fail("guest DTB too large") }
         d.boot = BootImage(kernelIPA: place.kernel, initrdIPA: place.initrd, dtbIPA: place.dtb, dtb: blob)
@@ -132,6 +133,7 @@ enum Domains {
         d.restarts += 1
         PhysicalMemory.zero(d.ram.base, count: d.ram.size)
         Xen.reset(d, enhanced: d.spec.xenEnhanced)
+        reseed(d)
         load(d)
         d.withLock {
             d.vgic = VGIC(vcpus: d.vcpus.count)
@@ -143,6 +145,23 @@ enum Domains {
         d.restartClaimed = false
         apus_spin_unlock(&Hypervisor.stateLock)
         start(d)
+    }
+
+    /// A rebooted domain must not see the entropy of its last boot: the DTB's rng-seed
+    /// (same length every boot) is replaced in place.
+    static func reseed(_ d: Domain) {
+        guard var b = d.boot, let old = GuestEntropy.seed(board: Hypervisor.rngSeed, domain: d.id, boot: d.restarts - 1),
+              let new = GuestEntropy.seed(board: Hypervisor.rngSeed, domain: d.id, boot: d.restarts),
+              b.dtb.count >= old.count else { return }
+        var i = 0
+        while i + old.count <= b.dtb.count {
+            if Array(b.dtb[i..<i + old.count]) == old {
+                for j in 0..<new.count { b.dtb[i + j] = new[j] }
+                d.boot = b
+                return
+            }
+            i += 4                                   // property values are 4-byte aligned
+        }
     }
 
     /// The domain stops for good: its vCPUs leave their CPUs at their next trap (the
@@ -157,6 +176,7 @@ enum Domains {
         guard wasAlive else { return }
         Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(reason) }
         for v in d.vcpus { Scheduler.kick(v) }
+        TrapKind.report(d)
         Xen.tearDown(d)
         if !anyAlive { Hypervisor.powerOffBoard() }
     }

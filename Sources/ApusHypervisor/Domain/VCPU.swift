@@ -64,6 +64,8 @@ final class VCPU {
     var polling = false
     /// Its EL1 physical timer, emulated (the real one is the hypervisor's).
     var ptimer = EmulatedPhysicalTimer()
+    /// Traps taken from this vCPU by kind (TrapKind), for profiling: only its CPU writes them.
+    var traps = [UInt64](repeating: 0, count: TrapKind.count)
     var power: VCPUPowerState = .off
     /// Guest general registers while not on a CPU.
     var frame = apus_frame()

@@ -37,6 +37,8 @@ enum Hypervisor {
     nonisolated(unsafe) static var uartIntid: UInt32 = 0
     nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2
     nonisolated(unsafe) static var counterFrequency: UInt64 = 62_500_000
+    /// The board's /chosen/rng-seed, from which each guest's is derived.
+    nonisolated(unsafe) static var rngSeed: [UInt8] = []
 
     /// HCR_EL2 while a guest runs: stage 2 on (VM), set/way invalidation as clean
     /// (SWIO), physical IRQ/FIQ/SError to EL2 (IMO/FMO/AMO), broadcast TLB and cache

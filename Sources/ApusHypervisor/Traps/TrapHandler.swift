@@ -15,7 +15,9 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     ListRegisters.sync(v, d)
     switch kind {
     case 0: Synchronous.handle(frame, v, d)
-    case 1, 2: Interrupts.handlePending(cpu: cpu)
+    case 1, 2:
+        v.traps[TrapKind.interrupt] &+= 1
+        Interrupts.handlePending(cpu: cpu)
     default:
         d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
     }
@@ -33,9 +35,43 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     ListRegisters.fill(v, d)
 }
 
+/// What guests trap on, counted per vCPU and printed when a domain ends: where a guest's
+/// time in the hypervisor goes.
+enum TrapKind {
+    static let firmware = 0, hypercall = 1, sysreg = 2, gicd = 3, gicr = 4, uart = 5, otherMMIO = 6,
+               wfi = 7, interrupt = 8, other = 9, count = 10
+    static let names: [StaticString] = ["psci", "hypercall", "sysreg", "gicd", "gicr", "uart", "mmio", "wfi", "irq", "other"]
+
+    static func classify(_ esr: ExceptionSyndrome) -> Int {
+        switch esr.knownClass {
+        case .hvc64: return esr.immediate16 == 0 ? firmware : hypercall
+        case .smc64: return firmware
+        case .sysreg64: return sysreg
+        case .wfx: return wfi
+        case .dataAbortLower:
+            let ipa = (read_hpfar_el2() >> 4) << 12
+            if ipa >= GICv3Layout.distributorBase && ipa - GICv3Layout.distributorBase < GICv3Layout.distributorSize { return gicd }
+            if ipa >= GICv3Layout.redistributorBase && ipa - GICv3Layout.redistributorBase < GICv3Layout.redistributorRegionSize { return gicr }
+            if ipa >= VirtualPL011.base && ipa - VirtualPL011.base < VirtualPL011.size { return uart }
+            return otherMMIO
+        default: return other
+        }
+    }
+
+    static func report(_ d: Domain) {
+        var total = [UInt64](repeating: 0, count: count)
+        for v in d.vcpus { for i in 0..<count { total[i] &+= v.traps[i] } }
+        Log.line {
+            Log.put("d"); Log.dec(d.id); Log.put(" traps:")
+            for i in 0..<count where total[i] > 0 { Log.put(" "); Log.put(names[i]); Log.put(" "); Log.dec(Int(total[i])) }
+        }
+    }
+}
+
 enum Synchronous {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
         let esr = ExceptionSyndrome(frame.pointee.esr)
+        v.traps[TrapKind.classify(esr)] &+= 1
         switch esr.knownClass {
         case .hvc64:
             // ELR already points past the HVC.
