@@ -22,6 +22,14 @@
  *      must survive.
  *  (e) SGI floods through ICC_SGI1R_EL1 (to itself, to all others with IRM = 1, to absent
  *      vCPUs), with interrupts masked and unmasked.
+ *  (f) only with bootarg xenabi=PCT (that percentage of the random operations; default 0, which
+ *      leaves the sequence of (b)-(e) exactly as without it): Xen-ABI-shaped hypercalls,
+ *      `hvc #0xEA1` with x16 uniform in 0..63 (every Xen hypercall number and the gaps between
+ *      them), x0 mostly a valid sub-command of that hypercall, and x1-x4 mostly pointers to
+ *      argument structures in the scratch area filled like real ones (DOMID_SELF and small
+ *      domain ids, small ports, vCPU ids, counts, frame numbers outside its RAM, pointers):
+ *      this reaches the deeper paths of an event-channel, grant-table, memory_op, vcpu_op,
+ *      hvm_op and multicall implementation that random words rarely do. Same rules as (d).
  *
  * Isolation checks on delivered interrupts: an interrupt whose INTID was never enabled (by the
  * guest or the reset state) is a failure; SGI 15 is only ever sent to other (or absent) vCPUs,
@@ -45,7 +53,7 @@
  * own RAM (outside a scratch area at the top of RAM) nor the gfns of its RAM or devices.
  *
  * /chosen/bootargs options: seed=0x... (default 0x5eed0f1057113e00), ops=N (default 100000),
- * strict=1.
+ * strict=1, xenabi=PCT (default 0).
  */
 #include "guest.h"
 #include "fdt_extra.h"
@@ -80,7 +88,7 @@ extern char _image_start[], _image_end[];
 #define SGI_AFF_IGNORED 14        /* sent to Aff3.Aff2 != 0 / RS != 0 with Aff1.Aff0 of vCPU 0 */
 #define PROGRESS_EVERY 10000
 
-static u64 opt_seed = 0x5eed0f1057113e00UL, opt_ops = 100000, opt_strict;
+static u64 opt_seed = 0x5eed0f1057113e00UL, opt_ops = 100000, opt_strict, opt_xenabi;
 static u64 bank_base[FDTX_MAX_BANKS], bank_size[FDTX_MAX_BANKS];
 static int nbanks, ncpu;
 static u64 img_lo, img_hi;
@@ -1200,6 +1208,131 @@ static void op_call(void)
     }
 }
 
+/* ---------------- (f) Xen-ABI-shaped hypercalls ---------------- */
+static u64 f_ops, f_struct, f_undef, f_neg, f_zero;
+
+/* A 16-bit field of a hypercall argument: domain ids (DOMID_SELF and friends, 0-3), ports,
+ * vCPU ids, VIRQs, counts, flags. */
+static u64 abi_half(void)
+{
+    switch (rndn(10)) {
+    case 0: case 1: return 0x7ff0;                   /* DOMID_SELF */
+    case 2: return 0x7ff0 + rndn(8);                 /* DOMID_IO, _XEN, _COW, _INVALID, ... */
+    case 3: case 4: return rndn(4);                  /* dom0..3: ourselves or the neighbour */
+    case 5: return rndn(16);                         /* ports, VIRQs, vCPUs, commands */
+    case 6: return 0;
+    case 7: return 1u << rndn(16);
+    case 8: return rndn(4096);                       /* any 2-level port */
+    default: return rnd() & 0xffff;
+    }
+}
+
+/* A guest frame number outside our RAM (Xen's grant-table and magic-page windows, holes,
+ * above RAM); sanitize() keeps it off our RAM and devices. */
+static u64 abi_gfn(void)
+{
+    switch (rndn(6)) {
+    case 0: return sanitize(0x38000 + rndn(4096));
+    case 1: return sanitize(0x39000 + rndn(16));
+    case 2: return sanitize(rndn(0x3000));
+    case 3: return sanitize(((bank_base[0] + bank_size[0]) >> 12) + rndn(0x1000));
+    case 4: return sanitize(0x800000 + rndn(0x100000));
+    default: return sanitize(rnd() & 0xfffffffffUL);
+    }
+}
+
+static u64 abi_word(void)
+{
+    switch (rndn(10)) {
+    case 0: case 1: case 2: case 3:
+        return sanitize(abi_half() | abi_half() << 16 | abi_half() << 32 | abi_half() << 48);
+    case 4: case 5:
+        return sanitize(abi_half() | abi_half() << 32);
+    case 6:
+        return ptr_gen();
+    case 7: case 8:
+        return abi_gfn();
+    default:
+        return fill_word();
+    }
+}
+
+/* An argument structure (256 bytes of ABI-shaped words) in the scratch area; returns its
+ * address (or an ordinary hostile pointer if there is no scratch area). */
+static u64 abi_struct(void)
+{
+    if (!scratch_hi || scratch_hi - scratch_lo < 512)
+        return ptr_gen();
+    u64 p = scratch_lo + rndn((scratch_hi - scratch_lo - 256) / 8) * 8;
+    for (int k = 0; k < 32; k++)
+        *(volatile u64 *)(p + 8 * k) = abi_word();
+    f_struct++;
+    return p;
+}
+
+/* Mostly a valid sub-command of hypercall nr. */
+static u64 abi_cmd(u64 nr)
+{
+    switch (nr) {
+    case 12: return rndn(30);          /* memory_op: XENMEM_* */
+    case 17: return rndn(16);          /* xen_version: XENVER_* */
+    case 20: return rndn(14);          /* grant_table_op: GNTTABOP_* */
+    case 24: return rndn(16);          /* vcpu_op: VCPUOP_* */
+    case 29: return rndn(16);          /* sched_op (filtered below) */
+    case 32: return rndn(16);          /* event_channel_op: EVTCHNOP_* */
+    case 33: return rndn(32);          /* physdev_op */
+    case 34: return rndn(8);           /* hvm_op: set/get_param, ... */
+    default: return rndn(64);
+    }
+}
+
+static void op_xen_abi(void)
+{
+    struct hx_regs r;
+    memset(&r, 0, sizeof(r));
+    u64 nr = rndn(64), a[6];
+    f_ops++;
+    if (nr == 13) {                                  /* multicall(entries, count), as in (d) */
+        u32 n = rndn(5);
+        a[0] = build_multicall(n);
+        a[1] = n;
+        for (int k = 2; k < 6; k++)
+            a[k] = val_gen();
+    } else {
+        a[0] = rndn(5) ? abi_cmd(nr) : val_gen();
+        a[1] = rndn(4) ? abi_struct() : rndn(2) ? ptr_gen() : val_gen();
+        if (nr == 24)                                /* vcpu_op(cmd, vcpuid, arg) */
+            a[1] = rndn(4) ? rndn(4) : val_gen();
+        switch (rndn(4)) {                           /* grant_table_op(cmd, uop, count), ... */
+        case 0: a[2] = 1 + rndn(4); break;
+        case 1: a[2] = abi_struct(); break;
+        case 2: a[2] = ptr_gen(); break;
+        default: a[2] = val_gen();
+        }
+        a[3] = rndn(2) ? abi_struct() : val_gen();
+        a[4] = rndn(2) ? ptr_gen() : val_gen();
+        a[5] = val_gen();
+        xen_filter(nr, a);
+    }
+    for (int k = 0; k < 6; k++)
+        r.x[k] = a[k];
+    r.x[6] = val_gen();
+    r.x[7] = val_gen();
+    r.x16 = nr;
+    u32 insn = 0xd4000002 | 0xea1 << 5;               /* hvc #0xEA1 */
+    if (run_insn(insn, &r)) {
+        u64 ec = ESR_EC(x_esr);
+        if (ec != 0)
+            check_failed("(f) hypercall %lu x0=0x%lx x1=0x%lx: EC 0x%lx (expected a return or EC 0x0)", nr, a[0],
+                         a[1], ec);
+        f_undef++;
+    } else if ((s64)r.x[0] < 0) {
+        f_neg++;
+    } else if (r.x[0] == 0) {
+        f_zero++;
+    }
+}
+
 /* ---------------- (e) SGI floods ---------------- */
 static u64 e_ops, e_sgis, e_self;
 
@@ -1370,6 +1503,9 @@ static void report(u64 done)
         e_ops, e_sgis, e_self, irq_total[0], irq_sgi[0], irq_vtimer, irq_ptimer, irq_ppi_other, irq_spi);
     say("%lu ops, violations %lu, storms %lu, spurious %lu, SGI14 %lu, health probes ok %lu", done, viol_count,
         n_storm, irq_spurious[0], n_sgi14, probes_ok);
+    if (opt_xenabi)
+        say("%lu ops, (f) %lu Xen-ABI calls (%lu structs): %lu returned 0, %lu negative, %lu undef", done, f_ops,
+            f_struct, f_zero, f_neg, f_undef);
 }
 
 int main(u64 dtb)
@@ -1382,6 +1518,9 @@ int main(u64 dtb)
     fdtx_bootarg_u64(args, "seed", &opt_seed);
     fdtx_bootarg_u64(args, "ops", &opt_ops);
     fdtx_bootarg_u64(args, "strict", &opt_strict);
+    fdtx_bootarg_u64(args, "xenabi", &opt_xenabi);
+    if (opt_xenabi > 100)
+        opt_xenabi = 100;
     rs = opt_seed ? opt_seed : 1;
     nbanks = fdtx_memory_banks(dtb, bank_base, bank_size, FDTX_MAX_BANKS);
     ncpu = fdtx_cpu_count(dtb);
@@ -1393,6 +1532,8 @@ int main(u64 dtb)
     img_hi = (u64)_image_end;
     say("bootargs \"%s\": seed=0x%lx ops=%lu strict=%lu; %d vCPUs; image 0x%lx..0x%lx", args, opt_seed, opt_ops,
         opt_strict, ncpu, img_lo, img_hi);
+    if (opt_xenabi)
+        say("xenabi=%lu: %lu%% of the random operations are Xen-ABI-shaped hypercalls (f)", opt_xenabi, opt_xenabi);
     /* scratch: the top 256 KiB of a RAM bank, not overlapping the image, with no RAM after it */
     for (int i = nbanks - 1; i >= 0 && !scratch_hi; i--) {
         u64 hi = bank_base[i] + bank_size[i], lo = hi - 0x40000;
@@ -1450,22 +1591,26 @@ int main(u64 dtb)
     health_probe("after (a)");
     conformance_checks();
 
-    /* (b)-(e) mixed */
+    /* (b)-(e) mixed, and (f) with xenabi */
     irq_enable();
     u64 scratch_refill = 0;
     for (u64 i = 1; i <= opt_ops; i++) {
         op_irqs = 0;
         storm_id[0] = 0xffffffff;
         irq_enable();
-        u32 r = rndn(100);
-        if (r < 30)
-            op_gic();
-        else if (r < 55)
-            op_sysreg();
-        else if (r < 90)
-            op_call();
-        else
-            op_sgi();
+        if (opt_xenabi && rndn(100) < opt_xenabi) {   /* no extra random draw without xenabi */
+            op_xen_abi();
+        } else {
+            u32 r = rndn(100);
+            if (r < 30)
+                op_gic();
+            else if (r < 55)
+                op_sysreg();
+            else if (r < 90)
+                op_call();
+            else
+                op_sgi();
+        }
         if (++scratch_refill == 5000) {
             scratch_refill = 0;
             scratch_fill(scratch_lo, scratch_hi);
@@ -1490,6 +1635,9 @@ int main(u64 dtb)
         d_imm);
     say("totals: (d) %lu undef (%lu with ELR after the insn), %lu negative returns", d_undef, d_undef_ec[1], d_neg);
     say("totals: (e) %lu floods, %lu SGIs (%lu to self)", e_ops, e_sgis, e_self);
+    if (opt_xenabi)
+        say("totals: (f) %lu Xen-ABI calls, %lu argument structures: %lu returned 0, %lu negative, %lu undef", f_ops,
+            f_struct, f_zero, f_neg, f_undef);
     say("totals: irqs on vCPU0 %lu (%lu SGI, %lu vtimer, %lu ptimer, %lu PPI, %lu SPI, %lu spurious), storms %lu",
         irq_total[0], irq_sgi[0], irq_vtimer, irq_ptimer, irq_ppi_other, irq_spi, irq_spurious[0], n_storm);
     for (int c = 1; c < ncpu && c < MAXCPU; c++)

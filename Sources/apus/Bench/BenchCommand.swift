@@ -112,12 +112,17 @@ struct BenchCommand: ParsableCommand {
                 x = MicroBenchmark.run(argv: try g.xen(c, name: tag), log: g.setups.work + "/micro-\(tag)-xen.log",
                                        metrics: c.metrics, domains: c.domains.count)
             }
+            // A figure comes with what the guest added to its line, and with a failure of any
+            // domain of the run (a figure without a clean run is suspect).
+            func note(_ r: MicroRun, _ m: String) -> String? {
+                let parts = [MicroBenchmark.describe(r.notes[m]), r.failure].compactMap { $0 }
+                return parts.isEmpty ? nil : parts.joined(separator: "; ")
+            }
             for m in c.metrics {
                 let av = a.values[m], xv = x?.values[m]
                 rows.append(MicroRow(benchmark: m, apus: av, xen: xv,
                                      apusOverXen: av.flatMap { v in xv.map { v / $0 } },
-                                     apusNote: av == nil ? a.failure : MicroBenchmark.describe(a.notes[m]),
-                                     xenNote: x == nil ? "not run" : xv == nil ? x?.failure : MicroBenchmark.describe(x?.notes[m])))
+                                     apusNote: note(a, m), xenNote: x.map { note($0, m) } ?? "not run"))
             }
         }
         return rows
@@ -459,9 +464,11 @@ struct BenchReport: Codable {
             s += "setup   ops        done       violations   hostile   wall_s    neighbour alive   memcheck passes   panic\n"
             for h in hostile {
                 s += pad(h.setup, 8) + pad(String(h.ops), 11) + pad(h.opsDone.map(String.init) ?? "-", 11)
-                s += pad(h.violations.map(String.init) ?? "-", 13) + pad(h.hostile, 10) + pad(f(h.wallSeconds, 1), 10)
+                let verdict = h.hostile.hasPrefix("FAIL") ? "FAIL" : h.hostile
+                s += pad(h.violations.map(String.init) ?? "-", 13) + pad(verdict, 10) + pad(f(h.wallSeconds, 1), 10)
                 s += pad(h.neighbourAlive ? "yes" : "no", 18) + pad(String(h.neighbourPasses), 18) + (h.hypervisorPanic ? "yes" : "no") + "\n"
             }
+            for h in hostile where h.hostile.hasPrefix("FAIL") { s += h.setup + ": hostile " + h.hostile + "\n" }
         }
         if !s.isEmpty { s += "\n" }
         s += "image size: apus \(apusImageBytes) bytes"
