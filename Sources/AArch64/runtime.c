@@ -83,7 +83,9 @@ static void *heap_alloc(size_t n, size_t align) {
     size_t bytes = (size_t)16 << c;
     apus_spin_lock(&heap_lock);
     void *p = 0;
-    if (align <= 16 && free_lists[c]) {
+    // A freed block is reused when it has the alignment asked for (page tables given back
+    // by a rebooting domain come back as page tables).
+    if (free_lists[c] && ((uint64_t)free_lists[c] & (uint64_t)(align - 1)) == 0) {
         p = free_lists[c];
         free_lists[c] = *(void **)p;
     } else {

@@ -53,6 +53,24 @@ enum GuestInitramfs {
         mount -t sysfs sysfs /sys
         mount -t devtmpfs devtmpfs /dev 2>/dev/null
         echo APUS-GUEST-UP
+        # apus.memcheck=N on the command line: a Linux that keeps checking its memory (the
+        # isolation test's neighbour): a 16 MiB random file in RAM (rootfs) checksummed N
+        # times, half a second apart, then power off.
+        n=$(sed -n 's/.*apus\\.memcheck=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
+        if [ -n "$n" ]; then
+            dd if=/dev/urandom of=/pattern bs=1M count=16 2>/dev/null
+            ref=$(md5sum /pattern | cut -d' ' -f1)
+            echo "LINUXMEM reference $ref"
+            i=1
+            while [ $i -le $n ]; do
+                now=$(md5sum /pattern | cut -d' ' -f1)
+                if [ "$now" = "$ref" ]; then echo "LINUXMEM pass $i ok"; else echo "LINUXMEM pass $i CORRUPT $now"; fi
+                usleep 500000
+                i=$((i + 1))
+            done
+            echo "LINUXMEM done"
+            poweroff -f
+        fi
         echo "CPUS=$(nproc)"
         echo "UPTIME0=$(cut -d' ' -f1 /proc/uptime)"
         echo "DATE0=$(date +%s)"

@@ -26,6 +26,10 @@ private struct FakeTableMemory: TranslationTableMemory {
         return t[index]
     }
 
+    mutating func freeTable(_ table: UInt64) {
+        if tables.removeValue(forKey: table) == nil { Issue.record("free of \(table), which is not an allocated table") }
+    }
+
     mutating func writeEntry(table: UInt64, index: Int, _ value: UInt64) {
         guard index >= 0 && index < 512, tables[table] != nil else {
             Issue.record("write of entry \(index) of \(table), which is not an allocated table")
@@ -61,6 +65,16 @@ extension TranslationTable where Memory == FakeTableMemory {
 }
 
 @Suite struct TranslationTableTests {
+    @Test func releaseTablesFreesTheWholeTree() throws {
+        var t = try #require(Table(regime: .stage2, memory: FakeTableMemory()))
+        try t.map(input: 0x4000_0000, output: 0x8000_0000, size: 1 << 30, kind: .normal, permissions: .all)
+        try t.map(input: 0x3800_0000, output: 0x9000_0000, size: 0x1000, kind: .normal, permissions: .all)
+        try t.map(input: 0x4020_1000, output: 0x9000_1000, size: 0x1000, kind: .normal, permissions: .read)
+        #expect(t.memory.tables.count > 2)
+        t.releaseTables()
+        #expect(t.memory.tables.isEmpty, "every table, the root too, went back")
+    }
+
     // MARK: construction
 
     @Test func rootIsAllocatedAndEmpty() throws {

@@ -350,6 +350,19 @@ import Testing
         #expect(rig.call(gnt, UInt64(GrantTableOp.getVersion), XenRig.scratch, 1).result == XenErrno.EPERM.result)
     }
 
+    /// Two mappings of one frame: unmapping handle A at B's address must not remove B's
+    /// mapping under A's name (B's record would then be gone while its page stays mapped,
+    /// and survive the granter's destruction).
+    @Test func unmapNeedsTheHandlesOwnAddress() {
+        grant(22)
+        let a = map(22, host: 0x6000_0000), b = map(22, host: 0x6000_1000)
+        #expect(a.0 == 0 && b.0 == 0)
+        #expect(unmap(a.1, host: 0x6000_1000) == GrantStatus.generalError)
+        #expect(rig.mem.grantMaps.count == 2, "both mappings still there")
+        rig.host.destroyDomain(1, platform: rig.mem)
+        #expect(rig.mem.grantMaps.isEmpty, "the granter's destruction removed every mapping of its page")
+    }
+
     @Test func destroyingTheGranterUnmapsItsPagesEverywhere() {
         grant(50)
         let (st, h, _) = map(50)

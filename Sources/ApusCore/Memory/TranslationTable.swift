@@ -10,6 +10,12 @@ public protocol TranslationTableMemory {
     mutating func allocateTable() -> UInt64?
     func readEntry(table: UInt64, index: Int) -> UInt64
     mutating func writeEntry(table: UInt64, index: Int, _ value: UInt64)
+    /// Gives a table back (only ever called by `releaseTables`, when no walker can see it).
+    mutating func freeTable(_ table: UInt64)
+}
+
+extension TranslationTableMemory {
+    public mutating func freeTable(_ table: UInt64) {}
 }
 
 public enum TranslationRegime: Sendable {
@@ -182,6 +188,21 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
         // A table being replaced by a block or an invalid entry: its pages are left to
         // the pool (mappings change rarely; reclaiming is not worth the complexity).
         memory.writeEntry(table: table, index: Self.index(va, level: level), descriptor)
+    }
+
+    /// Frees every table of the tree, the root included: the table must not be used again.
+    /// Only when nothing walks it any more (no vCPU of the domain on a CPU, TLBs invalidated).
+    public mutating func releaseTables() {
+        func release(_ table: UInt64, level: Int) {
+            if level < 3 {
+                for i in 0..<512 {
+                    let e = memory.readEntry(table: table, index: i)
+                    if e & 3 == 3 { release(e & Self.outputMask, level: level + 1) }
+                }
+            }
+            memory.freeTable(table)
+        }
+        release(root, level: 1)
     }
 
     /// Software walk: what `va` maps to, or nil.

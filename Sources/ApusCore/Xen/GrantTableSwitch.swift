@@ -246,6 +246,10 @@ public struct GrantTableSwitch {
             return GrantStatus.badHandle
         }
         guard hostAddr != 0, m.flags & GrantMapFlags.hostMap != 0 else { return GrantStatus.okay }
+        // The handle's own mapping, not another one of the same frame: otherwise a guest with
+        // two mappings could drop one handle's record while its p2m entry stays, and keep
+        // the page after the granter is gone (Xen holds a page reference instead).
+        guard hostAddr >> XenPage.shift == m.hostGFN else { return GrantStatus.generalError }
         guard platform.unmapGrant(mapper: caller, gfn: hostAddr >> XenPage.shift, granter: m.granter, frame: act.frame) else {
             return GrantStatus.generalError
         }

@@ -12,6 +12,9 @@ public final class XenHost {
     public var events: EventChannelSwitch
     public var grants: GrantTableSwitch
     public private(set) var domains: [XenDomainState?]
+    /// vCPUs of each existing domain (0: none), so the hypercall path checks its caller
+    /// without touching (and retaining) the domain's state.
+    var vcpuCounts: [UInt32]
     /// Multicall entries handled per trap before the multicall is restarted.
     public var multicallBatch: UInt32 = 32
     /// Grant map/unmap/copy entries handled per trap before the call is restarted.
@@ -22,6 +25,7 @@ public final class XenHost {
         events = EventChannelSwitch(maxDomains: n)
         grants = GrantTableSwitch(maxDomains: n)
         domains = [XenDomainState?](repeating: nil, count: n)
+        vcpuCounts = [UInt32](repeating: 0, count: n)
     }
 
     /// One policy for event channels and grants: may `a` and `b` talk?
@@ -61,6 +65,7 @@ public final class XenHost {
             return false
         }
         domains[i] = XenDomainState(id: id, config: config, now: now)
+        vcpuCounts[i] = domains[i]!.vcpuCount
         return true
     }
 
@@ -71,6 +76,7 @@ public final class XenHost {
         grants.removeDomain(id, platform: platform)
         events.removeDomain(id, memory: platform)
         domains[Int(id)] = nil
+        vcpuCounts[Int(id)] = 0
     }
 
     // MARK: hypercalls
@@ -83,7 +89,10 @@ public final class XenHost {
 
     func dispatch<P: XenPlatform>(_ number: UInt64, _ a: XenArguments, caller: XenCaller, platform: P,
                                   inMulticall: Bool) -> XenHypercallResult {
-        guard let me = domain(caller.domain), me.hasVCPU(caller.vcpu) else {
+        // Hot path: no copy of the domain's state (its arrays would be retained and released
+        // on every hypercall), only its vCPU count.
+        let slot = Int(caller.domain)
+        guard slot < vcpuCounts.count, caller.vcpu < vcpuCounts[slot] else {
             return XenHypercallResult(XenErrno.ESRCH.result)
         }
         func int(_ x: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: x) }
@@ -94,6 +103,11 @@ public final class XenHost {
             if inMulticall { return XenHypercallResult(XenErrno.EINVAL.result) }
             return multicall(a, caller: caller, platform: platform)
         case XenHypercallNumber.xenVersion:
+            // XENVER_version is the customary null hypercall: answer it without copying anything.
+            if int(a.x0) == XenVersionOp.version {
+                return XenHypercallResult(Int64(version.major) << 16 | Int64(version.minor & 0xFFFF))
+            }
+            guard let me = domain(caller.domain) else { return XenHypercallResult(XenErrno.ESRCH.result) }
             return XenHypercallResult(XenVersion.handle(cmd: int(a.x0), arg: a.x1, info: version,
                                                         caller: me.versionCaller, memory: platform))
         case XenHypercallNumber.consoleIO:

@@ -61,7 +61,7 @@ public enum XenVersion {
     public static func handle<M: GuestMemory>(cmd: UInt32, arg: UInt64, info: XenVersionInfo,
                                               caller: XenVersionCaller, memory: M) -> Int64 {
         let deny = !caller.privileged
-        let denied = Array("<denied>".utf8)
+        var denied: [UInt8] { Array("<denied>".utf8) }      // built only where it is used
         func put(_ bytes: [UInt8]) -> Int64 { memory.write(arg, bytes) ? 0 : XenErrno.EFAULT.result }
 
         switch cmd {

@@ -4,6 +4,11 @@ import ApusCore
 
 /// Building boot-time domains and tearing them down.
 enum Domains {
+    /// Page tables one domain's p2m may use: its RAM in 2 MiB blocks needs a handful; the
+    /// rest is for 4 KiB pages a guest has mapped over blocks (shared_info, grant frames,
+    /// granted pages), each split costing one table. Past it such a mapping fails (-ENOMEM
+    /// style errors from the Xen core), nothing else.
+    static let p2mTableBudget = 264
     /// Builds one domain: zeroed RAM, its p2m, kernel/initrd/DTB loaded, vCPU 0 ready.
     /// On failure the reason is logged and nil returned; the other domains still boot.
     static func build(id: Int, _ b: BootDomain, allocator: inout PhysicalAllocator) -> Domain? {
@@ -19,7 +24,7 @@ enum Domains {
         guard let ram = allocator.allocate(size: bytes, alignment: twoMiB) else { return fail("not enough free RAM") }
         PhysicalMemory.zero(ram.base, count: ram.size)
 
-        guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory()) else {
+        guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else {
             return fail("no memory for the p2m")
         }
         do throws(TranslationError) {
@@ -131,8 +136,10 @@ enum Domains {
             while let v = c.current, v.domainID == d.id { arch_wfe() }
         }
         d.restarts += 1
-        PhysicalMemory.zero(d.ram.base, count: d.ram.size)
+        // Xen state first: peers' mappings of its grants go before its RAM is zeroed, so
+        // nothing they write reaches the new boot.
         Xen.reset(d, enhanced: d.spec.xenEnhanced)
+        PhysicalMemory.zero(d.ram.base, count: d.ram.size)
         reseed(d)
         load(d)
         d.withLock {

@@ -39,9 +39,20 @@ enum PhysicalMemory {
     }
 }
 
-/// Translation tables kept in hypervisor heap pages.
+/// Translation tables kept in hypervisor heap pages. A domain's p2m gets a budget: the
+/// guest makes the hypervisor split blocks (grant maps, Xen pages, each needing a table),
+/// and must not be able to use up the heap that way.
 struct HeapTableMemory: TranslationTableMemory {
-    mutating func allocateTable() -> UInt64? { PhysicalMemory.allocatePages(1) }
+    var budget: Int = .max
+    mutating func allocateTable() -> UInt64? {
+        guard budget > 0, let t = PhysicalMemory.allocatePages(1) else { return nil }
+        budget -= 1
+        return t
+    }
+    mutating func freeTable(_ table: UInt64) {
+        free(UnsafeMutableRawPointer(bitPattern: UInt(table)))
+        budget += 1
+    }
     func readEntry(table: UInt64, index: Int) -> UInt64 { PhysicalMemory.read64(table + UInt64(index) * 8) }
     mutating func writeEntry(table: UInt64, index: Int, _ value: UInt64) {
         PhysicalMemory.write64(table + UInt64(index) * 8, value)

@@ -12,6 +12,9 @@ enum Xen {
     nonisolated(unsafe) static var lock: UInt32 = 0
     /// Service ports (domain 0) signalled while `lock` was held; drained after it is dropped.
     nonisolated(unsafe) static var pendingService: [UInt32] = []
+    /// Set with `pendingService` (under the lock), read without it: a hypercall that queued
+    /// no service does not pay for the lock and the queue again.
+    nonisolated(unsafe) static var serviceQueued = false
     static let serviceDomain: XenDomainID = 0
 
     /// Xen's guest layout (arch-arm.h, xg_dom_arm.c): console ring at the first magic
@@ -115,7 +118,10 @@ enum Xen {
     static func reset(_ d: Domain, enhanced: XenEnhanced) {
         tearDown(d)
         locked {
-            guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory()) else { return }
+            // No vCPU of the domain is on a CPU (finishRestart waited): the old tree can go.
+            d.p2m.releaseTables()
+            arch_tlbi_alle1is()
+            guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return }
             do throws(TranslationError) {
                 try p2m.map(input: GuestLayout.ram0Base, output: d.ram.base, size: d.ram.size, kind: .normal, permissions: .all)
             } catch { return }
@@ -220,15 +226,20 @@ enum Xen {
 
     static func queueService(port: UInt32) {
         if !pendingService.contains(port) { pendingService.append(port) }
+        serviceQueued = true
     }
 
     /// Serves the rings whose event channels fired, then XenStore watch events for anyone.
     static func runServices() {
-        guard host != nil else { return }
-        while true {
+        guard host != nil, serviceQueued else { return }
+        var servedStore = false
+        // A few rounds (a service's reply can queue another port), not forever: whatever a
+        // busy neighbour keeps queueing is served at the next hypercall.
+        for _ in 0..<4 {
             let ports: [UInt32] = locked {
                 let p = pendingService
                 pendingService = []
+                serviceQueued = false
                 return p
             }
             if ports.isEmpty { break }
@@ -236,11 +247,12 @@ enum Xen {
                 for d in Hypervisor.domains {
                     guard let x = d.xen else { continue }
                     if x.consoleService == port && x.console != nil { PVConsole.serviceOutput(d, x) }
-                    if x.storeService == port && x.store != nil { serviceStore(d, x) }
+                    if x.storeService == port && x.store != nil { serviceStore(d, x); servedStore = true }
                 }
             }
         }
-        serviceWatchers()
+        // A write may have fired other domains' watches.
+        if servedStore { serviceWatchers() }
     }
 
     static func serviceStore(_ d: Domain, _ x: XenDomainPages) {
