@@ -169,7 +169,8 @@ public struct EventChannelSwitch {
     /// unbound -> silently dropped; anything else -EINVAL.
     public mutating func send<M: GuestPhysicalMemory>(caller: XenDomainID, port: UInt32, memory: M)
         throws(XenErrno) -> EventDelivery? {
-        guard let t = table(caller), let ch = t.channel(port) else { throw .EINVAL }
+        // The channel only, not a copy of the caller's whole table (the hot path of every notify).
+        guard let s = slot(caller), let ch = tables[s]?.channel(port) else { throw .EINVAL }
         switch ch.state {
         case .interdomain(let remote, let remotePort):
             guard remote == caller || mayCommunicate(caller, remote) else { throw .EPERM }

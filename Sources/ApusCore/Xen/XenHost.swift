@@ -15,6 +15,8 @@ public final class XenHost {
     /// vCPUs of each existing domain (0: none), so the hypercall path checks its caller
     /// without touching (and retaining) the domain's state.
     var vcpuCounts: [UInt32]
+    /// The same for XenDomainConfig.privileged (asked on every event-channel and grant op).
+    var privilegedFlags: [Bool]
     /// Multicall entries handled per trap before the multicall is restarted.
     public var multicallBatch: UInt32 = 32
     /// Grant map/unmap/copy entries handled per trap before the call is restarted.
@@ -26,6 +28,7 @@ public final class XenHost {
         grants = GrantTableSwitch(maxDomains: n)
         domains = [XenDomainState?](repeating: nil, count: n)
         vcpuCounts = [UInt32](repeating: 0, count: n)
+        privilegedFlags = [Bool](repeating: false, count: n)
     }
 
     /// One policy for event channels and grants: may `a` and `b` talk?
@@ -38,7 +41,7 @@ public final class XenHost {
         Int(id) < domains.count ? domains[Int(id)] : nil
     }
 
-    func isPrivileged(_ id: XenDomainID) -> Bool { domain(id)?.config.privileged ?? false }
+    func isPrivileged(_ id: XenDomainID) -> Bool { Int(id) < privilegedFlags.count && privilegedFlags[Int(id)] }
 
     /// `rcu_lock_domain_by_any_id()`.
     func resolve(_ dom: XenDomainID, caller: XenDomainID) -> XenDomainID? {
@@ -66,6 +69,7 @@ public final class XenHost {
         }
         domains[i] = XenDomainState(id: id, config: config, now: now)
         vcpuCounts[i] = domains[i]!.vcpuCount
+        privilegedFlags[i] = config.privileged
         return true
     }
 
@@ -77,6 +81,7 @@ public final class XenHost {
         events.removeDomain(id, memory: platform)
         domains[Int(id)] = nil
         vcpuCounts[Int(id)] = 0
+        privilegedFlags[Int(id)] = false
     }
 
     // MARK: hypercalls
