@@ -99,6 +99,10 @@ u64 gicr_for_this_cpu(void);        /* RD_base of this CPU's redistributor (chec
 void gicr_wake(u64 rd);
 void gic_enable_ppi_sgi(u64 rd, u32 intid, u8 prio);
 void gic_cpu_if_init(void);         /* ICC_SRE_EL1.SRE, PMR = 0xff, BPR1 = 0, IGRPEN1 = 1 */
+/* The usual set-up of the timer guests: virtual timer stopped, distributor on, this CPU's
+ * redistributor awake with `intid` enabled at priority 0xa0, CPU interface on, `handler` as
+ * the IRQ hook (interrupts stay masked). Returns the redistributor. */
+u64 gic_setup_ppi(u32 intid, exc_hook_t handler);
 
 /* ---- misc ---- */
 extern u64 boot_dtb;                /* x0 at entry */

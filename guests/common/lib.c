@@ -319,6 +319,18 @@ void gic_cpu_if_init(void)
     isb();
 }
 
+u64 gic_setup_ppi(u32 intid, exc_hook_t handler)
+{
+    write_sysreg(cntv_ctl_el0, 0);
+    gicd_enable();
+    u64 rd = gicr_for_this_cpu();
+    gicr_wake(rd);
+    gic_enable_ppi_sgi(rd, intid, 0xa0);
+    gic_cpu_if_init();
+    irq_hook = handler;
+    return rd;
+}
+
 /* First /memory node's first (base, size) pair, assuming the root's #address-cells and
  * #size-cells (default 2/2). Returns 0 if not found. Enough for Xen's and Apus's domU trees. */
 static u32 fdt32(u64 p) { return be32(*(volatile u32 *)p); }

@@ -112,13 +112,7 @@ int main(u64 dtb)
     u64 start = cntvct(), ms = ms_to_ticks(1);
     say("bootargs \"%s\": role %c, %lu yields, CNTVCT at start 0x%lx", args, role, n, start);
 
-    write_sysreg(cntv_ctl_el0, 0);
-    gicd_enable();
-    u64 rd = gicr_for_this_cpu();
-    gicr_wake(rd);
-    gic_enable_ppi_sgi(rd, VTIMER_INTID, 0xa0);
-    gic_cpu_if_init();
-    irq_hook = irq_handler;
+    gic_setup_ppi(VTIMER_INTID, irq_handler);
     irq_enable();
 
     /* 1. calibration, one domain at a time */

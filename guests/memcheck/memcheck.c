@@ -143,13 +143,7 @@ int main(u64 dtb)
 
     /* virtual timer, periodic */
     period = ms_to_ticks(tick_ms);
-    write_sysreg(cntv_ctl_el0, 0);
-    gicd_enable();
-    u64 rd = gicr_for_this_cpu();
-    gicr_wake(rd);
-    gic_enable_ppi_sgi(rd, VTIMER_INTID, 0xa0);
-    gic_cpu_if_init();
-    irq_hook = irq_handler;
+    gic_setup_ppi(VTIMER_INTID, irq_handler);
     write_sysreg(cntv_tval_el0, period);
     write_sysreg(cntv_ctl_el0, CTL_ENABLE);
     isb();

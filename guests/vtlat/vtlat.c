@@ -121,13 +121,7 @@ int main(u64 dtb)
     say("bootargs \"%s\": %lu samples per mode, deadline %lu ticks ahead, CNTFRQ_EL0=%lu Hz", args, n, delta,
         cntfrq());
 
-    write_sysreg(cntv_ctl_el0, 0);
-    gicd_enable();
-    u64 rd = gicr_for_this_cpu();
-    gicr_wake(rd);
-    gic_enable_ppi_sgi(rd, VTIMER_INTID, 0xa0);
-    gic_cpu_if_init();
-    irq_hook = irq_handler;
+    gic_setup_ppi(VTIMER_INTID, irq_handler);
 
     run("vtimer-latency-wfi", 0, n, delta);
     run("vtimer-latency-spin", 1, n, delta);
