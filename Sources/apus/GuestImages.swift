@@ -65,16 +65,9 @@ struct GuestImages {
                 "\(tool) not found: fetching the demo guest needs apt and dpkg (a Debian or Ubuntu host) and gzip")
         }
         let fm = FileManager.default
-        let lists = cache + "/apt/lists", aptCache = cache + "/apt/cache", debs = cache + "/debs"
-        for dir in [lists + "/partial", aptCache + "/archives/partial", debs] {
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        }
-        // The same options as the Xen anchor script: arm64 lists of their own, the host's apt unchanged.
-        let apt = ["-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
-                   "-oDir::State::Lists=" + lists, "-oDir::Cache=" + aptCache]
+        let (apt, debs, haveLists) = try privateApt(cache)
 
         var listsFresh = false
-        let haveLists = (try? fm.contentsOfDirectory(atPath: lists))?.contains { $0.contains("binary-arm64_Packages") } ?? false
         if haveLists {
             log("[fetch] apt lists (arm64): cached")
         } else {
@@ -137,6 +130,21 @@ struct GuestImages {
             }
         }
         throw GuestImagesError(description: "apt-cache depends \(kernelMetaPackage) named no linux-image package:\n\(out)")
+    }
+
+    /// apt with arm64 package lists and cache of our own under `<cache>/apt` (the same options
+    /// as the Xen anchor script), so the host's apt configuration is never touched. Returns
+    /// its options, the folder .deb files go to, and whether the lists were fetched before.
+    private static func privateApt(_ cache: String) throws -> (options: [String], debs: String, haveLists: Bool) {
+        let lists = cache + "/apt/lists", aptCache = cache + "/apt/cache", debs = cache + "/debs"
+        for dir in [lists + "/partial", aptCache + "/archives/partial", debs] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        let options = ["-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
+                       "-oDir::State::Lists=" + lists, "-oDir::Cache=" + aptCache]
+        let haveLists = (try? FileManager.default.contentsOfDirectory(atPath: lists))?
+            .contains { $0.contains("binary-arm64_Packages") } ?? false
+        return (options, debs, haveLists)
     }
 
     private static func download(_ packages: [String], into debs: String, apt: [String], log: (String) -> Void) throws {
@@ -258,12 +266,7 @@ extension GuestImages {
         let xen = cache + "/xen"
         let fm = FileManager.default
         if fm.fileExists(atPath: xen) { log("[fetch] Xen 4.17: cached"); return xen }
-        let lists = cache + "/apt/lists", aptCache = cache + "/apt/cache", debs = cache + "/debs"
-        for dir in [lists + "/partial", aptCache + "/archives/partial", debs] {
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        }
-        let apt = ["-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
-                   "-oDir::State::Lists=" + lists, "-oDir::Cache=" + aptCache]
+        let (apt, debs, _) = try privateApt(cache)
         if try cachedDeb(xenPackage, in: debs) == nil {
             log("[fetch] downloading \(xenPackage)…")
             if (try? run("apt-get", apt + ["-q", "download", xenPackage], in: debs)) == nil {
@@ -370,16 +373,9 @@ extension GuestImages {
             throw GuestImagesError(description: "\(tool) not found: fetching the Xen test guest needs apt and dpkg")
         }
         let fm = FileManager.default
-        let lists = cache + "/apt/lists", aptCache = cache + "/apt/cache", debs = cache + "/debs"
-        for dir in [lists + "/partial", aptCache + "/archives/partial", debs] {
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        }
-        // Same options as the kernel's: arm64 lists of our own, the host's apt configuration untouched.
-        let apt = ["-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
-                   "-oDir::State::Lists=" + lists, "-oDir::Cache=" + aptCache]
+        let (apt, debs, haveLists) = try privateApt(cache)
         let kernelPackage = "linux-image-" + release
         let wanted = xenToolPackages + [kernelPackage]
-        let haveLists = (try? fm.contentsOfDirectory(atPath: lists))?.contains { $0.contains("binary-arm64_Packages") } ?? false
         var listsFresh = false
         if !haveLists {
             log("[fetch] apt lists (arm64)…")

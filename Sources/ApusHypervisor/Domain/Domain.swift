@@ -2,12 +2,20 @@
 import AArch64
 import ApusCore
 
-/// Where the boot modules were copied to in the domain's RAM, and the guest DTB.
+/// Where the boot modules go in the domain's RAM, and its device tree (serialized at each
+/// boot: every boot gets its own rng-seed).
 struct BootImage {
     var kernelIPA: UInt64
     var initrdIPA: UInt64
     var dtbIPA: UInt64
-    var dtb: [UInt8]
+    var tree: GuestDeviceTree
+
+    /// The DTB for boot number `boot` of domain `id`.
+    func dtb(domain id: Int, boot: Int) -> [UInt8] {
+        var t = tree
+        t.rngSeed = GuestEntropy.seed(board: Hypervisor.rngSeed, domain: id, boot: boot)
+        return t.build().serialize()
+    }
 }
 
 /// What a boot-time domain is made from (a /chosen/domU node of the boot DTB).

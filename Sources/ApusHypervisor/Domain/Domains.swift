@@ -48,10 +48,10 @@ enum Domains {
         let d = Domain(id: id, spec: spec, ram: ram, p2m: p2m)
         var dt = guestDT
         if let rd = b.ramdisk { dt.initrd = PhysicalRange(base: place.initrd, size: rd.size) }
-        dt.rngSeed = GuestEntropy.seed(board: Hypervisor.rngSeed, domain: id, boot: 0)
-        let blob = dt.build().serialize()
-        guard UInt64(blob.count) <= dtbEstimate else { return fail("guest DTB too large") }
-        d.boot = BootImage(kernelIPA: place.kernel, initrdIPA: place.initrd, dtbIPA: place.dtb, dtb: blob)
+        let boot = BootImage(kernelIPA: place.kernel, initrdIPA: place.initrd, dtbIPA: place.dtb, tree: dt)
+        // Every boot's DTB has the same size (only the seed's bytes change): checked once.
+        guard UInt64(boot.dtb(domain: id, boot: 0).count) <= dtbEstimate else { return fail("guest DTB too large") }
+        d.boot = boot
         load(d)
 
         for i in 0..<b.vcpus {
@@ -81,7 +81,8 @@ enum Domains {
         if let rd = s.ramdisk {
             PhysicalMemory.copy(to: d.translate(b.initrdIPA, length: rd.size)!, from: rd.base, count: rd.size)
         }
-        PhysicalMemory.store(b.dtb, at: d.translate(b.dtbIPA, length: UInt64(b.dtb.count))!)
+        let dtb = b.dtb(domain: d.id, boot: d.restarts)
+        PhysicalMemory.store(dtb, at: d.translate(b.dtbIPA, length: UInt64(dtb.count))!)
     }
 
     /// vCPU 0 on at the kernel entry with x0 = DTB; the guest's counter starts at zero.
@@ -140,7 +141,6 @@ enum Domains {
         // nothing they write reaches the new boot.
         Xen.reset(d, enhanced: d.spec.xenEnhanced)
         PhysicalMemory.zero(d.ram.base, count: d.ram.size)
-        reseed(d)
         load(d)
         d.withLock {
             d.vgic = VGIC(vcpus: d.vcpus.count)
@@ -152,23 +152,6 @@ enum Domains {
         d.restartClaimed = false
         apus_spin_unlock(&Hypervisor.stateLock)
         start(d)
-    }
-
-    /// A rebooted domain must not see the entropy of its last boot: the DTB's rng-seed
-    /// (same length every boot) is replaced in place.
-    static func reseed(_ d: Domain) {
-        guard var b = d.boot, let old = GuestEntropy.seed(board: Hypervisor.rngSeed, domain: d.id, boot: d.restarts - 1),
-              let new = GuestEntropy.seed(board: Hypervisor.rngSeed, domain: d.id, boot: d.restarts),
-              b.dtb.count >= old.count else { return }
-        var i = 0
-        while i + old.count <= b.dtb.count {
-            if Array(b.dtb[i..<i + old.count]) == old {
-                for j in 0..<new.count { b.dtb[i + j] = new[j] }
-                d.boot = b
-                return
-            }
-            i += 4                                   // property values are 4-byte aligned
-        }
     }
 
     /// The domain stops for good: its vCPUs leave their CPUs at their next trap (the

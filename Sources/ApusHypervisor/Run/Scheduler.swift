@@ -69,8 +69,9 @@ enum Scheduler {
         apus_enter_guest(frame)
     }
 
-    /// Takes the running vCPU off this CPU, keeping all its state in the VCPU object.
-    static func switchOut(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU) {
+    /// Takes the running vCPU off this CPU, keeping all its state in the VCPU object;
+    /// `leaving`: it goes offline (its run state says so).
+    static func switchOut(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU, leaving: Bool = false) {
         v.frame = frame.pointee
         for n in 0..<v.lrs.count { v.lrs[n] = GICv3.readListRegister(n); GICv3.writeListRegister(n, 0) }
         write_ich_hcr_el2(0)                         // no maintenance interrupts for a vCPU that left
@@ -78,7 +79,7 @@ enum Scheduler {
         apus_fp_save(&v.fp)
         v.needsRestore = true
         let blocked: Bool = locked { v.runningOn = nil; return v.blocked }
-        Xen.runstate(v, blocked ? .blocked : .runnable)
+        Xen.runstate(v, leaving ? .offline : blocked ? .blocked : .runnable)
         cpu.current = nil
         arch_dsb_sy()
         arch_sev()                                   // a CPU waiting for this vCPU to leave (reboot)
@@ -90,8 +91,7 @@ enum Scheduler {
     static func leave(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU) {
         let t = now
         locked { policy.offline(v.schedID, now: t) }
-        switchOut(v, frame: frame, cpu: cpu)
-        Xen.runstate(v, .offline)
+        switchOut(v, frame: frame, cpu: cpu, leaving: true)
     }
 
     /// A vCPU is powered on (domain start, PSCI CPU_ON): it competes for a CPU.
@@ -155,10 +155,11 @@ enum Scheduler {
             if ctl & 4 != 0 { return false }                         // timer condition already met
             wake = read_cntv_cval_el0() &+ d.counterOffset           // virtual → physical count
         }
-        for dl in [deadline, v.ptimer.deadline] {
-            guard let dl else { continue }
-            if dl <= now { return false }
-            wake = min(wake ?? .max, dl)
+        // SCHEDOP_poll's timeout and the emulated physical timer wake it too.
+        let other = min(deadline ?? .max, v.ptimer.deadline ?? .max)
+        if other != .max {
+            if other <= now { return false }
+            wake = min(wake ?? .max, other)
         }
         let t = now
         let blocked: Bool = locked {
@@ -214,12 +215,13 @@ enum Scheduler {
             }
         }
         for v in due {
-            // The wake may be a SCHEDOP_poll timeout rather than the virtual timer.
-            if let d = Hypervisor.domain(v.domainID), v.el1.cntvCtl & 3 == 1,
-               v.el1.cntvCval &+ d.counterOffset <= t {
-                _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
+            if let d = Hypervisor.domain(v.domainID) {
+                // The wake may be a SCHEDOP_poll timeout or the physical timer, not the virtual timer.
+                if v.el1.cntvCtl & 3 == 1, v.el1.cntvCval &+ d.counterOffset <= t {
+                    _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
+                }
+                PhysicalTimer.check(v, d, count: t)
             }
-            if let d = Hypervisor.domain(v.domainID) { PhysicalTimer.check(v, d, count: t) }
             kick(v)
         }
         if let v = cpu.current, let d = Hypervisor.domain(v.domainID) { PhysicalTimer.check(v, d, count: t) }

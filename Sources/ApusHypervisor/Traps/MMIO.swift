@@ -8,21 +8,28 @@ enum MMIO {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ da: DataAbort, _ v: VCPU, _ d: Domain) {
         let ipa = ((read_hpfar_el2() >> 4) << 12) | (read_far_el2() & 0xFFF)
         let va = read_far_el2()
-        guard da.isValid, !da.onStage1Walk else { return refuse(frame, da, v, d, ipa: ipa, va: va) }
+        guard da.isValid, !da.onStage1Walk else {
+            v.traps[TrapKind.otherMMIO] &+= 1
+            return refuse(frame, da, v, d, ipa: ipa, va: va)
+        }
         let size = da.accessSize
         let value = frame.x(da.register)
         var result: MMIOResult = .fault
         var output: UInt8? = nil
         var kick: Int? = nil
+        var kind = TrapKind.otherMMIO
 
         d.withLock {
             if let off = offset(ipa, GICv3Layout.distributorBase, GICv3Layout.distributorSize) {
+                kind = TrapKind.gicd
                 result = da.isWrite ? d.vgic.writeDistributor(offset: off, size: size, value: value)
                                     : d.vgic.readDistributor(offset: off, size: size)
             } else if let off = offset(ipa, GICv3Layout.redistributorBase, GICv3Layout.redistributorRegionSize) {
+                kind = TrapKind.gicr
                 result = da.isWrite ? d.vgic.writeRedistributor(offset: off, size: size, value: value)
                                     : d.vgic.readRedistributor(offset: off, size: size)
             } else if d.spec.vpl011, let off = offset(ipa, VirtualPL011.base, VirtualPL011.size) {
+                kind = TrapKind.uart
                 if da.isWrite {
                     let w = d.uart.write(offset: off, size: size, value: value)
                     result = w.valid ? .handled(0) : .fault
@@ -33,6 +40,7 @@ enum MMIO {
                 kick = d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)
             }
         }
+        v.traps[kind] &+= 1
         if let b = output { ConsoleOutput.write(domain: d.id, b) }
         Scheduler.kick(domain: d, vcpu: kick)
 

@@ -42,18 +42,15 @@ enum TrapKind {
                wfi = 7, interrupt = 8, other = 9, count = 10
     static let names: [StaticString] = ["psci", "hypercall", "sysreg", "gicd", "gicr", "uart", "mmio", "wfi", "irq", "other"]
 
-    static func classify(_ esr: ExceptionSyndrome) -> Int {
+    /// The kind of a synchronous trap; nil for data aborts, which MMIO.handle counts once
+    /// it knows which device was accessed.
+    static func classify(_ esr: ExceptionSyndrome) -> Int? {
         switch esr.knownClass {
         case .hvc64: return esr.immediate16 == 0 ? firmware : hypercall
         case .smc64: return firmware
         case .sysreg64: return sysreg
         case .wfx: return wfi
-        case .dataAbortLower:
-            let ipa = (read_hpfar_el2() >> 4) << 12
-            if ipa >= GICv3Layout.distributorBase && ipa - GICv3Layout.distributorBase < GICv3Layout.distributorSize { return gicd }
-            if ipa >= GICv3Layout.redistributorBase && ipa - GICv3Layout.redistributorBase < GICv3Layout.redistributorRegionSize { return gicr }
-            if ipa >= VirtualPL011.base && ipa - VirtualPL011.base < VirtualPL011.size { return uart }
-            return otherMMIO
+        case .dataAbortLower: return nil
         default: return other
         }
     }
@@ -71,7 +68,7 @@ enum TrapKind {
 enum Synchronous {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
         let esr = ExceptionSyndrome(frame.pointee.esr)
-        v.traps[TrapKind.classify(esr)] &+= 1
+        if let k = TrapKind.classify(esr) { v.traps[k] &+= 1 }
         switch esr.knownClass {
         case .hvc64:
             // ELR already points past the HVC.

@@ -111,6 +111,9 @@ enum Xen {
             host.destroyDomain(id, platform: XenBoard(current: nil))
             _ = store.release(domid: id)
         }
+        // Its service ports are closed and may be handed out again: forget them (port 0 is never one).
+        d.xen?.consoleService = 0
+        d.xen?.storeService = 0
         serviceWatchers()
     }
 
