@@ -3,7 +3,8 @@
  * Five 10 ms deadlines (alternately programmed with CNTV_CVAL_EL0 and CNTV_TVAL_EL0) must each
  * raise exactly one interrupt with INTID 27, never before CNTVCT >= CVAL. The first wait polls
  * with a timeout (diagnoses a missing interrupt); the others sleep in WFI. Finally, a timer that
- * expires while CNTV_CTL.IMASK is set must not interrupt until IMASK is cleared.
+ * expires while CNTV_CTL.IMASK is set must not interrupt until IMASK is cleared, and a deadline
+ * at 2^64-1 must neither fire nor hang the board.
  */
 #include "guest.h"
 
@@ -159,6 +160,23 @@ int main(u64 dtb)
     CHECK(nirq == 6, "no interrupt after clearing CTL.IMASK");
     if (nirq == 6)
         say("IMASK cleared: IRQ %u at 0x%lx (CVAL 0x%lx)", VTIMER_INTID, fire_vct, fire_cval);
+
+    /* A deadline at the end of time (CVAL = 2^64 - 1, enabled) never fires, and nothing
+     * hangs: QEMU 7.2's timer model spins forever, taking the whole board with it, when
+     * CVAL + CNTVOFF_EL2 overflows, so the hypervisor must not run guests with an offset that
+     * a guest's own (untrapped) CVAL write can overflow. 20 ms later we must still be here. */
+    timer_write(TIMER_CTL, 0);
+    timer_write(TIMER_CVAL, ~0UL);
+    timer_write(TIMER_CTL, CTL_ENABLE);
+    isb();
+    t = timer_count() + ms_to_ticks(20);
+    while (timer_count() < t)
+        ;
+    ctl = timer_read(TIMER_CTL);
+    timer_write(TIMER_CTL, 0);
+    isb();
+    say("deadline 0x%lx: 20 ms later CTL=0x%lx, interrupts %u", ~0UL, ctl, nirq);
+    CHECK(nirq == 6 && !(ctl & CTL_ISTATUS), "a deadline at 2^64-1 fired (CTL=0x%lx, interrupts %u)", ctl, nirq);
 
     irq_disable();
     say("%u timer interrupts, %u spurious, %u other", nirq, nspurious, nother);

@@ -62,6 +62,12 @@ enum Wallclock {
             let ticks = start - bootCount
             sec &+= ticks / f
             nsec = (ticks % f) &* 1_000_000_000 / f
+        } else {
+            // Counter zero came before the RTC was read (no counter offset: the board's reset).
+            let ticks = bootCount - start
+            let back = (ticks % f) &* 1_000_000_000 / f
+            sec = sec >= ticks / f ? sec - ticks / f : 0
+            if back > 0 && sec > 0 { sec -= 1; nsec = 1_000_000_000 - back }
         }
         let base = UnsafeMutablePointer<UInt32>(bitPattern: UInt(sharedInfo))!
         let v = (base + XenLayout.SharedInfo.wcVersion / 4).pointee
