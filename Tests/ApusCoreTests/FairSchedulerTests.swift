@@ -76,6 +76,25 @@ func simulate(_ s: FairScheduler, for duration: UInt64, tick: UInt64 = 1_000_000
         #expect(s.entities[a].totalRun == 5)
     }
 
+    /// SCHEDOP_yield: the yielder goes behind the other runnable vCPU even when its own
+    /// virtual time is lower (it would otherwise be picked again, and the yield would only
+    /// switch it out and back in); alone, it keeps the CPU.
+    @Test func yieldingVCPUGoesBehindTheOthers() {
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let a = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let b = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(a, now: 0)
+        _ = s.wake(b, now: 0)
+        #expect(s.pick(cpu: 0, now: 0).vcpu == a)
+        #expect(s.pick(cpu: 0, now: 1_000_000).vcpu == b)        // b has run less
+        #expect(s.pick(cpu: 0, now: 3_000_000).vcpu == a)        // b ran longer: a's turn
+        // a has run 1 ms, b 2 ms: without the yield a would be picked again.
+        #expect(s.pick(cpu: 0, now: 3_000_100, yielding: true).vcpu == b)
+        #expect(s.pick(cpu: 0, now: 3_000_200, yielding: true).vcpu == a)
+        s.block(b, now: 3_000_300)
+        #expect(s.pick(cpu: 0, now: 3_000_400, yielding: true).vcpu == a)   // nobody to yield to
+    }
+
     @Test func sleepingDoesNotBankCreditAgainstBusyVCPUs() {
         let s = FairScheduler(cpus: 1, policy: .fair)
         let busy = s.add(weight: 256, capPercent: 0, affinity: ~0)

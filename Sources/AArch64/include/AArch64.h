@@ -179,6 +179,7 @@ static inline uint32_t mmio_read32(uint64_t addr) { return *(volatile uint32_t *
 static inline void mmio_write32(uint64_t addr, uint32_t v) { *(volatile uint32_t *)addr = v; }
 static inline uint8_t mmio_read8(uint64_t addr) { return *(volatile uint8_t *)addr; }
 static inline void mmio_write8(uint64_t addr, uint8_t v) { *(volatile uint8_t *)addr = v; }
+static inline uint16_t mmio_read16(uint64_t addr) { return *(volatile uint16_t *)addr; }
 static inline uint64_t mmio_read64(uint64_t addr) { return *(volatile uint64_t *)addr; }
 static inline void mmio_write64(uint64_t addr, uint64_t v) { *(volatile uint64_t *)addr = v; }
 

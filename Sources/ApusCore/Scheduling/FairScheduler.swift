@@ -130,19 +130,24 @@ public final class FairScheduler {
     /// What `cpu` runs from `now` on: the vCPU that was running there is charged and
     /// competes again. Returns the vCPU (nil: idle) and when to ask again (nil: only
     /// when something changes), which is the end of its timeslice or of its cap budget.
-    public func pick(cpu: Int, now: UInt64) -> (vcpu: Int?, until: UInt64?) {
+    /// `yielding`: the running vCPU gave its turn away (SCHEDOP_yield): it goes behind every
+    /// other vCPU that may run here, as in Xen's schedulers, whatever its virtual time.
+    public func pick(cpu: Int, now: UInt64, yielding: Bool = false) -> (vcpu: Int?, until: UInt64?) {
         guard cpu >= 0, cpu < cpuCount else { return (nil, nil) }
+        var yielder: Int? = nil
         if let cur = running[cpu] {
             charge(cur, now: now)
             entities[cur].state = .runnable
             running[cpu] = nil
+            if yielding { yielder = cur }
         }
         rollPeriod(now: now)
         var best: Int? = nil
-        for i in 0..<entities.count where entities[i].state == .runnable && mayRun(i, on: cpu) {
+        for i in 0..<entities.count where i != yielder && entities[i].state == .runnable && mayRun(i, on: cpu) {
             if let b = best, entities[b].virtualTime <= entities[i].virtualTime { continue }
             best = i
         }
+        if best == nil, let y = yielder, mayRun(y, on: cpu) { best = y }
         guard let b = best else {
             // Capped vCPUs waiting for the next period: ask again then.
             let waiting = entities.contains { $0.state == .runnable && $0.capPercent > 0 }

@@ -96,12 +96,14 @@ public final class VGIC {
 
     /// Interrupts `vcpu` should have in list registers, best priority first.
     public func deliverable(vcpu: Int) -> [Int] {
-        guard groupsEnabled else { return [] }
+        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return [] }
         var out: [Int] = []
-        for i in 0..<VGIC.privateCount where privateIRQs[vcpu][i].wantsDelivery { out.append(i) }
-        for s in 0..<spiCount where spis[s].wantsDelivery && targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu {
+        let mine = privateIRQs[vcpu]
+        for i in 0..<mine.count where mine[i].wantsDelivery { out.append(i) }
+        for s in 0..<spis.count where spis[s].wantsDelivery && targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu {
             out.append(s + VGIC.privateCount)
         }
+        guard out.count > 1 else { return out }
         // Active and pending ones (ISACTIVER) cannot be signalled before the guest
         // deactivates them: they come last, after everything the guest can take.
         out.sort { a, b in
@@ -237,5 +239,14 @@ public final class VGIC {
     }
 
     /// True when `vcpu` has something to run for (used to wake a blocked vCPU).
-    public func hasDeliverable(vcpu: Int) -> Bool { !deliverable(vcpu: vcpu).isEmpty }
+    /// (Asked on every WFI and poll: answers at the first one, building no list.)
+    public func hasDeliverable(vcpu: Int) -> Bool {
+        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return false }
+        let mine = privateIRQs[vcpu]
+        for i in 0..<mine.count where mine[i].wantsDelivery { return true }
+        for s in 0..<spis.count where spis[s].wantsDelivery && targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu {
+            return true
+        }
+        return false
+    }
 }

@@ -91,10 +91,8 @@ public struct GrantTableSwitch {
     }
 
     mutating func with<R>(_ id: XenDomainID, _ body: (inout GrantTable) -> R) -> R? {
-        guard let s = slot(id), var t = tables[s] else { return nil }
-        tables[s] = nil
-        defer { tables[s] = t }
-        return body(&t)
+        guard let s = slot(id) else { return nil }
+        return body(&tables[s]!)
     }
 
     // MARK: entry flags in guest memory

@@ -11,6 +11,11 @@ public protocol GuestMemory {
     func read(_ gva: UInt64, into buffer: inout [UInt8], count: Int) -> Bool
     /// Writes `bytes` at `gva`; false if any byte is not writable.
     func write(_ gva: UInt64, _ bytes: [UInt8]) -> Bool
+    /// One little-endian word at `gva` (the defaults go through `read`; a hypervisor
+    /// implements them with a single translation and load, the common case of a hypercall
+    /// argument such as evtchn_send or sched_poll).
+    func readU32(_ gva: UInt64) -> UInt32?
+    func readU64(_ gva: UInt64) -> UInt64?
 }
 
 /// Shared pages (shared_info, vcpu_info, grant frames, granted pages) by guest *physical*
@@ -88,8 +93,11 @@ extension GuestMemory {
         guard read(gva, into: &b, count: size), b.count == size else { return nil }
         return b
     }
-    func readU32(_ gva: UInt64) -> UInt32? {
+    public func readU32(_ gva: UInt64) -> UInt32? {
         readStruct(gva, size: 4).map { XenBytes.u32($0, 0) }
+    }
+    public func readU64(_ gva: UInt64) -> UInt64? {
+        readStruct(gva, size: 8).map { XenBytes.u64($0, 0) }
     }
     func writeU16(_ gva: UInt64, _ v: UInt16) -> Bool {
         write(gva, [UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8)])

@@ -51,10 +51,8 @@ public final class XenHost {
 
     func withDomain<R>(_ id: XenDomainID, _ body: (inout XenDomainState) -> R) -> R? {
         let i = Int(id)
-        guard i < domains.count, var d = domains[i] else { return nil }
-        domains[i] = nil                // keep the state uniquely referenced while it changes
-        defer { domains[i] = d }
-        return body(&d)
+        guard i < domains.count, domains[i] != nil else { return nil }
+        return body(&domains[i]!)       // in place: no copy of the state out and back
     }
 
     /// Creates domain `id` (all its vCPUs start offline at `now`); false if it exists or is out of range.

@@ -26,10 +26,11 @@ extension XenHost {
 
         case SchedOp.poll:
             typealias L = XenLayout.SchedPoll
-            guard let b = platform.readStruct(arg, size: L.size) else { return efault }
-            let ports = XenBytes.u64(b, L.ports)
-            let n = XenBytes.u32(b, L.nrPorts)
-            let timeout = XenBytes.u64(b, L.timeout)
+            // Field by field (no buffer): poll is on the event hot path.
+            guard arg <= UInt64.max - UInt64(L.size),
+                  let ports = platform.readU64(arg &+ UInt64(L.ports)),
+                  let n = platform.readU32(arg &+ UInt64(L.nrPorts)),
+                  let timeout = platform.readU64(arg &+ UInt64(L.timeout)) else { return efault }
             if n > SchedOp.maxPollPorts { return r(XenErrno.EINVAL.result) }
             var last: UInt32 = 0
             var i: UInt32 = 0

@@ -14,6 +14,8 @@ final class PerCPU {
     var sliceEnd: UInt64? = nil
     /// The timeslice ended and another vCPU waits: switch at the end of this trap.
     var needResched = false
+    /// The switch that follows is a SCHEDOP_yield: the yielding vCPU goes behind the others.
+    var yielded = false
     /// Whether the running vCPU's WFI traps (see Hypervisor.trapWFI).
     var wfiTrapped = false
 

@@ -28,7 +28,9 @@ enum Scheduler {
         let cpu = PerCPU.this
         while true {
             let t = now
-            let (id, until) = locked { policy.pick(cpu: cpu.index, now: t) }
+            let yielding = cpu.yielded
+            cpu.yielded = false
+            let (id, until) = locked { policy.pick(cpu: cpu.index, now: t, yielding: yielding) }
             cpu.sliceEnd = until
             if let i = id { enter(vcpus[i], on: cpu) }
             programTimer(cpu)

@@ -176,7 +176,9 @@ enum Xen {
         case .none, .restart:
             break
         case .yield:
-            PerCPU.this.needResched = Scheduler.locked { Scheduler.policy.hasCompetition(cpu: PerCPU.this.index) }
+            let cpu = PerCPU.this
+            cpu.needResched = Scheduler.locked { Scheduler.policy.hasCompetition(cpu: cpu.index) }
+            cpu.yielded = cpu.needResched
         case .block:
             // SCHEDOP_block enables event delivery (local_event_delivery_enable) and waits.
             frame.pointee.spsr &= ~UInt64(0x80)

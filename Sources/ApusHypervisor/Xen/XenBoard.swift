@@ -24,6 +24,25 @@ struct XenBoard: XenPlatform {
         return GuestAccess(domain: d).writeVirtual(gva, bytes)
     }
 
+    // Aligned words (the usual hypercall argument) take one translation and one load and no
+    // buffer; anything else goes through `read`.
+    func readU32(_ gva: UInt64) -> UInt32? {
+        guard let d = current else { return nil }
+        let g = GuestAccess(domain: d)
+        guard gva & 3 == 0 else { return g.readVirtual32(gva) }
+        return g.hostAddress(virtual: gva, length: 4, write: false).map { mmio_read32($0) }
+    }
+
+    func readU64(_ gva: UInt64) -> UInt64? {
+        guard let d = current else { return nil }
+        let g = GuestAccess(domain: d)
+        guard gva & 7 == 0 else {
+            guard gva <= UInt64.max - 8, let lo = g.readVirtual32(gva), let hi = g.readVirtual32(gva &+ 4) else { return nil }
+            return UInt64(lo) | UInt64(hi) << 32
+        }
+        return g.hostAddress(virtual: gva, length: 8, write: false).map { mmio_read64($0) }
+    }
+
     // MARK: guest physical memory (shared pages)
 
     /// Host address of [gpa, gpa+length) in `domain`'s p2m, within one page, or nil when
@@ -59,6 +78,35 @@ struct XenBoard: XenPlatform {
             PhysicalMemory.store(Array(bytes[done..<done + chunk]), at: pa)
             at &+= UInt64(chunk); done += chunk
         }
+        return true
+    }
+
+    // Single loads and stores of naturally aligned words (the defaults build buffers). A
+    // misaligned one is refused like an unmapped one: the ABI's shared words are aligned.
+    func load16(domain: XenDomainID, _ gpa: UInt64) -> UInt16? {
+        guard gpa & 1 == 0, let pa = XenBoard.hostAddress(domain: domain, gpa, length: 2, write: false) else { return nil }
+        return mmio_read16(pa)
+    }
+
+    func load32(domain: XenDomainID, _ gpa: UInt64) -> UInt32? {
+        guard gpa & 3 == 0, let pa = XenBoard.hostAddress(domain: domain, gpa, length: 4, write: false) else { return nil }
+        return mmio_read32(pa)
+    }
+
+    func load64(domain: XenDomainID, _ gpa: UInt64) -> UInt64? {
+        guard gpa & 7 == 0, let pa = XenBoard.hostAddress(domain: domain, gpa, length: 8, write: false) else { return nil }
+        return mmio_read64(pa)
+    }
+
+    func store8(domain: XenDomainID, _ gpa: UInt64, _ value: UInt8) -> Bool {
+        guard let pa = XenBoard.hostAddress(domain: domain, gpa, length: 1, write: true) else { return false }
+        mmio_write8(pa, value)
+        return true
+    }
+
+    func store64(domain: XenDomainID, _ gpa: UInt64, _ value: UInt64) -> Bool {
+        guard gpa & 7 == 0, let pa = XenBoard.hostAddress(domain: domain, gpa, length: 8, write: true) else { return false }
+        mmio_write64(pa, value)
         return true
     }
 
