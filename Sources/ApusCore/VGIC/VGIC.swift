@@ -10,9 +10,14 @@ public final class VGIC {
 
     /// GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1); ARE and DS read as one.
     public var distributorControl: UInt32 = 0
-    /// SGIs and PPIs, per vCPU.
-    public var privateIRQs: [[VirtualInterrupt]]
-    public var spis: [VirtualInterrupt]
+    /// SGIs and PPIs, per vCPU. Changed only through `update`, which keeps the want masks.
+    public private(set) var privateIRQs: [[VirtualInterrupt]]
+    public private(set) var spis: [VirtualInterrupt]
+    /// Bit n of `privateWant[v]`: private interrupt n of vCPU v wants a list register
+    /// (`wantsDelivery`); bit n%64 of `spiWant[n/64]`: SPI 32+n does. The trap-return and WFI paths
+    /// look at these words instead of every interrupt.
+    public private(set) var privateWant: [UInt32]
+    public private(set) var spiWant: [UInt64]
     /// GICD_IROUTER<n> per SPI, as written by the guest.
     public var spiRoute: [UInt64]
     /// GICR_WAKER.ProcessorSleep per vCPU.
@@ -23,12 +28,14 @@ public final class VGIC {
 
     public init(vcpus: Int, spis: Int = 32) {
         vcpuCount = vcpus
-        spiCount = spis
+        spiCount = max(0, spis)
         var priv = [VirtualInterrupt](repeating: VirtualInterrupt(), count: VGIC.privateCount)
         for i in 0..<16 { priv[i].edge = true; priv[i].enabled = true }   // SGIs: edge, always enabled
         privateIRQs = [[VirtualInterrupt]](repeating: priv, count: vcpus)
-        self.spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spis)
-        spiRoute = [UInt64](repeating: 0, count: spis)
+        self.spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spiCount)
+        spiRoute = [UInt64](repeating: 0, count: spiCount)
+        privateWant = [UInt32](repeating: 0, count: vcpus)
+        spiWant = [UInt64](repeating: 0, count: (spiCount + 63) / 64)
         processorSleep = [Bool](repeating: true, count: vcpus)
         needsFill = [Bool](repeating: false, count: vcpus)
     }
@@ -46,8 +53,16 @@ public final class VGIC {
     }
 
     public func update(_ intid: Int, vcpu: Int, _ body: (inout VirtualInterrupt) -> Void) {
-        if intid < VGIC.privateCount { body(&privateIRQs[vcpu][intid]) }
-        else { body(&spis[intid - VGIC.privateCount]) }
+        if intid < VGIC.privateCount {
+            body(&privateIRQs[vcpu][intid])
+            let bit = UInt32(1) << UInt32(intid)
+            if privateIRQs[vcpu][intid].wantsDelivery { privateWant[vcpu] |= bit } else { privateWant[vcpu] &= ~bit }
+        } else {
+            let s = intid - VGIC.privateCount
+            body(&spis[s])
+            let bit = UInt64(1) << UInt64(s & 63)
+            if spis[s].wantsDelivery { spiWant[s >> 6] |= bit } else { spiWant[s >> 6] &= ~bit }
+        }
     }
 
     /// The vCPU an SPI is delivered to: its IROUTER affinity, vCPU 0 if that names none.
@@ -98,10 +113,18 @@ public final class VGIC {
     public func deliverable(vcpu: Int) -> [Int] {
         guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return [] }
         var out: [Int] = []
-        let mine = privateIRQs[vcpu]
-        for i in 0..<mine.count where mine[i].wantsDelivery { out.append(i) }
-        for s in 0..<spis.count where spis[s].wantsDelivery && targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu {
-            out.append(s + VGIC.privateCount)
+        var p = privateWant[vcpu]
+        while p != 0 {
+            out.append(p.trailingZeroBitCount)
+            p &= p &- 1
+        }
+        for k in 0..<spiWant.count {
+            var w = spiWant[k]
+            while w != 0 {
+                let s = k * 64 + w.trailingZeroBitCount
+                w &= w &- 1
+                if targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu { out.append(s + VGIC.privateCount) }
+            }
         }
         guard out.count > 1 else { return out }
         // Active and pending ones (ISACTIVER) cannot be signalled before the guest
@@ -188,11 +211,26 @@ public final class VGIC {
             }
             update(id, vcpu: vcpu) { $0.latch = false }
         }
+        // The usual case, one new interrupt and a free list register: no list, no sort.
+        switch candidates(vcpu: vcpu) {
+        case .none:
+            needsFill[vcpu] = false
+            return false
+        case .one(let id):
+            if let n = lrs.firstIndex(of: 0) {
+                load(id, vcpu: vcpu, into: n, lrs: &lrs)
+                needsFill[vcpu] = false
+                return false
+            }
+        case .several:
+            break
+        }
         let want = deliverable(vcpu: vcpu)
         // List registers full of pending interrupts the guest cannot take yet (masked by
         // its priority) must not starve a more urgent one: the least urgent pending
         // entry goes back to the vGIC to make room (as KVM refills by priority).
-        var free = lrs.filter { $0 == 0 }.count
+        var free = 0
+        for lr in lrs where lr == 0 { free += 1 }
         var w = 0
         while w < want.count && free == 0 {
             // A parked entry (pending+active by ISACTIVER) is never signalled: it gives
@@ -222,14 +260,8 @@ public final class VGIC {
         var k = 0
         for n in 0..<lrs.count where lrs[n] == 0 {
             guard k < want.count else { break }
-            let id = want[k]; k += 1
-            let v = irq(id, vcpu: vcpu)
-            lrs[n] = ListRegister(virtualID: UInt32(id), priority: v.priority, group1: true,
-                                  state: v.active ? .pendingActive : .pending,
-                                  // A level-sensitive source may still be asserted when the guest
-                                  // finishes: ask for a maintenance interrupt on EOI to look again.
-                                  eoiMaintenance: !v.edge).raw
-            update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false; $0.parked = v.active }
+            load(want[k], vcpu: vcpu, into: n, lrs: &lrs)
+            k += 1
         }
         // Still owed a refill when some did not fit, or were taken back to make room;
         // the maintenance interrupt brings us back.
@@ -238,14 +270,56 @@ public final class VGIC {
         return more
     }
 
+    /// Puts `id` into list register `n` (free) as pending, or pending+active when the vGIC
+    /// holds it active.
+    private func load(_ id: Int, vcpu: Int, into n: Int, lrs: inout [UInt64]) {
+        let v = irq(id, vcpu: vcpu)
+        lrs[n] = ListRegister(virtualID: UInt32(id), priority: v.priority, group1: true,
+                              state: v.active ? .pendingActive : .pending,
+                              // A level-sensitive source may still be asserted when the guest
+                              // finishes: ask for a maintenance interrupt on EOI to look again.
+                              eoiMaintenance: !v.edge).raw
+        update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false; $0.parked = v.active }
+    }
+
+    private enum Candidates { case none, one(Int), several }
+
+    /// What `deliverable` would list, told apart without building the list.
+    private func candidates(vcpu: Int) -> Candidates {
+        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return .none }
+        var found: Int? = nil
+        let p = privateWant[vcpu]
+        if p != 0 {
+            if p & (p &- 1) != 0 { return .several }
+            found = p.trailingZeroBitCount
+        }
+        for k in 0..<spiWant.count {
+            var w = spiWant[k]
+            while w != 0 {
+                let s = k * 64 + w.trailingZeroBitCount
+                w &= w &- 1
+                guard targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu else { continue }
+                if found != nil { return .several }
+                found = s + VGIC.privateCount
+            }
+        }
+        return found.map { .one($0) } ?? .none
+    }
+
     /// True when `vcpu` has something to run for (used to wake a blocked vCPU).
     /// (Asked on every WFI and poll: answers at the first one, building no list.)
     public func hasDeliverable(vcpu: Int) -> Bool {
-        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return false }
-        let mine = privateIRQs[vcpu]
-        for i in 0..<mine.count where mine[i].wantsDelivery { return true }
-        for s in 0..<spis.count where spis[s].wantsDelivery && targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu {
-            return true
+        // needsFill is set whenever an interrupt may have become deliverable and cleared only
+        // when a fill placed every one: without it there is nothing (fill relies on the same).
+        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount, needsFill[vcpu] else { return false }
+        if privateWant[vcpu] != 0 { return true }
+        for k in 0..<spiWant.count {
+            var w = spiWant[k]
+            while w != 0 {
+                let s = k * 64 + w.trailingZeroBitCount
+                w &= w &- 1
+                if targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu { return true }
+            }
         }
         return false
     }

@@ -54,6 +54,8 @@ enum Hypervisor {
     static let trapWFI: UInt64 = 1 << 13
 
     static func domain(_ id: Int) -> Domain? {
+        // Built in id order from 1; only a domain that failed to build leaves a gap.
+        if id >= 1 && id <= domains.count, domains[id - 1].id == id { return domains[id - 1] }
         for d in domains where d.id == id { return d }
         return nil
     }

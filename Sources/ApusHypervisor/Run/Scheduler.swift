@@ -62,7 +62,6 @@ enum Scheduler {
         cpu.current = v
         Xen.switchedIn(v, d)
         if v.polling { Xen.endPoll(v) }
-        d.withLock { d.vgic.needsFill[v.index] = true }
         PhysicalTimer.check(v, d, count: now)           // expired while it waited for a CPU
         programTimer(cpu)
         let frame = UnsafeMutablePointer<apus_frame>(bitPattern: UInt(apus_stack_top(UInt64(cpu.index)) - 272))!
