@@ -17,6 +17,14 @@ void *memset(void *d, int c, size_t n) {
 void *memcpy(void *d, const void *s, size_t n) {
     uint8_t *dp = d; const uint8_t *sp = s;
     if ((((uint64_t)dp | (uint64_t)sp) & 7) == 0) {
+        // 32 bytes a round (two LDP/STP pairs): trap frames (272 bytes) are copied at every
+        // vCPU switch.
+        for (; n >= 32; n -= 32, dp += 32, sp += 32) {
+            uint64_t a = ((const uint64_t *)sp)[0], b = ((const uint64_t *)sp)[1];
+            uint64_t c = ((const uint64_t *)sp)[2], e = ((const uint64_t *)sp)[3];
+            ((uint64_t *)dp)[0] = a; ((uint64_t *)dp)[1] = b;
+            ((uint64_t *)dp)[2] = c; ((uint64_t *)dp)[3] = e;
+        }
         for (; n >= 8; n -= 8, dp += 8, sp += 8) *(uint64_t *)dp = *(const uint64_t *)sp;
     }
     while (n--) *dp++ = *sp++;

@@ -165,7 +165,7 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(!g.needsFill[0])
     }
 
-    @Test func eoiMaintenanceOnlyForLevelInterrupts() {
+    @Test func eoiMaintenanceOnlyForAssertedLevelLines() {
         let g = enabledVGIC(vcpus: 1, enable: [27, 40, 41])
         g.update(41, vcpu: 0) { $0.edge = true }
         g.raise(1, vcpu: 0)                                 // SGI: edge
@@ -176,8 +176,8 @@ private func finished(_ intid: UInt32) -> UInt64 {
         _ = g.fill(vcpu: 0, lrs: &lrs)
         var eoi: [UInt32: Bool] = [:]
         for lr in lrs.map(ListRegister.init(raw:)) { eoi[lr.virtualID] = lr.raw & (1 << 41) != 0 }
-        #expect(eoi == [1: false, 41: false, 40: true, 27: true],
-                "a level source may still be asserted at EOI: the hypervisor wants to look again")
+        #expect(eoi == [1: false, 41: false, 40: false, 27: true],
+                "a level line still asserted may stay so at EOI (look again); only latched (40): no trap at EOI")
     }
 
     @Test func fillDoesNothingUnlessNeeded() {
@@ -331,6 +331,20 @@ private func finished(_ intid: UInt32) -> UInt64 {
         var lrs = [ListRegister(virtualID: 1020, priority: 0, group1: true, state: .pending, eoiMaintenance: false).raw]
         g.sync(vcpu: 0, lrs: &lrs)
         #expect(lrs == [0])
+    }
+
+    /// A level interrupt loaded as a latched event (no EOI maintenance) whose line then rises
+    /// while it sits in the list register gets EOI maintenance at the next fill.
+    @Test func lineRisingWhileLoadedAsksForEOIMaintenance() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(decoded(lrs) == [40])
+        #expect(lrs[0] & (1 << 41) == 0, "only latched: the guest's EOI needs no trap")
+        #expect(g.setLine(40, vcpu: 0, high: true) == 0, "kicks its owner")
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(lrs[0] & (1 << 41) != 0, "the line is high now: look again at the EOI")
     }
 
     @Test func levelInterruptStillHighIsDeliveredAgain() {

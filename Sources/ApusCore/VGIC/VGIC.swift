@@ -176,6 +176,8 @@ public final class VGIC {
             let s = irq(id, vcpu: vcpu)
             guard s.inListRegister else { continue }
             lrs[n] = (lrs[n] & ~(UInt64(0xFF) << 48)) | (UInt64(s.priority) << 48)
+            // Its level line rose while it sat here: look again at the guest's EOI.
+            if !s.edge && s.line { lrs[n] |= 1 << 41 }
             if s.clearRequested {
                 update(id, vcpu: vcpu) { $0.clearRequested = false; $0.latch = false }
                 if lr.state == .pending { lrs[n] = 0; update(id, vcpu: vcpu) { $0.inListRegister = false }; continue }
@@ -276,9 +278,11 @@ public final class VGIC {
         let v = irq(id, vcpu: vcpu)
         lrs[n] = ListRegister(virtualID: UInt32(id), priority: v.priority, group1: true,
                               state: v.active ? .pendingActive : .pending,
-                              // A level-sensitive source may still be asserted when the guest
-                              // finishes: ask for a maintenance interrupt on EOI to look again.
-                              eoiMaintenance: !v.edge).raw
+                              // A level-sensitive source still asserted may stay so when the
+                              // guest finishes: ask for a maintenance interrupt on EOI to look
+                              // again. Not for one only latched (an event-channel upcall, the
+                              // timer): that would cost the guest a trap at every EOI.
+                              eoiMaintenance: !v.edge && v.line).raw
         update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false; $0.parked = v.active }
     }
 

@@ -56,8 +56,13 @@ final class Domain {
     var lock: UInt32 = 0
     var alive = true
     var dtb: [UInt8] = []
-    /// CNTVOFF_EL2: the guest's virtual counter starts at zero when the domain is built, as on Xen.
+    /// CNTVOFF_EL2: always 0 (see Domains.start for why Apus differs from Xen here).
     var counterOffset: UInt64 = 0
+    /// The last p2m page XenBoard looked up for shared-page access (shared_info, vcpu_info,
+    /// grant entries are touched at every event), valid while `p2mGeneration` is unchanged.
+    /// Both are used and changed only under Xen.lock.
+    var p2mGeneration: UInt64 = 0
+    var lastSharedPage: (gfn: UInt64, host: UInt64, writable: Bool, generation: UInt64)? = nil
     /// Faults already reported for this domain, so a looping guest logs once.
     var reportedFaults: [UInt64] = []
 

@@ -73,6 +73,24 @@ final class VCPU {
     var fp = apus_fp_state()
     /// Shadow of the list registers while not on a CPU.
     var lrs: [UInt64]
+    /// Some entry of `lrs` is in use: the trap path reads the list registers back only then.
+    var lrBusy = false
+    /// Second array of the same size: sync and fill work on it, compare it with `lrs` and swap
+    /// the two, so the trap path never copies an array (copy-on-write would allocate).
+    private var lrWork: [UInt64]
+
+    func beginLRWork() -> [UInt64] {
+        var w = lrWork
+        lrWork = []
+        for i in 0..<min(w.count, lrs.count) { w[i] = lrs[i] }
+        return w
+    }
+
+    func endLRWork(_ w: [UInt64]) {
+        lrWork = lrs
+        lrs = w
+        lrBusy = w.contains { $0 != 0 }
+    }
     /// Set by reset: the saved EL1 state must be loaded even on the CPU that ran it last.
     var needsRestore = true
 
@@ -81,6 +99,7 @@ final class VCPU {
         self.index = index
         self.schedID = schedID
         lrs = [UInt64](repeating: 0, count: listRegisters)
+        lrWork = lrs
     }
 
     /// Architectural reset state for a (re)started vCPU: EL1h, interrupts masked,
@@ -93,6 +112,7 @@ final class VCPU {
         el1 = EL1Context()
         fp = apus_fp_state()
         for i in 0..<lrs.count { lrs[i] = 0 }
+        lrBusy = false
         needsRestore = true
         stopping = false
         ptimer = EmulatedPhysicalTimer()

@@ -75,6 +75,7 @@ enum Scheduler {
     static func switchOut(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU, leaving: Bool = false) {
         v.frame = frame.pointee
         for n in 0..<v.lrs.count { v.lrs[n] = GICv3.readListRegister(n); GICv3.writeListRegister(n, 0) }
+        v.lrBusy = v.lrs.contains { $0 != 0 }
         write_ich_hcr_el2(0)                         // no maintenance interrupts for a vCPU that left
         v.el1.save()                                 // also stops its virtual timer on this CPU
         apus_fp_save(&v.fp)
@@ -240,16 +241,17 @@ enum ListRegisters {
     /// After the guest ran: fold the list registers back into the vGIC. Only list
     /// registers in use are read, and the vGIC lock is taken only when one changed.
     static func sync(_ v: VCPU, _ d: Domain) {
+        guard v.lrBusy else { return }
         var changed = false
         for i in 0..<v.lrs.count where v.lrs[i] != 0 {
             let now = GICv3.readListRegister(i)
             if now != v.lrs[i] { v.lrs[i] = now; changed = true }
         }
         guard changed else { return }
-        var lrs = v.lrs
+        var lrs = v.beginLRWork()
         d.withLock { d.vgic.sync(vcpu: v.index, lrs: &lrs) }
         for i in 0..<lrs.count where lrs[i] == 0 && v.lrs[i] != 0 { GICv3.writeListRegister(i, 0) }
-        v.lrs = lrs
+        v.endLRWork(lrs)
     }
 
     /// Before the guest runs: load deliverable interrupts; when more are waiting than
@@ -261,10 +263,10 @@ enum ListRegisters {
         // Unlocked peek: whoever sets needsFill does so under the lock and then kicks
         // this CPU, so a stale false here is followed by another trap.
         guard d.vgic.needsFill[v.index] else { return }
-        var lrs = v.lrs
+        var lrs = v.beginLRWork()
         let more = d.withLock { d.vgic.fill(vcpu: v.index, lrs: &lrs) }
         for i in 0..<lrs.count where lrs[i] != v.lrs[i] { GICv3.writeListRegister(i, lrs[i]) }
-        v.lrs = lrs
+        v.endLRWork(lrs)
         write_ich_hcr_el2(more ? (1 | (1 << 1)) : 1)
     }
 }

@@ -129,6 +129,7 @@ enum Xen {
                 try p2m.map(input: GuestLayout.ram0Base, output: d.ram.base, size: d.ram.size, kind: .normal, permissions: .all)
             } catch { return }
             d.p2m = p2m
+            d.p2mGeneration &+= 1
             arch_tlbi_alle1is()
         }
         d.xen?.zero()
@@ -144,6 +145,7 @@ enum Xen {
         do throws(TranslationError) {
             try d.p2m.map(input: gfn << 12, output: host, size: 4096, kind: .normal, permissions: permissions)
         } catch { return false }
+        d.p2mGeneration &+= 1
         arch_tlbi_alle1is()
         return true
     }
@@ -151,6 +153,7 @@ enum Xen {
     static func unmapPage(_ d: Domain, gfn: UInt64) -> Bool {
         guard gfn < 1 << 27 else { return false }
         do throws(TranslationError) { try d.p2m.unmap(input: gfn << 12, size: 4096) } catch { return false }
+        d.p2mGeneration &+= 1
         arch_tlbi_alle1is()
         return true
     }

@@ -51,8 +51,17 @@ struct XenBoard: XenPlatform {
     static func hostAddress(domain: XenDomainID, _ gpa: UInt64, length: UInt64, write: Bool) -> UInt64? {
         guard length > 0, length <= 4096, gpa <= UInt64.max - length,
               gpa & ~0xFFF == (gpa &+ length &- 1) & ~0xFFF,
-              let d = Hypervisor.domain(Int(domain)), let m = d.p2m.lookup(gpa) else { return nil }
-        guard m.kind == .normal, m.permissions.contains(.read), !write || m.permissions.contains(.write) else { return nil }
+              let d = Hypervisor.domain(Int(domain)) else { return nil }
+        let gfn = gpa >> 12
+        if let c = d.lastSharedPage, c.gfn == gfn, c.generation == d.p2mGeneration {
+            guard !write || c.writable else { return nil }
+            return c.host | (gpa & 0xFFF)
+        }
+        guard let m = d.p2m.lookup(gpa) else { return nil }
+        guard m.kind == .normal, m.permissions.contains(.read) else { return nil }
+        let writable = m.permissions.contains(.write)
+        d.lastSharedPage = (gfn, m.outputAddress & ~0xFFF, writable, d.p2mGeneration)
+        guard !write || writable else { return nil }
         return m.outputAddress
     }
 
