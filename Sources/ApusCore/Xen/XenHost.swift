@@ -17,6 +17,8 @@ public final class XenHost {
     var vcpuCounts: [UInt32]
     /// The same for XenDomainConfig.privileged (asked on every event-channel and grant op).
     var privilegedFlags: [Bool]
+    /// Some vCPU of the domain registered a runstate area (asked at every vCPU switch).
+    var hasRunstateArea: [Bool]
     /// Multicall entries handled per trap before the multicall is restarted.
     public var multicallBatch: UInt32 = 32
     /// Grant map/unmap/copy entries handled per trap before the call is restarted.
@@ -29,6 +31,7 @@ public final class XenHost {
         domains = [XenDomainState?](repeating: nil, count: n)
         vcpuCounts = [UInt32](repeating: 0, count: n)
         privilegedFlags = [Bool](repeating: false, count: n)
+        hasRunstateArea = [Bool](repeating: false, count: n)
     }
 
     /// One policy for event channels and grants: may `a` and `b` talk?
@@ -80,6 +83,7 @@ public final class XenHost {
         domains[Int(id)] = nil
         vcpuCounts[Int(id)] = 0
         privilegedFlags[Int(id)] = false
+        hasRunstateArea[Int(id)] = false
     }
 
     // MARK: hypercalls
@@ -205,7 +209,8 @@ public final class XenHost {
     /// update_runstate_area(): call right after `vcpu` is switched in, with `memory`
     /// translating that vCPU's virtual addresses. Does nothing without a registered area.
     public func updateRunstateArea<M: GuestMemory>(domain: XenDomainID, vcpu: UInt32, memory: M) {
-        guard let d = self.domain(domain), d.hasVCPU(vcpu), let area = d.runstateArea[Int(vcpu)] else { return }
+        guard Int(domain) < hasRunstateArea.count, hasRunstateArea[Int(domain)],
+              let d = self.domain(domain), d.hasVCPU(vcpu), let area = d.runstateArea[Int(vcpu)] else { return }
         d.runstate[Int(vcpu)].writeArea(at: area, updateFlag: d.runstateUpdateFlag, memory: memory)
     }
 }

@@ -20,6 +20,7 @@ extension XenHost {
             }
             let area = XenBytes.u64(b, 0)
             withDomain(caller.domain) { $0.runstateArea[Int(vcpu)] = area == 0 ? nil : area }
+            if area != 0 { hasRunstateArea[Int(caller.domain)] = true }
             if area != 0 {
                 // Written at once (plain copy, faults ignored): the caller's own state as is,
                 // another vCPU's with the time in its current state added.
