@@ -30,6 +30,7 @@ enum MMIO {
                                     : d.vgic.readRedistributor(offset: off, size: size)
             } else if d.spec.vpl011, let off = offset(ipa, VirtualPL011.base, VirtualPL011.size) {
                 kind = TrapKind.uart
+                let lineBefore = d.uart.interruptLine
                 if da.isWrite {
                     let w = d.uart.write(offset: off, size: size, value: value)
                     result = w.valid ? .handled(0) : .fault
@@ -37,7 +38,11 @@ enum MMIO {
                 } else if let r = d.uart.read(offset: off, size: size) {
                     result = .handled(r)
                 }
-                kick = d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)
+                // Most accesses (FR polls, DR writes with TX interrupts masked) leave the
+                // line as it was: then there is nothing to tell the vGIC.
+                if d.uart.interruptLine != lineBefore {
+                    kick = d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)
+                }
             }
         }
         v.traps[kind] &+= 1
