@@ -182,11 +182,13 @@ private func finished(_ intid: UInt32) -> UInt64 {
 
     @Test func fillDoesNothingUnlessNeeded() {
         let g = enabledVGIC(vcpus: 1, enable: [40])
-        g.update(40, vcpu: 0) { $0.latch = true }           // pending, but nobody asked for a refill
+        g.update(40, vcpu: 0) { $0.latch = true }
+        #expect(g.needsFill[0], "an interrupt that comes to want a list register marks its owner")
+        g.needsFill[0] = false                              // as if nobody had asked for a refill
         var lrs = [UInt64](repeating: 0, count: 4)
         #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
         #expect(lrs == [0, 0, 0, 0])
-        // hasDeliverable trusts needsFill as fill does (every source sets it: see raise/setLine).
+        // hasDeliverable trusts needsFill as fill does.
         #expect(!g.hasDeliverable(vcpu: 0))
         g.needsFill[0] = true
         #expect(g.hasDeliverable(vcpu: 0))
@@ -434,6 +436,29 @@ private func finished(_ intid: UInt32) -> UInt64 {
         _ = g.fill(vcpu: 0, lrs: &lrs0)
         _ = g.fill(vcpu: 1, lrs: &lrs1)
         #expect(lrs0 == [0, 0])
+        #expect(decoded(lrs1) == [45])
+    }
+
+    /// An SPI re-routed to vCPU 1 while it sat in vCPU 0's list register, raised again there:
+    /// when vCPU 0 finishes with it, vCPU 1 (its owner now) must be marked and named for a kick,
+    /// or it would wait (blocked in WFI) for an unrelated interrupt.
+    @Test func spiFreedFromAnotherVCPUsListRegisterGoesToItsNewOwner() {
+        let g = enabledVGIC(vcpus: 2, enable: [45])
+        g.raise(45, vcpu: 0)
+        var lrs0 = [UInt64](repeating: 0, count: 2), lrs1 = lrs0
+        _ = g.fill(vcpu: 0, lrs: &lrs0)
+        #expect(decoded(lrs0) == [45])
+        #expect(g.writeDistributor(offset: 0x6000 + 8 * 45, size: 8, value: 1) == .handled(0))   // IROUTER: vCPU 1
+        g.raise(45, vcpu: 0)                                // pending again while in vCPU 0's list register
+        _ = g.fill(vcpu: 1, lrs: &lrs1)                     // vCPU 1 looks: still held by vCPU 0
+        #expect(lrs1 == [0, 0])
+        g.crossKicks = 0
+        lrs0[0] = finished(45)                              // vCPU 0's guest finishes with it
+        g.sync(vcpu: 0, lrs: &lrs0)
+        #expect(g.needsFill[1])
+        #expect(g.crossKicks == 0b10, "vCPU 1 is named for a kick")
+        #expect(g.hasDeliverable(vcpu: 1))
+        _ = g.fill(vcpu: 1, lrs: &lrs1)
         #expect(decoded(lrs1) == [45])
     }
 

@@ -52,18 +52,43 @@ public final class VGIC {
         intid < VGIC.privateCount ? privateIRQs[vcpu][intid] : spis[intid - VGIC.privateCount]
     }
 
+    /// The one place interrupt state changes. It keeps the want masks, and it keeps the
+    /// invariant the return path, WFI and poll rely on: an interrupt that comes to want a list
+    /// register marks its owner for a refill (`needsFill`). When that owner is not `vcpu` (an
+    /// SPI routed elsewhere, freed from `vcpu`'s list register), it is also noted in
+    /// `crossKicks` for the hypervisor to kick.
     public func update(_ intid: Int, vcpu: Int, _ body: (inout VirtualInterrupt) -> Void) {
         if intid < VGIC.privateCount {
+            let was = privateIRQs[vcpu][intid].wantsDelivery
             body(&privateIRQs[vcpu][intid])
             let bit = UInt32(1) << UInt32(intid)
-            if privateIRQs[vcpu][intid].wantsDelivery { privateWant[vcpu] |= bit } else { privateWant[vcpu] &= ~bit }
+            if privateIRQs[vcpu][intid].wantsDelivery {
+                privateWant[vcpu] |= bit
+                if !was { needsFill[vcpu] = true }
+            } else {
+                privateWant[vcpu] &= ~bit
+            }
         } else {
             let s = intid - VGIC.privateCount
+            let was = spis[s].wantsDelivery
             body(&spis[s])
             let bit = UInt64(1) << UInt64(s & 63)
-            if spis[s].wantsDelivery { spiWant[s >> 6] |= bit } else { spiWant[s >> 6] &= ~bit }
+            if spis[s].wantsDelivery {
+                spiWant[s >> 6] |= bit
+                if !was {
+                    let o = targetVCPU(ofSPI: intid)
+                    needsFill[o] = true
+                    if o != vcpu && o < 64 { crossKicks |= UInt64(1) << UInt64(o) }
+                }
+            } else {
+                spiWant[s >> 6] &= ~bit
+            }
         }
     }
+
+    /// vCPUs (bit per vCPU index) that `update` marked for a refill on behalf of another vCPU;
+    /// the hypervisor takes them (and clears this) after the operation and kicks them.
+    public var crossKicks: UInt64 = 0
 
     /// The vCPU an SPI is delivered to: its IROUTER affinity, vCPU 0 if that names none.
     public func targetVCPU(ofSPI intid: Int) -> Int {

@@ -249,9 +249,29 @@ enum ListRegisters {
         }
         guard changed else { return }
         var lrs = v.beginLRWork()
-        d.withLock { d.vgic.sync(vcpu: v.index, lrs: &lrs) }
+        let others: UInt64 = d.withLock {
+            d.vgic.sync(vcpu: v.index, lrs: &lrs)
+            return takeCrossKicks(d)
+        }
         for i in 0..<lrs.count where lrs[i] == 0 && v.lrs[i] != 0 { GICv3.writeListRegister(i, 0) }
         v.endLRWork(lrs)
+        kick(d, others)
+    }
+
+    /// vCPUs the vGIC marked for a refill on behalf of this one (an SPI routed to another
+    /// vCPU came back from our list registers). Call under the domain's lock.
+    static func takeCrossKicks(_ d: Domain) -> UInt64 {
+        let k = d.vgic.crossKicks
+        d.vgic.crossKicks = 0
+        return k
+    }
+
+    static func kick(_ d: Domain, _ mask: UInt64) {
+        var m = mask
+        while m != 0 {
+            Scheduler.kick(domain: d, vcpu: m.trailingZeroBitCount)
+            m &= m &- 1
+        }
     }
 
     /// Before the guest runs: load deliverable interrupts; when more are waiting than
@@ -264,10 +284,13 @@ enum ListRegisters {
         // this CPU, so a stale false here is followed by another trap.
         guard d.vgic.needsFill[v.index] else { return }
         var lrs = v.beginLRWork()
-        let more = d.withLock { d.vgic.fill(vcpu: v.index, lrs: &lrs) }
+        let (more, others): (Bool, UInt64) = d.withLock {
+            (d.vgic.fill(vcpu: v.index, lrs: &lrs), takeCrossKicks(d))
+        }
         for i in 0..<lrs.count where lrs[i] != v.lrs[i] { GICv3.writeListRegister(i, lrs[i]) }
         v.endLRWork(lrs)
         write_ich_hcr_el2(more ? (1 | (1 << 1)) : 1)
+        kick(d, others)
     }
 }
 #endif

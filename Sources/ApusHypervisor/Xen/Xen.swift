@@ -123,6 +123,8 @@ enum Xen {
         locked {
             // No vCPU of the domain is on a CPU (finishRestart waited): the old tree can go.
             d.p2m.releaseTables()
+            d.p2mGeneration &+= 1                   // the cached shared page is gone too
+            d.lastSharedPage = nil
             arch_tlbi_alle1is()
             guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return }
             do throws(TranslationError) {
