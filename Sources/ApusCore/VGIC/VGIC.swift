@@ -59,9 +59,9 @@ public final class VGIC {
     /// `crossKicks` for the hypervisor to kick.
     public func update(_ intid: Int, vcpu: Int, _ body: (inout VirtualInterrupt) -> Void) {
         if intid < VGIC.privateCount {
-            let was = privateIRQs[vcpu][intid].wantsDelivery
-            body(&privateIRQs[vcpu][intid])
             let bit = UInt32(1) << UInt32(intid)
+            let was = privateWant[vcpu] & bit != 0            // the mask mirrors wantsDelivery
+            body(&privateIRQs[vcpu][intid])
             if privateIRQs[vcpu][intid].wantsDelivery {
                 privateWant[vcpu] |= bit
                 if !was { needsFill[vcpu] = true }
@@ -70,9 +70,9 @@ public final class VGIC {
             }
         } else {
             let s = intid - VGIC.privateCount
-            let was = spis[s].wantsDelivery
-            body(&spis[s])
             let bit = UInt64(1) << UInt64(s & 63)
+            let was = spiWant[s >> 6] & bit != 0
+            body(&spis[s])
             if spis[s].wantsDelivery {
                 spiWant[s >> 6] |= bit
                 if !was {
