@@ -462,6 +462,29 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(decoded(lrs1) == [45])
     }
 
+    /// PSCI CPU_ON after CPU_OFF: what the vCPU's saved list registers held comes back to the
+    /// vGIC (pending stays pending, active is forgotten), so it can be delivered again.
+    @Test func releasedListRegistersComeBackToTheVGIC() {
+        let g = enabledVGIC(vcpus: 1, enable: [27, 40])
+        g.raise(27, vcpu: 0)
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(Set(decoded(lrs)) == [27, 40])
+        // The guest acknowledged 27 (active) and powered the vCPU off; 40 is still pending.
+        let i27 = lrs.firstIndex { ListRegister(raw: $0).virtualID == 27 }!
+        lrs[i27] = (lrs[i27] & ~(UInt64(3) << 62)) | (ListRegister.State.active.rawValue << 62)
+        g.releaseListRegisters(vcpu: 0, lrs: lrs)
+        #expect(!g.irq(27, vcpu: 0).inListRegister && !g.irq(27, vcpu: 0).active && !g.irq(27, vcpu: 0).isPending)
+        #expect(!g.irq(40, vcpu: 0).inListRegister && g.irq(40, vcpu: 0).isPending)
+        var fresh = [UInt64](repeating: 0, count: 2)
+        _ = g.fill(vcpu: 0, lrs: &fresh)
+        #expect(decoded(fresh) == [40])
+        g.raise(27, vcpu: 0)
+        _ = g.fill(vcpu: 0, lrs: &fresh)
+        #expect(Set(decoded(fresh)) == [27, 40], "27 can be delivered again")
+    }
+
     @Test func spiRoutingByAff1() {
         let g = VGIC(vcpus: 20)
         g.spiRoute[13] = 0x102

@@ -185,6 +185,23 @@ public final class VGIC {
         }
     }
 
+    /// A vCPU is reset (PSCI CPU_ON after CPU_OFF): the interrupts its saved list registers
+    /// held come back to the vGIC (a pending one stays pending, an active one is forgotten
+    /// with the CPU's state), so none stays marked as held by a list register forever.
+    public func releaseListRegisters(vcpu: Int, lrs: [UInt64]) {
+        guard vcpu >= 0, vcpu < vcpuCount else { return }
+        for raw in lrs where raw != 0 {
+            let lr = ListRegister(raw: raw)
+            let id = Int(lr.virtualID)
+            guard isValid(intid: id) else { continue }
+            let pending = lr.state == .pending || lr.state == .pendingActive
+            update(id, vcpu: vcpu) {
+                $0.inListRegister = false; $0.active = false; $0.parked = false; $0.clearRequested = false
+                if pending { $0.latch = true }
+            }
+        }
+    }
+
     /// Fills free list registers with deliverable interrupts. Returns true when some
     /// remain undelivered (then the caller asks for a maintenance interrupt, NPIE).
     public func fill(vcpu: Int, lrs: inout [UInt64]) -> Bool {

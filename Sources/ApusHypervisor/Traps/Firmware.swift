@@ -16,7 +16,10 @@ enum Firmware {
             v.stopping = true
         case .startVCPU(let index, let entry, let context):
             let t = d.vcpus[index]
-            d.withLock { t.reset(entry: entry, x0: context) }
+            d.withLock {
+                d.vgic.releaseListRegisters(vcpu: index, lrs: t.lrs)
+                t.reset(entry: entry, x0: context)
+            }
             Scheduler.powerOn(t)
         case .powerOffDomain:
             Domains.shutdown(d, .poweroff)
