@@ -115,6 +115,7 @@ func setUpCPU(_ cpu: PerCPU) {
     write_cnthctl_el2(1)                                         // EL1PCTEN: counter yes; EL1PCEN: physical timer traps
     write_hstr_el2(0)
     write_cntv_ctl_el0(0)
+    write_cntvoff_el2(0)                                         // guests see the board's counter (Domains.start)
     arch_isb()
     cpu.online = true
 }

@@ -103,6 +103,15 @@ void gic_cpu_if_init(void);         /* ICC_SRE_EL1.SRE, PMR = 0xff, BPR1 = 0, IG
  * redistributor awake with `intid` enabled at priority 0xa0, CPU interface on, `handler` as
  * the IRQ hook (interrupts stay masked). Returns the redistributor. */
 u64 gic_setup_ppi(u32 intid, exc_hook_t handler);
+/* Acknowledges the highest-priority pending group-1 interrupt (ICC_IAR1_EL1): *iar is the
+ * value to write back to ICC_EOIR1_EL1, *intid its INTID. Returns 0 for a spurious
+ * acknowledge (INTID 1020-1023: nothing to end). Inline: vtlat times the handler's entry. */
+static inline int gic_ack(u64 *iar, u32 *intid)
+{
+    *iar = read_sysreg(icc_iar1_el1);
+    *intid = *iar & 0xffffff;
+    return !(*intid >= 1020 && *intid <= 1023);
+}
 
 /* ---- misc ---- */
 extern u64 boot_dtb;                /* x0 at entry */

@@ -45,11 +45,9 @@ static int is_pending(u32 port) { dsb(); return (*pending_word(port) >> (port % 
 
 static int irq_handler(struct exc_frame *f, u64 kind)
 {
-    (void)f;
-    (void)kind;
-    u64 iar = read_sysreg(icc_iar1_el1);
-    u32 intid = iar & 0xffffff;
-    if (intid >= 1020 && intid <= 1023)
+    (void)f, (void)kind;
+    u64 iar; u32 intid;
+    if (!gic_ack(&iar, &intid))
         return 1;
     if (intid == XEN_EVTCHN_PPI) {
         /* as Linux's 2-level handler: upcall_pending = 0, then take pending_sel; the port

@@ -197,9 +197,8 @@ static int irq_handler(struct exc_frame *f, u64 kind)
 {
     (void)kind;
     u32 cpu = cpu_index();
-    u64 iar = read_sysreg(icc_iar1_el1);
-    u32 intid = iar & 0xffffff;
-    if (intid >= 1020 && intid <= 1023) {
+    u64 iar; u32 intid;
+    if (!gic_ack(&iar, &intid)) {
         irq_spurious[cpu]++;
         return 1;
     }

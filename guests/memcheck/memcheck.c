@@ -31,11 +31,9 @@ static u64 period;
 
 static int irq_handler(struct exc_frame *f, u64 kind)
 {
-    (void)f;
-    (void)kind;
-    u64 iar = read_sysreg(icc_iar1_el1);
-    u32 intid = iar & 0xffffff;
-    if (intid >= 1020 && intid <= 1023) {
+    (void)f, (void)kind;
+    u64 iar; u32 intid;
+    if (!gic_ack(&iar, &intid)) {
         nspurious++;
         return 1;
     }

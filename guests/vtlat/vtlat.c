@@ -36,9 +36,8 @@ static int irq_handler(struct exc_frame *f, u64 kind)
     (void)kind;
     u64 first;
     u64 spins = vtlat_edge(&first);    /* the first thing: the read that timestamps the entry */
-    u64 iar = read_sysreg(icc_iar1_el1);
-    u32 intid = iar & 0xffffff;
-    if (intid >= 1020 && intid <= 1023)
+    u64 iar; u32 intid;
+    if (!gic_ack(&iar, &intid))
         return 1;
     if (intid == VTIMER_INTID) {
         fired_first = first;

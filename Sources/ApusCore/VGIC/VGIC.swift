@@ -135,22 +135,28 @@ public final class VGIC {
     // MARK: list registers
 
     /// Interrupts `vcpu` should have in list registers, best priority first.
-    public func deliverable(vcpu: Int) -> [Int] {
-        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return [] }
-        var out: [Int] = []
+    /// Calls `body` with each interrupt `vcpu` should load (from the want masks, INTID order)
+    /// until it returns false.
+    private func forEachWanting(vcpu: Int, _ body: (Int) -> Bool) {
+        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return }
         var p = privateWant[vcpu]
         while p != 0 {
-            out.append(p.trailingZeroBitCount)
+            guard body(p.trailingZeroBitCount) else { return }
             p &= p &- 1
         }
         for k in 0..<spiWant.count {
             var w = spiWant[k]
             while w != 0 {
-                let s = k * 64 + w.trailingZeroBitCount
+                let id = k * 64 + w.trailingZeroBitCount + VGIC.privateCount
                 w &= w &- 1
-                if targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu { out.append(s + VGIC.privateCount) }
+                if targetVCPU(ofSPI: id) == vcpu { guard body(id) else { return } }
             }
         }
+    }
+
+    public func deliverable(vcpu: Int) -> [Int] {
+        var out: [Int] = []
+        forEachWanting(vcpu: vcpu) { out.append($0); return true }
         guard out.count > 1 else { return out }
         // Active and pending ones (ISACTIVER) cannot be signalled before the guest
         // deactivates them: they come last, after everything the guest can take.
@@ -332,23 +338,13 @@ public final class VGIC {
 
     /// What `deliverable` would list, told apart without building the list.
     private func candidates(vcpu: Int) -> Candidates {
-        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount else { return .none }
-        var found: Int? = nil
-        let p = privateWant[vcpu]
-        if p != 0 {
-            if p & (p &- 1) != 0 { return .several }
-            found = p.trailingZeroBitCount
+        var found: Int? = nil, several = false
+        forEachWanting(vcpu: vcpu) { id in
+            if found != nil { several = true; return false }
+            found = id
+            return true
         }
-        for k in 0..<spiWant.count {
-            var w = spiWant[k]
-            while w != 0 {
-                let s = k * 64 + w.trailingZeroBitCount
-                w &= w &- 1
-                guard targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu else { continue }
-                if found != nil { return .several }
-                found = s + VGIC.privateCount
-            }
-        }
+        if several { return .several }
         return found.map { .one($0) } ?? .none
     }
 
@@ -357,16 +353,9 @@ public final class VGIC {
     public func hasDeliverable(vcpu: Int) -> Bool {
         // needsFill is set whenever an interrupt may have become deliverable and cleared only
         // when a fill placed every one: without it there is nothing (fill relies on the same).
-        guard groupsEnabled, vcpu >= 0, vcpu < vcpuCount, needsFill[vcpu] else { return false }
-        if privateWant[vcpu] != 0 { return true }
-        for k in 0..<spiWant.count {
-            var w = spiWant[k]
-            while w != 0 {
-                let s = k * 64 + w.trailingZeroBitCount
-                w &= w &- 1
-                if targetVCPU(ofSPI: s + VGIC.privateCount) == vcpu { return true }
-            }
-        }
-        return false
+        guard vcpu >= 0, vcpu < vcpuCount, needsFill[vcpu] else { return false }
+        var any = false
+        forEachWanting(vcpu: vcpu) { _ in any = true; return false }
+        return any
     }
 }

@@ -56,8 +56,6 @@ final class Domain {
     var lock: UInt32 = 0
     var alive = true
     var dtb: [UInt8] = []
-    /// CNTVOFF_EL2: always 0 (see Domains.start for why Apus differs from Xen here).
-    var counterOffset: UInt64 = 0
     /// The last p2m page XenBoard looked up for shared-page access (shared_info, vcpu_info,
     /// grant entries are touched at every event), valid while `p2mGeneration` is unchanged.
     /// Both are used and changed only under Xen.lock.

@@ -87,14 +87,13 @@ enum Domains {
 
     /// vCPU 0 on at the kernel entry with x0 = DTB.
     ///
-    /// The guest's virtual counter is the board's (CNTVOFF_EL2 = 0), where Xen starts it near
+    /// The guest's virtual counter is the board's (CNTVOFF_EL2 = 0, set once at boot), where Xen starts it near
     /// zero at domain creation: QEMU 7.2's generic-timer model loops forever, and the whole
     /// board with it, when a guest's CNTV_CVAL_EL0 plus the offset overflows 64 bits, and CVAL
     /// writes cannot be trapped on Armv8.0. With no offset no CVAL can overflow.
     static func start(_ d: Domain) {
         guard let b = d.boot else { return }
         d.vcpus[0].reset(entry: b.kernelIPA, x0: b.dtbIPA)
-        d.counterOffset = 0
         Scheduler.powerOn(d.vcpus[0])
     }
 

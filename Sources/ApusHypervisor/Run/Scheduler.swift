@@ -53,7 +53,6 @@ enum Scheduler {
         write_vpidr_el2(read_midr_el1())
         // WFI trapping as last set on this CPU; programTimer below brings it up to date.
         write_hcr_el2(Hypervisor.guestHCR | (cpu.wfiTrapped ? Hypervisor.trapWFI : 0))
-        write_cntvoff_el2(d.counterOffset)
         arch_isb()
         arch_tlbi_vmalls12e1is()
         for n in 0..<v.lrs.count { GICv3.writeListRegister(n, v.lrs[n]) }
@@ -155,7 +154,7 @@ enum Scheduler {
         var wake: UInt64? = nil
         if ctl & 1 != 0 && ctl & 2 == 0 {
             if ctl & 4 != 0 { return false }                         // timer condition already met
-            wake = read_cntv_cval_el0() &+ d.counterOffset           // virtual → physical count
+            wake = read_cntv_cval_el0()                              // virtual = physical count
         }
         // SCHEDOP_poll's timeout and the emulated physical timer wake it too.
         let other = min(deadline ?? .max, v.ptimer.deadline ?? .max)
@@ -219,7 +218,7 @@ enum Scheduler {
         for v in due {
             if let d = Hypervisor.domain(v.domainID) {
                 // The wake may be a SCHEDOP_poll timeout or the physical timer, not the virtual timer.
-                if v.el1.cntvCtl & 3 == 1, v.el1.cntvCval &+ d.counterOffset <= t {
+                if v.el1.cntvCtl & 3 == 1, v.el1.cntvCval <= t {
                     _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
                 }
                 PhysicalTimer.check(v, d, count: t)

@@ -6,8 +6,8 @@ import ApusCore
 /// anything else outside the domain's RAM is an external abort for the guest.
 enum MMIO {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ da: DataAbort, _ v: VCPU, _ d: Domain) {
-        let ipa = ((read_hpfar_el2() >> 4) << 12) | (read_far_el2() & 0xFFF)
         let va = read_far_el2()
+        let ipa = ((read_hpfar_el2() >> 4) << 12) | (va & 0xFFF)
         guard da.isValid, !da.onStage1Walk else {
             v.traps[TrapKind.otherMMIO] &+= 1
             return refuse(frame, da, v, d, ipa: ipa, va: va)

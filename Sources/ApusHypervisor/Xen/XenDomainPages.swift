@@ -55,20 +55,12 @@ enum Wallclock {
     /// Writes wc_version (odd while changing), wc_sec, wc_nsec, wc_sec_hi into the page.
     static func publish(into sharedInfo: UInt64, domain d: Domain) {
         let f = max(Hypervisor.counterFrequency, 1)
-        // Time of day when the domain's virtual counter was zero.
-        let start = d.counterOffset
+        // Time of day when the guest's virtual counter was zero: the board's reset (guests run
+        // with no counter offset, see Domains.start), bootCount ticks before the RTC was read.
         var sec = bootSeconds, nsec: UInt64 = 0
-        if start >= bootCount {
-            let ticks = start - bootCount
-            sec &+= ticks / f
-            nsec = (ticks % f) &* 1_000_000_000 / f
-        } else {
-            // Counter zero came before the RTC was read (no counter offset: the board's reset).
-            let ticks = bootCount - start
-            let back = (ticks % f) &* 1_000_000_000 / f
-            sec = sec >= ticks / f ? sec - ticks / f : 0
-            if back > 0 && sec > 0 { sec -= 1; nsec = 1_000_000_000 - back }
-        }
+        let back = (bootCount % f) &* 1_000_000_000 / f
+        sec = sec >= bootCount / f ? sec - bootCount / f : 0
+        if back > 0 && sec > 0 { sec -= 1; nsec = 1_000_000_000 - back }
         let base = UnsafeMutablePointer<UInt32>(bitPattern: UInt(sharedInfo))!
         let v = (base + XenLayout.SharedInfo.wcVersion / 4).pointee
         (base + XenLayout.SharedInfo.wcVersion / 4).pointee = v | 1
