@@ -272,7 +272,7 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(lrs == [0, 0, 0, 0], "disabled interrupts are not delivered")
         #expect(!g.hasDeliverable(vcpu: 0))
         #expect(g.writeDistributor(offset: 0x104, size: 4, value: 1 << 8) == .handled(0))
-        #expect(g.needsFill == [true, true])
+        #expect(g.needsFill == [true, false], "the SPI's owner (IROUTER 0) refills")
         #expect(g.fill(vcpu: 0, lrs: &lrs) == false)
         #expect(decoded(lrs) == [40])
     }
@@ -421,6 +421,61 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(!g.needsFill[0])
     }
 
+    // MARK: kicks for register writes made by another vCPU
+
+    @Test func enablingAnotherVCPUsPendingPPIInItsRedistributorKicksIt() {
+        let g = enabledVGIC(vcpus: 2)
+        _ = g.raise(20, vcpu: 1)                                  // pending, disabled
+        g.needsFill = [false, false]
+        let isenabler0 = GICv3Layout.redistributorStride + 0x1_0000 + 0x100
+        #expect(g.writeRedistributor(offset: isenabler0, size: 4, value: 1 << 20, writer: 0) == .handled(0))
+        #expect(g.crossKicks == 0b10)
+        #expect(g.needsFill[1])
+        #expect(g.deliverable(vcpu: 1) == [20])
+    }
+
+    @Test func enablingAnSPIRoutedToAnotherVCPUKicksItsOwnerOnly() {
+        let g = enabledVGIC(vcpus: 2)
+        _ = g.raise(40, vcpu: 0)                                  // routed to vCPU 0, disabled
+        g.needsFill = [false, false]
+        #expect(g.writeDistributor(offset: 0x104, size: 4, value: 1 << 8, vcpu: 1) == .handled(0))
+        #expect(g.crossKicks == 0b01)
+        #expect(g.needsFill == [true, false])
+    }
+
+    @Test func aWriteToTheWritersOwnStateKicksNobody() {
+        let g = enabledVGIC(vcpus: 2)
+        _ = g.raise(40, vcpu: 0)
+        _ = g.raise(20, vcpu: 0)
+        #expect(g.writeDistributor(offset: 0x104, size: 4, value: 1 << 8, vcpu: 0) == .handled(0))
+        #expect(g.writeRedistributor(offset: 0x1_0000 + 0x100, size: 4, value: 1 << 20, writer: 0) == .handled(0))
+        #expect(g.crossKicks == 0)
+        #expect(g.needsFill[0])
+    }
+
+    @Test func disablingAnInterruptNobodyWantsKicksNobody() {
+        let g = enabledVGIC(vcpus: 2, enable: [40])
+        #expect(g.writeDistributor(offset: 0x184, size: 4, value: 1 << 8, vcpu: 1) == .handled(0))
+        #expect(g.crossKicks == 0)
+    }
+
+    @Test func reroutingAPendingSPIKicksItsNewOwner() {
+        let g = enabledVGIC(vcpus: 2, enable: [45])
+        _ = g.raise(45, vcpu: 0)
+        g.crossKicks = 0
+        g.needsFill = [false, false]
+        #expect(g.writeDistributor(offset: 0x6000 + 8 * 45, size: 8, value: 1, vcpu: 0) == .handled(0))
+        #expect(g.crossKicks == 0b10)
+        #expect(g.needsFill[1])
+    }
+
+    @Test func enablingTheDistributorKicksTheOtherVCPUs() {
+        let g = VGIC(vcpus: 3)
+        #expect(g.writeDistributor(offset: 0, size: 4, value: 2, vcpu: 1) == .handled(0))
+        #expect(g.crossKicks == 0b101)
+        #expect(g.needsFill == [true, true, true])
+    }
+
     // MARK: SPI routing
 
     @Test func spiGoesToTheVCPUNamedByIROUTER() {
@@ -542,7 +597,17 @@ private func finished(_ intid: UInt32) -> UInt64 {
                 let n = next(4)
                 if lrs[v][n] != 0 { lrs[v][n] &= ~(UInt64(3) << 62) }
                 g.sync(vcpu: v, lrs: &lrs[v])
-            default: g.markAllForFill()
+            case 5:
+                // A vCPU writes an enable or pending bank: an SPI word of the distributor,
+                // or the private word of either redistributor.
+                let bank = UInt64(0x100 + 0x80 * next(4)), bit = UInt64(1) << UInt64(next(32))
+                if next(2) == 0 {
+                    _ = g.writeDistributor(offset: bank + 4, size: 4, value: bit, vcpu: v)
+                } else {
+                    let frame = UInt64(next(2)) * GICv3Layout.redistributorStride + 0x1_0000
+                    _ = g.writeRedistributor(offset: frame + bank, size: 4, value: bit, writer: v)
+                }
+            default: g.needsFill = [true, true]
             }
             for vc in 0..<2 {
                 var p: UInt32 = 0

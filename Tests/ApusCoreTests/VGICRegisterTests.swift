@@ -411,7 +411,9 @@ extension VGIC {
         g.wr(GICR.sgi(1, GICD.isenabler), 1 << 27)
         #expect(g.needsFill == [false, true, false], "a redistributor write concerns its own vCPU")
         g.needsFill = [false, false, false]
+        g.wd(GICD.irouter + 8 * 32, 2)
+        g.needsFill = [false, false, false]
         g.wd(GICD.isenabler + 4, 1)
-        #expect(g.needsFill == [true, true, true], "a distributor write can concern any vCPU")
+        #expect(g.needsFill == [false, false, true], "a distributor write concerns the vCPU the SPI is routed to")
     }
 }

@@ -47,5 +47,8 @@ import Testing
         #expect(r.contains("vCPU 1 up: x0=0x1234 MPIDR_EL1=0x80000001"))
         #expect(r.contains("CPU_ON(7) -> -2 INVALID_PARAMETERS"))
         #expect(r.contains("SGI 1 from vCPU 1: 1 taken on vCPU 0"))
+        // A vCPU blocked in WFI is woken by another vCPU's GICD/GICR write that makes its interrupt deliverable.
+        #expect(r.contains("SPI 40 enabled by vCPU 0 while vCPU 1 waited in WFI: 1 taken on vCPU 1"))
+        #expect(r.contains("PPI 20 enabled in vCPU 1's redistributor by vCPU 0: 1 taken on vCPU 1"))
     }
 }

@@ -5,6 +5,9 @@
  *  - CPU_ON(1, secondary_entry, 0x1234) == SUCCESS; vCPU 1 starts at EL1 with x0 == 0x1234 and
  *    MPIDR_EL1.Aff0 == 1; AFFINITY_INFO(1) == ON; CPU_ON(1) again == ALREADY_ON
  *  - vCPU 1 sends SGI 1 to vCPU 0 through ICC_SGI1R_EL1; vCPU 0 takes it (ICC_IAR1_EL1 == 1)
+ *  - vCPU 1 waits in WFI with SPI 40 (routed to it) and PPI 20 pending but disabled; vCPU 0
+ *    enables them, the SPI through GICD_ISENABLER1, the PPI through vCPU 1's redistributor:
+ *    each must wake vCPU 1 and be taken there (a vGIC change made by one vCPU kicks another)
  *  - vCPU 1 calls CPU_OFF; AFFINITY_INFO(1) becomes OFF
  *  - CPU_ON(1, ..., 0x5678) brings it back once more (context id 0x5678), then CPU_OFF again
  */
@@ -14,13 +17,16 @@ const char guest_name[] = "smp";
 
 extern char secondary_entry[];
 
-enum { CMD_NONE, CMD_SGI, CMD_OFF };
+enum { CMD_NONE, CMD_SGI, CMD_OFF, CMD_WFI };
 static volatile u32 sec_up, cmd, sgi_sent;
 static volatile u64 sec_ctx, sec_mpidr, sec_el, sec_off_ret;
 static volatile u32 off_returned;
 static volatile u32 nsgi, nother, last_intid;
+static volatile u32 sec_waiting, sec_spi, sec_ppi;
 
 #define SGI_ID 1
+#define WAKE_SPI 40
+#define WAKE_PPI 20
 
 void secondary_main(u64 ctx)
 {
@@ -39,6 +45,20 @@ void secondary_main(u64 ctx)
             isb();
             flag_write(&cmd, CMD_NONE);
             flag_write(&sgi_sent, 1);
+        } else if (c == CMD_WFI) {
+            /* PPI 20 pending but disabled on our own redistributor; SPI 40 vCPU 0 set up */
+            u64 rd = gicr_for_this_cpu();
+            gicr_wake(rd);
+            gic_enable_ppi_sgi(rd, WAKE_PPI, 0xa0);
+            mmio_write32(rd + GICR_SGI_OFF + 0x180, 1u << WAKE_PPI);     /* ICENABLER0 */
+            mmio_write32(rd + GICR_SGI_OFF + 0x200, 1u << WAKE_PPI);     /* ISPENDR0 */
+            gic_cpu_if_init();
+            irq_enable();
+            flag_write(&cmd, CMD_NONE);
+            flag_write(&sec_waiting, 1);
+            while (!flag_read(&sec_spi) || !flag_read(&sec_ppi))
+                wfi();
+            irq_disable();
         } else if (c == CMD_OFF) {
             flag_write(&cmd, CMD_NONE);
             sec_off_ret = hvc_call(PSCI_CPU_OFF, 0, 0, 0);
@@ -55,6 +75,15 @@ static int irq_handler(struct exc_frame *f, u64 kind)
     u64 iar; u32 intid;
     if (!gic_ack(&iar, &intid))
         return 1;
+    if ((read_sysreg(mpidr_el1) & 0xff) == 1) {
+        if (intid == WAKE_SPI)
+            sec_spi++;
+        else if (intid == WAKE_PPI)
+            sec_ppi++;
+        write_sysreg(icc_eoir1_el1, iar);
+        isb();
+        return 1;
+    }
     last_intid = intid;
     if (intid == SGI_ID)
         nsgi++;
@@ -142,6 +171,47 @@ static void take_down(void)
     CHECK(!flag_read(&off_returned), "CPU_OFF returned to vCPU 1 (0x%lx)", sec_off_ret);
 }
 
+static void spin_ms(u64 ms)
+{
+    u64 end = cntvct() + ms_to_ticks(ms);
+    while (cntvct() < end)
+        ;
+}
+
+/* Waits up to 2 s for *p to become non-zero. */
+static int wait_nonzero(volatile u32 *p)
+{
+    u64 deadline = cntvct() + ms_to_ticks(2000);
+    while (!flag_read(p))
+        if (cntvct() > deadline)
+            return 0;
+    return 1;
+}
+
+static void wake_from_wfi(void)
+{
+    u32 word = WAKE_SPI / 32, bit = 1u << (WAKE_SPI % 32);
+    mmio_write32(GICD_BASE + 0x180 + 4 * word, bit);                 /* ICENABLER */
+    mmio_write32(GICD_BASE + 0x6000 + 8 * WAKE_SPI, 1);             /* IROUTER: Aff0 1 */
+    mmio_write32(GICD_BASE + 0x400 + (WAKE_SPI & ~3u), 0xa0a0a0a0);  /* IPRIORITYR */
+    mmio_write32(GICD_BASE + 0x200 + 4 * word, bit);                 /* ISPENDR */
+    flag_write(&cmd, CMD_WFI);
+    if (!wait_flag(&sec_waiting, 1)) {
+        check_failed("vCPU 1 did not report waiting in WFI");
+        return;
+    }
+    spin_ms(20);                                                     /* let it block */
+    mmio_write32(GICD_BASE + 0x100 + 4 * word, bit);                 /* ISENABLER */
+    int spi = wait_nonzero(&sec_spi);
+    say("SPI %u enabled by vCPU 0 while vCPU 1 waited in WFI: %u taken on vCPU 1", WAKE_SPI, sec_spi);
+    CHECK(spi && sec_spi == 1, "SPI %u: %u interrupts on vCPU 1 within 2 s, expected 1", WAKE_SPI, sec_spi);
+    spin_ms(20);
+    mmio_write32(GICR_BASE + GICR_STRIDE + GICR_SGI_OFF + 0x100, 1u << WAKE_PPI);   /* its ISENABLER0 */
+    int ppi = wait_nonzero(&sec_ppi);
+    say("PPI %u enabled in vCPU 1's redistributor by vCPU 0: %u taken on vCPU 1", WAKE_PPI, sec_ppi);
+    CHECK(ppi && sec_ppi == 1, "PPI %u: %u interrupts on vCPU 1 within 2 s, expected 1", WAKE_PPI, sec_ppi);
+}
+
 int main(u64 dtb)
 {
     check_dtb(dtb);
@@ -188,6 +258,7 @@ int main(u64 dtb)
     CHECK(nsgi == 1, "SGI %u from vCPU 1: %u interrupts on vCPU 0, expected 1", SGI_ID, nsgi);
     CHECK(nother == 0, "unexpected interrupt INTID %u", last_intid);
 
+    wake_from_wfi();
     take_down();
 
     /* once more: CPU_ON after CPU_OFF */

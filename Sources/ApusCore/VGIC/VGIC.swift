@@ -40,9 +40,6 @@ public final class VGIC {
         needsFill = [Bool](repeating: false, count: vcpus)
     }
 
-    /// Marks every vCPU for a refill (a distributor change can affect any of them).
-    public func markAllForFill() { for i in 0..<vcpuCount { needsFill[i] = true } }
-
     public var intidLimit: Int { VGIC.privateCount + spiCount }
     public var groupsEnabled: Bool { distributorControl & 3 != 0 }
 

@@ -46,8 +46,11 @@ extension VGIC {
         }
     }
 
-    public func writeDistributor(offset: UInt64, size: Int, value: UInt64) -> MMIOResult {
-        markAllForFill()
+    /// `vcpu` is the vCPU making the access: a change that makes another vCPU's interrupt
+    /// deliverable names that vCPU in `crossKicks`, for the hypervisor to kick (it may be
+    /// blocked in WFI).
+    public func writeDistributor(offset: UInt64, size: Int, value: UInt64, vcpu: Int = 0) -> MMIOResult {
+        guard vcpu >= 0, vcpu < vcpuCount else { return .handled(0) }
         if offset >= 0x6000 && offset < 0x7FE0 {
             guard size == 8 || size == 4 else { return .fault }
             let n = Int((offset - 0x6000) / 8)
@@ -58,12 +61,31 @@ extension VGIC {
             if size == 8 { spiRoute[i] = value & mask }
             else if offset & 4 == 0 { spiRoute[i] = (spiRoute[i] & ~0xFFFF_FFFF) | (value & 0xFFFF_FFFF & mask) }
             else { spiRoute[i] = (spiRoute[i] & 0xFFFF_FFFF) | ((value & 0xFF) << 32) }
+            touched(n, vcpu: vcpu, by: vcpu)                        // its new owner loads it
             return .handled(0)
         }
-        if let r = writeBanked(offset: offset, size: size, value: value, vcpu: 0, distributor: true) { return r }
+        if let r = writeBanked(offset: offset, size: size, value: value, vcpu: vcpu, by: vcpu, distributor: true) { return r }
         guard size == 4 else { return .fault }
-        if offset == 0 { distributorControl = UInt32(truncatingIfNeeded: value) & 3 }
+        if offset == 0 {
+            distributorControl = UInt32(truncatingIfNeeded: value) & 3
+            // Group enables gate every delivery: each vCPU looks again.
+            for o in 0..<vcpuCount {
+                needsFill[o] = true
+                if o != vcpu && o < 64 { crossKicks |= UInt64(1) << UInt64(o) }
+            }
+        }
         return .handled(0)
+    }
+
+    /// A register write changed `intid`: its owner refills (a held list register may need
+    /// its priority, pending or enable state brought up to date) and, when the owner is not
+    /// the writer and the interrupt wants or holds a list register, is kicked.
+    private func touched(_ intid: Int, vcpu: Int, by writer: Int) {
+        let o = owner(of: intid, vcpu: vcpu)
+        needsFill[o] = true
+        guard o != writer, o < 64 else { return }
+        let s = irq(intid, vcpu: vcpu)
+        if s.wantsDelivery || s.inListRegister { crossKicks |= UInt64(1) << UInt64(o) }
     }
 
     // MARK: redistributors
@@ -96,13 +118,14 @@ extension VGIC {
         }
     }
 
-    public func writeRedistributor(offset: UInt64, size: Int, value: UInt64) -> MMIOResult {
+    /// `offset` is from the start of the redistributor region; `writer` is the vCPU making
+    /// the access (a vCPU may write another's redistributor).
+    public func writeRedistributor(offset: UInt64, size: Int, value: UInt64, writer: Int = 0) -> MMIOResult {
         let vcpu = Int(offset / GICv3Layout.redistributorStride)
         guard vcpu < vcpuCount else { return .handled(0) }
-        needsFill[vcpu] = true
         let off = offset % GICv3Layout.redistributorStride
         if off >= 0x1_0000 {
-            if let r = writeBanked(offset: off - 0x1_0000, size: size, value: value, vcpu: vcpu, distributor: false) { return r }
+            if let r = writeBanked(offset: off - 0x1_0000, size: size, value: value, vcpu: vcpu, by: writer, distributor: false) { return r }
             return size == 4 ? .handled(0) : .fault
         }
         guard size == 4 || (size == 8 && (off == 0x70 || off == 0x78)) else { return .fault }
@@ -162,7 +185,9 @@ extension VGIC {
         }
     }
 
-    private func writeBanked(offset: UInt64, size: Int, value: UInt64, vcpu: Int, distributor: Bool) -> MMIOResult? {
+    /// `vcpu` selects the bank of private interrupts (the redistributor written; for the
+    /// distributor, the writer); `writer` is the vCPU making the access.
+    private func writeBanked(offset: UInt64, size: Int, value: UInt64, vcpu: Int, by writer: Int, distributor: Bool) -> MMIOResult? {
         switch offset {
         case 0x0080..<0x0400:
             guard size == 4 else { return .fault }
@@ -181,6 +206,7 @@ extension VGIC {
                     default: break                                  // IGROUPR: group 1 only
                     }
                 }
+                touched(id, vcpu: vcpu, by: writer)
             }
             return .handled(0)
         case 0x0400..<0x0800:
@@ -189,6 +215,7 @@ extension VGIC {
             guard let r = bankRange(first: first, count: size, distributor: distributor) else { return .handled(0) }
             for id in r {
                 update(id, vcpu: vcpu) { $0.priority = UInt8(truncatingIfNeeded: value >> UInt64(8 * (id - first))) }
+                touched(id, vcpu: vcpu, by: writer)
             }
             return .handled(0)
         case 0x0C00..<0x0D00:
@@ -197,6 +224,7 @@ extension VGIC {
             guard let r = bankRange(first: first, count: 16, distributor: distributor) else { return .handled(0) }
             for id in r where id >= 16 {                            // SGI configuration is fixed
                 update(id, vcpu: vcpu) { $0.edge = (value >> UInt64(2 * (id - first))) & 2 != 0 }
+                touched(id, vcpu: vcpu, by: writer)
             }
             return .handled(0)
         case 0x0800..<0x0C00, 0x0D00..<0x0E00, 0x0E00..<0x0F00:

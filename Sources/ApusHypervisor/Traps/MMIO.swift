@@ -17,17 +17,20 @@ enum MMIO {
         var result: MMIOResult = .fault
         var output: UInt8? = nil
         var kick: Int? = nil
+        var others: UInt64 = 0
         var kind = TrapKind.otherMMIO
 
         d.withLock {
             if let off = offset(ipa, GICv3Layout.distributorBase, GICv3Layout.distributorSize) {
                 kind = TrapKind.gicd
-                result = da.isWrite ? d.vgic.writeDistributor(offset: off, size: size, value: value)
+                result = da.isWrite ? d.vgic.writeDistributor(offset: off, size: size, value: value, vcpu: v.index)
                                     : d.vgic.readDistributor(offset: off, size: size)
+                others = ListRegisters.takeCrossKicks(d)
             } else if let off = offset(ipa, GICv3Layout.redistributorBase, GICv3Layout.redistributorRegionSize) {
                 kind = TrapKind.gicr
-                result = da.isWrite ? d.vgic.writeRedistributor(offset: off, size: size, value: value)
+                result = da.isWrite ? d.vgic.writeRedistributor(offset: off, size: size, value: value, writer: v.index)
                                     : d.vgic.readRedistributor(offset: off, size: size)
+                others = ListRegisters.takeCrossKicks(d)
             } else if d.spec.vpl011, let off = offset(ipa, VirtualPL011.base, VirtualPL011.size) {
                 kind = TrapKind.uart
                 let lineBefore = d.uart.interruptLine
@@ -48,6 +51,8 @@ enum MMIO {
         v.traps[kind] &+= 1
         if let b = output { ConsoleOutput.write(domain: d.id, b) }
         Scheduler.kick(domain: d, vcpu: kick)
+        // Another vCPU's interrupt became deliverable: it may be blocked in WFI.
+        ListRegisters.kick(d, others)
 
         guard case .handled(let r) = result else { return refuse(frame, da, v, d, ipa: ipa, va: va) }
         if !da.isWrite {
