@@ -4,6 +4,8 @@
 #if defined(__aarch64__)
 #include "AArch64.h"
 
+void *apus_cpu_objects[APUS_MAX_CPUS];
+
 void *memset(void *d, int c, size_t n) {
     uint8_t *p = d;
     uint64_t v = (uint8_t)c;

@@ -33,7 +33,11 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     let me = read_mpidr_el1() & 0xFF_00FF_FFFF
     var order = [me]
     for c in board.cpus where c != me { order.append(c) }
-    for (i, m) in order.enumerated() where i < Int(APUS_MAX_CPUS) { Hypervisor.cpus.append(PerCPU(index: i, mpidr: m)) }
+    for (i, m) in order.enumerated() where i < Int(APUS_MAX_CPUS) {
+        let c = PerCPU(index: i, mpidr: m)
+        Hypervisor.cpus.append(c)                     // keeps it for the board's lifetime
+        apus_set_cpu_object(UInt64(i), Unmanaged.passUnretained(c).toOpaque())
+    }
     setUpCPU(Hypervisor.cpus[0])
     Log.line {
         Log.dec(board.cpus.count); Log.put(" CPUs, "); Log.dec(Int(board.memory.reduce(0) { $0 + $1.size } >> 20))

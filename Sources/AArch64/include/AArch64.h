@@ -197,6 +197,18 @@ extern void apus_spin_lock(uint32_t *lock);
 extern void apus_spin_unlock(uint32_t *lock);
 #define APUS_MAX_CPUS 8
 
+// Each CPU's own object (the hypervisor's PerCPU), by the index start.S keeps in TPIDR_EL2.
+// Set once per CPU at boot; the trap path reads it without reference counting.
+extern void *apus_cpu_objects[APUS_MAX_CPUS];
+static inline void *apus_this_cpu_object(void) {
+    uint64_t i;
+    __asm__ volatile("mrs %0, tpidr_el2" : "=r"(i));
+    return i < APUS_MAX_CPUS ? apus_cpu_objects[i] : 0;
+}
+static inline void apus_set_cpu_object(uint64_t cpu, void *object) {
+    if (cpu < APUS_MAX_CPUS) apus_cpu_objects[cpu] = object;
+}
+
 #endif
 
 #if defined(__aarch64__)

@@ -56,7 +56,7 @@ enum Domains {
 
         for i in 0..<b.vcpus {
             let sid = Scheduler.policy.add(weight: b.weight, capPercent: b.capPercent, affinity: b.affinity)
-            let v = VCPU(domainID: id, index: i, schedID: sid, listRegisters: GICv3.listRegisterCount)
+            let v = VCPU(domain: d, index: i, schedID: sid, listRegisters: GICv3.listRegisterCount)
             d.vcpus.append(v)
             Scheduler.vcpus.append(v)
         }

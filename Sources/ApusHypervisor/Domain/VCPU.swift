@@ -44,6 +44,9 @@ struct EL1Context {
 
 final class VCPU {
     let domainID: Int
+    /// Its domain (Xen's v->domain). Strong on purpose: a domain is never freed, and a vCPU
+    /// that escaped a failed build keeps its domain valid; the cycle is the board's lifetime.
+    let domain: Domain
     let index: Int
     /// Its entity in the scheduler.
     let schedID: Int
@@ -91,11 +94,15 @@ final class VCPU {
         lrs = w
         lrBusy = w.contains { $0 != 0 }
     }
+    /// `domain`, borrowed (no retain and release).
+    var domainRef: Unmanaged<Domain> { .passUnretained(domain) }
+
     /// Set by reset: the saved EL1 state must be loaded even on the CPU that ran it last.
     var needsRestore = true
 
-    init(domainID: Int, index: Int, schedID: Int, listRegisters: Int) {
-        self.domainID = domainID
+    init(domain: Domain, index: Int, schedID: Int, listRegisters: Int) {
+        self.domain = domain
+        self.domainID = domain.id
         self.index = index
         self.schedID = schedID
         lrs = [UInt64](repeating: 0, count: listRegisters)

@@ -25,6 +25,28 @@ final class PerCPU {
     }
 
     static var this: PerCPU { Hypervisor.cpus[Int(read_tpidr_el2())] }
+
+    /// Runs `body` with this CPU, its running vCPU and that vCPU's domain, without reference
+    /// counting: a trap's hottest path. CPU objects, vCPUs and domains live as long as the
+    /// board (held by `Hypervisor.cpus`, `Domain.vcpus`, `Hypervisor.domains`), so a borrowed
+    /// reference stays valid even if `current` changes inside `body`. Nil when this CPU runs
+    /// no vCPU.
+    @inline(__always)
+    static func withCurrent<R>(_ body: (PerCPU, VCPU, Domain) -> R) -> R? {
+        guard let raw = apus_this_cpu_object() else { return nil }
+        return Unmanaged<PerCPU>.fromOpaque(raw)._withUnsafeGuaranteedRef { cpu in
+            guard let v = cpu.currentRef else { return nil }
+            return v._withUnsafeGuaranteedRef { v in
+                v.domainRef._withUnsafeGuaranteedRef { d in body(cpu, v, d) }
+            }
+        }
+    }
+
+    /// `current`, borrowed: reading it this way costs no retain and release.
+    var currentRef: Unmanaged<VCPU>? {
+        if let v = current { return .passUnretained(v) }
+        return nil
+    }
 }
 
 /// Global hypervisor state. Set up by the boot CPU before any other CPU starts;

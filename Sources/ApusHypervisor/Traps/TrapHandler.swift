@@ -7,11 +7,13 @@ import ApusCore
 /// stopped, in which case this CPU goes back to its scheduler loop.
 @_cdecl("apus_trap_lower")
 func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
-    let cpu = PerCPU.this
     if Panic.active { apus_halt_forever() }
-    guard let v = cpu.current, let d = Hypervisor.domain(v.domainID) else {
-        Panic.now("trap from a guest with no vCPU on this CPU", frame: frame)
-    }
+    let handled: Void? = PerCPU.withCurrent { cpu, v, d in Trap.lower(frame, kind, cpu, v, d) }
+    if handled == nil { Panic.now("trap from a guest with no vCPU on this CPU", frame: frame) }
+}
+
+enum Trap {
+    static func lower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64, _ cpu: PerCPU, _ v: VCPU, _ d: Domain) {
     ListRegisters.sync(v, d)
     switch kind {
     case 0: Synchronous.handle(frame, v, d)
@@ -33,6 +35,7 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
         Scheduler.run()
     }
     ListRegisters.fill(v, d)
+    }
 }
 
 /// What guests trap on, counted per vCPU and printed when a domain ends: where a guest's
