@@ -59,30 +59,30 @@ private func finished(_ intid: UInt32) -> UInt64 {
     @Test func sgiToOneTarget() {
         let g = enabledVGIC()
         #expect(g.sendSGI(from: 0, value: sgi1r(intid: 3, targets: 0b10)) == [1])
-        #expect(g.privateIRQs[1][3].latch)
-        #expect(!g.privateIRQs[0][3].latch)
+        #expect(g.irq(3, vcpu: 1).latch)
+        #expect(!g.irq(3, vcpu: 0).latch)
         #expect(g.needsFill == [false, true])
     }
 
     @Test func sgiToSelfAndSeveral() {
         let g = enabledVGIC(vcpus: 4)
         #expect(g.sendSGI(from: 0, value: sgi1r(intid: 15, targets: 0b1101)) == [0, 2, 3])
-        #expect((0..<4).map { g.privateIRQs[$0][15].latch } == [true, false, true, true])
+        #expect((0..<4).map { g.irq(15, vcpu: $0).latch } == [true, false, true, true])
     }
 
     @Test func sgiBroadcastExcludesTheSender() {
         let g = enabledVGIC(vcpus: 4)
         // With IRM set the target list and affinity fields are ignored.
         #expect(g.sendSGI(from: 1, value: sgi1r(intid: 5, targets: 0b10, aff1: 3, broadcast: true)) == [0, 2, 3])
-        #expect((0..<4).map { g.privateIRQs[$0][5].latch } == [true, false, true, true])
+        #expect((0..<4).map { g.irq(5, vcpu: $0).latch } == [true, false, true, true])
     }
 
     @Test func sgiToTheSecondCluster() {
         let g = enabledVGIC(vcpus: 20)
         // Aff1 = 1: target list bit n is vCPU 16 + n; bit 4 would be vCPU 20, which does not exist.
         #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 0b1_1001, aff1: 1)) == [16, 19])
-        #expect(g.privateIRQs[16][1].latch && g.privateIRQs[19][1].latch)
-        #expect(!g.privateIRQs[0][1].latch && !g.privateIRQs[3][1].latch)
+        #expect(g.irq(1, vcpu: 16).latch && g.irq(1, vcpu: 19).latch)
+        #expect(!g.irq(1, vcpu: 0).latch && !g.irq(1, vcpu: 3).latch)
     }
 
     @Test func sgiToAffinitiesNoVCPUHas() {
@@ -91,7 +91,7 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff2: 1)).isEmpty)
         #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff3: 1)).isEmpty)
         #expect(g.sendSGI(from: 0, value: sgi1r(intid: 1, targets: 1, aff1: 2)).isEmpty, "cluster 2 is empty")
-        #expect(g.privateIRQs.allSatisfy { !$0[1].latch })
+        #expect((0..<g.vcpuCount).allSatisfy { !g.irq(1, vcpu: $0).latch })
         #expect(g.needsFill.allSatisfy { !$0 })
     }
 
@@ -104,12 +104,12 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(!g.needsFill[1])
         // Still pending in its list register: the owner is kicked to look at it again.
         #expect(g.sendSGI(from: 0, value: sgi1r(intid: 2, targets: 0b10)) == [1])
-        #expect(g.privateIRQs[1][2].latch)
+        #expect(g.irq(2, vcpu: 1).latch)
         #expect(g.needsFill == [false, true])
         _ = g.fill(vcpu: 1, lrs: &lrs)
         #expect(decoded(lrs) == [2], "merged into the pending list register, not loaded twice")
         #expect(ListRegister(raw: lrs[0]).state == .pending)
-        #expect(!g.privateIRQs[1][2].latch)
+        #expect(!g.irq(2, vcpu: 1).latch)
     }
 
     // MARK: fill
@@ -251,7 +251,7 @@ private func finished(_ intid: UInt32) -> UInt64 {
         g.update(27, vcpu: 1) { $0.latch = false }
         #expect(g.raise(27, vcpu: 1) == 1)
         #expect(g.needsFill == [false, true])
-        #expect(!g.privateIRQs[0][27].latch, "PPIs are per vCPU")
+        #expect(!g.irq(27, vcpu: 0).latch, "PPIs are per vCPU")
     }
 
     @Test func raiseRejectsInvalidIds() {
@@ -419,6 +419,19 @@ private func finished(_ intid: UInt32) -> UInt64 {
         g.update(40, vcpu: 0) { $0.enabled = false }
         #expect(g.raise(40, vcpu: 0) == nil)
         #expect(!g.needsFill[0])
+    }
+
+    @Test func resetReturnsToThePowerOnState() {
+        let g = enabledVGIC(vcpus: 2, enable: [27, 40])
+        _ = g.writeDistributor(offset: 0x6000 + 8 * 40, size: 8, value: 1, vcpu: 0)
+        g.raise(27, vcpu: 1)
+        g.raise(40, vcpu: 0)
+        g.reset()
+        let fresh = VGIC(vcpus: 2)
+        for v in 0..<2 { for id in 0..<g.intidLimit { #expect(g.irq(id, vcpu: v) == fresh.irq(id, vcpu: v)) } }
+        #expect(g.privateWant == [0, 0] && g.spiWant == [0])
+        #expect(g.spiRoute == fresh.spiRoute && g.distributorControl == 0 && g.crossKicks == 0)
+        #expect(g.needsFill == [false, false] && g.processorSleep == [true, true])
     }
 
     // MARK: kicks for register writes made by another vCPU
@@ -611,7 +624,7 @@ private func finished(_ intid: UInt32) -> UInt64 {
             }
             for vc in 0..<2 {
                 var p: UInt32 = 0
-                for i in 0..<VGIC.privateCount where g.privateIRQs[vc][i].wantsDelivery { p |= 1 << UInt32(i) }
+                for i in 0..<VGIC.privateCount where g.irq(i, vcpu: vc).wantsDelivery { p |= 1 << UInt32(i) }
                 #expect(g.privateWant[vc] == p)
             }
             var w: UInt64 = 0

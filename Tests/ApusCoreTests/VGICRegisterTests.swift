@@ -119,8 +119,8 @@ extension VGIC {
         g.wd(GICD.isenabler, 0xFFFF_FFFF)
         g.wd(GICD.ispendr, 0xFFFF_FFFF)
         #expect(g.rd(GICD.isenabler) == 0)
-        #expect(g.privateIRQs[0][27].enabled == false)
-        #expect(g.privateIRQs[1][27].latch == false)
+        #expect(g.irq(27, vcpu: 0).enabled == false)
+        #expect(g.irq(27, vcpu: 1).latch == false)
         #expect(g.rd(GICD.isenabler + 8) == 0, "beyond the last SPI")
         g.wd(GICD.isenabler + 8, 0xFFFF_FFFF)
         #expect(g.rd(GICD.isenabler + 8) == 0)
@@ -133,9 +133,9 @@ extension VGIC {
         #expect(g.rr(GICR.sgi(0, GICD.isenabler)) == 0xFFFF, "SGIs cannot be disabled")
         g.wr(GICR.sgi(0, GICD.isenabler), 1 << 27)
         #expect(g.rr(GICR.sgi(0, GICD.isenabler)) == 0x0800_FFFF)
-        #expect(g.privateIRQs[0][27].enabled)
+        #expect(g.irq(27, vcpu: 0).enabled)
         #expect(g.rr(GICR.sgi(1, GICD.isenabler)) == 0xFFFF, "banked per vCPU")
-        #expect(!g.privateIRQs[1][27].enabled)
+        #expect(!g.irq(27, vcpu: 1).enabled)
         g.wr(GICR.sgi(0, GICD.icenabler), 1 << 27)
         #expect(g.rr(GICR.sgi(0, GICD.icenabler)) == 0xFFFF)
         #expect(g.rr(GICR.sgi(0, GICD.isenabler + 4)) == 0, "only INTIDs 0...31 live in a redistributor")
@@ -207,11 +207,11 @@ extension VGIC {
         g.wd(GICD.icactiver + 4, 1 << 3)
         #expect(g.rd(GICD.isactiver + 4) == 0)
         g.wr(GICR.sgi(0, GICD.isactiver), 1 << 5)           // SGI 5
-        #expect(g.privateIRQs[0][5].active)
+        #expect(g.irq(5, vcpu: 0).active)
         #expect(g.rr(GICR.sgi(0, GICD.icactiver)) == 1 << 5)
         #expect(g.rr(GICR.sgi(1, GICD.isactiver)) == 0)
         g.wr(GICR.sgi(0, GICD.icactiver), 1 << 5)
-        #expect(!g.privateIRQs[0][5].active)
+        #expect(!g.irq(5, vcpu: 0).active)
     }
 
     // MARK: priority
@@ -238,14 +238,14 @@ extension VGIC {
     @Test func priorityOfPrivateInterruptsLivesInTheRedistributor() {
         let g = VGIC(vcpus: 2)
         g.wd(GICD.ipriorityr + 27, 0x80, 1)
-        #expect(g.privateIRQs[0][27].priority == 0, "GICD_IPRIORITYR for INTIDs < 32 is RAZ/WI")
+        #expect(g.irq(27, vcpu: 0).priority == 0, "GICD_IPRIORITYR for INTIDs < 32 is RAZ/WI")
         #expect(g.rd(GICD.ipriorityr + 24) == 0)
         g.wr(GICR.sgi(1, GICD.ipriorityr + 27), 0x80, 1)
-        #expect(g.privateIRQs[1][27].priority == 0x80)
-        #expect(g.privateIRQs[0][27].priority == 0)
+        #expect(g.irq(27, vcpu: 1).priority == 0x80)
+        #expect(g.irq(27, vcpu: 0).priority == 0)
         #expect(g.rr(GICR.sgi(1, GICD.ipriorityr + 24)) == 0x8000_0000)
         g.wr(GICR.sgi(1, GICD.ipriorityr), 0x1020_3040)
-        #expect(g.privateIRQs[1][0...3].map(\.priority) == [0x40, 0x30, 0x20, 0x10])
+        #expect((0...3).map { g.irq($0, vcpu: 1).priority } == [0x40, 0x30, 0x20, 0x10])
     }
 
     @Test func priorityBeyondTheLastSPIIsRAZWI() {
@@ -262,15 +262,15 @@ extension VGIC {
         #expect(g.rr(GICR.sgi(0, GICD.icfgr)) == 0xAAAA_AAAA, "every SGI edge-triggered")
         g.wr(GICR.sgi(0, GICD.icfgr), 0)
         #expect(g.rr(GICR.sgi(0, GICD.icfgr)) == 0xAAAA_AAAA)
-        #expect(g.privateIRQs[0][0...15].allSatisfy { $0.edge })
+        #expect((0...15).allSatisfy { g.irq($0, vcpu: 0).edge })
     }
 
     @Test func ppiAndSPIConfiguration() {
         let g = VGIC(vcpus: 2)
         #expect(g.rr(GICR.sgi(0, GICD.icfgr + 4)) == 0, "PPIs level by default")
         g.wr(GICR.sgi(0, GICD.icfgr + 4), 2 << (2 * (27 - 16)))
-        #expect(g.privateIRQs[0][27].edge)
-        #expect(!g.privateIRQs[1][27].edge)
+        #expect(g.irq(27, vcpu: 0).edge)
+        #expect(!g.irq(27, vcpu: 1).edge)
         #expect(g.rr(GICR.sgi(0, GICD.icfgr + 4)) == 2 << 22)
         // SPIs 32...47 in GICD_ICFGR2.
         g.wd(GICD.icfgr + 8, 0x8)
@@ -365,7 +365,7 @@ extension VGIC {
         #expect(g.readRedistributor(offset: GICR.rd(2, GICR.typer), size: 8) == .handled(0))
         #expect(g.readRedistributor(offset: GICR.rd(2, GICR.pidr2), size: 4) == .handled(0))
         #expect(g.writeRedistributor(offset: GICR.sgi(2, GICD.isenabler), size: 4, value: 0xFFFF_FFFF) == .handled(0))
-        #expect(g.privateIRQs.allSatisfy { $0[16...].allSatisfy { !$0.enabled } })
+        #expect((0..<g.vcpuCount).allSatisfy { v in (16..<32).allSatisfy { !g.irq($0, vcpu: v).enabled } })
         #expect(g.needsFill == [false, false])
     }
 

@@ -10,8 +10,10 @@ public final class VGIC {
 
     /// GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1); ARE and DS read as one.
     public var distributorControl: UInt32 = 0
-    /// SGIs and PPIs, per vCPU. Changed only through `update`, which keeps the want masks.
-    public private(set) var privateIRQs: [[VirtualInterrupt]]
+    /// SGIs and PPIs of every vCPU in one flat array (vCPU v's interrupt n at v * 32 + n: one
+    /// array to check for uniqueness on a change, not two). Changed only through `update`,
+    /// which keeps the want masks; read through `irq(_:vcpu:)`.
+    private(set) var banked: [VirtualInterrupt]
     public private(set) var spis: [VirtualInterrupt]
     /// Bit n of `privateWant[v]`: private interrupt n of vCPU v wants a list register
     /// (`wantsDelivery`); bit n%64 of `spiWant[n/64]`: SPI 32+n does. The trap-return and WFI paths
@@ -27,17 +29,27 @@ public final class VGIC {
     public var needsFill: [Bool]
 
     public init(vcpus: Int, spis: Int = 32) {
-        vcpuCount = vcpus
+        vcpuCount = max(0, vcpus)
         spiCount = max(0, spis)
-        var priv = [VirtualInterrupt](repeating: VirtualInterrupt(), count: VGIC.privateCount)
-        for i in 0..<16 { priv[i].edge = true; priv[i].enabled = true }   // SGIs: edge, always enabled
-        privateIRQs = [[VirtualInterrupt]](repeating: priv, count: vcpus)
-        self.spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spiCount)
+        banked = []; self.spis = []; spiRoute = []; privateWant = []; spiWant = []
+        processorSleep = []; needsFill = []
+        reset()
+    }
+
+    /// The state at power-on, in place (a rebooting domain keeps its vGIC object).
+    public func reset() {
+        distributorControl = 0
+        crossKicks = 0
+        var priv = VirtualInterrupt()
+        banked = [VirtualInterrupt](repeating: priv, count: VGIC.privateCount * vcpuCount)
+        priv.edge = true; priv.enabled = true                       // SGIs: edge, always enabled
+        for v in 0..<vcpuCount { for i in 0..<16 { banked[v * VGIC.privateCount + i] = priv } }
+        spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spiCount)
         spiRoute = [UInt64](repeating: 0, count: spiCount)
-        privateWant = [UInt32](repeating: 0, count: vcpus)
+        privateWant = [UInt32](repeating: 0, count: vcpuCount)
         spiWant = [UInt64](repeating: 0, count: (spiCount + 63) / 64)
-        processorSleep = [Bool](repeating: true, count: vcpus)
-        needsFill = [Bool](repeating: false, count: vcpus)
+        processorSleep = [Bool](repeating: true, count: vcpuCount)
+        needsFill = [Bool](repeating: false, count: vcpuCount)
     }
 
     public var intidLimit: Int { VGIC.privateCount + spiCount }
@@ -46,7 +58,7 @@ public final class VGIC {
     public func isValid(intid: Int) -> Bool { intid >= 0 && intid < intidLimit }
 
     public func irq(_ intid: Int, vcpu: Int) -> VirtualInterrupt {
-        intid < VGIC.privateCount ? privateIRQs[vcpu][intid] : spis[intid - VGIC.privateCount]
+        intid < VGIC.privateCount ? banked[vcpu * VGIC.privateCount + intid] : spis[intid - VGIC.privateCount]
     }
 
     /// The one place interrupt state changes. It keeps the want masks, and it keeps the
@@ -58,8 +70,9 @@ public final class VGIC {
         if intid < VGIC.privateCount {
             let bit = UInt32(1) << UInt32(intid)
             let was = privateWant[vcpu] & bit != 0            // the mask mirrors wantsDelivery
-            body(&privateIRQs[vcpu][intid])
-            if privateIRQs[vcpu][intid].wantsDelivery {
+            let k = vcpu * VGIC.privateCount + intid
+            body(&banked[k])
+            if banked[k].wantsDelivery {
                 privateWant[vcpu] |= bit
                 if !was { needsFill[vcpu] = true }
             } else {
@@ -167,7 +180,7 @@ public final class VGIC {
 
     /// Folds the hardware's view back after the guest ran: `lrs` are the vCPU's list
     /// registers as read; entries the guest has finished with are freed (set to 0).
-    public func sync(vcpu: Int, lrs: inout [UInt64]) {
+    public func sync<L: ListRegisterSet>(vcpu: Int, lrs: inout L) {
         for n in 0..<lrs.count where lrs[n] != 0 {
             let lr = ListRegister(raw: lrs[n])
             let id = Int(lr.virtualID)
@@ -191,7 +204,7 @@ public final class VGIC {
     /// A vCPU is reset (PSCI CPU_ON after CPU_OFF): the interrupts its saved list registers
     /// held come back to the vGIC (a pending one stays pending, an active one is forgotten
     /// with the CPU's state), so none stays marked as held by a list register forever.
-    public func releaseListRegisters(vcpu: Int, lrs: [UInt64]) {
+    public func releaseListRegisters<L: ListRegisterSet>(vcpu: Int, lrs: L) {
         guard vcpu >= 0, vcpu < vcpuCount else { return }
         for raw in lrs where raw != 0 {
             let lr = ListRegister(raw: raw)
@@ -207,7 +220,7 @@ public final class VGIC {
 
     /// Fills free list registers with deliverable interrupts. Returns true when some
     /// remain undelivered (then the caller asks for a maintenance interrupt, NPIE).
-    public func fill(vcpu: Int, lrs: inout [UInt64]) -> Bool {
+    public func fill<L: ListRegisterSet>(vcpu: Int, lrs: inout L) -> Bool {
         guard needsFill[vcpu] else { return false }
         // Interrupts already in a list register follow what the guest did since they
         // were loaded: a new priority is copied in; a pending one that was disabled or
@@ -319,7 +332,7 @@ public final class VGIC {
 
     /// Puts `id` into list register `n` (free) as pending, or pending+active when the vGIC
     /// holds it active.
-    private func load(_ id: Int, vcpu: Int, into n: Int, lrs: inout [UInt64]) {
+    private func load<L: ListRegisterSet>(_ id: Int, vcpu: Int, into n: Int, lrs: inout L) {
         let v = irq(id, vcpu: vcpu)
         lrs[n] = ListRegister(virtualID: UInt32(id), priority: v.priority, group1: true,
                               state: v.active ? .pendingActive : .pending,

@@ -40,7 +40,9 @@ final class Domain {
     let vmid: UInt64
     var p2m: TranslationTable<HeapTableMemory>
     var vcpus: [VCPU] = []
-    var vgic: VGIC
+    /// `let`: the trap path borrows it from a borrowed domain without a retain; a reboot
+    /// resets it in place.
+    let vgic: VGIC
     var uart = VirtualPL011()
     /// Pages behind its Xen interfaces (shared_info, grant frames, rings).
     var xen: XenDomainPages? = nil

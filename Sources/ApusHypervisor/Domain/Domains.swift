@@ -147,7 +147,7 @@ enum Domains {
         PhysicalMemory.zero(d.ram.base, count: d.ram.size)
         load(d)
         d.withLock {
-            d.vgic = VGIC(vcpus: d.vcpus.count)
+            d.vgic.reset()
             d.uart = VirtualPL011()
         }
         apus_spin_lock(&Hypervisor.stateLock)

@@ -74,26 +74,9 @@ final class VCPU {
     var frame = apus_frame()
     var el1 = EL1Context()
     var fp = apus_fp_state()
-    /// Shadow of the list registers while not on a CPU.
-    var lrs: [UInt64]
-    /// Some entry of `lrs` is in use: the trap path reads the list registers back only then.
-    var lrBusy = false
-    /// Second array of the same size: sync and fill work on it, compare it with `lrs` and swap
-    /// the two, so the trap path never copies an array (copy-on-write would allocate).
-    private var lrWork: [UInt64]
-
-    func beginLRWork() -> [UInt64] {
-        var w = lrWork
-        lrWork = []
-        for i in 0..<min(w.count, lrs.count) { w[i] = lrs[i] }
-        return w
-    }
-
-    func endLRWork(_ w: [UInt64]) {
-        lrWork = lrs
-        lrs = w
-        lrBusy = w.contains { $0 != 0 }
-    }
+    /// Its list registers: what the hardware holds while it runs (read back after a trap only
+    /// where an entry is in use), their saved values while it does not.
+    var lrs: ListRegisterFile
     /// `domain`, borrowed (no retain and release).
     var domainRef: Unmanaged<Domain> { .passUnretained(domain) }
 
@@ -105,8 +88,7 @@ final class VCPU {
         self.domainID = domain.id
         self.index = index
         self.schedID = schedID
-        lrs = [UInt64](repeating: 0, count: listRegisters)
-        lrWork = lrs
+        lrs = ListRegisterFile(count: listRegisters)
     }
 
     /// Architectural reset state for a (re)started vCPU: EL1h, interrupts masked,
@@ -118,8 +100,7 @@ final class VCPU {
         frame.spsr = 0x3C5
         el1 = EL1Context()
         fp = apus_fp_state()
-        for i in 0..<lrs.count { lrs[i] = 0 }
-        lrBusy = false
+        lrs = ListRegisterFile(count: lrs.count)
         needsRestore = true
         stopping = false
         ptimer = EmulatedPhysicalTimer()

@@ -56,6 +56,7 @@ enum Scheduler {
         arch_isb()
         arch_tlbi_vmalls12e1is()
         for n in 0..<v.lrs.count { GICv3.writeListRegister(n, v.lrs[n]) }
+        _ = v.lrs.takeChanged()                      // all written
         write_ich_hcr_el2(1)
         locked { v.kicked = false; v.runningOn = cpu.index; v.wakeAt = nil }
         cpu.current = v
@@ -73,8 +74,7 @@ enum Scheduler {
     /// `leaving`: it goes offline (its run state says so).
     static func switchOut(_ v: VCPU, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU, leaving: Bool = false) {
         v.frame = frame.pointee
-        for n in 0..<v.lrs.count { v.lrs[n] = GICv3.readListRegister(n); GICv3.writeListRegister(n, 0) }
-        v.lrBusy = v.lrs.contains { $0 != 0 }
+        for n in 0..<v.lrs.count { v.lrs.observe(n, GICv3.readListRegister(n)); GICv3.writeListRegister(n, 0) }
         write_ich_hcr_el2(0)                         // no maintenance interrupts for a vCPU that left
         v.el1.save()                                 // also stops its virtual timer on this CPU
         apus_fp_save(&v.fp)
@@ -240,21 +240,32 @@ enum ListRegisters {
     /// After the guest ran: fold the list registers back into the vGIC. Only list
     /// registers in use are read, and the vGIC lock is taken only when one changed.
     static func sync(_ v: VCPU, _ d: Domain) {
-        guard v.lrBusy else { return }
-        var changed = false
-        for i in 0..<v.lrs.count where v.lrs[i] != 0 {
-            let now = GICv3.readListRegister(i)
-            if now != v.lrs[i] { v.lrs[i] = now; changed = true }
+        var used = v.lrs.inUse
+        guard used != 0 else { return }
+        var moved = false
+        while used != 0 {
+            let n = used.trailingZeroBitCount
+            used &= used &- 1
+            let now = GICv3.readListRegister(n)
+            if now != v.lrs[n] { v.lrs.observe(n, now); moved = true }
         }
-        guard changed else { return }
-        var lrs = v.beginLRWork()
+        guard moved else { return }
         let others: UInt64 = d.withLock {
-            d.vgic.sync(vcpu: v.index, lrs: &lrs)
+            d.vgic.sync(vcpu: v.index, lrs: &v.lrs)
             return takeCrossKicks(d)
         }
-        for i in 0..<lrs.count where lrs[i] == 0 && v.lrs[i] != 0 { GICv3.writeListRegister(i, 0) }
-        v.endLRWork(lrs)
+        writeChanged(v)
         kick(d, others)
+    }
+
+    /// Writes the list registers the vGIC changed to the hardware.
+    static func writeChanged(_ v: VCPU) {
+        var c = v.lrs.takeChanged()
+        while c != 0 {
+            let n = c.trailingZeroBitCount
+            c &= c &- 1
+            GICv3.writeListRegister(n, v.lrs[n])
+        }
     }
 
     /// vCPUs the vGIC marked for a refill on behalf of this one (an SPI routed to another
@@ -282,12 +293,10 @@ enum ListRegisters {
         // Unlocked peek: whoever sets needsFill does so under the lock and then kicks
         // this CPU, so a stale false here is followed by another trap.
         guard d.vgic.needsFill[v.index] else { return }
-        var lrs = v.beginLRWork()
         let (more, others): (Bool, UInt64) = d.withLock {
-            (d.vgic.fill(vcpu: v.index, lrs: &lrs), takeCrossKicks(d))
+            (d.vgic.fill(vcpu: v.index, lrs: &v.lrs), takeCrossKicks(d))
         }
-        for i in 0..<lrs.count where lrs[i] != v.lrs[i] { GICv3.writeListRegister(i, lrs[i]) }
-        v.endLRWork(lrs)
+        writeChanged(v)
         write_ich_hcr_el2(more ? (1 | (1 << 1)) : 1)
         kick(d, others)
     }

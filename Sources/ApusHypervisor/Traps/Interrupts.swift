@@ -5,7 +5,9 @@ import ApusCore
 /// Physical interrupts taken by EL2: from a guest (IRQ exception) or polled in
 /// the idle loop after WFI.
 enum Interrupts {
-    static func handlePending(cpu: PerCPU) {
+    /// `v` and `d`: the vCPU the interrupt came from (nil in the idle loop), passed down so
+    /// its virtual timer is injected without looking it up again.
+    static func handlePending(cpu: PerCPU, _ v: VCPU? = nil, _ d: Domain? = nil) {
         while true {
             let id = GICv3.acknowledge()
             if id >= 1020 { return }                           // spurious: nothing left
@@ -14,7 +16,7 @@ enum Interrupts {
                 // Mask the guest's timer and hand the guest a virtual PPI 27; the guest
                 // unmasks it when it programs the next deadline (Xen does the same).
                 write_cntv_ctl_el0(read_cntv_ctl_el0() | 2)
-                if let v = cpu.current, let d = Hypervisor.domain(v.domainID) {
+                if let v, let d {
                     _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
                 }
             case Hypervisor.uartIntid where Hypervisor.uartIntid != 0:

@@ -19,7 +19,7 @@ enum Trap {
     case 0: Synchronous.handle(frame, v, d)
     case 1, 2:
         v.traps[TrapKind.interrupt] &+= 1
-        Interrupts.handlePending(cpu: cpu)
+        Interrupts.handlePending(cpu: cpu, v, d)
     default:
         d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
     }
