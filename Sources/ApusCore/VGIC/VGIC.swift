@@ -277,7 +277,7 @@ public final class VGIC {
             needsFill[vcpu] = false
             return false
         case .one(let id):
-            if let n = lrs.firstIndex(of: 0) {
+            if let n = firstFree(&lrs) {
                 load(id, vcpu: vcpu, into: n, lrs: &lrs)
                 needsFill[vcpu] = false
                 return false
@@ -290,7 +290,7 @@ public final class VGIC {
         // its priority) must not starve a more urgent one: the least urgent pending
         // entry goes back to the vGIC to make room (as KVM refills by priority).
         var free = 0
-        for lr in lrs where lr == 0 { free += 1 }
+        for n in 0..<lrs.count where lrs[n] == 0 { free += 1 }
         var w = 0
         while w < want.count && free == 0 {
             // A parked entry (pending+active by ISACTIVER) is never signalled: it gives
@@ -332,6 +332,13 @@ public final class VGIC {
 
     /// Puts `id` into list register `n` (free) as pending, or pending+active when the vGIC
     /// holds it active.
+    /// An index loop over an `inout` (read-only here): the collection algorithms, or a by-value
+    /// parameter, copy the inline list register file (136 bytes) on the trap path.
+    private func firstFree<L: ListRegisterSet>(_ lrs: inout L) -> Int? {
+        for n in 0..<lrs.count where lrs[n] == 0 { return n }
+        return nil
+    }
+
     private func load<L: ListRegisterSet>(_ id: Int, vcpu: Int, into n: Int, lrs: inout L) {
         let v = irq(id, vcpu: vcpu)
         lrs[n] = ListRegister(virtualID: UInt32(id), priority: v.priority, group1: true,

@@ -77,6 +77,7 @@ final class Domain {
 
     var vttbr: UInt64 { p2m.root | (vmid << 48) }
 
+    @inline(__always)
     func withLock<R>(_ body: () -> R) -> R {
         apus_spin_lock(&lock)
         let r = body()

@@ -15,6 +15,7 @@ enum Scheduler {
 
     static var now: UInt64 { read_cntpct_el0() }
 
+    @inline(__always)
     static func locked<R>(_ body: () -> R) -> R {
         apus_spin_lock(&lock)
         let r = body()

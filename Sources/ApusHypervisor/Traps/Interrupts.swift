@@ -5,9 +5,19 @@ import ApusCore
 /// Physical interrupts taken by EL2: from a guest (IRQ exception) or polled in
 /// the idle loop after WFI.
 enum Interrupts {
-    /// `v` and `d`: the vCPU the interrupt came from (nil in the idle loop), passed down so
-    /// its virtual timer is injected without looking it up again.
-    static func handlePending(cpu: PerCPU, _ v: VCPU? = nil, _ d: Domain? = nil) {
+    /// In the idle loop: a virtual timer interrupt has no vCPU to go to (none runs here).
+    static func handlePending(cpu: PerCPU) {
+        handlePending(cpu: cpu) {}
+    }
+
+    /// From a guest: the virtual timer's interrupt goes to `v`, the vCPU the trap came from
+    /// (passed down, not looked up again).
+    static func handlePending(cpu: PerCPU, _ v: VCPU, _ d: Domain) {
+        handlePending(cpu: cpu) { _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } }
+    }
+
+    @inline(__always)
+    private static func handlePending(cpu: PerCPU, virtualTimer: () -> Void) {
         while true {
             let id = GICv3.acknowledge()
             if id >= 1020 { return }                           // spurious: nothing left
@@ -16,9 +26,7 @@ enum Interrupts {
                 // Mask the guest's timer and hand the guest a virtual PPI 27; the guest
                 // unmasks it when it programs the next deadline (Xen does the same).
                 write_cntv_ctl_el0(read_cntv_ctl_el0() | 2)
-                if let v, let d {
-                    _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
-                }
+                virtualTimer()
             case Hypervisor.uartIntid where Hypervisor.uartIntid != 0:
                 ConsoleInput.drain()
             case GICv3.hypervisorTimerPPI:

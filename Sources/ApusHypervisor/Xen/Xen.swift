@@ -34,6 +34,7 @@ enum Xen {
         store = XenStore()
     }
 
+    @inline(__always)
     static func locked<R>(_ body: () -> R) -> R {
         apus_spin_lock(&lock)
         let r = body()
