@@ -95,7 +95,7 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         if r != 0 { Log.line { Log.put("CPU "); Log.hex(c.mpidr); Log.put(" did not start: "); Log.hex(r) } }
     }
     // The first domain that was built has the keyboard (DOM1 unless it failed to build).
-    Log.raw(Array(Hypervisor.console.focusMessage.utf8).flatMap { $0 == 0x0A ? [0x0D, 0x0A] : [$0] })
+    Log.withConsole { mux, uart in mux.printFocusMessage(to: &uart) }
     Scheduler.run()
 }
 

@@ -46,7 +46,9 @@ func apusTrapCurrent(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) 
 
 @_cdecl("apus_out_of_memory")
 func apusOutOfMemory(_ request: UInt64) -> Never {
-    Log.line { Log.put("heap exhausted allocating "); Log.dec(Int(request)); Log.put(" bytes") }
+    // Printed as a panic is, without the console's lock: the allocation that failed may
+    // have been made under it (the console multiplexer's line buffers).
+    Log.put("\n(XEN) heap exhausted allocating "); Log.dec(Int(request)); Log.put(" bytes")
     Panic.now("out of memory", frame: nil)
 }
 #endif

@@ -5,12 +5,40 @@ private let ctrlA: UInt8 = 0x01
 
 private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
+/// What the UART would have printed.
+private struct Screen: ConsoleSink {
+    var bytes: [UInt8] = []
+    mutating func put(_ byte: UInt8) { bytes.append(byte) }
+}
+
 extension ConsoleMux {
+    /// What one byte of domain `id`'s output prints.
+    fileprivate mutating func output(domain id: Int, _ byte: UInt8) -> [UInt8] {
+        var s = Screen()
+        write(domain: id, byte, to: &s)
+        return s.bytes
+    }
+
     /// Everything printed for `s` written by domain `id`, one byte at a time.
     fileprivate mutating func write(_ id: Int, _ s: String) -> String {
         var out: [UInt8] = []
         for b in s.utf8 { out += output(domain: id, b) }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A hypervisor line as Log.line prints it.
+    fileprivate mutating func hypervisorLine(_ body: String) -> String {
+        var s = Screen()
+        beginHypervisorLine(to: &s)
+        for b in "(XEN) \(body)\r\n".utf8 { s.put(b) }
+        endHypervisorLine(to: &s)
+        return String(decoding: s.bytes, as: UTF8.self)
+    }
+
+    fileprivate mutating func printedFocusMessage() -> String {
+        var s = Screen()
+        printFocusMessage(to: &s)
+        return String(decoding: s.bytes, as: UTF8.self)
     }
 
     fileprivate mutating func switchFocus() {
@@ -193,7 +221,6 @@ private func twoDomains() -> ConsoleMux {
         var m = twoDomains()
         #expect(m.output(domain: 9, 0x41) == [])
         #expect(m.output(domain: 9, 0x0A) == [])
-        #expect(m.passThrough(domain: 9, 0x41) == nil)
     }
 
     @Test func prefixUsesDecimalIds() {
@@ -221,35 +248,120 @@ private func twoDomains() -> ConsoleMux {
         #expect(now + later == "(d2) abc\r\n(d2) d\r\n")
     }
 
-    @Test func focusedLineContinuesWithoutPrefixAfterFocusMoves() {
+    @Test func emptyFocusedLineGetsItsPrefix() {
+        var m = twoDomains()
+        #expect(m.write(1, "\n") == "(d1) \r\n")
+        #expect(m.write(1, "a\r") == "(d1) a", "a CR prints nothing, mid-line too")
+        #expect(m.write(1, "\r\n") == "\r\n")
+    }
+
+    // MARK: the focused domain's open line
+
+    /// Another domain's whole line does not land inside the focused domain's partial line:
+    /// that line is ended, the other line printed, then the partial line shown again.
+    @Test func anotherDomainsLineWhileTheFocusedDomainIsMidLine() {
+        var m = twoDomains()
+        var screen = m.write(1, "grant: peer wrote: written by the mapping")
+        #expect(screen == "(d1) grant: peer wrote: written by the mapping")
+        #expect(m.write(2, "TEST PASS gr") == "")
+        #expect(m.write(2, "ant\n") == "\r\n(d2) TEST PASS grant\r\n(d1) grant: peer wrote: written by the mapping")
+        screen = m.write(1, " domain\n")
+        #expect(screen == " domain\r\n")
+        #expect(m.write(2, "next\n") == "(d2) next\r\n", "nothing open: nothing to end or show again")
+    }
+
+    @Test func aHypervisorLineWhileTheFocusedDomainIsMidLine() {
+        var m = twoDomains()
+        #expect(m.write(1, "login: ro") == "(d1) login: ro")
+        #expect(m.hypervisorLine("d2 (x): powered off") == "\r\n(XEN) d2 (x): powered off\r\n(d1) login: ro")
+        #expect(m.write(1, "ot\n") == "ot\r\n")
+        #expect(m.hypervisorLine("done") == "(XEN) done\r\n")
+    }
+
+    @Test func hypervisorLinesWithoutDomains() {
+        var m = ConsoleMux()                         // early boot
+        #expect(m.hypervisorLine("Apus") == "(XEN) Apus\r\n")
+        #expect(m.printedFocusMessage() == "(XEN) *** Serial input to Xen (type 'CTRL-a' three times to switch input)\r\n")
+    }
+
+    /// Focus moves while the old owner is mid-line: the focus message starts on a line of its
+    /// own and the old owner's text comes back, with its prefix, when its line is complete.
+    @Test func focusSwitchMidLine() {
+        var m = twoDomains()
+        var screen = m.write(1, "ab")
+        m.switchFocus()
+        screen += m.printedFocusMessage()
+        screen += m.write(1, "c")
+        screen += m.write(2, "x\n")
+        screen += m.write(1, "\nd\n")
+        #expect(screen == "(d1) ab\r\n(XEN) *** Serial input to DOM2 (type 'CTRL-a' three times to switch input)\r\n"
+                + "(d2) x\r\n(d1) abc\r\n(d1) d\r\n")
+        // Focus back to domain 1 (via the hypervisor): nothing of "ab" comes back again.
+        m.switchFocus(); m.switchFocus()
+        #expect(m.focusedDomain == 1)
+        #expect(m.printedFocusMessage().hasSuffix("to switch input)\r\n"))
+        #expect(m.write(1, "e\n") == "(d1) e\r\n")
+    }
+
+    /// Without the focus message in between, the next domain's text still starts a new line.
+    @Test func theNextOwnerEndsALineLeftOpen() {
         var m = twoDomains()
         #expect(m.write(1, "ab") == "(d1) ab")
         m.switchFocus()
-        #expect(m.write(1, "c\n") == "c\r\n")
-        #expect(m.write(1, "d\n") == "(d1) d\r\n")
+        #expect(m.write(2, "x") == "\r\n(d2) x")
+        #expect(m.write(1, "c\n") == "\r\n(d1) abc\r\n(d2) x", "the held line, then d2's open line again")
     }
 
-    // MARK: passThrough
-
-    @Test func passThroughOnlyForTheFocusedDomain() {
+    /// A domain that gets the focus with text held (say its shell prompt) shows it after the
+    /// focus message, where the user types.
+    @Test func gainingFocusShowsTheHeldLine() {
         var m = twoDomains()
-        #expect(m.passThrough(domain: 2, 0x41) == nil)
-        #expect(m.passThrough(domain: 1, 0x41) == true, "line start: print the prefix")
-        #expect(m.passThrough(domain: 1, 0x42) == false)
-        #expect(m.passThrough(domain: 1, 0x0A) == false)
-        #expect(m.passThrough(domain: 1, 0x0D) == false, "a CR never gets a prefix")
-        #expect(m.passThrough(domain: 1, 0x43) == true, "the CR did not end the line start")
-        m.switchFocus(); m.switchFocus()
-        #expect(m.focusedDomain == nil)
-        #expect(m.passThrough(domain: 1, 0x41) == nil)
-        #expect(m.passThrough(domain: 2, 0x41) == nil)
+        #expect(m.write(2, "# ") == "")
+        m.switchFocus()
+        #expect(m.printedFocusMessage() == "(XEN) *** Serial input to DOM2 (type 'CTRL-a' three times to switch input)\r\n(d2) # ")
+        #expect(m.write(2, "ls\n") == "ls\r\n", "the prompt is not printed twice")
     }
 
-    @Test func passThroughAndOutputShareTheLineState() {
+    /// A domain removed with its line open: the next line starts on a line of its own.
+    @Test func removingTheOpenLinesOwner() {
         var m = twoDomains()
-        #expect(m.passThrough(domain: 1, 0x41) == true)
-        #expect(m.output(domain: 1, 0x42) == bytes("B"), "mid-line: no prefix")
-        #expect(m.output(domain: 1, 0x0A) == [0x0D, 0x0A])
-        #expect(m.passThrough(domain: 1, 0x43) == true)
+        #expect(m.write(1, "ab") == "(d1) ab")
+        m.removeDomain(1)
+        #expect(m.focusedDomain == 2)
+        #expect(m.write(2, "x") == "\r\n(d2) x")
+    }
+
+    /// What is kept to show again is bounded: the last `lineLimit` bytes of an over-long line.
+    @Test func anOverLongFocusedLineIsShownAgainBounded() {
+        var m = twoDomains()
+        let limit = ConsoleMux.lineLimit
+        let long = (0..<(2 * limit + 7)).map { UInt8(0x41 + $0 % 26) }
+        var out: [UInt8] = []
+        for b in long { out += m.output(domain: 1, b) }
+        #expect(out == bytes("(d1) ") + long, "the focused domain's line is not split")
+        out = m.output(domain: 2, 0x0A)
+        #expect(out == bytes("\r\n(d2) \r\n(d1) ") + long.suffix(limit))
+        // Focus moves on: the kept part goes back to the line buffer, and comes out whole.
+        m.switchFocus()
+        out = m.output(domain: 1, 0x0A)
+        #expect(out == bytes("\r\n(d1) ") + long.suffix(limit) + [0x0D, 0x0A])
+    }
+
+    /// A prompt's terminal query (busybox asks for the cursor position) is not asked again
+    /// when the line is shown again; other escape sequences (colours) are kept.
+    @Test func terminalQueriesAreNotRepeated() {
+        var m = twoDomains()
+        #expect(m.write(1, "\u{1B}[1;32m#\u{1B}[0m \u{1B}[6nl\u{1B}[c") == "(d1) \u{1B}[1;32m#\u{1B}[0m \u{1B}[6nl\u{1B}[c")
+        #expect(m.hypervisorLine("x") == "\r\n(XEN) x\r\n(d1) \u{1B}[1;32m#\u{1B}[0m l")
+        m.switchFocus()
+        #expect(m.write(1, "s\n") == "\r\n(d1) \u{1B}[1;32m#\u{1B}[0m ls\r\n")
+    }
+
+    @Test func decimalPrintingWithoutAnArray() {
+        for v in [-3, 0, 5, 9, 10, 99, 100, 12345] {
+            var s = Screen()
+            putDecimal(v, to: &s)
+            #expect(s.bytes == decimal(v))
+        }
     }
 }

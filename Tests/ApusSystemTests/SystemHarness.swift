@@ -29,6 +29,23 @@ struct SystemHarness {
                 return l.hasPrefix(p) ? String(l.dropFirst(p.count)) : nil
             }
         }
+        /// Lines with a "(XEN) " or "(dN) " prefix after their start: one console line printed
+        /// inside another, which the console must never do (it ends an unfinished line first).
+        var tangledLines: [String] {
+            output.split(whereSeparator: { $0.isNewline }).map(String.init).filter { line in
+                let c = Array(line.utf8)
+                return c.indices.dropFirst().contains { i in
+                    guard c[i] == 0x28 else { return false }
+                    if c[i...].starts(with: Array("(XEN) ".utf8)) { return true }
+                    var j = i + 1
+                    guard j < c.count, c[j] == 0x64 else { return false }
+                    j += 1
+                    let digits = j
+                    while j < c.count, c[j] >= 0x30, c[j] <= 0x39 { j += 1 }
+                    return j > digits && c[j...].starts(with: Array(") ".utf8))
+                }
+            }
+        }
     }
 
     /// Writes `configs` (file name → xl.cfg text) to a fresh folder and runs them.
@@ -77,52 +94,8 @@ struct SystemHarness {
         p.waitUntilExit()
         let out = FileManager.default.contents(atPath: outPath) ?? Data()
         let err = FileManager.default.contents(atPath: errPath) ?? Data()
-        return Run(status: p.terminationStatus, output: untangle(String(decoding: out, as: UTF8.self)),
+        return Run(status: p.terminationStatus, output: String(decoding: out, as: UTF8.self),
                    stderr: String(decoding: err, as: UTF8.self))
-    }
-
-    /// The domain with the keyboard prints as it goes (a shell prompt has no newline); every
-    /// other line — another domain's, held until complete, or the hypervisor's — is printed
-    /// whole and may land in the middle of that domain's partial line, as on Xen. This puts
-    /// the interrupted line back together: text before a "(dN) " or "(XEN) " that is not at
-    /// the start of a line, plus the next line that has no prefix, are one line.
-    static func untangle(_ raw: String) -> String {
-        let lines = raw.replacingOccurrences(of: "\r", with: "").split(separator: "\n", omittingEmptySubsequences: false)
-        /// Where a "(dN) " or "(XEN) " prefix starts in `l` at or after offset `from`.
-        func marker(_ l: String, from: Int) -> Int? {
-            let c = Array(l.utf8)
-            var i = from
-            while i < c.count {
-                if c[i] == 0x28 {
-                    if c[i...].starts(with: Array("(XEN) ".utf8)) { return i }
-                    if c.count > i + 2 && c[i + 1] == 0x64 {
-                        var j = i + 2
-                        while j < c.count && c[j] >= 0x30 && c[j] <= 0x39 { j += 1 }
-                        if j > i + 2 && c[j...].starts(with: Array(") ".utf8)) { return i }
-                    }
-                }
-                i += 1
-            }
-            return nil
-        }
-        var out: [String] = []
-        var pending: String? = nil
-        for piece in lines {
-            var l = String(piece)
-            if let p = pending, marker(l, from: 0) != 0 {
-                l = p + l                                   // the continuation of the interrupted line
-                pending = nil
-            }
-            if pending == nil, let m = marker(l, from: 1) {
-                let b = Array(l.utf8)
-                pending = String(decoding: b[..<m], as: UTF8.self)
-                out.append(String(decoding: b[m...], as: UTF8.self))
-            } else {
-                out.append(l)
-            }
-        }
-        if let p = pending { out.append(p) }
-        return out.joined(separator: "\n")
     }
 
     /// Waits for `marker` in the console output instead of sleeping a fixed time.

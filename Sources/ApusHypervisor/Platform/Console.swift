@@ -27,14 +27,26 @@ enum PhysicalUART {
     }
 }
 
+/// The console multiplexer's output, straight to the UART. Whoever prints through it
+/// holds PhysicalUART.lock (or is the panic path, which owns the board).
+struct UARTSink: ConsoleSink {
+    func put(_ byte: UInt8) { PhysicalUART.putByte(byte) }
+}
+
 /// Printing without String formatting: the hypervisor's log lines are built from
-/// static text, decimal and hex numbers. All output holds the console lock so lines
-/// from different CPUs do not interleave mid-character-sequence.
+/// static text, decimal and hex numbers. Everything except a panic prints under the
+/// console multiplexer's lock and then the UART's, so that lines from different CPUs
+/// do not interleave and no line lands inside the focused domain's unfinished one.
 enum Log {
-    static func raw(_ bytes: [UInt8]) {
+    /// Runs `body` holding Hypervisor.consoleLock, then PhysicalUART.lock: always in this
+    /// order, and never consoleLock while holding the UART's.
+    static func withConsole(_ body: (inout ConsoleMux, inout UARTSink) -> Void) {
+        apus_spin_lock(&Hypervisor.consoleLock)
         apus_spin_lock(&PhysicalUART.lock)
-        for b in bytes { PhysicalUART.putByte(b) }
+        var uart = UARTSink()
+        body(&Hypervisor.console, &uart)
         apus_spin_unlock(&PhysicalUART.lock)
+        apus_spin_unlock(&Hypervisor.consoleLock)
     }
 
     static func put(_ s: StaticString) {
@@ -58,17 +70,20 @@ enum Log {
         }
     }
 
-    static func dec(_ v: Int) { for b in decimal(v) { PhysicalUART.putByte(b) } }
+    /// No allocation: the out-of-memory report prints with it.
+    static func dec(_ v: Int) { var u = UARTSink(); putDecimal(v, to: &u) }
 
     static func bytes(_ b: [UInt8]) { for c in b { PhysicalUART.putByte(c) } }
 
-    /// One "(XEN) ..." line; the body closure prints with put/hex/dec.
+    /// One "(XEN) ..." line; the body closure prints with put/hex/dec (and takes no lock).
     static func line(_ body: () -> Void) {
-        apus_spin_lock(&PhysicalUART.lock)
-        put("(XEN) ")
-        body()
-        put("\n")
-        apus_spin_unlock(&PhysicalUART.lock)
+        withConsole { mux, uart in
+            mux.beginHypervisorLine(to: &uart)
+            put("(XEN) ")
+            body()
+            put("\n")
+            mux.endHypervisorLine(to: &uart)
+        }
     }
 }
 #endif

@@ -50,10 +50,12 @@ enum Interrupts {
 enum ConsoleInput {
     static func drain() {
         while let b = PhysicalUART.getByte() {
-            apus_spin_lock(&Hypervisor.consoleLock)
-            let r = Hypervisor.console.input(b)
-            let message = r == .switched ? Hypervisor.console.focusMessage : ""
-            apus_spin_unlock(&Hypervisor.consoleLock)
+            var r = ConsoleMux.Input.swallowed
+            Log.withConsole { mux, uart in
+                r = mux.input(b)
+                // In the same hold: no domain's byte can come between the switch and the message.
+                if r == .switched { mux.printFocusMessage(to: &uart) }
+            }
             switch r {
             case .toDomain(let id, let byte):
                 guard let d = Hypervisor.domain(id), d.alive else { continue }
@@ -64,11 +66,9 @@ enum ConsoleInput {
                     return d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)
                 }
                 Scheduler.kick(domain: d, vcpu: target)
-            case .switched:
-                Log.raw(Array(message.utf8).flatMap { $0 == 0x0A ? [0x0D, 0x0A] : [$0] })
             case .toHypervisor(let byte):
                 DebugKeys.handle(byte)
-            case .swallowed:
+            case .switched, .swallowed:
                 break
             }
         }
