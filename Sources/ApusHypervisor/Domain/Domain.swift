@@ -36,6 +36,8 @@ struct DomainSpec {
 final class Domain {
     let id: Int
     let spec: DomainSpec
+    /// Its PV console's output goes to the board console (see GuestConsoleChoice).
+    let printsPVConsole: Bool
     let ram: PhysicalRange
     let vmid: UInt64
     var p2m: TranslationTable<HeapTableMemory>
@@ -69,6 +71,7 @@ final class Domain {
     init(id: Int, spec: DomainSpec, ram: PhysicalRange, p2m: TranslationTable<HeapTableMemory>) {
         self.id = id
         self.spec = spec
+        self.printsPVConsole = GuestConsoleChoice.printsPVConsole(bootargs: spec.bootargs)
         self.ram = ram
         self.vmid = UInt64(id & 0xFF)
         self.p2m = p2m

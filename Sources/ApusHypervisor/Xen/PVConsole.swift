@@ -4,7 +4,8 @@ import ApusCore
 
 /// The PV console (io/console.h) served by the hypervisor, as xenconsoled serves it in
 /// Xen's dom0: the guest's output goes to the board console with its `(dN) ` prefix, like
-/// its vPL011 output, and keyboard input for the domain is put in the `in` ring.
+/// its vPL011 output (unless its command line names only another console), and keyboard
+/// input for the domain is put in the `in` ring.
 /// Layout: in[1024] @0, out[2048] @1024, in_cons @3072, in_prod @3076, out_cons @3080,
 /// out_prod @3084. The guest owns the producer indices: they are read once and checked.
 enum PVConsole {
@@ -32,6 +33,9 @@ enum PVConsole {
             mmio_write32(page + outCons, prod)
             Xen.host.notify(domain: XenDomainID(d.id), port: x.consolePort, platform: XenBoard(current: nil))
         }
+        // Drained either way (the guest waits for room); printed unless the guest named
+        // another console only, which Linux then prints to as well.
+        guard d.printsPVConsole else { return }
         for b in bytes { ConsoleOutput.write(domain: d.id, b) }
     }
 
