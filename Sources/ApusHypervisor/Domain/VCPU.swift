@@ -68,7 +68,7 @@ final class VCPU {
     /// Its EL1 physical timer, emulated (the real one is the hypervisor's).
     var ptimer = EmulatedPhysicalTimer()
     /// Traps taken from this vCPU by kind (TrapKind), for profiling: only its CPU writes them.
-    var traps = [UInt64](repeating: 0, count: TrapKind.count)
+    var traps = InlineArray<10, UInt64>(repeating: 0)      // TrapKind.count; inline: no uniqueness check per trap
     var power: VCPUPowerState = .off
     /// Guest general registers while not on a CPU.
     var frame = apus_frame()
@@ -89,6 +89,7 @@ final class VCPU {
         self.index = index
         self.schedID = schedID
         lrs = ListRegisterFile(count: listRegisters)
+        precondition(traps.count == TrapKind.count, "one trap counter per TrapKind")
     }
 
     /// Architectural reset state for a (re)started vCPU: EL1h, interrupts masked,

@@ -131,8 +131,14 @@ enum Scheduler {
         if let c = target { if c < 0 { woke(nil) } else { kickCPU(c) } }
     }
 
+    @inline(__always)
     static func kick(domain d: Domain, vcpu index: Int?) {
-        guard let i = index, i >= 0, i < d.vcpus.count else { return }
+        guard let i = index else { return }                  // the usual case on a trap: nobody
+        kickVCPU(d, i)
+    }
+
+    static func kickVCPU(_ d: Domain, _ i: Int) {
+        guard i >= 0, i < d.vcpus.count else { return }
         kick(d.vcpus[i])
     }
 
@@ -277,7 +283,9 @@ enum ListRegisters {
         return k
     }
 
+    @inline(__always)
     static func kick(_ d: Domain, _ mask: UInt64) {
+        guard mask != 0 else { return }                      // the usual case: nobody
         var m = mask
         while m != 0 {
             Scheduler.kick(domain: d, vcpu: m.trailingZeroBitCount)

@@ -47,8 +47,8 @@ enum TrapKind {
 
     /// The kind of a synchronous trap; nil for data aborts, which MMIO.handle counts once
     /// it knows which device was accessed.
-    static func classify(_ esr: ExceptionSyndrome) -> Int? {
-        switch esr.knownClass {
+    static func classify(_ esr: ExceptionSyndrome, _ cls: ExceptionSyndrome.Class?) -> Int? {
+        switch cls {
         case .hvc64: return esr.immediate16 == 0 ? firmware : hypercall
         case .smc64: return firmware
         case .sysreg64: return sysreg
@@ -71,8 +71,9 @@ enum TrapKind {
 enum Synchronous {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
         let esr = ExceptionSyndrome(frame.pointee.esr)
-        if let k = TrapKind.classify(esr) { v.traps[k] &+= 1 }
-        switch esr.knownClass {
+        let cls = esr.knownClass                    // decoded once: a table lookup, not free
+        if let k = TrapKind.classify(esr, cls) { v.traps[k] &+= 1 }
+        switch cls {
         case .hvc64:
             // ELR already points past the HVC.
             switch esr.immediate16 {
