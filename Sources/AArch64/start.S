@@ -61,7 +61,10 @@ cpu_common_setup:
     add     x2, x20, #1
     mov     x3, #STACK_SIZE
     madd    x1, x2, x3, x1
-    mov     sp, x1
+    // The top 272 bytes hold the guest's trap frame (apus_frame) once a vCPU runs here:
+    // Scheduler.enter copies it there while still running on this stack, so the boot and
+    // scheduler frames start below it.
+    sub     sp, x1, #272
     msr     tpidr_el2, x20
     adrp    x1, apus_vectors
     add     x1, x1, :lo12:apus_vectors

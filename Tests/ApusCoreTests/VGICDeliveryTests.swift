@@ -482,6 +482,23 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(g.needsFill[1])
     }
 
+    @Test func anSPIStillHeldByItsPreviousTargetIsThatVCPUsBusiness() {
+        let g = enabledVGIC(vcpus: 2, enable: [40])
+        _ = g.writeDistributor(offset: 0x6000 + 8 * 40, size: 8, value: 1, vcpu: 0)   // to vCPU 1
+        _ = g.raise(40, vcpu: 0)
+        var lrs1 = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 1, lrs: &lrs1)
+        #expect(decoded(lrs1) == [40])
+        _ = g.writeDistributor(offset: 0x6000 + 8 * 40, size: 8, value: 0, vcpu: 0)   // back to vCPU 0
+        g.needsFill = [false, false]
+        g.crossKicks = 0
+        #expect(g.writeDistributor(offset: 0x184, size: 4, value: 1 << 8, vcpu: 0) == .handled(0))  // ICENABLER
+        #expect(g.needsFill[1], "vCPU 1 holds it in a list register")
+        #expect(g.crossKicks == 0b10)
+        _ = g.fill(vcpu: 1, lrs: &lrs1)
+        #expect(lrs1 == [0, 0, 0, 0], "a disabled pending interrupt goes back to the vGIC")
+    }
+
     @Test func enablingTheDistributorKicksTheOtherVCPUs() {
         let g = VGIC(vcpus: 3)
         #expect(g.writeDistributor(offset: 0, size: 4, value: 2, vcpu: 1) == .handled(0))

@@ -5,18 +5,20 @@
 /// line is parsed), and replays its log on each. With both printed, every kernel line would
 /// appear twice. On Xen only one of them reaches a person: a dom0less domU's PV console has no
 /// reader without xenconsoled. Here the PV console is always served (its ring must be drained,
-/// or the guest waits on it), and it is printed unless the command line names consoles and
-/// none of them is hvc, i.e. `console=ttyAMA0` alone.
+/// or the guest waits on it), and it is left unprinted only when the emulated PL011 already
+/// carries the guest's console: the domain has one and its command line names it (`ttyAMA`)
+/// and names no hvc console. Any other case prints it, so that a guest whose named console
+/// goes nowhere (`console=tty0`, or no PL011) is still heard.
 public enum GuestConsoleChoice {
-    public static func printsPVConsole(bootargs: [UInt8]) -> Bool {
-        var namesConsole = false
+    public static func printsPVConsole(bootargs: [UInt8], hasPL011: Bool) -> Bool {
+        var namesPL011 = false
+        let key: [UInt8] = Array("console=".utf8)
         for word in bootargs.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A }) {
-            let key: [UInt8] = Array("console=".utf8)
             guard word.count > key.count, word.starts(with: key) else { continue }
-            namesConsole = true
             let device = word.dropFirst(key.count)
             if device.starts(with: Array("hvc".utf8)) { return true }
+            if device.starts(with: Array("ttyAMA".utf8)) { namesPL011 = true }
         }
-        return !namesConsole
+        return !(hasPL011 && namesPL011)
     }
 }

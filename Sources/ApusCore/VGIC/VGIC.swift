@@ -22,6 +22,9 @@ public final class VGIC {
     public private(set) var spiWant: [UInt64]
     /// GICD_IROUTER<n> per SPI, as written by the guest.
     public var spiRoute: [UInt64]
+    /// Per SPI: the vCPU whose list register it was last loaded into. Meaningful while the SPI
+    /// is `inListRegister`: after IROUTER changes, that vCPU, not the SPI's target, holds it.
+    public private(set) var spiHolder: [Int]
     /// GICR_WAKER.ProcessorSleep per vCPU.
     public var processorSleep: [Bool]
     /// Per vCPU: something may have become deliverable since its list registers were
@@ -31,7 +34,7 @@ public final class VGIC {
     public init(vcpus: Int, spis: Int = 32) {
         vcpuCount = max(0, vcpus)
         spiCount = max(0, spis)
-        banked = []; self.spis = []; spiRoute = []; privateWant = []; spiWant = []
+        banked = []; self.spis = []; spiRoute = []; spiHolder = []; privateWant = []; spiWant = []
         processorSleep = []; needsFill = []
         reset()
     }
@@ -46,6 +49,7 @@ public final class VGIC {
         for v in 0..<vcpuCount { for i in 0..<16 { banked[v * VGIC.privateCount + i] = priv } }
         spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spiCount)
         spiRoute = [UInt64](repeating: 0, count: spiCount)
+        spiHolder = [Int](repeating: 0, count: spiCount)
         privateWant = [UInt32](repeating: 0, count: vcpuCount)
         spiWant = [UInt64](repeating: 0, count: (spiCount + 63) / 64)
         processorSleep = [Bool](repeating: true, count: vcpuCount)
@@ -349,6 +353,7 @@ public final class VGIC {
                               // timer): that would cost the guest a trap at every EOI.
                               eoiMaintenance: !v.edge && v.line).raw
         update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false; $0.parked = v.active }
+        if id >= VGIC.privateCount { spiHolder[id - VGIC.privateCount] = vcpu }
     }
 
     private enum Candidates { case none, one(Int), several }

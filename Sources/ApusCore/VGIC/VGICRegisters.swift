@@ -61,7 +61,7 @@ extension VGIC {
             if size == 8 { spiRoute[i] = value & mask }
             else if offset & 4 == 0 { spiRoute[i] = (spiRoute[i] & ~0xFFFF_FFFF) | (value & 0xFFFF_FFFF & mask) }
             else { spiRoute[i] = (spiRoute[i] & 0xFFFF_FFFF) | ((value & 0xFF) << 32) }
-            touched(n, vcpu: vcpu, by: vcpu)                        // its new owner loads it
+            touched(n, vcpu: vcpu, by: vcpu)        // its new owner loads it; a vCPU holding it looks again
             return .handled(0)
         }
         if let r = writeBanked(offset: offset, size: size, value: value, vcpu: vcpu, by: vcpu, distributor: true) { return r }
@@ -79,13 +79,23 @@ extension VGIC {
 
     /// A register write changed `intid`: its owner refills (a held list register may need
     /// its priority, pending or enable state brought up to date) and, when the owner is not
-    /// the writer and the interrupt wants or holds a list register, is kicked.
+    /// the writer and the interrupt wants or holds a list register, is kicked. An SPI held in
+    /// a list register is the business of the vCPU holding it, which after an IROUTER change
+    /// is not its owner: that vCPU refills (and is kicked) too.
     private func touched(_ intid: Int, vcpu: Int, by writer: Int) {
         let o = owner(of: intid, vcpu: vcpu)
-        needsFill[o] = true
-        guard o != writer, o < 64 else { return }
         let s = irq(intid, vcpu: vcpu)
-        if s.wantsDelivery || s.inListRegister { crossKicks |= UInt64(1) << UInt64(o) }
+        note(o, by: writer, kick: s.wantsDelivery || s.inListRegister)
+        if s.inListRegister && intid >= VGIC.privateCount {
+            let h = spiHolder[intid - VGIC.privateCount]
+            if h != o { note(h, by: writer, kick: true) }
+        }
+    }
+
+    private func note(_ v: Int, by writer: Int, kick: Bool) {
+        guard v >= 0, v < vcpuCount else { return }
+        needsFill[v] = true
+        if kick && v != writer && v < 64 { crossKicks |= UInt64(1) << UInt64(v) }
     }
 
     // MARK: redistributors

@@ -71,7 +71,7 @@ final class Domain {
     init(id: Int, spec: DomainSpec, ram: PhysicalRange, p2m: TranslationTable<HeapTableMemory>) {
         self.id = id
         self.spec = spec
-        self.printsPVConsole = GuestConsoleChoice.printsPVConsole(bootargs: spec.bootargs)
+        self.printsPVConsole = GuestConsoleChoice.printsPVConsole(bootargs: spec.bootargs, hasPL011: spec.vpl011)
         self.ram = ram
         self.vmid = UInt64(id & 0xFF)
         self.p2m = p2m

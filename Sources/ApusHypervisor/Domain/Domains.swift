@@ -148,6 +148,9 @@ enum Domains {
         load(d)
         d.withLock {
             d.vgic.reset()
+            // Every vCPU's saved list registers belong to the old boot: a later CPU_ON would
+            // hand their interrupts back to the new vGIC.
+            for v in d.vcpus { v.lrs = ListRegisterFile(count: v.lrs.count) }
             d.uart = VirtualPL011()
         }
         apus_spin_lock(&Hypervisor.stateLock)

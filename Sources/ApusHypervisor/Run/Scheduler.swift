@@ -33,16 +33,29 @@ enum Scheduler {
             cpu.yielded = false
             let (id, until) = locked { policy.pick(cpu: cpu.index, now: t, yielding: yielding) }
             cpu.sliceEnd = until
-            if let i = id { enter(vcpus[i], on: cpu) }
+            if let i = id {
+                enter(vcpus[i], on: cpu)
+                continue                                 // it may not run: pick again
+            }
             programTimer(cpu)
             arch_wfi()
             Interrupts.handlePending(cpu: cpu)
         }
     }
 
-    /// Loads `v` on this CPU and enters the guest; does not return.
-    static func enter(_ v: VCPU, on cpu: PerCPU) -> Never {
-        guard let d = Hypervisor.domain(v.domainID) else { run() }
+    /// Loads `v` on this CPU and enters the guest. Returns only when `v` may not run: its
+    /// domain stopped (poweroff, reboot, destroy) while it waited for a CPU, so it was still
+    /// in the run queue. It leaves the queue here; a rebooting domain's memory is being
+    /// rebuilt and none of its old vCPUs may touch it.
+    static func enter(_ v: VCPU, on cpu: PerCPU) {
+        let d = v.domain
+        let t = now
+        let admitted: Bool = locked {
+            guard v.power == .on, d.alive else { policy.offline(v.schedID, now: t); return false }
+            v.runningOn = cpu.index                  // from here a kick reaches it on this CPU
+            return true
+        }
+        guard admitted else { return }
         if cpu.loaded !== v || v.needsRestore {
             v.el1.restore()
             apus_fp_restore(&v.fp)

@@ -16,11 +16,13 @@ enum Firmware {
             v.stopping = true
         case .startVCPU(let index, let entry, let context):
             let t = d.vcpus[index]
-            d.withLock {
+            let others: UInt64 = d.withLock {
                 d.vgic.releaseListRegisters(vcpu: index, lrs: t.lrs)
                 t.reset(entry: entry, x0: context)
+                return ListRegisters.takeCrossKicks(d)
             }
             Scheduler.powerOn(t)
+            ListRegisters.kick(d, others)            // SPIs it held, routed to others
         case .powerOffDomain:
             Domains.shutdown(d, .poweroff)
         case .rebootDomain:
