@@ -121,6 +121,7 @@ func setUpCPU(_ cpu: PerCPU) {
     write_cntv_ctl_el0(0)
     write_cntvoff_el2(0)                                         // guests see the board's counter (Domains.start)
     arch_isb()
+    arch_tlbi_alle1()                                            // nothing firmware left behind is a guest's
     cpu.online = true
 }
 

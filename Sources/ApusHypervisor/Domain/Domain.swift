@@ -65,6 +65,11 @@ final class Domain {
     /// Both are used and changed only under Xen.lock.
     var p2mGeneration: UInt64 = 0
     var lastSharedPage: (gfn: UInt64, host: UInt64, writable: Bool, generation: UInt64)? = nil
+    /// Per physical CPU (index < APUS_MAX_CPUS): the vCPU of this domain that ran there last,
+    /// -1 for none (Xen's p2m->last_vcpu_ran). TLB entries are tagged by VMID, not by vCPU:
+    /// when another vCPU of the same domain comes to a CPU, what the last one left there
+    /// (stage-1 entries its guest flushed only locally, on another CPU) must go first.
+    var lastVCPURan = InlineArray<8, Int>(repeating: -1)
     /// Faults already reported for this domain, so a looping guest logs once.
     var reportedFaults: [UInt64] = []
 
@@ -76,6 +81,7 @@ final class Domain {
         self.vmid = UInt64(id & 0xFF)
         self.p2m = p2m
         self.vgic = VGIC(vcpus: spec.vcpus)
+        precondition(lastVCPURan.count >= Int(APUS_MAX_CPUS), "a lastVCPURan entry per CPU")
     }
 
     var vttbr: UInt64 { p2m.root | (vmid << 48) }

@@ -68,7 +68,13 @@ enum Scheduler {
         // WFI trapping as last set on this CPU; programTimer below brings it up to date.
         write_hcr_el2(Hypervisor.guestHCR | (cpu.wfiTrapped ? Hypervisor.trapWFI : 0))
         arch_isb()
-        arch_tlbi_vmalls12e1is()
+        // VMIDs tag the TLB, so a domain switch needs no flush. Another vCPU of the same
+        // domain than the one that ran here last does: local flush, this CPU only (the
+        // broadcast flush this was would drop the domain's entries on every CPU at every entry).
+        if d.lastVCPURan[cpu.index] != v.index {
+            arch_tlbi_vmalls12e1()
+            d.lastVCPURan[cpu.index] = v.index
+        }
         for n in 0..<v.lrs.count { GICv3.writeListRegister(n, v.lrs[n]) }
         _ = v.lrs.takeChanged()                      // all written
         write_ich_hcr_el2(1)

@@ -24,6 +24,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run), or all.", valueName: "parts"))
     var only: String = "all"
 
+    @Option(help: "Runs of each Linux boot setup, taken in turn across setups; the run with the median wall time is reported (guest times under icount repeat exactly, wall times vary with the host's load).")
+    var runs = 3
+
     @Option(help: ArgumentHelp("Use this hypervisor image (flat or ELF) instead of building one.", valueName: "file"))
     var image: String?
 
@@ -64,15 +67,15 @@ struct BenchCommand: ParsableCommand {
 
             let setups = BenchSetups(qemu: qemu, apus: CommandLine.arguments[0], image: hypervisor,
                                      kernel: guest?.image ?? "", initrd: guest?.initrdBench ?? "", xen: xen, work: work)
-            var results: [BootMeasurement] = []
+            var cases: [(label: String, measure: () -> BootMeasurement)] = []
             if parts.contains("boot") {
                 let modes = console == "both" ? ["quiet", "verbose"] : [console]
                 for mode in modes {
                     let args = "console=ttyAMA0 panic=-1" + (mode == "quiet" ? " quiet" : "")
                     for s in try setups.all(bootargs: args) {
-                        log("[bench] \(s.name), \(mode) console…")
-                        results.append(BootBenchmark.measure(setup: s.name, console: mode, argv: s.argv,
-                                                             log: work + "/\(s.name)-\(mode).log"))
+                        cases.append(("\(s.name), \(mode) console", {
+                            BootBenchmark.measure(setup: s.name, console: mode, argv: s.argv, log: work + "/\(s.name)-\(mode).log")
+                        }))
                     }
                 }
             }
@@ -80,11 +83,21 @@ struct BenchCommand: ParsableCommand {
                 // Two domains side by side (256 MiB, 1 vCPU each), on Apus and as Xen dom0less domUs.
                 let two = "console=ttyAMA0 panic=-1 quiet"
                 for s in try setups.twoDomains(bootargs: two) {
-                    log("[bench] \(s.name), two domains…")
-                    results.append(BootBenchmark.measure(setup: s.name, console: "quiet", argv: s.argv,
-                                                         log: work + "/\(s.name).log", domains: 2))
+                    cases.append(("\(s.name), two domains", {
+                        BootBenchmark.measure(setup: s.name, console: "quiet", argv: s.argv, log: work + "/\(s.name).log", domains: 2)
+                    }))
                 }
             }
+            // Round after round over all setups, so a slow spell of the host falls on all of them.
+            let rounds = max(runs, 1)
+            var all = [[BootMeasurement]](repeating: [], count: cases.count)
+            for r in 0..<rounds {
+                for (i, c) in cases.enumerated() {
+                    log("[bench] \(c.label)" + (rounds > 1 ? " (run \(r + 1) of \(rounds))…" : "…"))
+                    all[i].append(c.measure())
+                }
+            }
+            let results = all.map(BootMeasurement.median)
             var micro: [MicroRow]? = nil, hostile: [HostileRun]? = nil
             if parts.contains("micro") || parts.contains("hostile") {
                 let dir = guests ?? work + "/guests"
@@ -416,12 +429,18 @@ struct BenchReport: Codable {
                       as: UTF8.self)
     }
 
+    /// Says how many runs a wall time is the median of.
+    func wallNote(_ boots: [BootMeasurement]) -> String {
+        guard let n = boots.compactMap({ $0.wallSecondsRuns?.count }).max(), n > 1 else { return "" }
+        return "; wall_s: median of \(n) runs"
+    }
+
     func table() -> String {
         func f(_ v: Double?, _ digits: Int = 4) -> String { v.map { String(format: "%.\(digits)f", $0) } ?? "-" }
         func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t + " " : t.padding(toLength: n, withPad: " ", startingAt: 0) }
         var s = ""
         if !oneDomainBoots.isEmpty {
-            s += "Guest boot to \"Run /init\" (guest seconds under -icount shift=0,sleep=off; 1 vCPU, 512 MiB)\n\n"
+            s += "Guest boot to \"Run /init\" (guest seconds under -icount shift=0,sleep=off; 1 vCPU, 512 MiB)" + wallNote(oneDomainBoots) + "\n\n"
             s += "setup                console   guest_init_s   wall_s\n"
             for b in oneDomainBoots {
                 s += pad(b.setup, 21) + pad(b.console, 10) + pad(f(b.guestInitSeconds), 15) + f(b.wallSeconds, 1) + "\n"
@@ -434,7 +453,7 @@ struct BenchReport: Codable {
         }
         if !twoDomainBoots.isEmpty {
             if !s.isEmpty { s += "\n" }
-            s += "Two Linux domains (256 MiB, 1 vCPU each, quiet console): \"Run /init\" of each (guest seconds)\n\n"
+            s += "Two Linux domains (256 MiB, 1 vCPU each, quiet console): \"Run /init\" of each (guest seconds)" + wallNote(twoDomainBoots) + "\n\n"
             s += "setup                          board            guest_init_s   wall_s   per domain\n"
             for b in twoDomainBoots {
                 let board = b.setup.hasSuffix("-1cpu") ? "1 CPU, icount" : b.setup.hasSuffix("-noicount") ? "2 CPUs, real time" : "2 CPUs, icount"

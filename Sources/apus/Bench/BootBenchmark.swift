@@ -11,6 +11,19 @@ struct BootMeasurement: Codable {
     var wallSeconds: Double
     /// With several domains: each one's "Run /init" time, in the order they printed.
     var domainInitSeconds: [Double]? = nil
+    /// Every run's wall time, when the setup ran more than once.
+    var wallSecondsRuns: [Double]? = nil
+
+    /// The run with the median wall time stands for all; a run that failed (no "Run /init")
+    /// makes the whole setup count as failed rather than being hidden by the others.
+    static func median(_ runs: [BootMeasurement]) -> BootMeasurement {
+        guard var m = runs.sorted(by: { $0.wallSeconds < $1.wallSeconds }).dropFirst(runs.count / 2).first else {
+            return BootMeasurement(setup: "?", console: "?", guestInitSeconds: nil, wallSeconds: 0)
+        }
+        if runs.contains(where: { $0.guestInitSeconds == nil }) { m.guestInitSeconds = nil }
+        if runs.count > 1 { m.wallSecondsRuns = runs.map(\.wallSeconds) }
+        return m
+    }
 }
 
 enum BootBenchmark {
