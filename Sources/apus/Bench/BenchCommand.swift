@@ -67,35 +67,39 @@ struct BenchCommand: ParsableCommand {
 
             let setups = BenchSetups(qemu: qemu, apus: CommandLine.arguments[0], image: hypervisor,
                                      kernel: guest?.image ?? "", initrd: guest?.initrdBench ?? "", xen: xen, work: work)
-            var cases: [(label: String, measure: () -> BootMeasurement)] = []
-            if parts.contains("boot") {
-                let modes = console == "both" ? ["quiet", "verbose"] : [console]
-                for mode in modes {
-                    let args = "console=ttyAMA0 panic=-1" + (mode == "quiet" ? " quiet" : "")
-                    for s in try setups.all(bootargs: args) {
-                        cases.append(("\(s.name), \(mode) console", {
-                            BootBenchmark.measure(setup: s.name, console: mode, argv: s.argv, log: work + "/\(s.name)-\(mode).log")
-                        }))
+            // One round measures every Linux setup once. A setup's files (xl.cfg, Xen's boot DTB)
+            // are written just before it runs, so setups sharing a file name cannot mix.
+            let rounds = max(runs, 1)
+            func round(_ r: Int) throws -> [BootMeasurement] {
+                let of = rounds > 1 ? " (run \(r + 1) of \(rounds))" : ""
+                var out: [BootMeasurement] = []
+                if parts.contains("boot") {
+                    let modes = console == "both" ? ["quiet", "verbose"] : [console]
+                    for mode in modes {
+                        let args = "console=ttyAMA0 panic=-1" + (mode == "quiet" ? " quiet" : "")
+                        for s in try setups.all(bootargs: args) {
+                            log("[bench] \(s.name), \(mode) console\(of)…")
+                            out.append(BootBenchmark.measure(setup: s.name, console: mode, argv: s.argv,
+                                                             log: work + "/\(s.name)-\(mode).log"))
+                        }
                     }
                 }
-            }
-            if parts.contains("two") {
-                // Two domains side by side (256 MiB, 1 vCPU each), on Apus and as Xen dom0less domUs.
-                let two = "console=ttyAMA0 panic=-1 quiet"
-                for s in try setups.twoDomains(bootargs: two) {
-                    cases.append(("\(s.name), two domains", {
-                        BootBenchmark.measure(setup: s.name, console: "quiet", argv: s.argv, log: work + "/\(s.name).log", domains: 2)
-                    }))
+                if parts.contains("two") {
+                    // Two domains side by side (256 MiB, 1 vCPU each), on Apus and as Xen dom0less domUs.
+                    let two = "console=ttyAMA0 panic=-1 quiet"
+                    for s in try setups.twoDomains(bootargs: two) {
+                        log("[bench] \(s.name), two domains\(of)…")
+                        out.append(BootBenchmark.measure(setup: s.name, console: "quiet", argv: s.argv,
+                                                         log: work + "/\(s.name).log", domains: 2))
+                    }
                 }
+                return out
             }
-            // Round after round over all setups, so a slow spell of the host falls on all of them.
-            let rounds = max(runs, 1)
-            var all = [[BootMeasurement]](repeating: [], count: cases.count)
+            // Round after round, so that a slow spell of the host falls on every setup alike.
+            var all: [[BootMeasurement]] = []
             for r in 0..<rounds {
-                for (i, c) in cases.enumerated() {
-                    log("[bench] \(c.label)" + (rounds > 1 ? " (run \(r + 1) of \(rounds))…" : "…"))
-                    all[i].append(c.measure())
-                }
+                let one = try round(r)
+                if all.isEmpty { all = one.map { [$0] } } else { for i in 0..<min(all.count, one.count) { all[i].append(one[i]) } }
             }
             let results = all.map(BootMeasurement.median)
             var micro: [MicroRow]? = nil, hostile: [HostileRun]? = nil
