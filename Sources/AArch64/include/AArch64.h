@@ -131,12 +131,12 @@ static inline void arch_irq_disable(void) { __asm__ volatile("msr daifset, #2" :
 // Whole-TLB maintenance: EL2 regime, and stage 1+2 of the current VMID.
 static inline void arch_tlbi_alle2(void) { __asm__ volatile("dsb ishst; tlbi alle2; dsb ish; isb" ::: "memory"); }
 static inline void arch_tlbi_vmalls12e1is(void) { __asm__ volatile("dsb ishst; tlbi vmalls12e1is; dsb ish; isb" ::: "memory"); }
-// Every VMID's stage 1+2 entries on all CPUs: after a p2m change of a domain that may not
-// be the one loaded here (grant unmap on teardown), without switching VTTBR to it.
 // This CPU only: stage 1 and 2 entries of the VMID in VTTBR_EL2.
 static inline void arch_tlbi_vmalls12e1(void) { __asm__ volatile("dsb nshst; tlbi vmalls12e1; dsb nsh; isb" ::: "memory"); }
 // This CPU only: every EL1&0 entry of every VMID.
 static inline void arch_tlbi_alle1(void) { __asm__ volatile("dsb nshst; tlbi alle1; dsb nsh; isb" ::: "memory"); }
+// Every VMID's stage 1+2 entries on all CPUs: after a p2m change of a domain that may not
+// be the one loaded here (grant unmap on teardown), without switching VTTBR to it.
 static inline void arch_tlbi_alle1is(void) { __asm__ volatile("dsb ishst; tlbi alle1is; dsb ish; isb" ::: "memory"); }
 static inline void arch_ic_iallu(void) { __asm__ volatile("ic iallu; dsb ish; isb" ::: "memory"); }
 static inline void arch_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" ::"r"(va) : "memory"); }

@@ -89,11 +89,7 @@ public final class VGIC {
             body(&spis[s])
             if spis[s].wantsDelivery {
                 spiWant[s >> 6] |= bit
-                if !was {
-                    let o = targetVCPU(ofSPI: intid)
-                    needsFill[o] = true
-                    if o != vcpu && o < 64 { crossKicks |= UInt64(1) << UInt64(o) }
-                }
+                if !was { note(targetVCPU(ofSPI: intid), by: vcpu, kick: true) }
             } else {
                 spiWant[s >> 6] &= ~bit
             }
@@ -103,6 +99,14 @@ public final class VGIC {
     /// vCPUs (bit per vCPU index) that `update` marked for a refill on behalf of another vCPU;
     /// the hypervisor takes them (and clears this) after the operation and kicks them.
     public var crossKicks: UInt64 = 0
+
+    /// `v` refills; with `kick`, and when `v` is not the vCPU `by` acting now, it is also
+    /// named in `crossKicks` (it may be blocked in WFI).
+    func note(_ v: Int, by actor: Int, kick: Bool) {
+        guard v >= 0, v < vcpuCount else { return }
+        needsFill[v] = true
+        if kick && v != actor && v < 64 { crossKicks |= UInt64(1) << UInt64(v) }
+    }
 
     /// The vCPU an SPI is delivered to: its IROUTER affinity, vCPU 0 if that names none.
     public func targetVCPU(ofSPI intid: Int) -> Int {

@@ -92,12 +92,6 @@ extension VGIC {
         }
     }
 
-    private func note(_ v: Int, by writer: Int, kick: Bool) {
-        guard v >= 0, v < vcpuCount else { return }
-        needsFill[v] = true
-        if kick && v != writer && v < 64 { crossKicks |= UInt64(1) << UInt64(v) }
-    }
-
     // MARK: redistributors
 
     /// `offset` is from the start of the redistributor region.

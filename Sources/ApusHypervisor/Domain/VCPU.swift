@@ -43,10 +43,10 @@ struct EL1Context {
 }
 
 final class VCPU {
-    let domainID: Int
     /// Its domain (Xen's v->domain). Strong on purpose: a domain is never freed, and a vCPU
     /// that escaped a failed build keeps its domain valid; the cycle is the board's lifetime.
     let domain: Domain
+    var domainID: Int { domain.id }
     let index: Int
     /// Its entity in the scheduler.
     let schedID: Int
@@ -85,7 +85,6 @@ final class VCPU {
 
     init(domain: Domain, index: Int, schedID: Int, listRegisters: Int) {
         self.domain = domain
-        self.domainID = domain.id
         self.index = index
         self.schedID = schedID
         lrs = ListRegisterFile(count: listRegisters)

@@ -24,7 +24,9 @@ final class PerCPU {
         self.mpidr = mpidr
     }
 
-    static var this: PerCPU { Hypervisor.cpus[Int(read_tpidr_el2())] }
+    /// This CPU's object, from the table the trap path also reads (set at boot, before any
+    /// code could ask).
+    static var this: PerCPU { Unmanaged<PerCPU>.fromOpaque(apus_this_cpu_object()!).takeUnretainedValue() }
 
     /// Runs `body` with this CPU, its running vCPU and that vCPU's domain, without reference
     /// counting: a trap's hottest path. CPU objects, vCPUs and domains live as long as the

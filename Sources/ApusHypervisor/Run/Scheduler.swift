@@ -78,7 +78,7 @@ enum Scheduler {
         for n in 0..<v.lrs.count { GICv3.writeListRegister(n, v.lrs[n]) }
         _ = v.lrs.takeChanged()                      // all written
         write_ich_hcr_el2(1)
-        locked { v.kicked = false; v.runningOn = cpu.index; v.wakeAt = nil }
+        locked { v.kicked = false; v.wakeAt = nil }          // runningOn was set on admission
         cpu.current = v
         Xen.switchedIn(v, d)
         if v.polling { Xen.endPoll(v) }
@@ -242,16 +242,15 @@ enum Scheduler {
             }
         }
         for v in due {
-            if let d = Hypervisor.domain(v.domainID) {
-                // The wake may be a SCHEDOP_poll timeout or the physical timer, not the virtual timer.
-                if v.el1.cntvCtl & 3 == 1, v.el1.cntvCval <= t {
-                    _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
-                }
-                PhysicalTimer.check(v, d, count: t)
+            let d = v.domain
+            // The wake may be a SCHEDOP_poll timeout or the physical timer, not the virtual timer.
+            if v.el1.cntvCtl & 3 == 1, v.el1.cntvCval <= t {
+                _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
             }
+            PhysicalTimer.check(v, d, count: t)
             kick(v)
         }
-        if let v = cpu.current, let d = Hypervisor.domain(v.domainID) { PhysicalTimer.check(v, d, count: t) }
+        if let v = cpu.current { PhysicalTimer.check(v, v.domain, count: t) }
         if cpu.current != nil, let s = cpu.sliceEnd, s <= t {
             if locked({ policy.hasCompetition(cpu: cpu.index) }) { cpu.needResched = true }
             else { cpu.sliceEnd = t &+ policy.timeslice }

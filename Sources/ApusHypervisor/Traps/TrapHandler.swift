@@ -13,28 +13,29 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
 }
 
 enum Trap {
+    /// A trap from the guest, with the CPU, the vCPU that ran and its domain borrowed.
     static func lower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64, _ cpu: PerCPU, _ v: VCPU, _ d: Domain) {
-    ListRegisters.sync(v, d)
-    switch kind {
-    case 0: Synchronous.handle(frame, v, d)
-    case 1, 2:
-        v.traps[TrapKind.interrupt] &+= 1
-        Interrupts.handlePending(cpu: cpu, v, d)
-    default:
-        d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
-    }
-    if !d.alive || v.power != .on || v.stopping {
-        Scheduler.leave(v, frame: frame, cpu: cpu)
-        if v.stopping { d.withLock { v.power = .off; v.stopping = false } }
-        if d.restartPending { Domains.finishRestart(d) }
-        Scheduler.run()
-    }
-    if cpu.needResched {
-        cpu.needResched = false
-        Scheduler.switchOut(v, frame: frame, cpu: cpu)
-        Scheduler.run()
-    }
-    ListRegisters.fill(v, d)
+        ListRegisters.sync(v, d)
+        switch kind {
+        case 0: Synchronous.handle(frame, v, d)
+        case 1, 2:
+            v.traps[TrapKind.interrupt] &+= 1
+            Interrupts.handlePending(cpu: cpu, v, d)
+        default:
+            d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
+        }
+        if !d.alive || v.power != .on || v.stopping {
+            Scheduler.leave(v, frame: frame, cpu: cpu)
+            if v.stopping { d.withLock { v.power = .off; v.stopping = false } }
+            if d.restartPending { Domains.finishRestart(d) }
+            Scheduler.run()
+        }
+        if cpu.needResched {
+            cpu.needResched = false
+            Scheduler.switchOut(v, frame: frame, cpu: cpu)
+            Scheduler.run()
+        }
+        ListRegisters.fill(v, d)
     }
 }
 
