@@ -128,9 +128,8 @@ static inline void arch_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
 static inline void arch_sev(void) { __asm__ volatile("sev" ::: "memory"); }
 static inline void arch_irq_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
 static inline void arch_irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
-// Whole-TLB maintenance: EL2 regime, and stage 1+2 of the current VMID.
+// Whole-TLB maintenance of the EL2 regime.
 static inline void arch_tlbi_alle2(void) { __asm__ volatile("dsb ishst; tlbi alle2; dsb ish; isb" ::: "memory"); }
-static inline void arch_tlbi_vmalls12e1is(void) { __asm__ volatile("dsb ishst; tlbi vmalls12e1is; dsb ish; isb" ::: "memory"); }
 // This CPU only: stage 1 and 2 entries of the VMID in VTTBR_EL2.
 static inline void arch_tlbi_vmalls12e1(void) { __asm__ volatile("dsb nshst; tlbi vmalls12e1; dsb nsh; isb" ::: "memory"); }
 // This CPU only: every EL1&0 entry of every VMID.
