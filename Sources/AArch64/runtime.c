@@ -6,11 +6,42 @@
 
 void *apus_cpu_objects[APUS_MAX_CPUS];
 
+// Bytes one DC ZVA zeroes, or 0 when it may not be used (DCZID_EL0.DZP, or a block size
+// other than the 64 bytes the loop below assumes). Read on first use.
+static int64_t zva_block = -1;
+
+// Zeroes [p, p + n) with DC ZVA, p and n multiples of 256: a domain's RAM is zeroed
+// before the domain gets it, 64 bytes an instruction instead of 8 (256 MiB was ~100M
+// instructions of 8-byte stores, most of a domain build). DC ZVA needs Normal memory, so
+// only with the EL2 MMU on (SCTLR_EL2.M); the caller falls back to stores otherwise.
+static int zero_by_zva(uint8_t *p, size_t n) {
+    if (zva_block < 0) {
+        uint64_t dczid;
+        __asm__ volatile("mrs %0, dczid_el0" : "=r"(dczid));
+        zva_block = ((dczid & 0x10) == 0 && (4u << (dczid & 0xf)) == 64) ? 64 : 0;
+    }
+    uint64_t sctlr;
+    __asm__ volatile("mrs %0, sctlr_el2" : "=r"(sctlr));
+    if (zva_block != 64 || (sctlr & 1) == 0) return 0;
+    for (uint8_t *end = p + n; p < end; p += 256) {
+        __asm__ volatile("dc zva, %0" :: "r"(p) : "memory");
+        __asm__ volatile("dc zva, %0" :: "r"(p + 64) : "memory");
+        __asm__ volatile("dc zva, %0" :: "r"(p + 128) : "memory");
+        __asm__ volatile("dc zva, %0" :: "r"(p + 192) : "memory");
+    }
+    return 1;
+}
+
 void *memset(void *d, int c, size_t n) {
     uint8_t *p = d;
     uint64_t v = (uint8_t)c;
     v |= v << 8; v |= v << 16; v |= v << 32;
     while (n && ((uint64_t)p & 7)) { *p++ = (uint8_t)c; n--; }
+    if (c == 0 && n >= 4096) {
+        for (; n && ((uint64_t)p & 255); n -= 8, p += 8) *(uint64_t *)p = 0;
+        size_t bulk = n & ~(size_t)255;
+        if (zero_by_zva(p, bulk)) { p += bulk; n -= bulk; }
+    }
     for (; n >= 8; n -= 8, p += 8) *(uint64_t *)p = v;
     while (n--) *p++ = (uint8_t)c;
     return d;
@@ -19,6 +50,17 @@ void *memset(void *d, int c, size_t n) {
 void *memcpy(void *d, const void *s, size_t n) {
     uint8_t *dp = d; const uint8_t *sp = s;
     if ((((uint64_t)dp | (uint64_t)sp) & 7) == 0) {
+        // 64 bytes a round for bulk copies (a domain's kernel and initrd at build and reboot).
+        for (; n >= 64; n -= 64, dp += 64, sp += 64) {
+            uint64_t a = ((const uint64_t *)sp)[0], b = ((const uint64_t *)sp)[1];
+            uint64_t c = ((const uint64_t *)sp)[2], e = ((const uint64_t *)sp)[3];
+            uint64_t f = ((const uint64_t *)sp)[4], g = ((const uint64_t *)sp)[5];
+            uint64_t h = ((const uint64_t *)sp)[6], i = ((const uint64_t *)sp)[7];
+            ((uint64_t *)dp)[0] = a; ((uint64_t *)dp)[1] = b;
+            ((uint64_t *)dp)[2] = c; ((uint64_t *)dp)[3] = e;
+            ((uint64_t *)dp)[4] = f; ((uint64_t *)dp)[5] = g;
+            ((uint64_t *)dp)[6] = h; ((uint64_t *)dp)[7] = i;
+        }
         // 32 bytes a round (two LDP/STP pairs): trap frames (272 bytes) are copied at every
         // vCPU switch.
         for (; n >= 32; n -= 32, dp += 32, sp += 32) {

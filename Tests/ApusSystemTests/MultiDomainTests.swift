@@ -45,6 +45,9 @@ import Testing
         let restarts = r.output.components(separatedBy: "(XEN) d1 (crash): crashed, restarting").count - 1
         #expect(restarts >= 2, "restarted \(restarts) times")
         #expect(!r.domainLines(1).contains { $0.contains("NOT zeroed") })
+        // Each boot read all of its RAM as zero after the previous boot had filled it.
+        let zeroed = r.domainLines(1).filter { $0.contains("(memory was zeroed: ") }.count
+        #expect(zeroed >= restarts, "\(zeroed) boots found their RAM zeroed")
         #expect(r.domainLines(2).contains("TEST PASS vtimer"))
         #expect(r.tangledLines.isEmpty, "\(r.tangledLines)")
     }

@@ -140,17 +140,37 @@ static inline void arch_tlbi_alle1is(void) { __asm__ volatile("dsb ishst; tlbi a
 static inline void arch_ic_iallu(void) { __asm__ volatile("ic iallu; dsb ish; isb" ::: "memory"); }
 static inline void arch_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" ::"r"(va) : "memory"); }
 
-// AT S1E1R/W from EL2: translate a guest virtual address with the guest's stage 1
-static inline uint64_t arch_at_s12e1r(uint64_t va) {
-    uint64_t par;
-    __asm__ volatile("at s12e1r, %1; isb; mrs %0, par_el1" : "=r"(par) : "r"(va) : "memory");
-    return par;
-}
+// Address translation from EL2, returning PAR_EL1. AT S12E1R/W: a guest virtual address
+// through the guest's stage 1 and its p2m, as the guest would (hypercall arguments). AT
+// S1E1R/W: stage 1 alone, PAR_EL1 holding the IPA; used when the full walk stopped at
+// stage 2 (a RAM block not yet populated), to learn which block.
+#define APUS_AT(name, op)                                                                  \
+    static inline uint64_t arch_at_##name(uint64_t va) {                                  \
+        uint64_t par;                                                                     \
+        __asm__ volatile("at " op ", %1; isb; mrs %0, par_el1" : "=r"(par) : "r"(va) : "memory"); \
+        return par;                                                                       \
+    }
+APUS_AT(s12e1r, "s12e1r")
+APUS_AT(s12e1w, "s12e1w")
+APUS_AT(s1e1r, "s1e1r")
+APUS_AT(s1e1w, "s1e1w")
 
-static inline uint64_t arch_at_s12e1w(uint64_t va) {
-    uint64_t par;
-    __asm__ volatile("at s12e1w, %1; isb; mrs %0, par_el1" : "=r"(par) : "r"(va) : "memory");
-    return par;
+// Cleans [pa, pa + n) to the point of coherency (DC CVAC, line size from CTR_EL0.DminLine):
+// memory the hypervisor wrote for a guest (zeroed blocks, its kernel) must be in RAM, not
+// only in the cache, for a guest that starts with its caches off.
+static inline void arch_dcache_clean_poc(uint64_t pa, uint64_t n) {
+    uint64_t ctr;
+    __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr));
+    uint64_t line = 4ull << ((ctr >> 16) & 0xf);
+    uint64_t a = pa & ~(line - 1), end = pa + n;
+    for (; a + 4 * line <= end; a += 4 * line) {
+        __asm__ volatile("dc cvac, %0" ::"r"(a) : "memory");
+        __asm__ volatile("dc cvac, %0" ::"r"(a + line) : "memory");
+        __asm__ volatile("dc cvac, %0" ::"r"(a + 2 * line) : "memory");
+        __asm__ volatile("dc cvac, %0" ::"r"(a + 3 * line) : "memory");
+    }
+    for (; a < end; a += line) __asm__ volatile("dc cvac, %0" ::"r"(a) : "memory");
+    __asm__ volatile("dsb ish" ::: "memory");
 }
 
 // Atomics on words a guest shares with the hypervisor (event-channel bitmaps, vcpu_info):

@@ -41,6 +41,8 @@ final class Domain {
     let ram: PhysicalRange
     let vmid: UInt64
     var p2m: TranslationTable<HeapTableMemory>
+    /// Which 2 MiB blocks of `ram` are zeroed and mapped (RAMPopulation.swift). Under Xen.lock.
+    var ramBlocks: RAMBlocks
     var vcpus: [VCPU] = []
     /// `let`: the trap path borrows it from a borrowed domain without a retain; a reboot
     /// resets it in place.
@@ -80,6 +82,7 @@ final class Domain {
         self.ram = ram
         self.vmid = UInt64(id & 0xFF)
         self.p2m = p2m
+        self.ramBlocks = RAMBlocks(base: GuestLayout.ram0Base, size: ram.size)
         self.vgic = VGIC(vcpus: spec.vcpus)
         precondition(lastVCPURan.count >= Int(APUS_MAX_CPUS), "a lastVCPURan entry per CPU")
     }
@@ -94,7 +97,8 @@ final class Domain {
         return r
     }
 
-    /// Guest physical → host physical for RAM, nil outside RAM.
+    /// Guest physical → host physical for RAM, nil outside RAM. Arithmetic only: what is
+    /// read or written there goes through `populatedRAM` so that its blocks are zeroed first.
     func translate(_ ipa: UInt64, length: UInt64) -> UInt64? {
         guard ipa >= GuestLayout.ram0Base, length <= ram.size,
               ipa - GuestLayout.ram0Base <= ram.size - length else { return nil }

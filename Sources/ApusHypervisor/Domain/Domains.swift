@@ -9,7 +9,8 @@ enum Domains {
     /// granted pages), each split costing one table. Past it such a mapping fails (-ENOMEM
     /// style errors from the Xen core), nothing else.
     static let p2mTableBudget = 264
-    /// Builds one domain: zeroed RAM, its p2m, kernel/initrd/DTB loaded, vCPU 0 ready.
+    /// Builds one domain: its RAM reserved (zeroed block by block at first touch), an empty
+    /// p2m, kernel/initrd/DTB loaded, vCPU 0 ready.
     /// On failure the reason is logged and nil returned; the other domains still boot.
     static func build(id: Int, _ b: BootDomain, allocator: inout PhysicalAllocator) -> Domain? {
         func fail(_ why: StaticString) -> Domain? {
@@ -22,14 +23,9 @@ enum Domains {
             return fail("memory must be between 16 MiB and 3 GiB")
         }
         guard let ram = allocator.allocate(size: bytes, alignment: twoMiB) else { return fail("not enough free RAM") }
-        PhysicalMemory.zero(ram.base, count: ram.size)
-
-        guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else {
+        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else {
             return fail("no memory for the p2m")
         }
-        do throws(TranslationError) {
-            try p2m.map(input: GuestLayout.ram0Base, output: ram.base, size: ram.size, kind: .normal, permissions: .all)
-        } catch { return fail("p2m mapping failed") }
 
         // Kernel: an arm64 Image (with header) goes at RAM base + text_offset.
         let head = PhysicalMemory.bytes(at: b.kernel.base, count: 64)
@@ -52,7 +48,7 @@ enum Domains {
         // Every boot's DTB has the same size (only the seed's bytes change): checked once.
         guard UInt64(boot.dtb(domain: id, boot: 0).count) <= dtbEstimate else { return fail("guest DTB too large") }
         d.boot = boot
-        load(d)
+        guard load(d) else { return fail("no memory for the p2m") }
 
         for i in 0..<b.vcpus {
             let sid = Scheduler.policy.add(weight: b.weight, capPercent: b.capPercent, affinity: b.affinity)
@@ -74,15 +70,33 @@ enum Domains {
 
     /// Copies kernel, initrd and DTB into the domain's RAM (the boot modules stay
     /// reserved in host memory for the board's lifetime, so a reboot can do it again).
-    static func load(_ d: Domain) {
-        guard let b = d.boot else { return }
+    /// Their blocks are populated under Xen.lock; the copies happen outside it, as no vCPU
+    /// of the domain runs yet and nobody else reaches its RAM. False when a block could
+    /// not be mapped.
+    static func load(_ d: Domain) -> Bool {
+        guard let b = d.boot else { return false }
         let s = d.spec
-        PhysicalMemory.copy(to: d.translate(b.kernelIPA, length: s.kernel.size)!, from: s.kernel.base, count: s.kernel.size)
-        if let rd = s.ramdisk {
-            PhysicalMemory.copy(to: d.translate(b.initrdIPA, length: rd.size)!, from: rd.base, count: rd.size)
-        }
         let dtb = b.dtb(domain: d.id, boot: d.restarts)
-        PhysicalMemory.store(dtb, at: d.translate(b.dtbIPA, length: UInt64(dtb.count))!)
+        let rdSize = s.ramdisk?.size ?? 0
+        let dest: (kernel: UInt64, initrd: UInt64?, dtb: UInt64)? = Xen.locked {
+            guard let k = d.populatedRAM(b.kernelIPA, length: s.kernel.size),
+                  let t = d.populatedRAM(b.dtbIPA, length: UInt64(dtb.count)) else { return nil }
+            guard rdSize > 0 else { return (k, nil, t) }
+            guard let r = d.populatedRAM(b.initrdIPA, length: rdSize) else { return nil }
+            return (k, r, t)
+        }
+        guard let dest else { return false }
+        PhysicalMemory.copy(to: dest.kernel, from: s.kernel.base, count: s.kernel.size)
+        PhysicalMemory.cleanToPoC(dest.kernel, count: s.kernel.size)
+        if let rd = s.ramdisk, let r = dest.initrd {
+            PhysicalMemory.copy(to: r, from: rd.base, count: rd.size)
+            PhysicalMemory.cleanToPoC(r, count: rd.size)
+        }
+        PhysicalMemory.store(dtb, at: dest.dtb)
+        PhysicalMemory.cleanToPoC(dest.dtb, count: UInt64(dtb.count))
+        // The previous boot's code may still be in the instruction caches (a reboot).
+        arch_ic_iallu()
+        return true
     }
 
     /// vCPU 0 on at the kernel entry with x0 = DTB.
@@ -129,7 +143,8 @@ enum Domains {
     }
 
     /// Called on the CPU that handled the reset, after its vCPU left: waits for the
-    /// domain's other vCPUs to leave theirs, then zeroes RAM, reloads and restarts.
+    /// domain's other vCPUs to leave theirs, then gives it a fresh p2m (every RAM block
+    /// unpopulated, so zeroed again at its first touch), reloads and restarts.
     static func finishRestart(_ d: Domain) {
         // Several of its vCPUs may leave at once: exactly one CPU does the rebuild.
         apus_spin_lock(&Hypervisor.stateLock)
@@ -141,11 +156,19 @@ enum Domains {
             while let v = c.current, v.domainID == d.id { arch_wfe() }
         }
         d.restarts += 1
-        // Xen state first: peers' mappings of its grants go before its RAM is zeroed, so
+        // Xen state first: peers' mappings of its grants go before its RAM is forgotten, so
         // nothing they write reaches the new boot.
         Xen.reset(d, enhanced: d.spec.xenEnhanced)
-        PhysicalMemory.zero(d.ram.base, count: d.ram.size)
-        load(d)
+        guard load(d) else {
+            Log.line { Log.put("d"); Log.dec(d.id); Log.put(": no memory for the p2m, not restarted") }
+            apus_spin_lock(&Hypervisor.stateLock)
+            d.restartPending = false
+            d.restartClaimed = false
+            let anyAlive = Hypervisor.domains.contains { $0.alive || $0.restartPending }
+            apus_spin_unlock(&Hypervisor.stateLock)
+            if !anyAlive { Hypervisor.powerOffBoard() }
+            return
+        }
         d.withLock {
             d.vgic.reset()
             // Every vCPU's saved list registers belong to the old boot: a later CPU_ON would

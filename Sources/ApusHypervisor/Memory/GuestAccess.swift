@@ -15,7 +15,17 @@ struct GuestAccess {
     func hostAddress(virtual va: UInt64, length: UInt64, write: Bool) -> UInt64? {
         guard length > 0, length <= 4096, va <= UInt64.max - length,
               va & ~0xFFF == (va + length - 1) & ~0xFFF else { return nil }
-        let par = write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
+        var par = write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
+        if par & 1 != 0, par & (1 << 9) != 0 {
+            // PAR_EL1.S: stage 2 refused it. A RAM block nobody touched yet is populated, as
+            // the guest's own access would populate it, and the walk tried again. Caller
+            // holds Xen.lock (every hypercall does).
+            let s1 = write ? arch_at_s1e1w(va) : arch_at_s1e1r(va)
+            let ipa = (s1 & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
+            if s1 & 1 == 0, domain.ramBlocks.isFirstTouch(ipa), domain.populatedRAM(ipa & ~0xFFF, length: 4096) != nil {
+                par = write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
+            }
+        }
         guard par & 1 == 0 else { return nil }                    // PAR_EL1.F: translation failed
         let pa = (par & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
         // Defence in depth: stage 2 maps only this domain's RAM, but check anyway.

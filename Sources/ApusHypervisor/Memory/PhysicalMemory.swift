@@ -19,6 +19,11 @@ enum PhysicalMemory {
         guard count > 0 else { return }
         _ = memset(UnsafeMutableRawPointer(bitPattern: UInt(pa))!, 0, Int(count))
     }
+    /// Writes [pa, pa + count) back from the caches to RAM (see arch_dcache_clean_poc).
+    static func cleanToPoC(_ pa: UInt64, count: UInt64) {
+        guard count > 0 else { return }
+        arch_dcache_clean_poc(pa, count)
+    }
     static func bytes(at pa: UInt64, count: Int) -> [UInt8] {
         let p = UnsafePointer<UInt8>(bitPattern: UInt(pa))!
         return [UInt8](unsafeUninitializedCapacity: count) { buf, n in

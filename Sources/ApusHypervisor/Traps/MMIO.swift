@@ -2,12 +2,15 @@
 import AArch64
 import ApusCore
 
-/// Stage-2 data aborts: accesses to the emulated GIC and UART are carried out;
-/// anything else outside the domain's RAM is an external abort for the guest.
+/// Stage-2 data aborts: the first touch of a RAM block populates it; accesses to the
+/// emulated GIC and UART are carried out; anything else outside the domain's RAM is an
+/// external abort for the guest.
 enum MMIO {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ da: DataAbort, _ v: VCPU, _ d: Domain) {
         let va = read_far_el2()
         let ipa = ((read_hpfar_el2() >> 4) << 12) | (va & 0xFFF)
+        // Also for a stage-1 table walk (the guest's page tables may sit in a fresh block).
+        if da.isTranslationFault, d.populateOnFault(ipa) { return }   // the access is retried
         guard da.isValid, !da.onStage1Walk else {
             v.traps[TrapKind.otherMMIO] &+= 1
             return refuse(frame, da, v, d, ipa: ipa, va: va)

@@ -118,7 +118,8 @@ enum Xen {
         serviceWatchers()
     }
 
-    /// A domain rebooting: its p2m goes back to plain RAM and its Xen pages to zero.
+    /// A domain rebooting: a fresh, empty p2m (every RAM block populated again at its first
+    /// touch, so zeroed) and its Xen pages zeroed.
     static func reset(_ d: Domain, enhanced: XenEnhanced) {
         tearDown(d)
         locked {
@@ -127,11 +128,9 @@ enum Xen {
             d.p2mGeneration &+= 1                   // the cached shared page is gone too
             d.lastSharedPage = nil
             arch_tlbi_alle1is()
-            guard var p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return }
-            do throws(TranslationError) {
-                try p2m.map(input: GuestLayout.ram0Base, output: d.ram.base, size: d.ram.size, kind: .normal, permissions: .all)
-            } catch { return }
+            guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return }
             d.p2m = p2m
+            d.ramBlocks.forgetAll()
             d.p2mGeneration &+= 1
             arch_tlbi_alle1is()
         }
@@ -143,8 +142,11 @@ enum Xen {
 
     // MARK: p2m
 
+    /// Over RAM, the block is populated first: the page splits it, and its other 511 pages
+    /// must stay the guest's (zeroed) RAM rather than become holes.
     static func mapPage(_ d: Domain, gfn: UInt64, host: UInt64, permissions: MemoryPermissions) -> Bool {
         guard gfn < 1 << 27 else { return false }                      // 39-bit IPA space
+        guard !d.ramBlocks.isFirstTouch(gfn << 12) || d.populatedRAM(gfn << 12, length: 4096) != nil else { return false }
         do throws(TranslationError) {
             try d.p2m.map(input: gfn << 12, output: host, size: 4096, kind: .normal, permissions: permissions)
         } catch { return false }
@@ -155,6 +157,7 @@ enum Xen {
 
     static func unmapPage(_ d: Domain, gfn: UInt64) -> Bool {
         guard gfn < 1 << 27 else { return false }
+        guard !d.ramBlocks.isFirstTouch(gfn << 12) || d.populatedRAM(gfn << 12, length: 4096) != nil else { return false }
         do throws(TranslationError) { try d.p2m.unmap(input: gfn << 12, size: 4096) } catch { return false }
         d.p2mGeneration &+= 1
         arch_tlbi_alle1is()

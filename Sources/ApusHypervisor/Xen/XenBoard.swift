@@ -57,6 +57,8 @@ struct XenBoard: XenPlatform {
             guard !write || c.writable else { return nil }
             return c.host | (gpa & 0xFFF)
         }
+        // A RAM block nobody touched yet: populated now, as the guest's own access would.
+        if d.ramBlocks.isFirstTouch(gpa) { _ = d.populatedRAM(gpa & ~0xFFF, length: 4096) }
         guard let m = d.p2m.lookup(gpa) else { return nil }
         guard m.kind == .normal, m.permissions.contains(.read) else { return nil }
         let writable = m.permissions.contains(.write)
@@ -152,7 +154,9 @@ struct XenBoard: XenPlatform {
     func isRAM(domain: XenDomainID, gfn: UInt64) -> Bool {
         guard gfn < 1 << 27, let d = Hypervisor.domain(Int(domain)) else { return false }
         let gpa = gfn << 12
-        guard let home = d.translate(gpa, length: 4096), let m = d.p2m.lookup(gpa) else { return false }
+        guard let home = d.translate(gpa, length: 4096) else { return false }
+        if d.ramBlocks.isFirstTouch(gpa) { return true }          // RAM, not yet populated
+        guard let m = d.p2m.lookup(gpa) else { return false }
         return m.outputAddress == home                       // not replaced by a Xen or granted page
     }
 
@@ -173,7 +177,7 @@ struct XenBoard: XenPlatform {
 
     func mapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64, readOnly: Bool) -> UInt64? {
         guard frame < 1 << 27, let m = Hypervisor.domain(Int(mapper)),
-              let g = Hypervisor.domain(Int(granter)), let hpa = g.translate(frame << 12, length: 4096) else { return nil }
+              let g = Hypervisor.domain(Int(granter)), let hpa = g.populatedRAM(frame << 12, length: 4096) else { return nil }
         guard Xen.mapPage(m, gfn: gfn, host: hpa, permissions: readOnly ? [.read] : [.read, .write]) else { return nil }
         return hpa
     }

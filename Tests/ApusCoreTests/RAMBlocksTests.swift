@@ -1,0 +1,47 @@
+import Testing
+@testable import ApusCore
+
+private let block = RAMBlocks.blockSize
+
+@Suite struct RAMBlocksTests {
+    @Test func blocksOfAddressesAndRanges() {
+        let r = RAMBlocks(base: 0x4000_0000, size: 256 << 20)
+        #expect(r.count == 128)
+        #expect(r.block(containing: 0x4000_0000) == 0)
+        #expect(r.block(containing: 0x401F_FFFF) == 0)
+        #expect(r.block(containing: 0x4020_0000) == 1)
+        #expect(r.block(containing: 0x4FFF_FFFF) == 127)
+        #expect(r.block(containing: 0x5000_0000) == nil, "end is exclusive")
+        #expect(r.block(containing: 0x3FFF_FFFF) == nil)
+        #expect(r.blocks(0x401F_F000, length: 0x2000) == 0..<2, "a range across a block edge spans both")
+        #expect(r.blocks(0x4000_0000, length: 256 << 20) == 0..<128)
+        #expect(r.blocks(0x4FFF_F000, length: 0x1000) == 127..<128)
+        #expect(r.offset(ofBlock: 3) == 3 * block)
+    }
+
+    @Test func rangesLeavingTheRAMOrEmptyAreRefused() {
+        let r = RAMBlocks(base: 0x4000_0000, size: 64 << 20)
+        #expect(r.blocks(0x4000_0000, length: 0) == nil)
+        #expect(r.blocks(0x43FF_F000, length: 0x2000) == nil, "runs past the end")
+        #expect(r.blocks(0x3FFF_F000, length: 0x2000) == nil, "starts below the base")
+        #expect(r.blocks(0x4000_1000, length: UInt64.max) == nil, "no wrap-around")
+        #expect(r.blocks(UInt64.max - 0xFFF, length: 0x1000) == nil)
+    }
+
+    @Test func populationIsTrackedPerBlockAndForgotten() {
+        var r = RAMBlocks(base: 0x4000_0000, size: 130 * block)       // more than two words of bits
+        #expect(r.populatedBytes == 0)
+        #expect(r.isFirstTouch(0x4000_0000))
+        r.setPopulated(0); r.setPopulated(64); r.setPopulated(129)
+        r.setPopulated(130); r.setPopulated(-1)                           // outside: ignored
+        #expect(r.isPopulated(0) && r.isPopulated(64) && r.isPopulated(129))
+        #expect(!r.isPopulated(1) && !r.isPopulated(63) && !r.isPopulated(130))
+        #expect(r.populatedBytes == 3 * block)
+        #expect(!r.isFirstTouch(0x4000_0000 + 64 * block + 0x1234))
+        #expect(r.isFirstTouch(0x4000_0000 + 65 * block))
+        #expect(!r.isFirstTouch(0x4000_0000 + 130 * block), "outside the RAM is never a first touch")
+        r.forgetAll()
+        #expect(r.populatedBytes == 0)
+        #expect(!r.isPopulated(64))
+    }
+}
