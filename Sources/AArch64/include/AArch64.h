@@ -137,7 +137,10 @@ static inline void arch_tlbi_alle1(void) { __asm__ volatile("dsb nshst; tlbi all
 // Every VMID's stage 1+2 entries on all CPUs: after a p2m change of a domain that may not
 // be the one loaded here (grant unmap on teardown), without switching VTTBR to it.
 static inline void arch_tlbi_alle1is(void) { __asm__ volatile("dsb ishst; tlbi alle1is; dsb ish; isb" ::: "memory"); }
-static inline void arch_ic_iallu(void) { __asm__ volatile("ic iallu; dsb ish; isb" ::: "memory"); }
+// Every CPU's instruction caches (a rebooted domain's new code may start on any CPU).
+static inline void arch_ic_ialluis(void) { __asm__ volatile("ic ialluis; dsb ish; isb" ::: "memory"); }
+// Orders a table's contents before the descriptor that links it in, for other CPUs' walkers.
+static inline void arch_dmb_ishst(void) { __asm__ volatile("dmb ishst" ::: "memory"); }
 static inline void arch_dc_civac(uint64_t va) { __asm__ volatile("dc civac, %0" ::"r"(va) : "memory"); }
 
 // Address translation from EL2, returning PAR_EL1. AT S12E1R/W: a guest virtual address
@@ -155,22 +158,24 @@ APUS_AT(s12e1w, "s12e1w")
 APUS_AT(s1e1r, "s1e1r")
 APUS_AT(s1e1w, "s1e1w")
 
-// Cleans [pa, pa + n) to the point of coherency (DC CVAC, line size from CTR_EL0.DminLine):
-// memory the hypervisor wrote for a guest (zeroed blocks, its kernel) must be in RAM, not
-// only in the cache, for a guest that starts with its caches off.
-static inline void arch_dcache_clean_poc(uint64_t pa, uint64_t n) {
+// Cleans and invalidates [pa, pa + n) to the point of coherency (DC CIVAC, line size from
+// CTR_EL0.DminLine), as Xen's flush_page_to_ram: memory the hypervisor wrote for a guest
+// (zeroed blocks, its kernel) must be in RAM for a guest running with its caches off, and
+// no line of the hypervisor's cacheable alias may linger to be read later instead of what
+// that guest wrote.
+static inline void arch_dcache_flush_poc(uint64_t pa, uint64_t n) {
     uint64_t ctr;
     __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr));
     uint64_t line = 4ull << ((ctr >> 16) & 0xf);
     uint64_t a = pa & ~(line - 1), end = pa + n;
     for (; a + 4 * line <= end; a += 4 * line) {
-        __asm__ volatile("dc cvac, %0" ::"r"(a) : "memory");
-        __asm__ volatile("dc cvac, %0" ::"r"(a + line) : "memory");
-        __asm__ volatile("dc cvac, %0" ::"r"(a + 2 * line) : "memory");
-        __asm__ volatile("dc cvac, %0" ::"r"(a + 3 * line) : "memory");
+        __asm__ volatile("dc civac, %0" ::"r"(a) : "memory");
+        __asm__ volatile("dc civac, %0" ::"r"(a + line) : "memory");
+        __asm__ volatile("dc civac, %0" ::"r"(a + 2 * line) : "memory");
+        __asm__ volatile("dc civac, %0" ::"r"(a + 3 * line) : "memory");
     }
-    for (; a < end; a += line) __asm__ volatile("dc cvac, %0" ::"r"(a) : "memory");
-    __asm__ volatile("dsb ish" ::: "memory");
+    for (; a < end; a += line) __asm__ volatile("dc civac, %0" ::"r"(a) : "memory");
+    __asm__ volatile("dsb sy" ::: "memory");
 }
 
 // Atomics on words a guest shares with the hypervisor (event-channel bitmaps, vcpu_info):

@@ -69,33 +69,22 @@ enum Domains {
     }
 
     /// Copies kernel, initrd and DTB into the domain's RAM (the boot modules stay
-    /// reserved in host memory for the board's lifetime, so a reboot can do it again).
-    /// Their blocks are populated under Xen.lock; the copies happen outside it, as no vCPU
-    /// of the domain runs yet and nobody else reaches its RAM. False when a block could
-    /// not be mapped.
+    /// reserved in host memory for the board's lifetime, so a reboot can do it again),
+    /// their blocks populated first. No vCPU of the domain runs yet. False when a block
+    /// could not be mapped.
     static func load(_ d: Domain) -> Bool {
         guard let b = d.boot else { return false }
         let s = d.spec
         let dtb = b.dtb(domain: d.id, boot: d.restarts)
-        let rdSize = s.ramdisk?.size ?? 0
-        let dest: (kernel: UInt64, initrd: UInt64?, dtb: UInt64)? = Xen.locked {
-            guard let k = d.populatedRAM(b.kernelIPA, length: s.kernel.size),
-                  let t = d.populatedRAM(b.dtbIPA, length: UInt64(dtb.count)) else { return nil }
-            guard rdSize > 0 else { return (k, nil, t) }
-            guard let r = d.populatedRAM(b.initrdIPA, length: rdSize) else { return nil }
-            return (k, r, t)
-        }
-        guard let dest else { return false }
-        PhysicalMemory.copy(to: dest.kernel, from: s.kernel.base, count: s.kernel.size)
-        PhysicalMemory.cleanToPoC(dest.kernel, count: s.kernel.size)
-        if let rd = s.ramdisk, let r = dest.initrd {
-            PhysicalMemory.copy(to: r, from: rd.base, count: rd.size)
-            PhysicalMemory.cleanToPoC(r, count: rd.size)
-        }
-        PhysicalMemory.store(dtb, at: dest.dtb)
-        PhysicalMemory.cleanToPoC(dest.dtb, count: UInt64(dtb.count))
+        var ranges: [(ipa: UInt64, length: UInt64)] = [(b.kernelIPA, s.kernel.size), (b.dtbIPA, UInt64(dtb.count))]
+        if let rd = s.ramdisk, rd.size > 0 { ranges.append((b.initrdIPA, rd.size)) }
+        guard let dest = d.populateForLoad(ranges) else { return false }
+        PhysicalMemory.copy(to: dest[0], from: s.kernel.base, count: s.kernel.size)
+        PhysicalMemory.store(dtb, at: dest[1])
+        if let rd = s.ramdisk, dest.count > 2 { PhysicalMemory.copy(to: dest[2], from: rd.base, count: rd.size) }
+        for (i, r) in ranges.enumerated() { PhysicalMemory.flushToRAM(dest[i], count: r.length) }
         // The previous boot's code may still be in the instruction caches (a reboot).
-        arch_ic_iallu()
+        arch_ic_ialluis()
         return true
     }
 
@@ -158,9 +147,10 @@ enum Domains {
         d.restarts += 1
         // Xen state first: peers' mappings of its grants go before its RAM is forgotten, so
         // nothing they write reaches the new boot.
-        Xen.reset(d, enhanced: d.spec.xenEnhanced)
-        guard load(d) else {
+        guard Xen.reset(d, enhanced: d.spec.xenEnhanced), load(d) else {
+            // Not restarted: it stays dead, as after on_crash = "destroy".
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(": no memory for the p2m, not restarted") }
+            Xen.tearDown(d)
             apus_spin_lock(&Hypervisor.stateLock)
             d.restartPending = false
             d.restartClaimed = false

@@ -15,6 +15,9 @@ struct GuestAccess {
     func hostAddress(virtual va: UInt64, length: UInt64, write: Bool) -> UInt64? {
         guard length > 0, length <= 4096, va <= UInt64.max - length,
               va & ~0xFFF == (va + length - 1) & ~0xFFF else { return nil }
+        // AT overwrites PAR_EL1, which is the guest's (its vCPU is loaded): kept, as Xen does.
+        let guestPAR = read_par_el1()
+        defer { write_par_el1(guestPAR) }
         var par = write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
         if par & 1 != 0, par & (1 << 9) != 0 {
             // PAR_EL1.S: stage 2 refused it. A RAM block nobody touched yet is populated, as

@@ -19,10 +19,11 @@ enum PhysicalMemory {
         guard count > 0 else { return }
         _ = memset(UnsafeMutableRawPointer(bitPattern: UInt(pa))!, 0, Int(count))
     }
-    /// Writes [pa, pa + count) back from the caches to RAM (see arch_dcache_clean_poc).
-    static func cleanToPoC(_ pa: UInt64, count: UInt64) {
+    /// Writes [pa, pa + count) back from the caches to RAM and drops it from them (see
+    /// arch_dcache_flush_poc).
+    static func flushToRAM(_ pa: UInt64, count: UInt64) {
         guard count > 0 else { return }
-        arch_dcache_clean_poc(pa, count)
+        arch_dcache_flush_poc(pa, count)
     }
     static func bytes(at pa: UInt64, count: Int) -> [UInt8] {
         let p = UnsafePointer<UInt8>(bitPattern: UInt(pa))!
@@ -60,6 +61,9 @@ struct HeapTableMemory: TranslationTableMemory {
     }
     func readEntry(table: UInt64, index: Int) -> UInt64 { PhysicalMemory.read64(table + UInt64(index) * 8) }
     mutating func writeEntry(table: UInt64, index: Int, _ value: UInt64) {
+        // A valid descriptor may link a table just filled (a new or split table, on a p2m
+        // other CPUs walk while its RAM is populated): its entries must be seen first.
+        if value & 1 != 0 { arch_dmb_ishst() }
         PhysicalMemory.write64(table + UInt64(index) * 8, value)
     }
 }

@@ -19,15 +19,25 @@ extension Domain {
         return pa
     }
 
-    /// Zeroes block `b`, cleans it to RAM (a guest may read it with its caches off) and
-    /// maps it. Caller holds Xen.lock. False when the p2m has no table left for it.
+    /// Zeroes block `b` and cleans it to RAM (a guest may read it with its caches off), then
+    /// maps it. Caller holds Xen.lock. False when the p2m has no table left for it. At most
+    /// one 2 MiB block per call: the lock is held for one block's zeroing.
     func populate(block b: Int) -> Bool {
-        let offset = ramBlocks.offset(ofBlock: b)
-        let host = ram.base + offset
+        zero(block: b)
+        return map(block: b)
+    }
+
+    private func zero(block b: Int) {
+        let host = ram.base + ramBlocks.offset(ofBlock: b)
         PhysicalMemory.zero(host, count: RAMBlocks.blockSize)
-        PhysicalMemory.cleanToPoC(host, count: RAMBlocks.blockSize)
+        PhysicalMemory.flushToRAM(host, count: RAMBlocks.blockSize)
+    }
+
+    /// Caller holds Xen.lock.
+    private func map(block b: Int) -> Bool {
+        let offset = ramBlocks.offset(ofBlock: b)
         do throws(TranslationError) {
-            try p2m.map(input: ramBlocks.base + offset, output: host, size: RAMBlocks.blockSize,
+            try p2m.map(input: ramBlocks.base + offset, output: ram.base + offset, size: RAMBlocks.blockSize,
                         kind: .normal, permissions: .all)
         } catch { return false }
         // No TLB maintenance: an entry that faulted is never cached. The barrier makes the
@@ -35,6 +45,39 @@ extension Domain {
         arch_dsb_ish()
         ramBlocks.setPopulated(b)
         return true
+    }
+
+    /// Populates the blocks under `ranges`, which are about to be filled (kernel, initrd,
+    /// DTB), and returns the ranges' host addresses; nil if one is not RAM or a block could
+    /// not be mapped. Only for a domain that is being built or rebooted: none of its vCPUs
+    /// runs and no other domain reaches its RAM (its grants are gone), so nobody can write a
+    /// block between its zeroing and its mapping. That lets the zeroing, the long part,
+    /// happen outside Xen.lock, and skip blocks a range covers whole (the copy overwrites
+    /// every byte of them, and is flushed to RAM by the caller).
+    func populateForLoad(_ ranges: [(ipa: UInt64, length: UInt64)]) -> [UInt64]? {
+        var fresh: [Int] = []
+        let hosts: [UInt64]? = Xen.locked {
+            var out: [UInt64] = []
+            for r in ranges {
+                guard let pa = translate(r.ipa, length: r.length), let bs = ramBlocks.blocks(r.ipa, length: r.length) else { return nil }
+                out.append(pa)
+                for b in bs where !ramBlocks.isPopulated(b) && !fresh.contains(b) { fresh.append(b) }
+            }
+            return out
+        }
+        guard let hosts else { return nil }
+        for b in fresh {
+            let start = ramBlocks.base + ramBlocks.offset(ofBlock: b)
+            let whole = ranges.contains { r in r.ipa <= start && start - r.ipa <= r.length &- RAMBlocks.blockSize && r.length >= RAMBlocks.blockSize }
+            if !whole { zero(block: b) }
+        }
+        let mapped: Bool = Xen.locked {
+            for b in fresh where !ramBlocks.isPopulated(b) {
+                guard map(block: b) else { return false }
+            }
+            return true
+        }
+        return mapped ? hosts : nil
     }
 
     /// A guest's stage-2 translation fault at `ipa`: true when the access should simply be

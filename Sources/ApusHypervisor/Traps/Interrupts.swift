@@ -127,11 +127,11 @@ enum DebugKeys {
             }
         case 0x71:                                              // q
             for d in Hypervisor.domains {
+                let touched = Xen.locked { d.ramBlocks.populatedBytes }   // before Log.line: it takes no lock inside
                 Log.line {
                     Log.put("d"); Log.dec(d.id); Log.put(" ")
                     Log.bytes(d.spec.name)
                     Log.put(d.alive ? " running" : " dead")
-                    let touched = Xen.locked { d.ramBlocks.populatedBytes }
                     Log.put(" mem "); Log.dec(Int(d.ram.size >> 20)); Log.put(" MiB at "); Log.hex(d.ram.base)
                     Log.put(" ("); Log.dec(Int(touched >> 20)); Log.put(" MiB touched)")
                     if d.restarts > 0 { Log.put(", restarted "); Log.dec(d.restarts); Log.put("x") }

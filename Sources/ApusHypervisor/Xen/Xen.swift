@@ -120,24 +120,29 @@ enum Xen {
 
     /// A domain rebooting: a fresh, empty p2m (every RAM block populated again at its first
     /// touch, so zeroed) and its Xen pages zeroed.
-    static func reset(_ d: Domain, enhanced: XenEnhanced) {
+    /// False (the domain must not run again) when no table is left for the new p2m.
+    static func reset(_ d: Domain, enhanced: XenEnhanced) -> Bool {
         tearDown(d)
-        locked {
-            // No vCPU of the domain is on a CPU (finishRestart waited): the old tree can go.
-            d.p2m.releaseTables()
+        let fresh: Bool = locked {
+            // The new root first: on failure the domain keeps nothing it could run with.
+            guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return false }
+            var old = d.p2m
+            d.p2m = p2m
+            d.ramBlocks.forgetAll()
             d.p2mGeneration &+= 1                   // the cached shared page is gone too
             d.lastSharedPage = nil
             arch_tlbi_alle1is()
-            guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return }
-            d.p2m = p2m
-            d.ramBlocks.forgetAll()
-            d.p2mGeneration &+= 1
-            arch_tlbi_alle1is()
+            // No vCPU of the domain is on a CPU (finishRestart waited) and no TLB holds the
+            // old tree any more: its tables can go.
+            old.releaseTables()
+            return true
         }
+        guard fresh else { return false }
         d.xen?.zero()
         if !setUp(d, enhanced: enhanced) {
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(": Xen interfaces not set up after reboot") }
         }
+        return true
     }
 
     // MARK: p2m
