@@ -23,7 +23,7 @@ private let rxi: UInt64 = 1 << 4, txi: UInt64 = 1 << 5, rti: UInt64 = 1 << 6
         #expect(u.read(offset: Reg.mis, size: 4) == 0)
         #expect(u.read(offset: Reg.imsc, size: 4) == 0)
         #expect(!u.interruptLine)
-        #expect(u.receiveSpace == VirtualPL011.fifoSize)
+        #expect(u.receiveSpace == VirtualPL011.capacity)
     }
 
     @Test func flagsWithData() {
@@ -31,20 +31,30 @@ private let rxi: UInt64 = 1 << 4, txi: UInt64 = 1 << 5, rti: UInt64 = 1 << 6
         #expect(u.receive(0x41) == true)
         #expect(u.read(offset: Reg.fr, size: 4) == txfe, "neither empty nor full")
         #expect(u.read(offset: Reg.ris, size: 4) == txi | rxi | rti)
-        #expect(u.receiveSpace == VirtualPL011.fifoSize - 1)
+        #expect(u.receiveSpace == VirtualPL011.capacity - 1)
     }
 
     @Test func fullFIFOAndOverflow() {
         var u = VirtualPL011()
         for i in 0..<VirtualPL011.fifoSize { #expect(u.receive(UInt8(i)) == true) }
         #expect(u.read(offset: Reg.fr, size: 4) == txfe | rxff)
+        #expect(u.receiveSpace == VirtualPL011.backlogSize)
+        // A paste of 4 KiB more waits behind the FIFO; the byte after it is dropped.
+        for i in 0..<VirtualPL011.backlogSize { #expect(u.receive(UInt8(truncatingIfNeeded: i + VirtualPL011.fifoSize)) == true) }
         #expect(u.receiveSpace == 0)
         #expect(u.receive(0xEE) == false, "dropped")
         #expect(u.receiveSpace == 0)
-        // The dropped byte never shows up.
+        // Everything arrives in order as the guest reads, RXFF set while 32 or more are held;
+        // the dropped byte never shows up.
         var got: [UInt8] = []
-        for _ in 0..<VirtualPL011.fifoSize { got.append(UInt8(u.read(offset: Reg.dr, size: 4) ?? 0xFF)) }
-        #expect(got == (0..<VirtualPL011.fifoSize).map { UInt8($0) })
+        var wrongFlags = 0
+        for i in 0..<VirtualPL011.capacity {
+            let full = u.read(offset: Reg.fr, size: 4)! & rxff != 0
+            if full != (VirtualPL011.capacity - i >= VirtualPL011.fifoSize) { wrongFlags += 1 }
+            got.append(UInt8(u.read(offset: Reg.dr, size: 4) ?? 0xFF))
+        }
+        #expect(wrongFlags == 0)
+        #expect(got == (0..<VirtualPL011.capacity).map { UInt8(truncatingIfNeeded: $0) })
         #expect(u.read(offset: Reg.fr, size: 4) == txfe | rxfe)
         #expect(u.read(offset: Reg.dr, size: 4) == 0, "empty FIFO reads 0")
     }
@@ -55,14 +65,14 @@ private let rxi: UInt64 = 1 << 4, txi: UInt64 = 1 << 5, rti: UInt64 = 1 << 6
         var got: [UInt8] = []
         var next: UInt8 = 0
         // Keep the FIFO partly full while its head travels around the ring several times.
-        for round in 0..<10 {
+        for round in 0..<500 {
             for _ in 0..<(20 + round % 3) {
                 if u.receive(next) { expected.append(next) }
                 next &+= 1
             }
             for _ in 0..<18 { if let b = u.read(offset: Reg.dr, size: 1) { got.append(UInt8(b)) } }
         }
-        while u.receiveSpace < VirtualPL011.fifoSize {
+        while u.receiveSpace < VirtualPL011.capacity {
             got.append(UInt8(u.read(offset: Reg.dr, size: 1)!))
         }
         #expect(got.count == expected.count)
@@ -133,7 +143,7 @@ private let rxi: UInt64 = 1 << 4, txi: UInt64 = 1 << 5, rti: UInt64 = 1 << 6
         #expect(u.read(offset: Reg.fr, size: 8) == nil)
         #expect(u.read(offset: Reg.fr, size: 2) == txfe)
         #expect(u.read(offset: Reg.dr, size: 8) == nil)
-        #expect(u.receiveSpace == VirtualPL011.fifoSize - 1, "a refused read pops nothing")
+        #expect(u.receiveSpace == VirtualPL011.capacity - 1, "a refused read pops nothing")
         #expect(u.write(offset: Reg.imsc, size: 1, value: 0x10) == (false, nil))
         #expect(u.read(offset: Reg.imsc, size: 4) == 0)
         #expect(u.write(offset: Reg.dr, size: 8, value: 0x41) == (false, nil))

@@ -33,9 +33,13 @@ import Foundation
     }
 
     @Test func keyboardInputReachesTheGuestShell() throws {
+        // The second line arrives in one piece, as pasted text does: 320 bytes at once, ten
+        // times the UART's FIFO.
+        let pasted = String(repeating: "0123456789", count: 30)
         let r = try SystemHarness.run([debianConfig(initrd: "initrd-demo.cpio", vcpus: 1)], timeout: 300,
-                                      input: "echo typed-$((6*7))\npoweroff", inputDelay: 25)
+                                      input: "echo typed-$((6*7))\nx=\(pasted); echo pasted-${#x}\npoweroff", inputDelay: 25)
         #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
         #expect(r.domainLines(1).contains { $0.hasPrefix("typed-42") })
+        #expect(r.domainLines(1).contains { $0.hasPrefix("pasted-300") }, "a pasted line arrives whole")
     }
 }

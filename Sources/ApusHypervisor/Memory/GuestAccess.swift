@@ -12,6 +12,7 @@ struct GuestAccess {
     /// Host physical address of guest virtual `va` for `length` bytes (within one page),
     /// translated through the guest's stage 1 and stage 2 by the MMU itself (AT S12E1R).
     /// The guest's EL1 translation registers are live: only call while its vCPU is loaded.
+    @inline(__always)
     func hostAddress(virtual va: UInt64, length: UInt64, write: Bool) -> UInt64? {
         guard length > 0, length <= 4096, va <= UInt64.max - length,
               va & ~0xFFF == (va + length - 1) & ~0xFFF else { return nil }
@@ -19,21 +20,24 @@ struct GuestAccess {
         let guestPAR = read_par_el1()
         defer { write_par_el1(guestPAR) }
         var par = write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
-        if par & 1 != 0, par & (1 << 9) != 0 {
-            // PAR_EL1.S: stage 2 refused it. A RAM block nobody touched yet is populated, as
-            // the guest's own access would populate it, and the walk tried again. Caller
-            // holds Xen.lock (every hypercall does).
-            let s1 = write ? arch_at_s1e1w(va) : arch_at_s1e1r(va)
-            let ipa = (s1 & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
-            if s1 & 1 == 0, domain.ramBlocks.isFirstTouch(ipa), domain.populatedRAM(ipa & ~0xFFF, length: 4096) != nil {
-                par = write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
-            }
-        }
+        // PAR_EL1.S: stage 2 refused it, perhaps a RAM block nobody touched yet.
+        if par & 1 != 0, par & (1 << 9) != 0 { par = firstTouch(virtual: va, write: write) }
         guard par & 1 == 0 else { return nil }                    // PAR_EL1.F: translation failed
         let pa = (par & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
         // Defence in depth: stage 2 maps only this domain's RAM, but check anyway.
         guard pa >= domain.ram.base, pa - domain.ram.base <= domain.ram.size - length else { return nil }
         return pa
+    }
+
+    /// The block behind `va` is populated, as the guest's own access would populate it, and
+    /// the walk tried again; PAR_EL1 of that walk (or a failed one). Caller holds Xen.lock
+    /// (every hypercall does).
+    @inline(never)
+    func firstTouch(virtual va: UInt64, write: Bool) -> UInt64 {
+        let s1 = write ? arch_at_s1e1w(va) : arch_at_s1e1r(va)
+        let ipa = (s1 & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
+        guard s1 & 1 == 0, domain.ramBlocks.isFirstTouch(ipa), domain.populatedRAM(ipa & ~0xFFF, length: 4096) != nil else { return 1 }
+        return write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
     }
 
     func readVirtual(_ va: UInt64, count: Int) -> [UInt8]? {

@@ -84,6 +84,7 @@ extension Domain {
     /// retried, because it was the first touch of a RAM block (now populated) or another
     /// vCPU populated the block meanwhile. False for everything else (a hole in RAM,
     /// MMIO, or no p2m table left), which the caller handles as before.
+    @inline(never)      // rare: the MMIO path that calls it stays small
     func populateOnFault(_ ipa: UInt64) -> Bool {
         // `ram` is immutable: most faults (device MMIO) are told apart without the lock.
         guard ipa >= GuestLayout.ram0Base, ipa - GuestLayout.ram0Base < ram.size else { return false }

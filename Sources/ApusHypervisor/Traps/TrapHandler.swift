@@ -95,13 +95,7 @@ enum Synchronous {
         case .dataAbortLower:
             MMIO.handle(frame, esr.dataAbort, v, d)
         case .instructionAbortLower:
-            let va = read_far_el2()
-            // The first instruction fetched from a fresh RAM block (IFSC and HPFAR as for data).
-            if esr.dataAbort.isTranslationFault, d.populateOnFault(((read_hpfar_el2() >> 4) << 12) | (va & 0xFFF)) { return }
-            d.reportOnce(0x1A_0000_0000_0000 | va) {
-                Log.line { Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index); Log.put(": instruction abort at "); Log.hex(va) }
-            }
-            GuestFault.instructionAbort(frame, va: va)
+            instructionAbort(frame, esr, v, d)
         case .wfx:
             frame.skipInstruction()
             // WFE is a hint (spin-wait); WFI with nothing pending gives the CPU away.
@@ -115,6 +109,18 @@ enum Synchronous {
             }
             GuestFault.undefined(frame, pc: frame.pointee.elr)
         }
+    }
+
+    /// Rare, and kept out of `handle` so that the hypercall and MMIO paths stay inlined.
+    @inline(never)
+    static func instructionAbort(_ frame: UnsafeMutablePointer<apus_frame>, _ esr: ExceptionSyndrome, _ v: VCPU, _ d: Domain) {
+        let va = read_far_el2()
+        // The first instruction fetched from a fresh RAM block (IFSC and HPFAR as for data).
+        if esr.dataAbort.isTranslationFault, d.populateOnFault(((read_hpfar_el2() >> 4) << 12) | (va & 0xFFF)) { return }
+        d.reportOnce(0x1A_0000_0000_0000 | va) {
+            Log.line { Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index); Log.put(": instruction abort at "); Log.hex(va) }
+        }
+        GuestFault.instructionAbort(frame, va: va)
     }
 }
 #endif

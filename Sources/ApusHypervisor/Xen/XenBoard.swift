@@ -57,14 +57,19 @@ struct XenBoard: XenPlatform {
             guard !write || c.writable else { return nil }
             return c.host | (gpa & 0xFFF)
         }
-        // A RAM block nobody touched yet: populated now, as the guest's own access would.
-        if d.ramBlocks.isFirstTouch(gpa) { _ = d.populatedRAM(gpa & ~0xFFF, length: 4096) }
-        guard let m = d.p2m.lookup(gpa) else { return nil }
+        guard let m = d.p2m.lookup(gpa) ?? firstTouch(d, gpa) else { return nil }
         guard m.kind == .normal, m.permissions.contains(.read) else { return nil }
         let writable = m.permissions.contains(.write)
         d.lastSharedPage = (gfn, m.outputAddress & ~0xFFF, writable, d.p2mGeneration)
         guard !write || writable else { return nil }
         return m.outputAddress
+    }
+
+    /// A RAM block nobody touched yet: populated now, as the guest's own access would.
+    @inline(never)
+    static func firstTouch(_ d: Domain, _ gpa: UInt64) -> Mapping? {
+        guard d.ramBlocks.isFirstTouch(gpa), d.populatedRAM(gpa & ~0xFFF, length: 4096) != nil else { return nil }
+        return d.p2m.lookup(gpa)
     }
 
     func read(domain: XenDomainID, _ gpa: UInt64, into buffer: inout [UInt8], count: Int) -> Bool {

@@ -14,6 +14,10 @@ struct BootMeasurement: Codable {
     /// Every run's wall time, when the setup ran more than once.
     var wallSecondsRuns: [Double]? = nil
 
+    /// The fastest run's wall time: the host's load only ever adds time, so this is the
+    /// closest to the setup's own cost when a slow spell hits some runs.
+    var fastestWallSeconds: Double { wallSecondsRuns?.min() ?? wallSeconds }
+
     /// The run with the median wall time stands for all; a run that failed (no "Run /init")
     /// makes the whole setup count as failed rather than being hidden by the others.
     static func median(_ runs: [BootMeasurement]) -> BootMeasurement {
