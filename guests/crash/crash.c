@@ -21,7 +21,7 @@ extern char _image_start[], _image_end[];
 
 #define PATTERN 0xa5c3a5c3deadbeefUL
 
-/* Calls visit(page) for every 4 KiB page of RAM outside the image and the DTB. */
+/* RAM that is not ours: every bank, less the pages of the image and of the DTB. */
 static u64 bank_base[FDTX_MAX_BANKS], bank_size[FDTX_MAX_BANKS];
 static int banks;
 static u64 skip_lo[2], skip_hi[2];
@@ -34,29 +34,25 @@ static int skipped(u64 page)
     return 0;
 }
 
-/* The first non-zero word of the RAM that is not ours, or 0 (no word of it is at 0). */
-static u64 first_nonzero(u64 *checked)
+/* Every word of the RAM that is not ours: with fill, written with the pattern; without,
+ * checked to read zero. Returns the first word that did not (0 if none: no word of it is
+ * at 0); *bytes counts the bytes swept before it. */
+static u64 sweep(int fill, u64 *bytes)
 {
-    *checked = 0;
+    *bytes = 0;
     for (int b = 0; b < banks; b++)
         for (u64 p = bank_base[b]; p + 4096 <= bank_base[b] + bank_size[b]; p += 4096) {
             if (skipped(p))
                 continue;
-            for (u64 a = p; a < p + 4096; a += 8)
-                if (*(volatile u64 *)a != 0)
+            for (u64 a = p; a < p + 4096; a += 8) {
+                if (fill)
+                    *(volatile u64 *)a = PATTERN ^ a;
+                else if (*(volatile u64 *)a != 0)
                     return a;
-            *checked += 4096;
+            }
+            *bytes += 4096;
         }
     return 0;
-}
-
-static void scribble(void)
-{
-    for (int b = 0; b < banks; b++)
-        for (u64 p = bank_base[b]; p + 4096 <= bank_base[b] + bank_size[b]; p += 4096)
-            if (!skipped(p))
-                for (u64 a = p; a < p + 4096; a += 8)
-                    *(volatile u64 *)a = PATTERN ^ a;
 }
 
 int main(u64 dtb)
@@ -69,13 +65,14 @@ int main(u64 dtb)
     u32 be = *(volatile u32 *)(dtb + 4);            /* fdt header: totalsize, big-endian */
     skip_lo[1] = dtb & ~0xfffUL;
     skip_hi[1] = (dtb + __builtin_bswap32(be) + 0xfff) & ~0xfffUL;
-    u64 checked, bad = first_nonzero(&checked);
+    u64 checked, bad = sweep(0, &checked);
     if (booted_before || bad)
         say("started (memory was NOT zeroed: 0x%lx at 0x%lx)", bad ? *(volatile u64 *)bad : 0, bad);
     else
         say("started (memory was zeroed: %lu KiB checked)", checked >> 10);
     booted_before = 1;
-    scribble();
+    u64 filled;
+    sweep(1, &filled);
     for (volatile u64 i = 0; i < 2000000; i++) { }
     request.reason = 3;                 /* SHUTDOWN_crash */
     say("crashing now");

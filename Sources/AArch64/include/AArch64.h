@@ -169,12 +169,9 @@ static inline void arch_dcache_flush_poc(uint64_t pa, uint64_t n) {
     uint64_t line = 4ull << ((ctr >> 16) & 0xf);
     uint64_t a = pa & ~(line - 1), end = pa + n;
     for (; a + 4 * line <= end; a += 4 * line) {
-        __asm__ volatile("dc civac, %0" ::"r"(a) : "memory");
-        __asm__ volatile("dc civac, %0" ::"r"(a + line) : "memory");
-        __asm__ volatile("dc civac, %0" ::"r"(a + 2 * line) : "memory");
-        __asm__ volatile("dc civac, %0" ::"r"(a + 3 * line) : "memory");
+        arch_dc_civac(a); arch_dc_civac(a + line); arch_dc_civac(a + 2 * line); arch_dc_civac(a + 3 * line);
     }
-    for (; a < end; a += line) __asm__ volatile("dc civac, %0" ::"r"(a) : "memory");
+    for (; a < end; a += line) arch_dc_civac(a);
     __asm__ volatile("dsb sy" ::: "memory");
 }
 

@@ -36,7 +36,7 @@ struct GuestAccess {
     func firstTouch(virtual va: UInt64, write: Bool) -> UInt64 {
         let s1 = write ? arch_at_s1e1w(va) : arch_at_s1e1r(va)
         let ipa = (s1 & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
-        guard s1 & 1 == 0, domain.ramBlocks.isFirstTouch(ipa), domain.populatedRAM(ipa & ~0xFFF, length: 4096) != nil else { return 1 }
+        guard s1 & 1 == 0, domain.populateIfUntouched(ipa) else { return 1 }
         return write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
     }
 

@@ -19,6 +19,14 @@ extension Domain {
         return pa
     }
 
+    /// Populates the block of `ipa` when it is RAM nobody has touched yet: true when it did
+    /// so, false when there was nothing to do or the block could not be mapped. Caller holds
+    /// Xen.lock.
+    func populateIfUntouched(_ ipa: UInt64) -> Bool {
+        guard let b = ramBlocks.block(containing: ipa), !ramBlocks.isPopulated(b) else { return false }
+        return populate(block: b)
+    }
+
     /// Zeroes block `b` and cleans it to RAM (a guest may read it with its caches off), then
     /// maps it. Caller holds Xen.lock. False when the p2m has no table left for it. At most
     /// one 2 MiB block per call: the lock is held for one block's zeroing.
@@ -89,9 +97,8 @@ extension Domain {
         // `ram` is immutable: most faults (device MMIO) are told apart without the lock.
         guard ipa >= GuestLayout.ram0Base, ipa - GuestLayout.ram0Base < ram.size else { return false }
         return Xen.locked {
-            guard let b = ramBlocks.block(containing: ipa) else { return false }
-            if ramBlocks.isPopulated(b) { return p2m.lookup(ipa) != nil }
-            return populate(block: b)
+            // Another vCPU populated it meanwhile when it is mapped now; a hole stays a fault.
+            populateIfUntouched(ipa) || p2m.lookup(ipa) != nil
         }
     }
 }

@@ -8,7 +8,7 @@ import ApusCore
 enum MMIO {
     static func handle(_ frame: UnsafeMutablePointer<apus_frame>, _ da: DataAbort, _ v: VCPU, _ d: Domain) {
         let va = read_far_el2()
-        let ipa = ((read_hpfar_el2() >> 4) << 12) | (va & 0xFFF)
+        let ipa = faultIPA(va: va)
         // Also for a stage-1 table walk (the guest's page tables may sit in a fresh block).
         if da.isTranslationFault, d.populateOnFault(ipa) { return }   // the access is retried
         guard da.isValid, !da.onStage1Walk else {
@@ -68,6 +68,12 @@ enum MMIO {
             frame.setX(da.register, x)
         }
         frame.skipInstruction()
+    }
+
+    /// The guest physical address of a stage-2 abort (data or instruction): HPFAR_EL2's page
+    /// number with the faulting address's offset in the page.
+    static func faultIPA(va: UInt64) -> UInt64 {
+        ((read_hpfar_el2() >> 4) << 12) | (va & 0xFFF)
     }
 
     static func offset(_ ipa: UInt64, _ base: UInt64, _ size: UInt64) -> UInt64? {

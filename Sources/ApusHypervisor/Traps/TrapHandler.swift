@@ -116,7 +116,7 @@ enum Synchronous {
     static func instructionAbort(_ frame: UnsafeMutablePointer<apus_frame>, _ esr: ExceptionSyndrome, _ v: VCPU, _ d: Domain) {
         let va = read_far_el2()
         // The first instruction fetched from a fresh RAM block (IFSC and HPFAR as for data).
-        if esr.dataAbort.isTranslationFault, d.populateOnFault(((read_hpfar_el2() >> 4) << 12) | (va & 0xFFF)) { return }
+        if esr.dataAbort.isTranslationFault, d.populateOnFault(MMIO.faultIPA(va: va)) { return }
         d.reportOnce(0x1A_0000_0000_0000 | va) {
             Log.line { Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index); Log.put(": instruction abort at "); Log.hex(va) }
         }

@@ -147,11 +147,16 @@ enum Xen {
 
     // MARK: p2m
 
-    /// Over RAM, the block is populated first: the page splits it, and its other 511 pages
-    /// must stay the guest's (zeroed) RAM rather than become holes.
+    /// Over RAM nobody touched yet, the block is populated first: a 4 KiB change splits it,
+    /// and its other 511 pages must stay the guest's (zeroed) RAM rather than become holes.
+    /// False when it could not be.
+    private static func populateBeforeSplit(_ d: Domain, _ gpa: UInt64) -> Bool {
+        !d.ramBlocks.isFirstTouch(gpa) || d.populateIfUntouched(gpa)
+    }
+
     static func mapPage(_ d: Domain, gfn: UInt64, host: UInt64, permissions: MemoryPermissions) -> Bool {
         guard gfn < 1 << 27 else { return false }                      // 39-bit IPA space
-        guard !d.ramBlocks.isFirstTouch(gfn << 12) || d.populatedRAM(gfn << 12, length: 4096) != nil else { return false }
+        guard populateBeforeSplit(d, gfn << 12) else { return false }
         do throws(TranslationError) {
             try d.p2m.map(input: gfn << 12, output: host, size: 4096, kind: .normal, permissions: permissions)
         } catch { return false }
@@ -162,7 +167,7 @@ enum Xen {
 
     static func unmapPage(_ d: Domain, gfn: UInt64) -> Bool {
         guard gfn < 1 << 27 else { return false }
-        guard !d.ramBlocks.isFirstTouch(gfn << 12) || d.populatedRAM(gfn << 12, length: 4096) != nil else { return false }
+        guard populateBeforeSplit(d, gfn << 12) else { return false }
         do throws(TranslationError) { try d.p2m.unmap(input: gfn << 12, size: 4096) } catch { return false }
         d.p2mGeneration &+= 1
         arch_tlbi_alle1is()

@@ -68,8 +68,7 @@ struct XenBoard: XenPlatform {
     /// A RAM block nobody touched yet: populated now, as the guest's own access would.
     @inline(never)
     static func firstTouch(_ d: Domain, _ gpa: UInt64) -> Mapping? {
-        guard d.ramBlocks.isFirstTouch(gpa), d.populatedRAM(gpa & ~0xFFF, length: 4096) != nil else { return nil }
-        return d.p2m.lookup(gpa)
+        d.populateIfUntouched(gpa) ? d.p2m.lookup(gpa) : nil
     }
 
     func read(domain: XenDomainID, _ gpa: UInt64, into buffer: inout [UInt8], count: Int) -> Bool {
