@@ -30,6 +30,16 @@ import Testing
                 == XenErrno.EFAULT.result)
     }
 
+    /// Issue 14: Xen 4.17 (XSM SILO, Debian's default; FLASK answers -EPERM) refuses a
+    /// remote domain that does not exist, after the port was found and before XSM_TARGET.
+    @Test func allocUnboundNeedsAnExistingRemote() {
+        #expect(rig.allocUnbound(dom: 1, remote: 7) == XenErrno.ESRCH.result)
+        #expect(rig.allocUnbound(dom: XenDomID.selfID, remote: 0x7FF5) == XenErrno.ESRCH.result)
+        #expect(rig.host.events.table(1)?.activeCount == 0, "no port is left behind")
+        #expect(rig.allocUnbound(dom: 2, remote: 7, caller: 1) == XenErrno.ESRCH.result, "before the permission check")
+        #expect(rig.allocUnbound(dom: 1, remote: 2) == 1)
+    }
+
     @Test func privilegedDomainAllocatesForOthers() {
         let r = XenRig(privileged1: true)
         #expect(r.allocUnbound(dom: 2, remote: 1, caller: 1) == 1)
@@ -290,6 +300,39 @@ import Testing
         #expect(rig.host.events.table(1) == nil)
         #expect(rig.state(2, p2) == .unbound(remote: 1))
         #expect(rig.call(XenHypercallNumber.eventChannelOp, 4, XenRig.scratch, dom: 1).result == XenErrno.ESRCH.result)
+    }
+
+    /// Issue 4: the hypervisor's service endpoint (domain 0) gives its console and store
+    /// ports back when their domain is destroyed, so rebooting a domain forever keeps working.
+    @Test func aThousandDomainLifetimesDoNotExhaustTheServiceEndpoint() throws {
+        let host = XenHost(maxDomains: 4)
+        let mem = FakeXen(domains: [1])
+        var svc = XenDomainConfig(vcpus: 1)
+        svc.serviceEndpoint = true
+        svc.privileged = true
+        #expect(host.createDomain(0, svc))
+        var failures = 0
+        for _ in 0..<1000 {
+            guard host.createDomain(1, XenDomainConfig(vcpus: 1)) else { failures += 1; continue }
+            for _ in 0..<2 {                                 // console and store
+                do throws(XenErrno) {
+                    let g = try host.allocateUnbound(in: 1, remote: 0)
+                    let s = try host.events.bindInterdomain(caller: 0, remoteDom: 1, remotePort: g, memory: mem)
+                    if s.port == 0 || s.port > 2 { failures += 1 }
+                } catch { failures += 1 }
+            }
+            host.destroyDomain(1, platform: mem)
+        }
+        #expect(failures == 0)
+        #expect(host.events.table(0)?.activeCount == 0)
+        // Ports the endpoint allocated for a domain that never bound them go too; others stay.
+        #expect(host.createDomain(1, XenDomainConfig(vcpus: 1)))
+        #expect(host.createDomain(2, XenDomainConfig(vcpus: 1)))
+        let waiting = try host.allocateUnbound(in: 0, remote: 1)
+        let other = try host.allocateUnbound(in: 0, remote: 2)
+        host.destroyDomain(1, platform: mem)
+        #expect(host.events.table(0)?.channel(waiting)?.state == .free)
+        #expect(host.events.table(0)?.channel(other)?.state == .unbound(remote: 2))
     }
 
     @Test func serviceEndpointReceivesEventsWithoutMemory() {

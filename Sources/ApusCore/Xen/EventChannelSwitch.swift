@@ -42,6 +42,10 @@ public struct EventChannelSwitch {
     }
 
     /// evtchn_destroy(): closes every port (interdomain peers become unbound) and drops the table.
+    /// A service endpoint's ports left waiting for `id` are closed too: in Xen, xenconsoled
+    /// and xenstored close their ends when @releaseDomain fires; the endpoint has nobody to
+    /// do it, and without this every reboot of a domain would leak its console and store
+    /// ports in domain 0 until no domain could get them back.
     public mutating func removeDomain<M: GuestPhysicalMemory>(_ id: XenDomainID, memory: M) {
         guard let s = slot(id), let n = tables[s]?.validPorts else { return }
         var p: UInt32 = 1
@@ -50,6 +54,16 @@ public struct EventChannelSwitch {
             p += 1
         }
         tables[s] = nil
+        for e in 0..<tables.count where tables[e]?.isServiceEndpoint == true {
+            let ports = tables[e]?.validPorts ?? 0
+            var q: UInt32 = 1
+            while q < ports {
+                if tables[e]?.channel(q)?.state == .unbound(remote: id) {
+                    try? closePort(domain: XenDomainID(e), port: q, memory: memory)
+                }
+                q += 1
+            }
+        }
     }
 
     /// Runs `body` on `id`'s table in place; nil if there is no such domain.
@@ -73,12 +87,17 @@ public struct EventChannelSwitch {
                                       remote: XenDomainID) throws(XenErrno) -> UInt32 {
         guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
         guard let port = try with(d, { (t) throws(XenErrno) -> UInt32 in try t.allocateFree() }) else { throw .ESRCH }
-        // xsm_evtchn_unbound(XSM_TARGET): only for oneself unless privileged.
+        // xsm_evtchn_unbound(): XSM SILO (Xen 4.17 as Debian boots it) looks the remote domain
+        // up first (-ESRCH if it does not exist), then applies XSM_TARGET: only for oneself
+        // unless privileged.
+        guard let r = resolve(remote, caller: caller) else {
+            with(d) { $0.releaseIfStillFree(port) }
+            throw .ESRCH
+        }
         guard d == caller || privileged else {
             with(d) { $0.releaseIfStillFree(port) }
             throw .EPERM
         }
-        let r = remote == XenDomID.selfID ? caller : remote
         with(d) { $0.update(port) { $0.state = .unbound(remote: r) } }
         return port
     }
@@ -229,11 +248,11 @@ public struct EventChannelSwitch {
         with(caller) { $0.update(port) { $0.notifyVCPU = vcpu } }
     }
 
-    /// EVTCHNOP_unmask.
+    /// EVTCHNOP_unmask: any valid port, whatever its state (evtchn_unmask() in Xen 4.17
+    /// does not look at it; a free port notifies vCPU 0).
     public func unmask<M: GuestPhysicalMemory>(caller: XenDomainID, port: UInt32, memory: M)
         throws(XenErrno) -> EventDelivery? {
-        guard let t = table(caller), let ch = t.channel(port) else { throw .EINVAL }
-        guard ch.state.isUsable else { return nil }
+        guard let t = table(caller), t.isValid(port) else { throw .EINVAL }
         return t.unmask(port: port, memory: memory)
     }
 
