@@ -276,6 +276,42 @@ import Testing
         #expect(rig.evtchn(EventChannelOp.resetCont, b) == XenErrno.EBUSY.result, "no reset in progress")
     }
 
+    /// EVTCHNOP_reset closes up to max_evtchn_port ports: like Xen's evtchn_reset() it asks
+    /// hypercall_preempt_check() every 64 ports and continues as EVTCHNOP_reset_cont.
+    @Test func aResetIsPreemptedEvery64PortsAndContinues() {
+        let p2 = UInt32(rig.allocUnbound(dom: 2, remote: 1))
+        #expect(rig.bindInterdomain(dom: 1, remote: 2, port: p2) == 1)
+        for _ in 0..<199 { _ = rig.bindIPI(vcpu: 0) }               // ports 2...200
+        rig.mem.preemptWhen = { _ in true }
+        var b = [UInt8](repeating: 0, count: 2)
+        XenBytes.put16(&b, 0, XenDomID.selfID)
+        rig.mem.poke(1, XenRig.scratch, b)
+        let arg = XenRig.scratch
+        let cont = XenArguments(UInt64(EventChannelOp.resetCont), arg, 0, 0x33, 0x44)
+        rig.mem.current = 1
+        func call(_ cmd: UInt32) -> XenHypercallResult {
+            rig.host.hypercall(XenHypercallNumber.eventChannelOp, XenArguments(0xFFFF_0000_0000_0000 | UInt64(cmd), arg, 0, 0x33, 0x44),
+                               caller: XenCaller(domain: 1, vcpu: 0), platform: rig.mem)
+        }
+        #expect(call(EventChannelOp.reset) == XenHypercallResult(0, .restart(cont)))
+        #expect(rig.host.events.table(1)?.activeCount == 200 - 64, "ports 1...64 closed")
+        #expect(rig.state(2, p2) == .unbound(remote: 1))
+        #expect(call(EventChannelOp.reset).result == XenErrno.EBUSY.result, "a reset is in progress")
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0, .restart(cont)))
+        #expect(rig.host.events.table(1)?.activeCount == 200 - 128)
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0, .restart(cont)))
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0), "ports 193...200: done")
+        #expect(rig.host.events.table(1)?.activeCount == 0)
+        #expect(call(EventChannelOp.resetCont).result == XenErrno.EBUSY.result, "nothing left to continue")
+        #expect(rig.mem.preemptChecks == 3)
+        // Unpreempted, a reset is one call again.
+        _ = rig.bindIPI(vcpu: 0)
+        rig.mem.poke(1, XenRig.scratch, b)
+        rig.mem.preemptWhen = { _ in false }
+        #expect(call(EventChannelOp.reset) == XenHypercallResult(0))
+        #expect(rig.host.events.table(1)?.activeCount == 0)
+    }
+
     @Test func fifoAndUnsupportedOps() {
         #expect(rig.evtchn(EventChannelOp.initControl, [UInt8](repeating: 0, count: 24)) == XenErrno.ENOSYS.result)
         #expect(rig.call(XenHypercallNumber.eventChannelOp, UInt64(EventChannelOp.initControl), 8).result == XenErrno.EFAULT.result)

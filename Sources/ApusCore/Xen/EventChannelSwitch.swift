@@ -256,15 +256,34 @@ public struct EventChannelSwitch {
         return t.unmask(port: port, memory: memory)
     }
 
-    /// EVTCHNOP_reset for the caller itself: closes every port but 0 (peers become unbound).
-    /// Resetting another domain needs it paused by a controller; here that is -EINVAL
-    /// (the hypervisor uses `resetDomain` directly).
+    /// EVTCHNOP_reset / EVTCHNOP_reset_cont (`resuming`) for the caller itself: closes every
+    /// port but 0 (peers become unbound). Resetting another domain needs it paused by a
+    /// controller; here that is -EINVAL (the hypervisor uses `resetDomain` directly).
+    /// As Xen's evtchn_reset(), it asks `preempt` after every 64th port (not at the port a
+    /// resumed reset starts from, so each call makes progress) and then returns true: the
+    /// caller continues with EVTCHNOP_reset_cont. A new reset while one is in progress, or a
+    /// reset_cont without one, is -EBUSY.
     public mutating func reset<M: GuestPhysicalMemory>(caller: XenDomainID, privileged: Bool, dom: XenDomainID,
-                                                     memory: M) throws(XenErrno) {
+                                                     resuming: Bool = false, memory: M,
+                                                     preempt: () -> Bool = { false }) throws(XenErrno) -> Bool {
         guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
         guard d == caller || privileged else { throw .EPERM }
-        guard d == caller else { throw .EINVAL }
-        resetDomain(d, memory: memory)
+        guard d == caller, let s = slot(d) else { throw .EINVAL }
+        let next = tables[s]!.resetNext
+        let start: UInt32 = resuming ? next : (next == 0 ? 1 : 0)
+        if start == 0 { throw .EBUSY }
+        tables[s]!.resetNext = start
+        var p = start
+        while let t = tables[s], p < t.validPorts, t.activeCount > 0 {
+            try? closePort(domain: d, port: p, memory: memory)
+            if p & 0x3F == 0 && p != start && preempt() {
+                tables[s]!.resetNext = p
+                return true
+            }
+            p += 1
+        }
+        tables[s]!.resetNext = 0
+        return false
     }
 
     /// evtchn_reset() without permission checks.
