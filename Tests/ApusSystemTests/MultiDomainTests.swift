@@ -60,11 +60,24 @@ import Testing
         #expect(r.domainLines(2).contains("TEST PASS vtimer"))
     }
 
+    /// Three vCPUs on two CPUs, each busy-looping 300 ms while it watches its Xen runstate
+    /// area (guests/smp own=): under sched=null vCPUs 0 and 1 own a CPU each and are never
+    /// switched in again, and vCPU 2, finding no CPU of its own, never runs. Under the fair
+    /// scheduler the same run shows every vCPU switched in several times and vCPU 2 running.
     @Test func nullSchedulerGivesEachVCPUItsOwnCPU() throws {
-        let r = try SystemHarness.run([guest("smp", vcpus: 2)], arguments: ["--sched", "null", "--cpus", "2"], timeout: 60)
+        let r = try SystemHarness.run([guest("smp", vcpus: 3, extra: "extra = \"own=300\"")],
+                                      arguments: ["--sched", "null", "--cpus", "2"], timeout: 60)
         #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
         #expect(r.contains("(XEN) scheduler: null"))
-        #expect(r.domainLines(1).contains("TEST PASS smp"))
+        let lines = r.domainLines(1)
+        #expect(lines.contains("TEST PASS smp"))
+        for v in 0...1 {
+            let own = lines.first { $0.hasPrefix("smp: own: vCPU \(v) ") }
+            #expect(own?.hasPrefix("smp: own: vCPU \(v) spun 300 ms: switched in 0 times,") == true,
+                    "vCPU \(v) did not keep its CPU: \(own ?? "no report")")
+        }
+        let third = lines.first { $0.hasPrefix("smp: own: vCPU 2 ") }
+        #expect(third?.hasPrefix("smp: own: vCPU 2 never ran") == true, "\(third ?? "no report")")
     }
 
     @Test func moreVCPUsThanCPUsAreTimeShared() throws {
