@@ -1,7 +1,7 @@
 /*
  * hostile: attack classes (g)-(m), included by hostile.c (they use its PRNG, its exception
  * bookkeeping and its probes). All are off unless bootarg more=PCT is given: that share of the
- * random operations is drawn from the classes named by classes=MASK (default 0xff, all), so
+ * random operations is drawn from the classes named by classes=MASK (default 0x1ff, all), so
  * runs without more= keep their exact random sequence.
  *
  *  (g) 0x01 every vCPU at once: the other vCPUs stop waiting in WFI and attack while vCPU 0 does
@@ -13,7 +13,9 @@
  *      the board's counter reaches MS ms checks that the RAM it wrote before the previous boot
  *      ended reads zero again, writes it, starts its other vCPUs hammering hypercalls and then
  *      reboots (SCHEDOP_shutdown reboot, PSCI SYSTEM_RESET) or crashes (SCHEDOP_shutdown crash),
- *      from vCPU 0 or from another vCPU in mid-attack (lifeact=MASK: 1 reboot, 2 reset, 4 crash).
+ *      from vCPU 0 or from another vCPU in mid-attack (lifeact=MASK: 1 reboot, 2 reset, 4 crash,
+ *      8 suspend and 16 poweroff through SCHEDOP_shutdown, which end the domain for good: the
+ *      boot that does one of those prints no verdict).
  *  (i) 0x04 its own RAM: hypercall pointers and gfns inside its RAM (a victim region between the
  *      image and the scratch area, 2 MiB blocks it has not touched yet included): xen_version
  *      buffers, add_to_physmap(shared_info) over its own gfns, setup_table frame lists, runstate
@@ -37,9 +39,16 @@
  *      the distributor, DC CIVAC).
  *  (n) 0x80 BRK at EL1 and at EL0: a software breakpoint exception (EC 0x3c) at the BRK, as
  *      Linux expects for its BUG()/WARN() (brk #0x800), not an undefined instruction.
+ *  (o) 0x100 stage-1 table walks inside its RAM: for one load the guest turns its MMU on with
+ *      an identity map (1 GiB blocks: devices, RAM) whose third entry is a table in a 2 MiB
+ *      block of its own RAM that nobody has written (zero: every entry invalid), or in RAM it
+ *      has touched and zeroed, or outside its RAM. The walk's stage-2 fault on an untouched
+ *      block must be resolved by the hypervisor (populate, retry) so that the guest sees its
+ *      own level-2 translation fault (EC 0x25, DFSC 0x06, FAR = the address); a table outside
+ *      RAM may give any data abort at that address.
  * Not done: stage-1 table walks that fault inside RAM (the guest runs with its MMU off).
  *
- * The totals line "classes: g=N h=N i=N j=N k=N l=N m=N n=N" counts the operations of each class.
+ * The totals line "classes: g=N h=N i=N j=N k=N l=N m=N n=N o=N" counts the operations of each class.
  */
 
 #define MC_SMP    0x01
@@ -50,8 +59,9 @@
 #define MC_UART   0x20
 #define MC_TRAPS  0x40
 #define MC_BRK    0x80
-#define MC_ALL    0xff
-#define NCLASS 8
+#define MC_WALK   0x100
+#define MC_ALL    0x1ff
+#define NCLASS 9
 
 static u64 opt_more, opt_classes = MC_ALL, opt_peer, opt_life_ms, opt_lifeact = 7;
 static u64 mc_count[NCLASS];                /* vCPU 0's operations per class; (g) from g_ops */
@@ -60,7 +70,7 @@ static volatile u32 sec_attack;              /* the other vCPUs attack while 1 *
 static int mc_on(u64 bit) { return opt_more && (opt_classes & bit); }
 
 #define BLK 0x200000UL
-static u64 fetch_lo, fetch_hi, peer_lo, map_lo, victim_lo, victim_hi;
+static u64 fetch_lo, fetch_hi, walk_lo, walk_hi, peer_lo, map_lo, victim_lo, victim_hi;
 static int regions_ok;
 
 static inline void w16(u64 a, u64 v) { *(volatile u16 *)a = (u16)v; }
@@ -72,16 +82,19 @@ static inline u64 r64(u64 a) { return *(volatile u64 *)a; }
 static inline void dmb_ish(void) { __asm__ volatile("dmb ish" ::: "memory"); }
 
 /* Own RAM between the image and the scratch area, in 2 MiB blocks: 2 for instruction fetches
- * (never written by anyone), 1 for the peer (grant table frame, granted pages, copy buffers,
- * argument structs), 1 where the peer's grants are mapped, the rest is the victim region of (i). */
+ * and 2 for stage-1 tables (never written by anyone), 1 for the peer (grant table frame,
+ * granted pages, copy buffers, argument structs), 1 where the peer's grants are mapped, the
+ * rest is the victim region of (i). */
 static void regions_init(void)
 {
     u64 lo = ((img_hi + BLK - 1) & ~(BLK - 1)) + BLK, hi = scratch_lo & ~(BLK - 1);
-    if (!scratch_hi || hi < lo + 6 * BLK)
+    if (!scratch_hi || hi < lo + 8 * BLK)
         return;
     fetch_lo = lo;
     fetch_hi = lo + 2 * BLK;
-    peer_lo = fetch_hi;
+    walk_lo = fetch_hi;
+    walk_hi = walk_lo + 2 * BLK;
+    peer_lo = walk_hi;
     map_lo = peer_lo + BLK;
     victim_lo = map_lo + BLK;
     victim_hi = hi;
@@ -189,7 +202,8 @@ static void life_act(u64 a)
         hvc_call(0x84000009 /* SYSTEM_RESET */, 0, 0, 0);
         return;
     }
-    req.reason = a == 0 ? 1 : 3;                 /* SHUTDOWN_reboot, SHUTDOWN_crash */
+    /* SHUTDOWN_reboot, SHUTDOWN_crash, SHUTDOWN_suspend, SHUTDOWN_poweroff */
+    req.reason = a == 0 ? 1 : a == 2 ? 3 : a == 3 ? 2 : 0;
     xen_hc(__HYPERVISOR_sched_op, SCHEDOP_shutdown, (u64)&req, 0, 0, 0);
 }
 
@@ -211,8 +225,8 @@ static void life_boot(u64 dtb_lo, u64 dtb_hi)
     for (u64 a = lo; a < hi; a += BLK)
         if (!(a >= dtb_lo && a < dtb_hi))
             w64(a, 0x6c6966650000UL | a);
-    u64 acts[3], na = 0;
-    for (u64 k = 0; k < 3; k++)
+    u64 acts[5], na = 0;
+    for (u64 k = 0; k < 5; k++)
         if (opt_lifeact & (1UL << k))
             acts[na++] = k;
     if (!na)
@@ -220,7 +234,7 @@ static void life_boot(u64 dtb_lo, u64 dtb_hi)
     u64 a = acts[(cntvct() >> 4) % na];
     int from_other = ncpu > 1 && (cntvct() >> 6) % 2;
     say("life: boot at %lu ms, %lu blocks read zero; %s from vCPU %d", now, n,
-        a == 0 ? "reboot" : a == 1 ? "SYSTEM_RESET" : "crash", from_other);
+        a == 0 ? "reboot" : a == 1 ? "SYSTEM_RESET" : a == 2 ? "crash" : a == 3 ? "suspend" : "poweroff", from_other);
     /* the other vCPUs hammer hypercalls meanwhile; one of them may do it */
     life_action = a;
     flag_write(&sec_attack, 1);
@@ -924,14 +938,80 @@ static void op_brk(void)
     }
 }
 
+/* ---------------- (o) stage-1 table walks ---------------- */
+static u64 o_walks, o_untouched, o_outside, o_dfsc[64];
+static u64 o_l1[512] __attribute__((aligned(4096)));
+static u8 walked[256];
+
+static void op_walk(void)
+{
+    u64 r = rndn(8), l2;
+    if (r < 6) {                                       /* a page of the never-written blocks */
+        u64 page = rndn((walk_hi - walk_lo) >> 12);
+        l2 = walk_lo + (page << 12);
+        o_untouched += !((walked[page / 8 % 256] >> (page % 8)) & 1);
+        walked[page / 8 % 256] |= 1 << (page % 8);
+    } else if (r == 6) {                               /* RAM it zeroes itself */
+        l2 = victim_lo + (rndn(victim_hi - victim_lo) & ~0xfffUL);
+        for (u64 k = 0; k < 512; k++)
+            w64(l2 + 8 * k, 0);
+    } else {                                           /* no RAM at all */
+        l2 = ntargets ? targets[rndn(ntargets)].addr & ~0xfffUL : 0x10000000;
+        o_outside++;
+    }
+    /* attr 0 device-nGnRnE, attr 1 normal non-cacheable; L1 blocks: AF, EL1 RW */
+    o_l1[0] = 0x00000000UL | 1UL << 10 | 0 << 2 | 1;
+    o_l1[1] = 0x40000000UL | 1UL << 10 | 1 << 2 | 1;
+    o_l1[2] = l2 | 3;                                  /* table: VA 2-3 GiB */
+    for (int k = 3; k < 512; k++)
+        o_l1[k] = 0;
+    u64 va = 0x80000000UL + (rndn(0x40000000) & ~7UL);
+    u64 sctlr = read_sysreg(sctlr_el1), tcr = read_sysreg(tcr_el1), mair = read_sysreg(mair_el1),
+        ttbr = read_sysreg(ttbr0_el1);
+    irq_disable();
+    dsb();
+    write_sysreg(mair_el1, 0x4400);
+    write_sysreg(tcr_el1, 25UL | 1UL << 23 /* EPD1 */ | 2UL << 32 /* IPS 40 bits */);
+    write_sysreg(ttbr0_el1, (u64)o_l1);
+    isb();
+    __asm__ volatile("tlbi vmalle1" ::: "memory");
+    dsb();
+    isb();
+    write_sysreg(sctlr_el1, sctlr | 1);               /* M: stage 1 on, caches as they were */
+    isb();
+    arm(ARM_INSN, hp_ldrx_insn);
+    hp_ldrx(va, 0);
+    disarm();
+    write_sysreg(sctlr_el1, sctlr);
+    isb();
+    write_sysreg(ttbr0_el1, ttbr);
+    write_sysreg(tcr_el1, tcr);
+    write_sysreg(mair_el1, mair);
+    isb();
+    __asm__ volatile("tlbi vmalle1" ::: "memory");
+    dsb();
+    isb();
+    irq_enable();
+    o_walks++;
+    u64 dfsc = x_esr & 0x3f;
+    o_dfsc[dfsc]++;
+    if (x_count != 1 || ESR_EC(x_esr) != 0x25 || x_far != va)
+        check_failed("(o) load at VA 0x%lx, level-2 table at 0x%lx: %lu exceptions, EC 0x%lx FAR 0x%lx (expected a "
+                     "data abort at that address)", va, l2, x_count, ESR_EC(x_esr), x_far);
+    else if (r < 7 && dfsc != 0x06)
+        check_failed("(o) load at VA 0x%lx through a zeroed level-2 table in its RAM at 0x%lx: DFSC 0x%lx (expected "
+                     "0x06, a level-2 translation fault)", va, l2, dfsc);
+}
+
 /* ---------------- dispatch and report ---------------- */
 static void op_more(void)
 {
-    static const u64 bits[] = { MC_LIFE, MC_OWNRAM, MC_PEER, MC_RINGS, MC_UART, MC_TRAPS, MC_BRK };
-    u64 avail[7], n = 0;
-    for (int k = 0; k < 7; k++)
+    static const u64 bits[] = { MC_LIFE, MC_OWNRAM, MC_PEER, MC_RINGS, MC_UART, MC_TRAPS, MC_BRK, MC_WALK };
+    u64 avail[8], n = 0;
+    for (int k = 0; k < 8; k++)
         if ((opt_classes & bits[k]) && (bits[k] != MC_LIFE || ncpu > 1) && (bits[k] != MC_PEER || opt_peer) &&
-            (regions_ok || (bits[k] != MC_OWNRAM && bits[k] != MC_PEER && bits[k] != MC_TRAPS && bits[k] != MC_RINGS)))
+            (regions_ok || (bits[k] != MC_OWNRAM && bits[k] != MC_PEER && bits[k] != MC_TRAPS && bits[k] != MC_RINGS &&
+                            bits[k] != MC_WALK)))
             avail[n++] = k;
     if (!n)
         return;
@@ -944,7 +1024,8 @@ static void op_more(void)
     case 3: op_rings(); break;
     case 4: op_uart(); break;
     case 5: op_traps(); break;
-    default: op_brk(); break;
+    case 6: op_brk(); break;
+    default: op_walk(); break;
     }
 }
 
@@ -954,8 +1035,8 @@ static void more_report(void)
     for (int c = 1; c < MAXCPU; c++)
         g += g_ops[c];
     mc_count[0] = g;
-    say("classes: g=%lu h=%lu i=%lu j=%lu k=%lu l=%lu m=%lu n=%lu", mc_count[0], mc_count[1], mc_count[2],
-        mc_count[3], mc_count[4], mc_count[5], mc_count[6], mc_count[7]);
+    say("classes: g=%lu h=%lu i=%lu j=%lu k=%lu l=%lu m=%lu n=%lu o=%lu", mc_count[0], mc_count[1], mc_count[2],
+        mc_count[3], mc_count[4], mc_count[5], mc_count[6], mc_count[7], mc_count[8]);
     say("(g) other vCPUs: %lu %lu %lu ops (%lu %lu %lu negative)", g_ops[1], g_ops[2], g_ops[3], g_offs[1], g_offs[2],
         g_offs[3]);
     say("(h) CPU_ON %lu (%lu succeeded); (i) %lu returned 0, %lu negative, %lu vcpu_info moves", h_on, h_ok, i_zero,
@@ -966,4 +1047,7 @@ static void more_report(void)
         "error field %lu", k_msgs, k_bytes, k_full, k_unsent, k_cons_bytes, k_bad, k_store ? r32(k_store + 2072) : 0);
     say("(l) %lu PL011 faults; (m) %lu EL1 traps, %lu fetches (%lu first), %lu at EL0 (%lu aborts); (n) BRK %lu+%lu",
         l_faults, m_el1, m_fetch, m_fetch_first, m_el0, m_el0_abort, n_el1, n_el0);
+    say("(o) %lu walks (%lu through untouched tables, %lu tables outside RAM): DFSC 0x06 %lu, 0x07 %lu, 0x10 %lu, "
+        "0x15 %lu, 0x16 %lu", o_walks, o_untouched, o_outside, o_dfsc[6], o_dfsc[7], o_dfsc[0x10], o_dfsc[0x15],
+        o_dfsc[0x16]);
 }

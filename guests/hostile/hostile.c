@@ -52,11 +52,11 @@
  * than SGI generation. Hypercall pointers and the memory they point to never name the guest's
  * own RAM (outside a scratch area at the top of RAM) nor the gfns of its RAM or devices.
  *
- *  (g)-(n) only with bootarg more=PCT: every vCPU at once, lifecycle, its own RAM, a cooperating
- *      peer domain, XenStore and console rings, the PL011, traps, BRK; see classes.h.
+ *  (g)-(o) only with bootarg more=PCT: every vCPU at once, lifecycle, its own RAM, a cooperating
+ *      peer domain, XenStore and console rings, the PL011, traps, BRK, table walks; see classes.h.
  *
  * /chosen/bootargs options: seed=0x... (default 0x5eed0f1057113e00), ops=N (default 100000),
- * strict=1, xenabi=PCT (default 0), more=PCT (default 0), classes=MASK (default 0xff),
+ * strict=1, xenabi=PCT (default 0), more=PCT (default 0), classes=MASK (default 0x1ff),
  * peer=DOMID, life_ms=MS, lifeact=MASK (default 7); see classes.h.
  */
 #include "guest.h"
@@ -1576,7 +1576,7 @@ int main(u64 dtb)
     scratch_fill(scratch_lo, scratch_hi);
     if (opt_more) {
         regions_init();
-        say("more=%lu%%: classes 0x%lx (g-m), peer d%lu; own RAM: fetch 0x%lx, peer 0x%lx, maps 0x%lx, victim "
+        say("more=%lu%%: classes 0x%lx (g-o), peer d%lu; own RAM: fetch 0x%lx, peer 0x%lx, maps 0x%lx, victim "
             "0x%lx..0x%lx", opt_more, opt_classes, opt_peer, fetch_lo, peer_lo, map_lo, victim_lo, victim_hi);
         if (regions_ok && dtb < victim_hi && dtb + dtb_size > fetch_lo)
             fail_now("the DTB (0x%lx) lies in the regions of (i)-(m)", dtb);

@@ -25,11 +25,11 @@ struct HostileRun: Codable {
 }
 
 enum HostileBenchmark {
-    /// Share of hostile's random operations drawn from the classes (g)-(n) on Apus.
+    /// Share of hostile's random operations drawn from the classes (g)-(o) on Apus.
     static let morePercent = 20
 
     /// The Apus command line with every attack class: the hostile domain's `extra` gets
-    /// `more=... classes=0xff peer=2`, and a second hostile domain (its peer, which also reboots,
+    /// `more=... classes=0x1ff peer=2`, and a second hostile domain (its peer, which also reboots,
     /// resets and crashes itself during the board's first 20 s) is added right after it, so
     /// memcheck is domain 3. The xl.cfg files are the ones BenchCommand wrote; a command line
     /// without a hostile.cfg is returned unchanged (Xen's dom0less run keeps its bootargs).
@@ -40,7 +40,7 @@ enum HostileBenchmark {
             let lines = cfg.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
                 let l = String(line)
                 if l.hasPrefix("extra = \""), l.hasSuffix("\"") {
-                    return String(l.dropLast()) + " more=\(morePercent) classes=0xff peer=\(peer)\(extra)\""
+                    return String(l.dropLast()) + " more=\(morePercent) classes=0x1ff peer=\(peer)\(extra)\""
                 }
                 if let name, l.hasPrefix("name = ") { return "name = \"\(name)\"" }
                 return l
