@@ -52,6 +52,7 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     Scheduler.policy = FairScheduler(cpus: Hypervisor.cpus.count, policy: null ? .noSharing : .fair,
                                      timeslice: freq / 100, capPeriod: freq / 10)
     Hypervisor.counterFrequency = freq
+    XenBoard.preemptAfterTicks = Xen.nsToTicks(XenBoard.preemptAfterNS)
     Log.line { Log.put("scheduler: "); Log.put(null ? "null (one vCPU per CPU, no sharing)" : "fair share (credit), 10 ms timeslice") }
 
     // Domains from /chosen, in RAM not used by us, the DTB or the boot modules.
@@ -90,6 +91,8 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         PhysicalUART.enableReceiveInterrupt()
     }
 
+    // Building the domains held locks while nothing else ran: the figures count from here.
+    Latency.reset()
     for c in Hypervisor.cpus.dropFirst() {
         let r = Hypervisor.firmwareCall(0xC400_0003, c.mpidr, apus_secondary_entry_pa(), UInt64(c.index))
         if r != 0 { Log.line { Log.put("CPU "); Log.hex(c.mpidr); Log.put(" did not start: "); Log.hex(r) } }

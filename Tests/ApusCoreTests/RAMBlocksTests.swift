@@ -86,4 +86,29 @@ private let block = RAMBlocks.blockSize
         r.forgetAll()
         #expect(r.state(3) == .untouched && r.populatedBytes == 0 && r.isFirstTouch(page))
     }
+
+    @Test func aGuestsFirstTouchZeroesOneChunkPerFaultAndTheLastMapsTheBlock() {
+        var r = RAMBlocks(base: 0x4000_0000, size: 8 * block)
+        var taken: [Int] = []
+        // Two vCPUs faulting on the same block share its chunks, each taken once.
+        while let c = r.takeChunk(5) { taken.append(c) }
+        #expect(taken == Array(0..<RAMBlocks.chunksPerBlock))
+        #expect(r.state(5) == .claimed)
+        let first = r.setPagePopulated(0x4000_0000 + 5 * block)
+        #expect(!first, "no page of a block being zeroed whole is populated alone")
+        var last = false
+        for c in taken.reversed() {
+            #expect(!last, "the block is ready only after its last chunk")
+            last = r.chunkZeroed(5, c)
+        }
+        #expect(last)
+        r.setPopulated(5)
+        #expect(r.isPopulated(5) && r.takeChunk(5) == nil)
+        // A claim given up leaves nothing behind.
+        let c0 = r.takeChunk(6)
+        #expect(c0 == 0)
+        r.unclaim(6)
+        #expect(r.state(6) == .untouched && r.takeChunk(6) == 0)
+        #expect(RAMBlocks.chunkSize * UInt64(RAMBlocks.chunksPerBlock) == block)
+    }
 }

@@ -10,8 +10,11 @@
 /// Two grains, because the two kinds of first touch differ in who may wait:
 /// - the guest's own first touch (a stage-2 fault) populates a whole 2 MiB block, mapped
 ///   as one block entry. Zeroing 2 MiB is long (~260k instructions), so it happens with no
-///   lock held: the block is first `claim`ed (other vCPUs that fault on it meanwhile
-///   simply retry), zeroed, then mapped.
+///   lock held and one chunk (1/16 of the block) per fault: the block is `claim`ed, each
+///   fault on it takes the next chunk (`takeChunk`), zeroes it and returns to the guest,
+///   whose retried access faults again, until the last chunk is done and the block is
+///   mapped. So no trap spends more than a chunk's zeroing at EL2 (interrupts masked),
+///   and several vCPUs faulting on the same block share the work.
 /// - the hypervisor's first touch inside a hypercall (an argument, a granted frame, a Xen
 ///   page over RAM) happens under locks that other CPUs wait for, so it populates only the
 ///   4 KiB page it needs: the block becomes `partial`, and its other pages are populated
@@ -20,6 +23,8 @@ public struct RAMBlocks: Sendable {
     public static let blockSize: UInt64 = 0x20_0000
     public static let pageSize: UInt64 = 0x1000
     public static let pagesPerBlock = Int(blockSize / pageSize)
+    public static let chunksPerBlock = 16
+    public static let chunkSize = blockSize / UInt64(chunksPerBlock)
 
     public enum State: UInt8, Sendable {
         /// Nothing of it is mapped yet.
@@ -36,6 +41,10 @@ public struct RAMBlocks: Sendable {
     public let base: UInt64
     public let size: UInt64
     private var states: [State]
+    /// For claimed blocks: which chunks a CPU has taken to zero, and which are zeroed.
+    private var chunksTaken: [UInt16]
+    private var chunksDone: [UInt16]
+    private static let allChunks = UInt16.max
     /// For partial blocks: one bit per populated page, `pagesPerBlock / 64` words per block
     /// (empty until the first block goes partial: most domains never have one).
     private var pageBits: [UInt64] = []
@@ -46,6 +55,8 @@ public struct RAMBlocks: Sendable {
         self.base = base
         self.size = size
         states = [State](repeating: .untouched, count: Int(size / RAMBlocks.blockSize))
+        chunksTaken = [UInt16](repeating: 0, count: states.count)
+        chunksDone = chunksTaken
     }
 
     public var count: Int { states.count }
@@ -74,17 +85,45 @@ public struct RAMBlocks: Sendable {
 
     public func isPopulated(_ b: Int) -> Bool { state(b) == .populated }
 
-    /// untouched -> claimed: true when this caller now owns the block's zeroing.
+    /// untouched -> claimed: true when this caller now owns the block's zeroing (all of
+    /// it: its chunks are all taken).
     public mutating func claim(_ b: Int) -> Bool {
         guard b >= 0, b < count, states[b] == .untouched else { return false }
         states[b] = .claimed
+        chunksTaken[b] = RAMBlocks.allChunks
+        chunksDone[b] = 0
         return true
+    }
+
+    /// The next chunk of block `b` to zero (claiming the block if untouched), nil when
+    /// every chunk is taken already or the block is not being zeroed whole.
+    public mutating func takeChunk(_ b: Int) -> Int? {
+        guard b >= 0, b < count else { return nil }
+        if states[b] == .untouched {
+            states[b] = .claimed
+            chunksTaken[b] = 0
+            chunksDone[b] = 0
+        }
+        guard states[b] == .claimed, chunksTaken[b] != RAMBlocks.allChunks else { return nil }
+        let c = (~chunksTaken[b]).trailingZeroBitCount
+        chunksTaken[b] |= 1 << UInt16(c)
+        return c
+    }
+
+    /// Chunk `c` of claimed block `b` is zeroed: true when it was the last one (the block
+    /// is ready to be mapped).
+    public mutating func chunkZeroed(_ b: Int, _ c: Int) -> Bool {
+        guard b >= 0, b < count, states[b] == .claimed, c >= 0, c < RAMBlocks.chunksPerBlock else { return false }
+        chunksDone[b] |= 1 << UInt16(c)
+        return chunksDone[b] == RAMBlocks.allChunks
     }
 
     /// A claim given up (the block could not be mapped): untouched again.
     public mutating func unclaim(_ b: Int) {
         guard b >= 0, b < count, states[b] == .claimed else { return }
         states[b] = .untouched
+        chunksTaken[b] = 0
+        chunksDone[b] = 0
     }
 
     /// Zeroed and mapped whole (from untouched or claimed; a partial block stays partial).
@@ -137,7 +176,7 @@ public struct RAMBlocks: Sendable {
 
     /// Everything unpopulated again (the domain reboots with a fresh p2m).
     public mutating func forgetAll() {
-        for i in states.indices { states[i] = .untouched }
+        for i in states.indices { states[i] = .untouched; chunksTaken[i] = 0; chunksDone[i] = 0 }
         pageBits = []
     }
 

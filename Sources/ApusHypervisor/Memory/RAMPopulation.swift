@@ -20,28 +20,38 @@ extension Domain {
     func populateOnFault(_ ipa: UInt64) -> Bool {
         // `ram` is immutable: most faults (device MMIO) are told apart without the lock.
         guard ipa >= GuestLayout.ram0Base, ipa - GuestLayout.ram0Base < ram.size else { return false }
-        enum Next { case retry, fault, zeroBlock(Int) }
+        enum Next { case retry, fault, zero(block: Int, chunk: Int) }
         let next: Next = withP2M { held in
             guard let b = held.blocks.block(containing: ipa) else { return .fault }
             switch held.blocks.state(b) {
             case .populated:
                 // Mapped meanwhile by another vCPU; a hole stays a fault.
                 return held.p2m.lookup(ipa) != nil ? .retry : .fault
-            case .claimed:
-                return .retry                          // another CPU is zeroing it
             case .partial:
                 // Pages of it were populated one by one: this one joins them.
                 if held.blocks.isPagePopulated(ipa) { return held.p2m.lookup(ipa) != nil ? .retry : .fault }
                 return held.populatePage(ipa) ? .retry : .fault
-            case .untouched:
-                return held.blocks.claim(b) ? .zeroBlock(b) : .fault
+            case .untouched, .claimed:
+                // One chunk per fault; with every chunk taken, another CPU finishes the block.
+                guard let c = held.blocks.takeChunk(b) else { return .retry }
+                return .zero(block: b, chunk: c)
             }
         }
-        guard case .zeroBlock(let b) = next else { if case .retry = next { return true }; return false }
-        // The long part, with no lock held: nobody else maps, zeroes or reads this block
-        // while it is claimed (they retry, or wait in `settle`).
-        zero(block: b)
-        return withP2M { held in held.mapBlock(b) }
+        switch next {
+        case .retry: return true
+        case .fault: return false
+        case .zero(let b, let c):
+            // With no lock held: nobody else maps, zeroes or reads this chunk while its block
+            // is claimed. The guest's retried access faults again for the next chunk.
+            zero(block: b, chunk: c)
+            return withP2M { held in !held.blocks.chunkZeroed(b, c) || held.mapBlock(b) }
+        }
+    }
+
+    fileprivate func zero(block b: Int, chunk c: Int) {
+        let host = ram.base + UInt64(b) * RAMBlocks.blockSize + UInt64(c) * RAMBlocks.chunkSize
+        PhysicalMemory.zero(host, count: RAMBlocks.chunkSize)
+        PhysicalMemory.flushToRAM(host, count: RAMBlocks.chunkSize)
     }
 
     private func zero(block b: Int) {
@@ -160,12 +170,21 @@ extension P2MLocked {
         arch_tlbi_alle1is()
     }
 
-    /// The block of `ipa`, once no CPU is zeroing it any more (the lock is dropped while it
-    /// waits: a block's zeroing is bounded, and the zeroing CPU needs this lock to finish).
-    /// Nil outside RAM.
+    /// The block of `ipa`, once no CPU is zeroing it any more; nil outside RAM. Chunks of it
+    /// nobody has taken yet are zeroed here, with the p2m lock dropped (the hypervisor
+    /// cannot wait for a guest's next fault); chunks another CPU is zeroing are waited for.
+    /// This is the one path that can zero up to a whole block in one trap: a hypervisor
+    /// access racing a guest's own first touch of the same block.
     func settle(_ ipa: UInt64) -> Int? {
         guard let b = blocks.block(containing: ipa) else { return nil }
-        while blocks.state(b) == .claimed { unlocked { arch_yield() } }
+        while blocks.state(b) == .claimed {
+            if let c = blocks.takeChunk(b) {
+                unlocked { domain.zero(block: b, chunk: c) }
+                if blocks.chunkZeroed(b, c) { _ = mapBlock(b) }
+            } else {
+                unlocked { arch_yield() }
+            }
+        }
         return b
     }
 

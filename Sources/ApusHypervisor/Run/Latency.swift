@@ -17,6 +17,11 @@ enum Latency {
     /// guest, or waking from idle, and entering a guest or going idle.
     nonisolated(unsafe) static var longestEL2: UInt64 = 0
 
+    static func reset() {
+        for i in 0..<6 { longestHold[i] = 0 }
+        longestEL2 = 0
+    }
+
     @inline(__always)
     static func held(_ lock: Lock, since t0: UInt64) {
         let d = read_cntpct_el0() &- t0

@@ -20,6 +20,8 @@ final class PerCPU {
     var wfiTrapped = false
     /// Physical count when this CPU last began running hypervisor code (Latency).
     var el2Since: UInt64 = 0
+    /// Physical count when the hypercall running on this CPU began (XenBoard.hypercallPreemptCheck).
+    var hypercallStart: UInt64 = 0
 
     init(index: Int, mpidr: UInt64) {
         self.index = index

@@ -165,15 +165,16 @@ enum Xen {
     static func hypercall(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
         let caller = XenCaller(domain: XenDomainID(d.id), vcpu: UInt32(v.index), now: nowNS)
         let args = XenArguments(frame.x(0), frame.x(1), frame.x(2), frame.x(3), frame.x(4))
+        PerCPU.this.hypercallStart = read_cntpct_el0()
         let r = locked { x in x.host.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d)) }
         runServices()
-        switch r.action {
-        case .restart(let a):
-            // Preempted (a long multicall or grant batch): the guest issues it again.
+        if let a = r.reissue {
+            // Preempted (a long multicall or grant batch), or a multicall that stopped at an
+            // entry's action: the guest issues it again for the rest, after that action.
+            // Written before the action, which may save this frame (block, poll).
             frame.setX(0, a.x0); frame.setX(1, a.x1); frame.setX(2, a.x2); frame.setX(3, a.x3); frame.setX(4, a.x4)
             frame.pointee.elr &-= 4
-            return
-        default:
+        } else {
             frame.setX(0, r.x0)
         }
         switch r.action {

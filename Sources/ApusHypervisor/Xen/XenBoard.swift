@@ -190,6 +190,18 @@ struct XenBoard: XenPlatform {
         return d.vcpus[Int(vcpu)].power != .on
     }
 
+    /// Xen's hypercall_preempt_check(): a hypercall that has run for `preemptAfterNS` (the
+    /// Xen lock held all along) stops at its next safe point and continues in a later trap,
+    /// so that other CPUs waiting for the lock, and this CPU's interrupts, wait no longer
+    /// than that. Guest time: under icount the same instructions always preempt at the
+    /// same point.
+    func hypercallPreemptCheck() -> Bool {
+        read_cntpct_el0() &- PerCPU.this.hypercallStart > XenBoard.preemptAfterTicks
+    }
+
+    static let preemptAfterNS: UInt64 = 20_000
+    nonisolated(unsafe) static var preemptAfterTicks: UInt64 = .max
+
     /// Xen 4.17 release builds (Debian's) let only the control domain use console_io.
     func consoleIO(caller: XenCaller, cmd: UInt64, count: UInt64, buffer: UInt64) -> Int64 {
         XenErrno.EPERM.result
