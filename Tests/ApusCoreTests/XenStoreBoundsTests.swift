@@ -11,7 +11,7 @@ extension XenStore {
         var total = 0
         nodes.forEach { p, n in if n.owner == domid { total += XSCost.node(p, n) } }
         if let conn = connections[domid] {
-            for w in conn.watches { total += XSCost.watch(path: w.path.count, token: w.token.count) }
+            for w in conn.watches { total += XSCost.watch(path: w.path, token: w.token.count) }
             for t in conn.transactions.values {
                 total += XSCost.transactionFixed
                 t.accessed.forEach { _, e in total += XSCost.txEntry(e) }
@@ -201,7 +201,10 @@ struct XSRacingGuestPage: XenStoreRingPage {
         #expect(s.nodeCount(ownedBy: 0) == base0)
         #expect(s.nodes.count == baseNodes)
         #expect(s.readValue("data/r0", from: 1).errorName == "ENOENT")
-        #expect(s.memoryUsed(by: 1) <= baseMemory1 + 4096, "only the watch and the data node's permissions")
+        let watch = XSCost.watch(path: xb("/local/domain/1/data"), token: 1)
+        // Only the watch is left, and the data node's emptied child list (at most 8 slots:
+        // lists are shrunk when more than 3/4 empty).
+        #expect(s.memoryUsed(by: 1) <= baseMemory1 + watch + XSCost.array(8 * 8))
         #expect(s.invariantViolations() == [])
     }
 
@@ -247,6 +250,32 @@ struct XSRacingGuestPage: XenStoreRingPage {
             // Only the root's one extra child ("big") is compared against on the way down.
             #expect(a > 0 && b <= a + 64, "\(a) vs \(b)")
         }
+    }
+
+    // Finding 3: every change was matched against every watch of every domain
+    // (domains x 128 x path bytes); now only watches on the path and its ancestors count.
+    @Test func changeCostDoesNotGrowWithOtherDomainsWatches() {
+        func store() -> XenStore {
+            let s = XenStore()
+            for d: UInt16 in 1...8 { s.introduce(domid: d, name: xb("d\(d)")) }
+            // Domain 1's data is readable by everyone (DOMID_ANY), so all watchers qualify.
+            #expect(s.req(XS.setPerms, xz("data", "n1", "r\(XenStoreWire.domidAny)"), from: 1).payload == xsOK)
+            return s
+        }
+        func writeWork(_ s: XenStore) -> Int {
+            let w0 = s.workUnits
+            #expect(s.writeValue("data/x", "1", from: 1).payload == xsOK)
+            return s.workUnits - w0
+        }
+        let quiet = store(), busy = store()
+        for d: UInt16 in 2...8 {
+            for w in 0..<128 { #expect(busy.req(XS.watch, xz("data/w\(w)", "t\(w)"), from: d).payload == xsOK) }
+        }
+        _ = busy.req(XS.watch, xz("/local/domain/1/data/x", "mine"), from: 0)
+        _ = busy.events(for: 0)
+        let q = writeWork(quiet), b = writeWork(busy)
+        #expect(b <= q + 200, "\(q) vs \(b)")
+        #expect(busy.events(for: 0).map { $0.1 } == ["mine"], "the matching watch still fires")
     }
 
     // Finding 3: one `service` call takes requests until its work budget is used, not

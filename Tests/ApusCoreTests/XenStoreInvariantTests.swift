@@ -67,7 +67,7 @@ extension XenStore {
 
     @Test func memoryQuotaForWatchesAndTransactions() {
         var limits = XenStoreLimits()
-        limits.memoryPerDomain = Self.homeBytes + 32 * 1024
+        limits.memoryPerDomain = Self.homeBytes + 48 * 1024
         let s = XenStore.twoDomains(limits: limits)
         let base = s.memoryUsed(by: 1)
         #expect(base == Self.homeBytes)

@@ -100,6 +100,10 @@ struct XSWatch {
     var token: [UInt8]
     /// Bytes stripped from event paths of a watch set with a relative path ("home/").
     var relativePrefix: Int
+    /// Registration order across the store (events go out in domid, then this, order).
+    var sequence: UInt64 = 0
+    /// The watching domain (set when registered).
+    var domid: UInt16 = 0
 }
 
 struct XSTxEntry {
@@ -165,15 +169,22 @@ public final class XenStore {
     /// costs, whatever the tree looks like.
     let work = XSWork()
     var nodes: XSNodeTree<XSNode>
+    /// Every connection's watches by watched path, so that a change is matched against the
+    /// watches on its own path and its ancestors only, not against all of them.
+    var watchIndex: XSNodeTree<[XSWatch]>
+    /// Last watch registration number.
+    var watchSequence: UInt64 = 0
     var nodeCounts = XSMap<UInt16, Int>()
     var nodeBytes = XSMap<UInt16, Int>()
     var connections = XSMap<UInt16, XSConnection>()
     var pendingDomains = XSMap<UInt16, Bool>()
+
     var generation: UInt64 = 0
 
     public init(limits: XenStoreLimits = XenStoreLimits()) {
         self.limits = limits
         nodes = XSNodeTree<XSNode>(work: work)
+        watchIndex = XSNodeTree<[XSWatch]>(work: work)
         let n0 = [XenStorePermission(domid: 0, access: .none)]
         putCommitted(XSPath.root, XSNode(value: [], perms: n0))
         putCommitted(XenStore.introduceDomainPath, XSNode(value: [], perms: n0))
@@ -276,6 +287,7 @@ public final class XenStore {
     @discardableResult
     public func release(domid: UInt16) -> Bool {
         guard domid != XenStore.privilegedDomid, let conn = connections.removeValue(forKey: domid) else { return false }
+        dropWatches(conn)
         pendingDomains.removeValue(forKey: domid)
         let ctx = privilegedContext
         let home = XSPath.home(domid)
@@ -325,6 +337,37 @@ public final class XenStore {
         }
         nodeCounts.removeValue(forKey: domid)
         nodeBytes.removeValue(forKey: domid)
+    }
+
+    // MARK: Watches
+
+    /// Registers a watch with its connection and the index.
+    func addWatch(_ conn: XSConnection, _ w: XSWatch) {
+        var w = w
+        watchSequence &+= 1
+        w.sequence = watchSequence
+        w.domid = conn.domid
+        conn.watches.append(w)
+        var list = watchIndex[w.path] ?? []
+        watchIndex[w.path] = nil            // keep the list's storage unique while it grows
+        list.append(w)
+        watchIndex.insert(w.path, list)
+    }
+
+    /// Removes `conn.watches[i]` from the connection and the index.
+    func removeWatch(_ conn: XSConnection, at i: Int) {
+        let w = conn.watches.remove(at: i)
+        conn.watchBytes &-= XSCost.watch(path: w.path, token: w.token.count)
+        guard var list = watchIndex[w.path] else { return }
+        work.units &+= list.count
+        list.removeAll { $0.sequence == w.sequence }
+        if list.isEmpty { watchIndex.removeValue(forKey: w.path) } else { watchIndex.insert(w.path, list) }
+    }
+
+    /// Forgets all of a connection's watches.
+    func dropWatches(_ conn: XSConnection) {
+        while !conn.watches.isEmpty { removeWatch(conn, at: conn.watches.count &- 1) }
+        conn.watchBytes = 0
     }
 
     /// Whether a domid may appear in a permission list as a live domain.

@@ -82,9 +82,12 @@ enum XSCost {
     /// An open transaction's object and its slot in the connection's map.
     static let transactionFixed = 256
 
-    /// A watch: path, token and its slot in the connection's list.
-    static func watch(path: Int, token: Int) -> Int {
-        array(path) &+ array(token) &+ 4 &* MemoryLayout<XSWatch>.stride
+    /// A watch: path, token, its slots in the connection's list and in the index's list
+    /// for its path (with that list's header), and the index's tree nodes for its path
+    /// (charged to every watch on the path, though watches on one path share them).
+    static func watch(path: [UInt8], token: Int) -> Int {
+        array(path.count) &+ array(token) &+ 8 &* MemoryLayout<XSWatch>.stride &+ 80
+            &+ XSNodeTree<[XSWatch]>.insertBound(path)
     }
 }
 

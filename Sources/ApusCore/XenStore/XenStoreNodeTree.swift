@@ -193,6 +193,22 @@ final class XSNodeTree<Value> {
         return old
     }
 
+    /// The values at `path` and at each of its ancestors in the tree ("/", "/a", "/a/b"
+    /// for "/a/b"), root first: one walk down the path.
+    func forEachPrefix(of path: [UInt8], _ body: (Value) -> Void) {
+        var n = root
+        var s = 0
+        while s < path.count {
+            let e = XSNodeTree.componentEnd(path, s)
+            if e == s { return }
+            let r = n.search(path, s, e, &work.units)
+            guard r.found else { return }
+            n = n.kids[r.index]
+            if let v = n.value { body(v) }
+            s = XSNodeTree.nextStart(path, s, e)
+        }
+    }
+
     /// Every (path, value), parents before children, siblings in name order.
     func forEach(_ body: ([UInt8], Value) -> Void) {
         var stack: [([UInt8], XSTrieNode<Value>)] = []

@@ -125,12 +125,12 @@ extension XenStore {
             let token = Array(s[1])
             for w in conn.watches where w.path == path && w.token == token { throw .eexist }
             if !privileged && conn.watches.count >= limits.watchesPerDomain { throw .enospc }
-            let cost = XSCost.watch(path: path.count, token: token.count)
+            let cost = XSCost.watch(path: path, token: token.count)
             if !privileged { try checkMemory(conn.domid, adding: cost) }
             conn.watchBytes += cost
             let w = XSWatch(path: path, token: token,
                             relativePrefix: relative ? XSPath.home(conn.domid).count + 1 : 0)
-            conn.watches.append(w)
+            addWatch(conn, w)
             // Fired once straight away (queued behind this reply).
             enqueueEvent(conn, path: watchEventPath(path, w), token: token)
             return XenStore.ok
@@ -141,13 +141,11 @@ extension XenStore {
             let path = try canonical(s[0], ctx, special: true).path
             let token = Array(s[1])
             guard let i = conn.watches.firstIndex(where: { $0.path == path && $0.token == token }) else { throw .enoent }
-            conn.watchBytes -= XSCost.watch(path: conn.watches[i].path.count, token: conn.watches[i].token.count)
-            conn.watches.remove(at: i)
+            removeWatch(conn, at: i)
             return XenStore.ok
 
         case .resetWatches:
-            conn.watches = []
-            conn.watchBytes = 0
+            dropWatches(conn)
             conn.transactions.removeAll()
             return XenStore.ok
 
@@ -276,8 +274,7 @@ extension XenStore {
         }
         if conn.ring.isBroken {
             // As xenstored's ignore_connection: forget watches, transactions and queues.
-            conn.watches = []
-            conn.watchBytes = 0
+            dropWatches(conn)
             conn.transactions.removeAll()
             conn.events = []
             pendingDomains.removeValue(forKey: domid)

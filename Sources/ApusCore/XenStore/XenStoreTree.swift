@@ -234,25 +234,37 @@ extension XenStore {
 
     /// Queues a WATCH_EVENT for every matching watch of every connection allowed to see it:
     /// one that can read the node (with its old or new permissions) or its parent.
+    /// The candidates come from the watch index: watches on `path` (and with `subtree` on
+    /// its ancestors), found in one walk down the path; they go out in domid order, each
+    /// domain's in the order it set them.
     func fire(_ path: [UInt8], subtree: Bool, extraPerms: [XenStorePermission]?) {
+        var matches: [XSWatch] = []
+        if subtree {
+            watchIndex.forEachPrefix(of: path) { list in matches.append(contentsOf: list) }
+        } else if let list = watchIndex[path] {
+            matches = list
+        }
+        if matches.isEmpty { return }
+        work.units &+= matches.count
+        if matches.count > 1 {
+            matches.sort { a, b in a.domid != b.domid ? a.domid < b.domid : a.sequence < b.sequence }
+        }
         let nodePerms = nodes[path]?.perms
         let parentPerms = nodes[XSPath.parent(path)]?.perms
-        var c = 0
-        while c < connections.count {
-            let conn = connections.values[c]
-            c += 1
-            if conn.watches.isEmpty { continue }
-            let privileged = conn.domid == XenStore.privilegedDomid
-            var permitted = false
-            if let p = extraPerms, access(conn.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            if !permitted, let p = nodePerms, access(conn.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            if !permitted, let p = parentPerms, access(conn.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            if !permitted { continue }
-            for w in conn.watches {
-                work.units &+= w.path.count &+ 1
-                let match = subtree ? XSPath.isChild(path, of: w.path) : w.path == path
-                if match { enqueueEvent(conn, path: watchEventPath(path, w), token: w.token) }
+        var current: UInt16? = nil
+        var conn: XSConnection? = nil
+        var permitted = false
+        for w in matches {
+            if w.domid != current {
+                current = w.domid
+                conn = connections[w.domid]
+                permitted = false
+                let privileged = w.domid == XenStore.privilegedDomid
+                if let p = extraPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
+                if !permitted, let p = nodePerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
+                if !permitted, let p = parentPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
             }
+            if permitted, let c = conn { enqueueEvent(c, path: watchEventPath(path, w), token: w.token) }
         }
     }
 
