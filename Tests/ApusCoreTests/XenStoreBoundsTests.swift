@@ -180,6 +180,29 @@ struct XSRacingGuestPage: XenStoreRingPage {
         #expect(s.invariantViolations() == [])
     }
 
+    // Finding 1: a domain given write access to another's directory made the owner's
+    // child list grow without a check against the owner's quota.
+    @Test func growingSomeoneElsesDirectoryIsChargedToItsOwner() {
+        var limits = XenStoreLimits()
+        limits.memoryPerDomain = XenStoreInvariantTests.homeBytes + 16 * 1024
+        let s = XenStore.twoDomains(limits: limits)
+        #expect(s.req(XS.mkdir, xz("data/dir"), from: 2).payload == xsOK)
+        #expect(s.req(XS.setPerms, xz("data/dir", "n2", "b1"), from: 2).payload == xsOK)
+        // Domain 2 fills its quota to within a few bytes.
+        var size = 2048, i = 0
+        while size > 0 && i < 200 {
+            if s.writeValue("data/fill\(i)", String(repeating: "f", count: size), from: 2).isError { size /= 2 } else { i += 1 }
+        }
+        var refused = false
+        for c in 0..<200 where !refused {
+            let r = s.writeValue("/local/domain/2/data/dir/c\(c)", "", from: 1)
+            if r.isError { #expect(r.errorName == "ENOSPC"); refused = true }
+        }
+        #expect(refused)
+        #expect(s.memoryUsed(by: 2) <= limits.memoryPerDomain)
+        #expect(s.invariantViolations() == [])
+    }
+
     // Finding 11: nodes a released domain created where another let it were handed to
     // domain 0, which has no quota: two domains could grow the store without bound.
     @Test func releasedDomainsLeaveNothingBehind() {

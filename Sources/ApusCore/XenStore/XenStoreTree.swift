@@ -305,12 +305,16 @@ extension XenStore {
                 prev = len
             }
             add &+= XSCost.array(value.count)
-            let cap = parentNode.children.capacity
-            if parentNode.children.count >= cap {
-                add &+= XSCost.array(8 &* 2 &* (cap &+ 1)) &- XSCost.array(8 &* cap)
-            }
             if ctx.tx != nil { add &+= XSNodeTree<XSTxEntry>.insertBound(path) }
             try checkMemory(ctx.domid, adding: add)
+            // The parent's child list grows: its owner pays (in a transaction, the
+            // transaction's domain), so a domain cannot grow a directory it was only given
+            // write access to past its owner's quota.
+            let cap = parentNode.children.capacity
+            if parentNode.children.count >= cap {
+                let growth = XSCost.array(8 &* 2 &* (cap &+ 1)) &- XSCost.array(8 &* cap)
+                try checkMemory(payer(parentNode.owner, ctx), adding: growth)
+            }
         }
         var i = 0
         while i < missing.count {
