@@ -27,14 +27,25 @@ public struct XenStoreLimits: Sendable {
     public var nodesPerTransaction = 1024
     /// Entries in a SET_PERMS list ("node-permissions", 5).
     public var permissionsPerNode = 5
-    /// Approximate bytes a domain may hold ("memory", 2.5 MiB hard quota in xenstored):
-    /// paths, values and permission lists of the nodes it owns, its watches and the
-    /// paths and values its open transactions touched.
-    public var memoryPerDomain = 2560 * 1024
+    /// Heap bytes a domain may make the store hold (xenstored's "memory", a 2.5 MiB hard
+    /// quota of payload bytes): the nodes it owns, its watches, and everything its open
+    /// transactions keep (see XSCost: Apus charges heap blocks with their headers and
+    /// rounding, so the figure is larger than xenstored's for the same use). 6 MiB lets a
+    /// domain have 1000 nodes of 2048-byte values (about 4.9 MiB charged), 128 watches and
+    /// 10 transactions at once, as xenstored's defaults allow.
+    public var memoryPerDomain = 6 * 1024 * 1024
     /// Watch events plus unsent replies queued for one domain; further events are dropped.
     public var pendingOutputBytes = 65536
     /// Requests handled per `service` call before it returns with `moreWork`.
     public var requestsPerService = 64
+    /// Work units (bytes compared, copied or moved; see `XenStore.workUnits`) after which
+    /// a `service` call takes no further request and returns with `moreWork`. One request
+    /// costs at most `XenStore.maxWorkPerRequest(for:)` on top.
+    public var workPerService = 16384
+    /// Path components (slashes) of a path an unprivileged domain may name. xenstored has
+    /// no such limit (only 2048 bytes, ~1000 levels); Linux and Xen's toolstack stay below
+    /// 12. Bounds the nodes one request creates and the ancestors it looks at.
+    public var maxDepth = 32
 
     public init() {}
 }
@@ -89,6 +100,10 @@ struct XSWatch {
     var token: [UInt8]
     /// Bytes stripped from event paths of a watch set with a relative path ("home/").
     var relativePrefix: Int
+    /// Registration order across the store (events go out in domid, then this, order).
+    var sequence: UInt64 = 0
+    /// The watching domain (set when registered).
+    var domid: UInt16 = 0
 }
 
 struct XSTxEntry {
@@ -98,6 +113,8 @@ struct XSTxEntry {
     var node: XSNode?
     var modified: Bool
     var originalPerms: [XenStorePermission]?
+    /// Index of this path's queued watch firing in the transaction's `events`, or -1.
+    var event = -1
 }
 
 struct XSTxEvent {
@@ -107,14 +124,17 @@ struct XSTxEvent {
 
 final class XSTransaction {
     let id: UInt32
-    var accessed = XSMap<[UInt8], XSTxEntry>()
+    var accessed: XSNodeTree<XSTxEntry>
     var events: [XSTxEvent] = []
-    var eventIndex = XSMap<[UInt8], Int>()
     var ownerDelta = XSMap<UInt16, Int>()
-    /// Memory charged to the owning domain (paths touched, values written); only grows.
-    var bytes = 0
+    /// Heap bytes charged to the owning domain: the transaction itself, its entries (with
+    /// their private node copies) and queued watch firings (XSCost).
+    var bytes = XSCost.transactionFixed
 
-    init(id: UInt32) { self.id = id }
+    init(id: UInt32, work: XSWork) {
+        self.id = id
+        accessed = XSNodeTree<XSTxEntry>(work: work)
+    }
 }
 
 final class XSConnection {
@@ -123,8 +143,8 @@ final class XSConnection {
     var watchBytes = 0
     var transactions = XSMap<UInt32, XSTransaction>()
     var nextTransactionID: UInt32 = 1
-    var events: [[UInt8]] = []
-    var eventBytes = 0
+    /// Queued WATCH_EVENT messages, back to back (one array: no per-event allocation).
+    var events: [UInt8] = []
     var droppedEvents = 0
     var ring = XenStoreRing()
     var vmPath: [UInt8]?
@@ -144,15 +164,27 @@ public final class XenStore {
     public static let releaseDomainPath: [UInt8] = xsBytes("@releaseDomain")
 
     public let limits: XenStoreLimits
-    var nodes = XSMap<[UInt8], XSNode>()
+    /// Work units done so far (bytes compared in lookups, copied into the tree, moved in
+    /// child arrays, of requests read and replies written, watches matched): what a call
+    /// costs, whatever the tree looks like.
+    let work = XSWork()
+    var nodes: XSNodeTree<XSNode>
+    /// Every connection's watches by watched path, so that a change is matched against the
+    /// watches on its own path and its ancestors only, not against all of them.
+    var watchIndex: XSNodeTree<[XSWatch]>
+    /// Last watch registration number.
+    var watchSequence: UInt64 = 0
     var nodeCounts = XSMap<UInt16, Int>()
     var nodeBytes = XSMap<UInt16, Int>()
     var connections = XSMap<UInt16, XSConnection>()
     var pendingDomains = XSMap<UInt16, Bool>()
+
     var generation: UInt64 = 0
 
     public init(limits: XenStoreLimits = XenStoreLimits()) {
         self.limits = limits
+        nodes = XSNodeTree<XSNode>(work: work)
+        watchIndex = XSNodeTree<[XSWatch]>(work: work)
         let n0 = [XenStorePermission(domid: 0, access: .none)]
         putCommitted(XSPath.root, XSNode(value: [], perms: n0))
         putCommitted(XenStore.introduceDomainPath, XSNode(value: [], perms: n0))
@@ -243,58 +275,99 @@ public final class XenStore {
     }
 
     /// Disconnects a domain: drops its watches, transactions, queued events and ring state,
-    /// removes /local/domain/<domid> and its /vm entry, gives its remaining nodes to domain 0,
-    /// disables permission entries naming it, then fires @releaseDomain.
+    /// removes /local/domain/<domid> and its /vm entry, removes every other node it still
+    /// owns (with what lies below it), disables permission entries naming it, then fires
+    /// @releaseDomain.
+    ///
+    /// Xen's xenstored gives a released domain's remaining nodes to dom0, whose toolstack
+    /// cleans up after it. Apus has no toolstack, and domain 0 (the hypervisor) has no quota:
+    /// nodes handed to it would let two cooperating domains grow the store without bound
+    /// (one grants the other write access, the other fills it and is rebooted, again and
+    /// again). So they are removed, as the toolstack would, and their watches fire.
     @discardableResult
     public func release(domid: UInt16) -> Bool {
         guard domid != XenStore.privilegedDomid, let conn = connections.removeValue(forKey: domid) else { return false }
+        dropWatches(conn)
         pendingDomains.removeValue(forKey: domid)
         let ctx = privilegedContext
         let home = XSPath.home(domid)
         if nodes[home] != nil { try? removeTree(home, ctx) }
         if let vm = conn.vmPath, nodes[vm] != nil { try? removeTree(vm, ctx) }
+        if (nodeCounts[domid] ?? 0) > 0 {
+            var owned: [[UInt8]] = []
+            nodes.forEach { p, n in if n.owner == domid { owned.append(p) } }
+            // Parents come first: removing one removes the owned nodes below it too.
+            for p in owned where nodes[p] != nil { try? removeTree(p, ctx) }
+        }
         forgetDomain(domid)
         fire(XenStore.releaseDomainPath, subtree: false, extraPerms: nil)
         return true
     }
 
-    /// Nodes still naming `domid` after its release: owner becomes 0, entries are ignored.
-    /// Touched nodes get a new generation so open transactions that saw them conflict.
+    /// Permission entries naming `domid` after its release are ignored from now on (and a
+    /// node it still owns, which `release` leaves only if it could not remove it, goes to
+    /// domain 0). Touched nodes get a new generation so open transactions that saw them
+    /// conflict.
     func forgetDomain(_ domid: UInt16) {
         var moved = 0
-        var movedBytes = 0
-        var i = 0
-        while i < nodes.count {
-            let key = nodes.keys[i]
-            nodes.updateValue(at: i) { n in
-                var changed = false
-                if let first = n.perms.first, first.domid == domid {
-                    n.perms[0].domid = XenStore.privilegedDomid
-                    moved += 1
-                    movedBytes += XenStore.cost(key, n)
+        nodes.updateAll { n in
+            var changed = false
+            if let first = n.perms.first, first.domid == domid {
+                n.perms[0].domid = XenStore.privilegedDomid
+                moved += 1
+                changed = true
+            }
+            var j = 1
+            while j < n.perms.count {
+                if n.perms[j].domid == domid && !n.perms[j].ignored {
+                    n.perms[j].ignored = true
                     changed = true
                 }
-                var j = 1
-                while j < n.perms.count {
-                    if n.perms[j].domid == domid && !n.perms[j].ignored {
-                        n.perms[j].ignored = true
-                        changed = true
-                    }
-                    j += 1
-                }
-                if changed {
-                    generation &+= 1
-                    n.generation = generation
-                }
+                j += 1
             }
-            i += 1
+            if changed {
+                generation &+= 1
+                n.generation = generation
+            }
+        }
+        if moved > 0 {
+            // Not expected (see release); keep the accounting right if it happens.
+            nodeCounts[XenStore.privilegedDomid] = (nodeCounts[XenStore.privilegedDomid] ?? 0) + moved
+            nodeBytes[XenStore.privilegedDomid] = (nodeBytes[XenStore.privilegedDomid] ?? 0) + (nodeBytes[domid] ?? 0)
         }
         nodeCounts.removeValue(forKey: domid)
         nodeBytes.removeValue(forKey: domid)
-        if moved > 0 {
-            nodeCounts[XenStore.privilegedDomid] = (nodeCounts[XenStore.privilegedDomid] ?? 0) + moved
-            nodeBytes[XenStore.privilegedDomid] = (nodeBytes[XenStore.privilegedDomid] ?? 0) + movedBytes
-        }
+    }
+
+    // MARK: Watches
+
+    /// Registers a watch with its connection and the index.
+    func addWatch(_ conn: XSConnection, _ w: XSWatch) {
+        var w = w
+        watchSequence &+= 1
+        w.sequence = watchSequence
+        w.domid = conn.domid
+        conn.watches.append(w)
+        var list = watchIndex[w.path] ?? []
+        watchIndex[w.path] = nil            // keep the list's storage unique while it grows
+        list.append(w)
+        watchIndex.insert(w.path, list)
+    }
+
+    /// Removes `conn.watches[i]` from the connection and the index.
+    func removeWatch(_ conn: XSConnection, at i: Int) {
+        let w = conn.watches.remove(at: i)
+        conn.watchBytes &-= XSCost.watch(path: w.path, token: w.token.count)
+        guard var list = watchIndex[w.path] else { return }
+        work.units &+= list.count
+        list.removeAll { $0.sequence == w.sequence }
+        if list.isEmpty { watchIndex.removeValue(forKey: w.path) } else { watchIndex.insert(w.path, list) }
+    }
+
+    /// Forgets all of a connection's watches.
+    func dropWatches(_ conn: XSConnection) {
+        while !conn.watches.isEmpty { removeWatch(conn, at: conn.watches.count &- 1) }
+        conn.watchBytes = 0
     }
 
     /// Whether a domid may appear in a permission list as a live domain.
@@ -308,11 +381,19 @@ public final class XenStore {
     /// drains them into the ring itself).
     public func pendingWatchEvents(for domid: UInt16) -> [[UInt8]] {
         guard let conn = connections[domid] else { return [] }
-        let e = conn.events
+        let q = conn.events
         conn.events = []
-        conn.eventBytes = 0
         pendingDomains.removeValue(forKey: domid)
-        return e
+        var out: [[UInt8]] = []
+        var i = 0
+        while i &+ XenStoreWire.headerSize <= q.count {
+            let len = Int(xsLE32(q, i &+ 12))
+            let end = i &+ XenStoreWire.headerSize &+ len
+            if end > q.count { break }
+            out.append(Array(q[i..<end]))
+            i = end
+        }
+        return out
     }
 
     /// Domains that got watch events since they were last serviced/drained, in domid order.
@@ -333,33 +414,33 @@ public final class XenStore {
     public func memoryUsed(by domid: UInt16) -> Int {
         var total = nodeBytes[domid] ?? 0
         if let conn = connections[domid] {
-            total += conn.watchBytes
-            for t in conn.transactions.values { total += t.bytes }
+            total &+= conn.watchBytes
+            for t in conn.transactions.values { total &+= t.bytes }
         }
         return total
     }
 
-    /// Approximate memory of one committed node: its path, value, permissions and the
-    /// entry in its parent's child list.
-    static func cost(_ path: [UInt8], _ node: XSNode) -> Int {
-        2 * path.count + node.value.count + 4 * node.perms.count + 64
-    }
+    /// Work units done by this store so far (see `XenStoreLimits.workPerService`).
+    public var workUnits: Int { work.units }
+
+    /// Heap bytes charged for one committed node (XSCost.node).
+    static func cost(_ path: [UInt8], _ node: XSNode) -> Int { XSCost.node(path, node) }
 
     /// ENOSPC when charging `add` more bytes to unprivileged `domid` would pass its quota.
     func checkMemory(_ domid: UInt16, adding add: Int) throws(XenStoreError) {
         if domid == XenStore.privilegedDomid || add <= 0 { return }
-        if memoryUsed(by: domid) + add > limits.memoryPerDomain { throw .enospc }
+        if memoryUsed(by: domid) &+ add > limits.memoryPerDomain { throw .enospc }
     }
 
     func enqueueEvent(_ conn: XSConnection, path: [UInt8], token: [UInt8]) {
         guard !conn.ring.isBroken else { return }
-        let m = XenStoreWire.watchEvent(path: path, token: token)
-        if conn.eventBytes + conn.ring.pendingOutputBytes + m.count > limits.pendingOutputBytes {
-            conn.droppedEvents += 1
+        let size = XenStoreWire.headerSize &+ path.count &+ token.count &+ 2
+        work.units &+= size
+        if conn.events.count &+ conn.ring.pendingOutputBytes &+ size > limits.pendingOutputBytes {
+            conn.droppedEvents &+= 1
             return
         }
-        conn.events.append(m)
-        conn.eventBytes += m.count
+        conn.events.append(contentsOf: XenStoreWire.watchEvent(path: path, token: token))
         pendingDomains[conn.domid] = true
     }
 

@@ -165,8 +165,10 @@ enum XSPath {
 
     /// xenstored's canonicalize: validates a path from `domid` and makes it absolute.
     /// Relative paths are under /local/domain/<domid>; "@..." names only when `allowSpecial`.
+    /// Unprivileged paths may have at most `maxDepth` components (an Apus limit, see
+    /// XenStoreLimits.maxDepth).
     static func canonicalize(_ raw: ArraySlice<UInt8>, domid: UInt16, privileged: Bool,
-                             allowSpecial: Bool) throws(XenStoreError) -> (path: [UInt8], relative: Bool) {
+                             allowSpecial: Bool, maxDepth: Int = Int.max) throws(XenStoreError) -> (path: [UInt8], relative: Bool) {
         // Input is bounded by the payload size, so this loop is too.
         for c in raw where !isValidChar(c) { throw .einval }
         var relative = false
@@ -185,10 +187,15 @@ enum XSPath {
         }
         if name.count > 1, name[name.count - 1] == slash { throw .einval }
         var i = 1
+        var depth = name.first == slash && name.count > 1 ? 1 : 0
         while i < name.count {
-            if name[i] == slash && name[i - 1] == slash { throw .einval }
+            if name[i] == slash {
+                if name[i - 1] == slash { throw .einval }
+                depth += 1
+            }
             i += 1
         }
+        if !privileged && depth > maxDepth { throw .einval }
         if name.count > XenStoreWire.absolutePathMax { throw .einval }
         if !privileged && name.count - localPrefixLength(name) >= XenStoreWire.relativePathMax { throw .einval }
         return (name, relative)

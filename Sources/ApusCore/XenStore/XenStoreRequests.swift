@@ -125,12 +125,12 @@ extension XenStore {
             let token = Array(s[1])
             for w in conn.watches where w.path == path && w.token == token { throw .eexist }
             if !privileged && conn.watches.count >= limits.watchesPerDomain { throw .enospc }
-            let cost = path.count + token.count + 64
+            let cost = XSCost.watch(path: path, token: token.count)
             if !privileged { try checkMemory(conn.domid, adding: cost) }
             conn.watchBytes += cost
             let w = XSWatch(path: path, token: token,
                             relativePrefix: relative ? XSPath.home(conn.domid).count + 1 : 0)
-            conn.watches.append(w)
+            addWatch(conn, w)
             // Fired once straight away (queued behind this reply).
             enqueueEvent(conn, path: watchEventPath(path, w), token: token)
             return XenStore.ok
@@ -141,13 +141,11 @@ extension XenStore {
             let path = try canonical(s[0], ctx, special: true).path
             let token = Array(s[1])
             guard let i = conn.watches.firstIndex(where: { $0.path == path && $0.token == token }) else { throw .enoent }
-            conn.watchBytes -= conn.watches[i].path.count + conn.watches[i].token.count + 64
-            conn.watches.remove(at: i)
+            removeWatch(conn, at: i)
             return XenStore.ok
 
         case .resetWatches:
-            conn.watches = []
-            conn.watchBytes = 0
+            dropWatches(conn)
             conn.transactions.removeAll()
             return XenStore.ok
 
@@ -157,7 +155,8 @@ extension XenStore {
             var id = conn.nextTransactionID
             while id == 0 || conn.transactions.contains(id) { id &+= 1 }
             conn.nextTransactionID = id &+ 1
-            conn.transactions[id] = XSTransaction(id: id)
+            if !privileged { try checkMemory(conn.domid, adding: XSCost.transactionFixed) }
+            conn.transactions[id] = XSTransaction(id: id, work: work)
             var out = xsDecimal(id)
             out.append(0)
             return out
@@ -250,29 +249,34 @@ extension XenStore {
         let producedBefore = conn.ring.producedBytes
         var handled = 0
         var moreWork = false
+        let workBefore = work.units
         moveEvents(conn)
-        _ = conn.ring.flush(&page)
+        work.units &+= conn.ring.flush(&page)
         while !conn.ring.isBroken {
             // Backpressure: while the response ring is full, take no new requests.
             if conn.ring.pendingOutputBytes > 0 { break }
-            if handled >= limits.requestsPerService {
+            // Budget: a bounded number of requests and of work per call; the caller
+            // continues (now or at a later trap) while `moreWork` says so.
+            if handled >= limits.requestsPerService || work.units &- workBefore >= limits.workPerService {
                 moreWork = conn.ring.hasPendingInput(page)
                 break
             }
             let msgs = conn.ring.consumeRequests(&page, maxMessages: 1)
             guard let m = msgs.first else { break }
             handled += 1
-            for r in handle(m, from: domid) { conn.ring.enqueue(r) }
+            work.units &+= m.count
+            for r in handle(m, from: domid) {
+                work.units &+= r.count
+                conn.ring.enqueue(r)
+            }
             moveEvents(conn)
-            _ = conn.ring.flush(&page)
+            work.units &+= conn.ring.flush(&page)
         }
         if conn.ring.isBroken {
             // As xenstored's ignore_connection: forget watches, transactions and queues.
-            conn.watches = []
-            conn.watchBytes = 0
+            dropWatches(conn)
             conn.transactions.removeAll()
             conn.events = []
-            conn.eventBytes = 0
             pendingDomains.removeValue(forKey: domid)
         }
         let notify = conn.ring.consumedBytes != consumedBefore || conn.ring.producedBytes != producedBefore
@@ -283,9 +287,8 @@ extension XenStore {
     func moveEvents(_ conn: XSConnection) {
         pendingDomains.removeValue(forKey: conn.domid)
         if conn.events.isEmpty { return }
-        for e in conn.events { conn.ring.enqueue(e) }
+        conn.ring.enqueue(conn.events)
         conn.events = []
-        conn.eventBytes = 0
     }
 
     /// Whether `domid`'s connection was given up because of a ring protocol violation.

@@ -45,37 +45,53 @@ extension XenStore {
     }
 
     /// The node at `path` as `ctx` sees it. Inside a transaction the first access is recorded
-    /// (ENOSPC once the transaction touched `nodesPerTransaction` nodes).
+    /// with a private copy of the node, charged to the domain (ENOSPC once the transaction
+    /// touched `nodesPerTransaction` nodes or the copy does not fit the domain's quota).
     func fetch(_ path: [UInt8], _ ctx: XSContext) throws(XenStoreError) -> XSNode? {
         guard let tx = ctx.tx else { return nodes[path] }
-        let s = tx.accessed.search(path)
-        if s.found { return tx.accessed.values[s.index].node }
+        if let t = tx.accessed.find(path), let e = t.value { return e.node }
+        let n = nodes[path]
+        let e = XSTxEntry(baseGeneration: n?.generation, node: n, modified: false, originalPerms: n?.perms)
         if !ctx.privileged {
             if tx.accessed.count >= limits.nodesPerTransaction { throw .enospc }
-            try checkMemory(ctx.domid, adding: path.count + 64)
+            try checkMemory(ctx.domid, adding: XSCost.txEntry(e) &+ XSNodeTree<XSTxEntry>.insertBound(path))
         }
-        tx.bytes += path.count + 64
-        let n = nodes[path]
-        tx.accessed[path] = XSTxEntry(baseGeneration: n?.generation, node: n, modified: false, originalPerms: n?.perms)
+        let added = tx.accessed.insert(path, e)
+        tx.bytes &+= XSCost.txEntry(e) &+ added
         return n
+    }
+
+    /// The domain a change of a node owned by `owner` is charged to: the owner, or inside a
+    /// transaction the transaction's domain (its copy is what the hypervisor holds until
+    /// the commit, which charges the owner again).
+    func payer(_ owner: UInt16, _ ctx: XSContext) -> UInt16 { ctx.tx != nil ? ctx.domid : owner }
+
+    /// What replacing `old` (already fetched in `ctx`) by `new` at `path` adds to the charge.
+    func changeCost(_ path: [UInt8], old: XSNode, new: XSNode, _ ctx: XSContext) -> Int {
+        if ctx.tx != nil { return XSCost.snapshot(new) &- XSCost.snapshot(old) }
+        return XSCost.node(path, new) &- XSCost.node(path, old)
     }
 
     /// Writes `node` (new generation) in `ctx`'s view. Quota checks are the caller's.
     func store(_ path: [UInt8], _ node: XSNode, _ ctx: XSContext) {
         guard let tx = ctx.tx else { putCommitted(path, node); return }
-        tx.bytes += node.value.count
         generation &+= 1
         var n = node
         n.generation = generation
-        let s = tx.accessed.search(path)
         let old: XSNode?
-        if s.found {
-            old = tx.accessed.values[s.index].node
-            tx.accessed.updateValue(at: s.index) { $0.node = n; $0.modified = true }
+        if let t = tx.accessed.find(path), var e = t.value {
+            old = e.node
+            let before = XSCost.txEntry(e)
+            e.node = n
+            e.modified = true
+            t.value = e
+            tx.bytes &+= XSCost.txEntry(e) &- before
         } else {
             let m = nodes[path]
             old = m
-            tx.accessed[path] = XSTxEntry(baseGeneration: m?.generation, node: n, modified: true, originalPerms: m?.perms)
+            let e = XSTxEntry(baseGeneration: m?.generation, node: n, modified: true, originalPerms: m?.perms)
+            let added = tx.accessed.insert(path, e)
+            tx.bytes &+= XSCost.txEntry(e) &+ added
         }
         adjust(&tx.ownerDelta, from: old?.owner, to: n.owner)
     }
@@ -85,15 +101,20 @@ extension XenStore {
             if let old = nodes.removeValue(forKey: path) { accountCommitted(path, old: old, new: nil) }
             return
         }
-        let s = tx.accessed.search(path)
         let old: XSNode?
-        if s.found {
-            old = tx.accessed.values[s.index].node
-            tx.accessed.updateValue(at: s.index) { $0.node = nil; $0.modified = true }
+        if let t = tx.accessed.find(path), var e = t.value {
+            old = e.node
+            let before = XSCost.txEntry(e)
+            e.node = nil
+            e.modified = true
+            t.value = e
+            tx.bytes &+= XSCost.txEntry(e) &- before
         } else {
             let m = nodes[path]
             old = m
-            tx.accessed[path] = XSTxEntry(baseGeneration: m?.generation, node: nil, modified: true, originalPerms: m?.perms)
+            let e = XSTxEntry(baseGeneration: m?.generation, node: nil, modified: true, originalPerms: m?.perms)
+            let added = tx.accessed.insert(path, e)
+            tx.bytes &+= XSCost.txEntry(e) &+ added
         }
         adjust(&tx.ownerDelta, from: old?.owner, to: nil)
     }
@@ -126,14 +147,49 @@ extension XenStore {
         access(ctx.domid, privileged: ctx.privileged, perms)
     }
 
+    /// Lengths of the proper ancestors of canonical `path`, root first ("/a/b/c": "/",
+    /// "/a", "/a/b"). Special names ("@x") have "/" as their parent, as XSPath.parent says.
+    func ancestorLengths(_ path: [UInt8]) -> [Int] {
+        var out: [Int] = [1]
+        guard path.first == XSPath.slash else { return out }
+        var i = 1
+        while i < path.count {
+            if path[i] == XSPath.slash { out.append(i) }
+            i &+= 1
+        }
+        work.units &+= path.count
+        return out
+    }
+
+    /// The deepest existing proper ancestor of `path` as `ctx` sees it: its length among
+    /// `ancestorLengths(path)` and its node. The root always exists. Existence is monotone
+    /// along a path (a node's parent exists), so a binary search needs log2(depth) lookups
+    /// where walking up needs depth of them. (Inside a transaction whose copies went stale
+    /// the view may not be monotone; such a transaction fails its commit with EAGAIN.)
+    func nearestAncestor(_ path: [UInt8], _ ctx: XSContext) throws(XenStoreError) -> (index: Int, lengths: [Int], node: XSNode?) {
+        let lengths = ancestorLengths(path)
+        if path.first != XSPath.slash { return (0, lengths, try fetch(XSPath.root, ctx)) }
+        var lo = 0, hi = lengths.count &- 1
+        var found: XSNode? = nil
+        var foundAt = -1
+        while lo < hi {
+            let mid = lo &+ (hi &- lo &+ 1) / 2
+            if let n = try fetch(Array(path[0..<lengths[mid]]), ctx) {
+                lo = mid
+                found = n
+                foundAt = mid
+            } else {
+                hi = mid &- 1
+            }
+        }
+        if foundAt != lo { found = try fetch(Array(path[0..<lengths[lo]]), ctx) }
+        return (lo, lengths, found)
+    }
+
     /// Access `ctx` has to the nearest existing ancestor of `path` (xenstored's ask_parents).
     func ancestorAccess(_ path: [UInt8], _ ctx: XSContext) throws(XenStoreError) -> XSAccess {
-        var p = path
-        repeat {
-            p = XSPath.parent(p)
-            if let n = try fetch(p, ctx) { return access(ctx, n.perms) }
-        } while !(p.count == 1 && p[0] == XSPath.slash)
-        return []
+        guard let n = try nearestAncestor(path, ctx).node else { return [] }
+        return access(ctx, n.perms)
     }
 
     /// The node at `path` if `ctx` has all of `need` on it. A missing node gives ENOENT only
@@ -149,7 +205,9 @@ extension XenStore {
     }
 
     func canonical(_ raw: ArraySlice<UInt8>, _ ctx: XSContext, special: Bool) throws(XenStoreError) -> (path: [UInt8], relative: Bool) {
-        try XSPath.canonicalize(raw, domid: ctx.domid, privileged: ctx.privileged, allowSpecial: special)
+        work.units &+= raw.count
+        return try XSPath.canonicalize(raw, domid: ctx.domid, privileged: ctx.privileged, allowSpecial: special,
+                                       maxDepth: limits.maxDepth)
     }
 
     // MARK: Watches
@@ -161,34 +219,52 @@ extension XenStore {
             fire(path, subtree: subtree, extraPerms: extraPerms)
             return
         }
-        if let i = tx.eventIndex[path] {
-            if subtree { tx.events[i].subtree = true }
-        } else {
-            tx.eventIndex[path] = tx.events.count
-            tx.events.append(XSTxEvent(path: path, subtree: subtree))
+        // Every path changed in a transaction has an entry (store/erase made it).
+        if let t = tx.accessed.find(path), var e = t.value {
+            if e.event >= 0 && e.event < tx.events.count {
+                if subtree { tx.events[e.event].subtree = true }
+                return
+            }
+            e.event = tx.events.count
+            t.value = e
         }
+        tx.events.append(XSTxEvent(path: path, subtree: subtree))
+        tx.bytes &+= XSCost.txEvent(path)
     }
 
     /// Queues a WATCH_EVENT for every matching watch of every connection allowed to see it:
     /// one that can read the node (with its old or new permissions) or its parent.
+    /// The candidates come from the watch index: watches on `path` (and with `subtree` on
+    /// its ancestors), found in one walk down the path; they go out in domid order, each
+    /// domain's in the order it set them.
     func fire(_ path: [UInt8], subtree: Bool, extraPerms: [XenStorePermission]?) {
+        var matches: [XSWatch] = []
+        if subtree {
+            watchIndex.forEachPrefix(of: path) { list in matches.append(contentsOf: list) }
+        } else if let list = watchIndex[path] {
+            matches = list
+        }
+        if matches.isEmpty { return }
+        work.units &+= matches.count
+        if matches.count > 1 {
+            matches.sort { a, b in a.domid != b.domid ? a.domid < b.domid : a.sequence < b.sequence }
+        }
         let nodePerms = nodes[path]?.perms
         let parentPerms = nodes[XSPath.parent(path)]?.perms
-        var c = 0
-        while c < connections.count {
-            let conn = connections.values[c]
-            c += 1
-            if conn.watches.isEmpty { continue }
-            let privileged = conn.domid == XenStore.privilegedDomid
-            var permitted = false
-            if let p = extraPerms, access(conn.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            if !permitted, let p = nodePerms, access(conn.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            if !permitted, let p = parentPerms, access(conn.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            if !permitted { continue }
-            for w in conn.watches {
-                let match = subtree ? XSPath.isChild(path, of: w.path) : w.path == path
-                if match { enqueueEvent(conn, path: watchEventPath(path, w), token: w.token) }
+        var current: UInt16? = nil
+        var conn: XSConnection? = nil
+        var permitted = false
+        for w in matches {
+            if w.domid != current {
+                current = w.domid
+                conn = connections[w.domid]
+                permitted = false
+                let privileged = w.domid == XenStore.privilegedDomid
+                if let p = extraPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
+                if !permitted, let p = nodePerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
+                if !permitted, let p = parentPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
             }
+            if permitted, let c = conn { enqueueEvent(c, path: watchEventPath(path, w), token: w.token) }
         }
     }
 
@@ -200,38 +276,59 @@ extension XenStore {
     // MARK: Operations
 
     /// Creates `path` and any missing parents (xenstored's create_node): new nodes inherit
-    /// the parent's permissions, and a domain owns what it creates.
+    /// the parent's permissions, and a domain owns what it creates. Everything it will be
+    /// charged is checked before anything changes.
     func create(_ path: [UInt8], value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
-        var missing: [[UInt8]] = [path]
-        var parentPath = XSPath.parent(path)
-        var parentNode: XSNode
-        while true {
-            if let n = try fetch(parentPath, ctx) { parentNode = n; break }
-            if parentPath.count == 1 && parentPath[0] == XSPath.slash { throw .enoent }
-            missing.append(parentPath)
-            parentPath = XSPath.parent(parentPath)
-        }
-        let topName = XSPath.basename(missing[missing.count - 1])
+        let near = try nearestAncestor(path, ctx)
+        guard var parentNode = near.node else { throw .enoent }
+        var parentPath = Array(path[0..<near.lengths[near.index]])
+        // Lengths of the nodes to create, top first; the last is `path` itself.
+        var missing: [Int] = []
+        var k = near.index &+ 1
+        while k < near.lengths.count { missing.append(near.lengths[k]); k &+= 1 }
+        missing.append(path.count)
+        let topLength = missing[0]
+        let topName = topLength &- parentPath.count &- (parentPath.count == 1 ? 0 : 1)
         if !ctx.privileged {
-            if ownedCount(ctx.domid, ctx) + missing.count > limits.nodesPerDomain { throw .enospc }
+            if ownedCount(ctx.domid, ctx) &+ missing.count > limits.nodesPerDomain { throw .enospc }
             if value.count > limits.nodeSize { throw .enospc }
-            if parentNode.value.count + parentNode.childBytes + topName.count + 1 > limits.nodeSize { throw .enospc }
-            var add = value.count
-            for p in missing { add += 2 * p.count + 4 * parentNode.perms.count + 64 }
+            if parentNode.value.count &+ parentNode.childBytes &+ topName &+ 1 > limits.nodeSize { throw .enospc }
+            // New nodes (each with a child list of one, but the last), the parent's list
+            // grown (at most doubled), and inside a transaction each new entry's place.
+            var add = 0
+            var prev = parentPath.count
+            for len in missing {
+                let nameLength = len &- prev &- (prev == 1 ? 0 : 1)
+                add &+= XSCost.array(nameLength) &* 2 &+ XSCost.array(4 &* parentNode.perms.count)
+                    &+ XSCost.array(8) &+ XSCost.nodeFixed
+                if ctx.tx != nil { add &+= XSCost.txEntryFixed &+ XSCost.array(4 &* parentNode.perms.count) }
+                prev = len
+            }
+            add &+= XSCost.array(value.count)
+            if ctx.tx != nil { add &+= XSNodeTree<XSTxEntry>.insertBound(path) }
             try checkMemory(ctx.domid, adding: add)
+            // The parent's child list grows: its owner pays (in a transaction, the
+            // transaction's domain), so a domain cannot grow a directory it was only given
+            // write access to past its owner's quota.
+            let cap = parentNode.children.capacity
+            if parentNode.children.count >= cap {
+                let growth = XSCost.array(8 &* 2 &* (cap &+ 1)) &- XSCost.array(8 &* cap)
+                try checkMemory(payer(parentNode.owner, ctx), adding: growth)
+            }
         }
-        var k = missing.count - 1
-        while k >= 0 {
-            let p = missing[k]
+        var i = 0
+        while i < missing.count {
+            let p = Array(path[0..<missing[i]])
             let name = XSPath.basename(p)
+            work.units &+= p.count
             parentNode.children.append(name)
-            parentNode.childBytes += name.count + 1
+            parentNode.childBytes &+= name.count &+ 1
             store(parentPath, parentNode, ctx)
             var perms = parentNode.perms
             if !ctx.privileged && !perms.isEmpty { perms[0].domid = ctx.domid; perms[0].ignored = false }
-            parentNode = XSNode(value: k == 0 ? Array(value) : [], perms: perms)
+            parentNode = XSNode(value: i == missing.count &- 1 ? Array(value) : [], perms: perms)
             parentPath = p
-            k -= 1
+            i &+= 1
         }
         store(parentPath, parentNode, ctx)
     }
@@ -239,13 +336,15 @@ extension XenStore {
     func opWrite(_ rawPath: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
         let path = try canonical(rawPath, ctx, special: false).path
         if !ctx.privileged && value.count > limits.nodeSize { throw .enospc }
+        work.units &+= value.count
         do throws(XenStoreError) {
             var node = try checkedNode(path, .write, ctx)
-            if !ctx.privileged {
-                if value.count + node.childBytes > limits.nodeSize { throw .enospc }
-                try checkMemory(node.owner, adding: value.count - node.value.count)
-            }
+            let old = node
+            if !ctx.privileged && value.count &+ node.childBytes > limits.nodeSize { throw .enospc }
             node.value = Array(value)
+            if !ctx.privileged {
+                try checkMemory(payer(old.owner, ctx), adding: changeCost(path, old: old, new: node, ctx))
+            }
             store(path, node, ctx)
         } catch {
             guard error == .enoent else { throw error }
@@ -287,25 +386,37 @@ extension XenStore {
         let parentPath = XSPath.parent(path)
         guard var parentNode = try fetch(parentPath, ctx) else { throw .einval }
         // Collect the subtree first (all reads, so a transaction's node limit can stop us
-        // before anything changed). Pre-order, iterative: paths can be ~1500 levels deep.
+        // before anything changed). Pre-order, iterative.
         var order: [([UInt8], XSNode)] = []
         var stack: [[UInt8]] = [path]
         while let p = stack.popLast() {
             guard let n = try fetch(p, ctx) else { continue }
             order.append((p, n))
-            for c in n.children { stack.append(XSPath.child(p, c)) }
+            for c in n.children {
+                let cp = XSPath.child(p, c)
+                work.units &+= cp.count
+                stack.append(cp)
+            }
         }
-        var i = order.count - 1
+        var i = order.count &- 1
         while i >= 0 {
             let (p, n) = order[i]
             changed(p, subtree: i == 0, extraPerms: n.perms, ctx)
             erase(p, ctx)
-            i -= 1
+            i &-= 1
         }
         let name = XSPath.basename(path)
         if let idx = parentNode.children.firstIndex(of: name) {
+            work.units &+= parentNode.childBytes
             parentNode.children.remove(at: idx)
-            parentNode.childBytes -= name.count + 1
+            parentNode.childBytes &-= name.count &+ 1
+            // A list emptied by removals gives its room back (it is charged by capacity).
+            if parentNode.children.capacity > 8 && parentNode.children.count &* 4 < parentNode.children.capacity {
+                var shrunk = [[UInt8]]()
+                shrunk.reserveCapacity(parentNode.children.count &* 2)
+                shrunk.append(contentsOf: parentNode.children)
+                parentNode.children = shrunk
+            }
             store(parentPath, parentNode, ctx)
         }
     }
@@ -326,29 +437,34 @@ extension XenStore {
         var node = try checkedNode(path, [.write, .owner], ctx)
         // Unprivileged domains may not give their nodes away.
         if !ctx.privileged && owner.domid != node.owner { throw .eperm }
-        let old = node.perms
+        let old = node
         node.perms = perms
+        if !ctx.privileged {
+            try checkMemory(payer(old.owner, ctx), adding: changeCost(path, old: old, new: node, ctx))
+        }
         store(path, node, ctx)
-        changed(path, subtree: true, extraPerms: old, ctx)
+        changed(path, subtree: true, extraPerms: old.perms, ctx)
     }
 
     // MARK: Transactions
 
     func commit(_ tx: XSTransaction, _ ctx: XSContext) throws(XenStoreError) {
         // Conflicts: anything this transaction looked at has changed since.
-        var i = 0
-        while i < tx.accessed.count {
-            let e = tx.accessed.values[i]
-            if nodes[tx.accessed.keys[i]]?.generation != e.baseGeneration { throw .eagain }
-            i += 1
+        var conflict = false
+        tx.accessed.forEach { key, e in
+            if !conflict && nodes[key]?.generation != e.baseGeneration { conflict = true }
         }
-        // Quota, against the committed counts of now.
+        if conflict { throw .eagain }
+        // Quota, against the committed counts and charges of now (the transaction's own
+        // charge is already given back: it is no longer open).
         var delta = XSMap<UInt16, Int>()
-        i = 0
-        while i < tx.accessed.count {
-            let e = tx.accessed.values[i]
-            if e.modified { adjust(&delta, from: nodes[tx.accessed.keys[i]]?.owner, to: e.node?.owner) }
-            i += 1
+        var bytes = XSMap<UInt16, Int>()
+        tx.accessed.forEach { key, e in
+            guard e.modified else { return }
+            let old = nodes[key]
+            adjust(&delta, from: old?.owner, to: e.node?.owner)
+            if let o = old { bytes[o.owner] = (bytes[o.owner] ?? 0) &- XSCost.node(key, o) }
+            if let n = e.node { bytes[n.owner] = (bytes[n.owner] ?? 0) &+ XSCost.node(key, n) }
         }
         if !ctx.privileged {
             var d = 0
@@ -359,19 +475,19 @@ extension XenStore {
                 }
                 d += 1
             }
-        }
-        i = 0
-        while i < tx.accessed.count {
-            let e = tx.accessed.values[i]
-            let key = tx.accessed.keys[i]
-            if e.modified {
-                if let n = e.node {
-                    putCommitted(key, n)
-                } else if let old = nodes.removeValue(forKey: key) {
-                    accountCommitted(key, old: old, new: nil)
-                }
+            d = 0
+            while d < bytes.count {
+                try checkMemory(bytes.keys[d], adding: bytes.values[d])
+                d += 1
             }
-            i += 1
+        }
+        tx.accessed.forEach { key, e in
+            guard e.modified else { return }
+            if let n = e.node {
+                putCommitted(key, n)
+            } else if let old = nodes.removeValue(forKey: key) {
+                accountCommitted(key, old: old, new: nil)
+            }
         }
         for ev in tx.events {
             fire(ev.path, subtree: ev.subtree, extraPerms: tx.accessed[ev.path]?.originalPerms)
