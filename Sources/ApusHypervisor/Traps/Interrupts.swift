@@ -36,8 +36,10 @@ enum Interrupts {
                 // now; the refill on the way back asks again if interrupts still wait.
                 write_ich_hcr_el2(1)
             case GICv3.kickSGI:
-                // New work somewhere: a vCPU for us, or one that needs our slice timer armed.
+                // New work somewhere: a vCPU for us, or one that needs our slice timer armed,
+                // or services an earlier trap left queued.
                 Scheduler.programTimer(cpu)
+                Xen.continueServices()
             default:
                 break                                          // nothing else is enabled at EL2
             }

@@ -34,7 +34,11 @@ enum Xen {
         svc.privileged = true
         h.createDomain(serviceDomain, svc, now: nowNS)
         hostState = h
-        storeState = XenStore()
+        // One service call's work is one hold of the Xen lock (XenStore's work units are
+        // bytes compared, copied or moved: a few instructions each).
+        var limits = XenStoreLimits()
+        limits.workPerService = 4096
+        storeState = XenStore(limits: limits)
         ready = true
     }
 
@@ -265,19 +269,31 @@ enum Xen {
         if servedStore { serviceWatchers() }
     }
 
+    /// Serves `d`'s XenStore ring: one budgeted `service` call per hold of the Xen lock
+    /// (XenStore's work units bound it), a few per trap. What is left is queued again and
+    /// this CPU kicks itself, so it continues at the next trap (`continueServices`) rather
+    /// than holding the lock or the CPU until a busy ring is empty.
     static func serviceStore(_ d: Domain, _ x: XenDomainPages) {
         guard let s = x.store else { return }
         let id = XenDomainID(d.id)
-        locked { held in
-            var page = RingPage(base: s)
-            var rounds = 0
-            while rounds < 64 {
+        for _ in 0..<storeServicesPerTrap {
+            let more: Bool = locked { held in
+                var page = RingPage(base: s)
                 let r = held.store.service(domid: id, page: &page)
                 if r.notify { held.host.notify(domain: id, port: x.storePort, platform: XenBoard(current: nil)) }
-                if !r.moreWork { break }
-                rounds += 1
+                return r.moreWork
             }
+            if !more { return }
         }
+        locked { _ in queueService(port: x.storeService) }
+        GICv3.sendSGI(GICv3.kickSGI, toMPIDR: PerCPU.this.mpidr)
+    }
+
+    static let storeServicesPerTrap = 4
+
+    /// A kick (SGI) reached this CPU: serve what an earlier trap left queued.
+    static func continueServices() {
+        if serviceQueued { runServices() }
     }
 
     /// Watch events queued for domains by another domain's write.
