@@ -125,7 +125,7 @@ enum Xen {
         tearDown(d)
         let fresh: Bool = locked {
             // The new root first: on failure the domain keeps nothing it could run with.
-            guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return false }
+            guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget, vmid: d.vmid)) else { return false }
             var old = d.p2m
             d.p2m = p2m
             d.ramBlocks.forgetAll()
