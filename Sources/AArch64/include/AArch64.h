@@ -52,6 +52,10 @@ APUS_SYSREG(cnthp_ctl_el2)
 APUS_SYSREG(cnthp_cval_el2)
 APUS_SYSREG(id_aa64mmfr0_el1)
 APUS_SYSREG(id_aa64pfr0_el1)
+APUS_SYSREG(id_aa64mmfr1_el1)
+static inline uint64_t read_id_aa64isar2_el1(void) {
+    uint64_t v; __asm__ volatile("mrs %0, s3_0_c0_c6_2" : "=r"(v)); return v;
+}
 // Guest EL1 state the hypervisor sets up or switches
 APUS_SYSREG(sctlr_el1)
 APUS_SYSREG(tcr_el1)
@@ -262,6 +266,12 @@ static inline void *apus_this_cpu_object(void) {
 }
 static inline void apus_set_cpu_object(uint64_t cpu, void *object) {
     if (cpu < APUS_MAX_CPUS) apus_cpu_objects[cpu] = object;
+}
+// Branch-predictor hardening run by the lower-EL vectors of each CPU: 0 nothing, 1 CLRBHB,
+// an SMCCC function ID (bit 31) an SMC to the firmware, otherwise a branch-loop count.
+extern uint32_t apus_bp_harden[APUS_MAX_CPUS];
+static inline void apus_set_bp_harden(uint64_t cpu, uint32_t word) {
+    if (cpu < APUS_MAX_CPUS) apus_bp_harden[cpu] = word;
 }
 
 #endif

@@ -68,6 +68,20 @@ public enum VirtualPSCI {
     /// SMCCC_ARCH_FEATURES. Written before any guest runs.
     nonisolated(unsafe) public static var mitigations = SpectreMitigations.none
 
+    /// Xen's fast path for the workaround calls through `hvc #0` (arm64/entry.S guest_sync):
+    /// the workaround already ran on the way in, so the guest gets straight back with x0 and
+    /// x1 zeroed (WORKAROUND_1 and _3), or x0...x3 zeroed (WORKAROUND_2). Returns how many
+    /// registers from x0 up to zero, or nil for any other call. Through a trapped `smc #0`
+    /// Xen takes its slow path instead (`handle`: x0 unchanged).
+    @inline(__always)
+    public static func hvcFastPathClears(_ x0: UInt64) -> Int? {
+        switch UInt32(truncatingIfNeeded: x0) {
+        case 0x8000_8000, 0x8000_3FFF: return 2
+        case 0x8000_7FFF: return 4
+        default: return nil
+        }
+    }
+
     /// Handles one call. `x` are the guest's x0...x3. Returns the value for x0 and the action.
     public static func handle<D: PSCIDomainView>(_ x0: UInt64, _ x1: UInt64, _ x2: UInt64, _ x3: UInt64,
                                                  domain: D) -> (result: UInt64, action: PSCIAction) {

@@ -16,6 +16,11 @@ enum SystemRegisters {
             for k in kicks { Scheduler.kick(domain: d, vcpu: k) }
             return frame.skipInstruction()
         }
+        // DC ISW / CSW / CISW (op0 1, op1 0, CRn 7, CRm 6/10/14, op2 2), trapped by HCR_EL2.TSW.
+        if a.op0 == 1, a.op1 == 0, a.crn == 7, a.op2 == 2, a.crm == 6 || a.crm == 10 || a.crm == 14, !a.isRead {
+            setWay(v, d, cpu: PerCPU.this)
+            return frame.skipInstruction()
+        }
         let isDebug = a.op0 == 2
         let isPMU = a.op0 == 3 && a.op1 == 3 && (a.crn == 9 || (a.crn == 14 && a.crm >= 8))
         if let r = physicalTimerRegister(reg) {
@@ -34,6 +39,35 @@ enum SystemRegisters {
             return frame.skipInstruction()
         }
         undefined(frame, a, d)
+    }
+
+    /// Set/way cache maintenance cannot be passed through (it reaches only this CPU's caches,
+    /// and every domain's lines in them). Xen 4.17 (p2m_set_way_flush) cleans and
+    /// invalidates the domain's whole p2m by VA on the first such operation and then waits,
+    /// with HCR_EL2.TVM, for the guest to switch its caches on or off. Apus does the simpler
+    /// thing that is as safe: the first operation of a run cleans and invalidates all the
+    /// domain's populated RAM to the point of coherency (DC CIVAC; a block never touched
+    /// holds nothing of the guest's), and the rest of the run (consecutive set/way traps of
+    /// the same vCPU: a guest's loop over sets and ways) is done by then. The flush is
+    /// bounded by the domain's RAM and done outside Xen.lock.
+    static func setWay(_ v: VCPU, _ d: Domain, cpu: PerCPU) {
+        let me = ObjectIdentifier(v)
+        cpu.setWayBatch = true
+        if cpu.setWayPrevious && cpu.setWayOwner == me { return }
+        cpu.setWayOwner = me
+        // The populated blocks, read under the lock; the RAM itself stays the domain's.
+        let blocks: [Int] = Xen.locked {
+            var b: [Int] = []
+            for i in 0..<d.ramBlocks.count where d.ramBlocks.isPopulated(i) { b.append(i) }
+            return b
+        }
+        for i in blocks { arch_dcache_flush_poc(d.ram.base &+ d.ramBlocks.offset(ofBlock: i), RAMBlocks.blockSize) }
+        d.reportOnce(0x5E7_0000) {
+            Log.line {
+                Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index); Log.put(": set/way cache maintenance trapped, ")
+                Log.dec(blocks.count * 2); Log.put(" MiB of RAM cleaned and invalidated to PoC")
+            }
+        }
     }
 
     static func physicalTimerRegister(_ reg: SystemRegister) -> EmulatedPhysicalTimer.Register? {

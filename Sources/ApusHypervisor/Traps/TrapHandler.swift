@@ -15,6 +15,9 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
 enum Trap {
     /// A trap from the guest, with the CPU, the vCPU that ran and its domain borrowed.
     static func lower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64, _ cpu: PerCPU, _ v: VCPU, _ d: Domain) {
+        // A run of set/way operations ends at any other trap (SystemRegisters.setWay).
+        cpu.setWayPrevious = cpu.setWayBatch
+        cpu.setWayBatch = false
         ListRegisters.sync(v, d)
         switch kind {
         case 0: Synchronous.handle(frame, v, d)
@@ -78,7 +81,12 @@ enum Synchronous {
         case .hvc64:
             // ELR already points past the HVC.
             switch esr.immediate16 {
-            case 0: Firmware.call(frame, v, d)
+            case 0:
+                if let n = VirtualPSCI.hvcFastPathClears(frame.x(0)) {
+                    for r in 0..<n { frame.setX(r, 0) }             // as Xen's guest_sync fast path
+                } else {
+                    Firmware.call(frame, v, d)
+                }
             case 0xEA1: Xen.hypercall(frame, v, d)
             default:
                 // Xen's behaviour: undefined instruction, returning after the HVC.
