@@ -282,6 +282,9 @@ private func call(_ x0: UInt64, _ x1: UInt64 = 0, _ x2: UInt64 = 0, _ x3: UInt64
         #expect(call(0xC400_0004, 0xFFFF, 2, states: states) == (0, .none), "Aff1 and Aff0 ignored at level 2")
         #expect(call(0xC400_0004, 0, 3, states: states) == (0, .none))
         #expect(call(0xC400_0004, 0, 4, states: states) == (code(.invalidParameters), .none))
+        states[17] = .onPending
+        #expect(call(0xC400_0004, 0x100, 1, states: states) == (0, .none), "a vCPU coming up makes its cluster ON")
+        #expect(call(0xC400_0004, 0x101, 0, states: states) == (2, .none), "and is ON_PENDING itself")
     }
 
     @Test func affinityInfo32TruncatesArguments() {

@@ -152,8 +152,8 @@ public enum VirtualPSCI {
         case .affinityInfo32, .affinityInfo64:
             // As Xen's do_psci_0_2_affinity_info: levels 0 to 3, the affinity fields below the
             // level are ignored; ON if any vCPU in that group is on, OFF otherwise (also when
-            // no vCPU has that affinity). A vCPU being started counts as ON_PENDING at level 0
-            // (Xen starts vCPUs synchronously and never reports it).
+            // no vCPU has that affinity). A vCPU being started is ON_PENDING at level 0 and
+            // makes its group ON above (Xen starts vCPUs synchronously: it is ON at once).
             guard a2 <= 3 else { return (r(.invalidParameters), .none) }
             let fields: [UInt64] = [0xFF, 0xFF00, 0xFF_0000, 0xFF_0000_0000]
             var mask: UInt64 = 0
@@ -167,7 +167,7 @@ public enum VirtualPSCI {
                 case .off: break
                 }
             }
-            return (pending && a2 == 0 ? 2 : 1, .none)
+            return (pending ? (a2 == 0 ? 2 : 0) : 1, .none)
         }
     }
 
