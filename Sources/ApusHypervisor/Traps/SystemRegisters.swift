@@ -50,6 +50,7 @@ enum SystemRegisters {
     /// holds nothing of the guest's), and the rest of the run (consecutive set/way traps of
     /// the same vCPU: a guest's loop over sets and ways) is done by then. The flush is
     /// bounded by the domain's RAM and done outside Xen.lock.
+    @inline(never)                                   // rare: kept out of the trap path
     static func setWay(_ v: VCPU, _ d: Domain, cpu: PerCPU) {
         let me = ObjectIdentifier(v)
         cpu.setWayBatch = true

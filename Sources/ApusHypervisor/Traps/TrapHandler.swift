@@ -81,12 +81,7 @@ enum Synchronous {
         case .hvc64:
             // ELR already points past the HVC.
             switch esr.immediate16 {
-            case 0:
-                if let n = VirtualPSCI.hvcFastPathClears(frame.x(0)) {
-                    for r in 0..<n { frame.setX(r, 0) }             // as Xen's guest_sync fast path
-                } else {
-                    Firmware.call(frame, v, d)
-                }
+            case 0: smcccThroughHVC(frame, v, d)
             case 0xEA1: Xen.hypercall(frame, v, d)
             default:
                 // Xen's behaviour: undefined instruction, returning after the HVC.
@@ -116,6 +111,17 @@ enum Synchronous {
                 Log.line { Log.put("d"); Log.dec(d.id); Log.put(": unhandled trap, ESR "); Log.hex(esr.raw); Log.put(" at "); Log.hex(frame.pointee.elr) }
             }
             GuestFault.undefined(frame, pc: frame.pointee.elr)
+        }
+    }
+
+    /// `hvc #0`: the workaround calls take Xen's fast path (guest_sync in arm64/entry.S),
+    /// everything else goes to vPSCI/SMCCC. Out of line, as the hypercall path must stay inlined.
+    @inline(never)
+    static func smcccThroughHVC(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
+        if let n = VirtualPSCI.hvcFastPathClears(frame.x(0)) {
+            for r in 0..<n { frame.setX(r, 0) }
+        } else {
+            Firmware.call(frame, v, d)
         }
     }
 
