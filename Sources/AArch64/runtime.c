@@ -5,6 +5,8 @@
 #include "AArch64.h"
 
 void *apus_cpu_objects[APUS_MAX_CPUS];
+// What each CPU runs on an exception from a guest (vectors.S, BranchHardening.vectorWord).
+uint32_t apus_bp_harden[APUS_MAX_CPUS];
 
 // Bytes one DC ZVA zeroes, or 0 when it may not be used (DCZID_EL0.DZP, or a block size
 // other than the 64 bytes the loop below assumes). Read on first use.

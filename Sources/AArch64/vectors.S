@@ -37,6 +37,10 @@ apus_vectors:
 
 .macro SAVE_REST
     stp     x2, x3, [sp, #16]
+    SAVE_FROM_X4
+.endm
+
+.macro SAVE_FROM_X4
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
     stp     x8, x9, [sp, #64]
@@ -58,7 +62,30 @@ apus_vectors:
 .endm
 
 lower_common:
-    SAVE_REST
+    stp     x2, x3, [sp, #16]
+    // Leaving a guest: the branch-predictor hardening this CPU needs (Xen's bp hardening
+    // vectors, arm64/bpi.S), before any indirect branch of the hypervisor. Only x0-x3 are
+    // used; the guest's are already saved.
+    mrs     x2, tpidr_el2
+    adrp    x3, apus_bp_harden
+    add     x3, x3, :lo12:apus_bp_harden
+    ldr     w0, [x3, x2, lsl #2]
+    cbz     w0, 3f
+    tbnz    w0, #31, 1f
+    cmp     w0, #1
+    b.ne    2f
+    hint    #22                         // CLRBHB (Spectre-BHB)
+    isb
+    b       3f
+1:  smc     #0                          // SMCCC_ARCH_WORKAROUND_1/3: firmware keeps x4-x17
+    b       3f
+2:  b       . + 4                       // Spectre-BHB: w0 taken branches, then a barrier
+    subs    w0, w0, #1
+    b.ne    2b
+    dsb     nsh
+    isb
+3:
+    SAVE_FROM_X4
     mov     x0, sp
     bl      apus_trap_lower
     // fall through

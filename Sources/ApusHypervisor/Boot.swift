@@ -24,6 +24,7 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     Hypervisor.physicalAddressRange = read_id_aa64mmfr0_el1() & 0xF
     Hypervisor.psciUsesHVC = board.psciUsesHVC
     enableEL2MMU(board: board, heapEnd: heapBase + heapSize)
+    Speculation.probeFirmware()
 
     GICv3.distributor = board.gicDistributor.base
     GICv3.redistributorRegion = board.gicRedistributors.base
@@ -115,10 +116,14 @@ func setUpCPU(_ cpu: PerCPU) {
     GICv3.initCPU(mpidr: cpu.mpidr)
     write_icc_sre_el1(0x7)                                       // guests use the system-register GIC interface
     write_vtcr_el2(TranslationTable<HeapTableMemory>.vtcrEL2(physicalAddressRange: Hypervisor.physicalAddressRange))
-    // Debug, OS-lock and PMU registers trap (TDA, TDOSA, TDRA, TPM, TPMCR); HPMN keeps
-    // the counter count so the PMU stays architecturally consistent.
+    // Debug, OS-lock and PMU registers trap (TDA, TDOSA, TDRA, TPM, TPMCR), as Xen 4.17
+    // sets MDCR_EL2; HPMN keeps the counter count so the PMU stays architecturally
+    // consistent. TDE stays clear: a guest's own debug exceptions (BRK, breakpoints,
+    // watchpoints, single step) go to its EL1 vectors, so Linux's WARN() (a BRK) and
+    // debuggers inside guests work.
     let hpmn = (read_pmcr_el0() >> 11) & 0x1F
-    write_mdcr_el2(hpmn | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11))
+    write_mdcr_el2(hpmn | (1 << 5) | (1 << 6) | (1 << 9) | (1 << 10) | (1 << 11))
+    Speculation.setUp(cpu: cpu)
     write_cnthctl_el2(1)                                         // EL1PCTEN: counter yes; EL1PCEN: physical timer traps
     write_hstr_el2(0)
     write_cntv_ctl_el0(0)
@@ -126,6 +131,75 @@ func setUpCPU(_ cpu: PerCPU) {
     arch_isb()
     arch_tlbi_alle1()                                            // nothing firmware left behind is a guest's
     cpu.online = true
+}
+
+/// Spectre v2, Spectre-BHB and SSBD, decided as Xen 4.17 does at boot (psci.c
+/// psci_init_smccc, cpuerrata.c; the decision itself is `SpectreMitigations.decide`).
+enum Speculation {
+    nonisolated(unsafe) static var firmware = FirmwareSMCCC(version: 0x1_0000)
+
+    /// Asks the firmware in Xen's order: SMCCC_VERSION only when PSCI is 1.0 or later and
+    /// PSCI_FEATURES lists it (older firmware may not even know the call: QEMU's PSCI 0.2
+    /// makes it an undefined instruction), ARCH_FEATURES only from SMCCC 1.1.
+    static func probeFirmware() {
+        var f = FirmwareSMCCC(version: 0x1_0000)
+        func call(_ fn: UInt64, _ a1: UInt64 = 0) -> Int32 { Int32(truncatingIfNeeded: Hypervisor.firmwareCall(fn, a1)) }
+        let psci = call(0x8400_0000)
+        if psci >= 0x1_0000, call(0x8400_000A, 0x8000_0000) != -1 {
+            let v = call(0x8000_0000)
+            if v != -1 { f.version = UInt32(bitPattern: v) }
+        }
+        if f.version >= 0x1_0001 {
+            f.workaround1 = call(0x8000_0001, UInt64(SpectreMitigations.smcccArchWorkaround1))
+            f.workaround2 = call(0x8000_0001, UInt64(SpectreMitigations.smcccArchWorkaround2))
+            f.workaround3 = call(0x8000_0001, UInt64(SpectreMitigations.smcccArchWorkaround3))
+        }
+        firmware = f
+        Log.line {
+            Log.put("Using SMC Calling Convention v"); Log.dec(Int(f.version >> 16)); Log.put(".")
+            Log.dec(Int(f.version & 0xFFFF))
+        }
+        let m = decide()
+        VirtualPSCI.mitigations = m                       // what every guest's ARCH_FEATURES sees
+        if m.missingWorkaround1 {
+            Log.line { Log.put("**** No support for ARM_SMCCC_ARCH_WORKAROUND_1. ****") }
+            Log.line { Log.put("**** Please update your firmware.                ****") }
+        }
+        if m.missingBHBWorkaround {
+            Log.line { Log.put("**** No support for any spectre BHB workaround.  ****") }
+            Log.line { Log.put("**** Please update your firmware.                ****") }
+        }
+    }
+
+    /// This CPU's decision, from its own MIDR and ID registers.
+    static func decide() -> SpectreMitigations {
+        SpectreMitigations.decide(midr: read_midr_el1(), csv2: (read_id_aa64pfr0_el1() >> 56) & 0xF,
+                                  ecbhb: (read_id_aa64mmfr1_el1() >> 60) & 0xF != 0,
+                                  clearBHB: (read_id_aa64isar2_el1() >> 28) & 0xF != 0,
+                                  firmware: firmware, firmwareIsSMC: !Hypervisor.psciUsesHVC)
+    }
+
+    /// Each CPU, before it runs a guest: its vectors' hardening, and SSBD on in firmware.
+    static func setUp(cpu: PerCPU) {
+        let m = decide()
+        apus_set_bp_harden(UInt64(cpu.index), m.hardening.vectorWord)
+        switch m.hardening {
+        case .none: break
+        case .firmwareCall(let fid):
+            Log.line {
+                Log.put("CPU"); Log.dec(cpu.index); Log.put(" will call ")
+                Log.put(fid == SpectreMitigations.smcccArchWorkaround1 ? "ARM_SMCCC_ARCH_WORKAROUND_1" : "ARM_SMCCC_ARCH_WORKAROUND_3")
+                Log.put(" on exception entry")
+            }
+        case .branchLoop(let n):
+            Log.line { Log.put("CPU"); Log.dec(cpu.index); Log.put(" will use "); Log.dec(Int(n)); Log.put(" loops workaround on exception entry") }
+        case .clearBHB:
+            Log.line { Log.put("CPU"); Log.dec(cpu.index); Log.put(" will use clearBHB instruction on exception entry") }
+        }
+        if m.enableSSBDInFirmware {
+            _ = Hypervisor.firmwareCall(UInt64(SpectreMitigations.smcccArchWorkaround2), 1)
+        }
+    }
 }
 
 /// The hypervisor's own stage-1 map: RAM (identity, normal memory) and the devices

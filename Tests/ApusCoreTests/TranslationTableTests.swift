@@ -4,6 +4,12 @@ import Testing
 /// Table memory for tests: a dictionary of 512-entry tables, with a budget of tables
 /// so that running out of memory can be provoked.
 private struct FakeTableMemory: TranslationTableMemory {
+    /// Everything the table did to memory and TLBs, in order: break-before-make is an order.
+    enum Event: Equatable {
+        case write(table: UInt64, index: Int, value: UInt64)
+        case invalidate(input: UInt64, size: UInt64)
+    }
+    var events: [Event] = []
     var tables: [UInt64: [UInt64]] = [:]
     var nextTable: UInt64 = 0x7000_0000
     var limit: Int
@@ -35,7 +41,16 @@ private struct FakeTableMemory: TranslationTableMemory {
             Issue.record("write of entry \(index) of \(table), which is not an allocated table")
             return
         }
+        let old = tables[table]![index]
+        if old & 1 != 0, value & 1 != 0, old != value {
+            Issue.record("valid entry \(index) of \(table) rewritten in place (\(old) -> \(value)): no break-before-make")
+        }
         tables[table]![index] = value
+        events.append(.write(table: table, index: index, value: value))
+    }
+
+    mutating func invalidateTLB(root: UInt64, regime: TranslationRegime, input: UInt64, size: UInt64) {
+        events.append(.invalidate(input: input, size: size))
     }
 }
 
@@ -310,6 +325,7 @@ extension TranslationTable where Memory == FakeTableMemory {
         try t.map(input: 0x4000_0000, output: 0x4000_0000, size: 0x2000, kind: .normal, permissions: .all)
         // A level-3 entry with bits[1:0] = 01 is reserved (invalid), not a block.
         let l2 = try #require(t.entry(for: 0x4000_0000, level: 2))
+        t.memory.writeEntry(table: l2 & addressMask, index: 1, 0)            // (the fake checks BBM)
         t.memory.writeEntry(table: l2 & addressMask, index: 1, 0x4000_1000 | 1 << 10 | 1)
         #expect(t.lookup(0x4000_1000) == nil)
         #expect(t.lookup(0x4000_0000) != nil)
@@ -531,5 +547,78 @@ extension TranslationTable where Memory == FakeTableMemory {
         // PARange values above 48 bits (52-bit, reserved) clamp to 48 bits with a 4K granule.
         #expect((Table.vtcrEL2(physicalAddressRange: 6) >> 16) & 7 == 5)
         #expect((Table.vtcrEL2(physicalAddressRange: 0x16) >> 16) & 7 == 5, "only PARange bits [2:0] are used")
+    }
+
+    // MARK: break-before-make
+
+    /// The table entry at `level` on the walk of `va`, and its index.
+    private func slot(_ t: Table, _ va: UInt64, level: Int) -> (table: UInt64, index: Int) {
+        var table = t.root
+        for l in 1..<level { table = t.memory.readEntry(table: table, index: Table.index(va, level: l)) & addressMask }
+        return (table, Table.index(va, level: level))
+    }
+
+    @Test func leafReplacedBreakBeforeMake() throws {
+        var t = try makeTable(.stage2)
+        try t.map(input: 0x4000_1000, output: 0x8000_0000, size: 4 * kiB, kind: .normal, permissions: .all)
+        let (l3, i) = slot(t, 0x4000_1000, level: 3)
+        let new = try #require(t.entry(for: 0x4000_1000, level: 3)) & ~addressMask | 0x9000_0000
+        t.memory.events = []
+        try t.map(input: 0x4000_1000, output: 0x9000_0000, size: 4 * kiB, kind: .normal, permissions: .all)
+        #expect(t.memory.events == [.write(table: l3, index: i, value: 0),
+                                    .invalidate(input: 0x4000_1000, size: 4 * kiB),
+                                    .write(table: l3, index: i, value: new)])
+    }
+
+    @Test func blockSplitIntoATableBreakBeforeMake() throws {
+        var t = try makeTable(.stage2)
+        try t.map(input: 0x4000_0000, output: 0x8000_0000, size: 2 * miB, kind: .normal, permissions: .all)
+        let (l2, i) = slot(t, 0x4000_0000, level: 2)
+        t.memory.events = []
+        try t.map(input: 0x4000_1000, output: 0x9000_0000, size: 4 * kiB, kind: .normal, permissions: [.read])
+        let l3 = try #require(t.entry(for: 0x4000_0000, level: 2)) & addressMask
+        let e = t.memory.events
+        // The new table is filled first (it is not yet reachable), then the block goes.
+        #expect(e.prefix(512).allSatisfy { if case .write(let tb, _, let v) = $0 { return tb == l3 && v & 3 == 3 } else { return false } })
+        #expect(Array(e[512..<515]) == [.write(table: l2, index: i, value: 0),
+                                        .invalidate(input: 0x4000_0000, size: 2 * miB),
+                                        .write(table: l2, index: i, value: l3 | 3)])
+        // Then the page inside it, itself valid after the split: break-before-make again.
+        #expect(Array(e[515...]).count == 3)
+        #expect(e[515] == .write(table: l3, index: 1, value: 0))
+        #expect(e[516] == .invalidate(input: 0x4000_1000, size: 4 * kiB))
+        #expect(t.lookup(0x4000_1000)?.outputAddress == 0x9000_0000)
+        #expect(t.lookup(0x4000_2000)?.outputAddress == 0x8000_2000)
+    }
+
+    @Test func tableReplacedByABlockBreakBeforeMake() throws {
+        var t = try makeTable(.stage2)
+        try t.map(input: 0x4000_0000, output: 0x8000_0000, size: 8 * kiB, kind: .normal, permissions: .all)
+        let (l2, i) = slot(t, 0x4000_0000, level: 2)
+        t.memory.events = []
+        try t.map(input: 0x4000_0000, output: 0xA000_0000, size: 2 * miB, kind: .normal, permissions: .all)
+        let block = try #require(t.entry(for: 0x4000_0000, level: 2))
+        #expect(block & 3 == 1 && block & addressMask == 0xA000_0000)
+        #expect(t.memory.events == [.write(table: l2, index: i, value: 0),
+                                    .invalidate(input: 0x4000_0000, size: 2 * miB),
+                                    .write(table: l2, index: i, value: block)])
+    }
+
+    @Test func unmapInvalidatesAfterClearing() throws {
+        var t = try makeTable(.stage2)
+        try t.map(input: 0x4000_0000, output: 0x8000_0000, size: 2 * miB, kind: .normal, permissions: .all)
+        let (l2, i) = slot(t, 0x4000_0000, level: 2)
+        t.memory.events = []
+        try t.unmap(input: 0x4000_0000, size: 2 * miB)
+        #expect(t.memory.events == [.write(table: l2, index: i, value: 0),
+                                    .invalidate(input: 0x4000_0000, size: 2 * miB)])
+    }
+
+    @Test func invalidEntriesNeedNoInvalidation() throws {
+        var t = try makeTable(.stage2)
+        try t.map(input: 0x4000_0000, output: 0x8000_0000, size: 2 * miB, kind: .normal, permissions: .all)
+        try t.unmap(input: 0x5000_0000, size: 4 * kiB)               // nothing there
+        try t.map(input: 0x4000_0000, output: 0x8000_0000, size: 2 * miB, kind: .normal, permissions: .all)  // the same
+        #expect(!t.memory.events.contains { if case .invalidate = $0 { return true } else { return false } })
     }
 }

@@ -21,6 +21,21 @@ import Testing
         // an unknown HVC immediate is an undefined instruction, as on Xen
         #expect(r.contains("hvc #0x1234: EC 0x0"))
         #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
+        // SMCCC workaround discovery answers exactly as Xen 4.17 (Debian 4.17.7) on this board
+        // (QEMU 7.2 virt, Cortex-A57, PSCI 0.2 firmware without SMCCC_VERSION): these two lines
+        // are what the same guest printed under Xen (guests/xen-check.sh faults).
+        #expect(r.contains("(f) SMCCC_VERSION 0x10001 ARCH_FEATURES: WORKAROUND_1 0 WORKAROUND_2 0 WORKAROUND_3 -1 VERSION -1"))
+        #expect(r.contains("(f) calls: WORKAROUND_1 x0=0x0 WORKAROUND_2(1) x0=0x0 WORKAROUND_3 x0=0x0"))
+        // ... and the hypervisor says what Xen says at boot about the firmware.
+        #expect(r.contains("(XEN) Using SMC Calling Convention v1.0"))
+        #expect(r.contains("(XEN) **** No support for ARM_SMCCC_ARCH_WORKAROUND_1. ****"))
+        // MDCR_EL2.TDE clear: the guest's BRK goes to its own EL1 vector (Linux's WARN()).
+        #expect(r.contains("(g) brk #0x800: EC 0x3c ISS 0x800 ELR=insn"))
+        // HCR_EL2.TSW: set/way maintenance traps and is emulated (once per run of operations).
+        #expect(r.contains("(h) 128 x dc cisw/csw/isw: still running"))
+        #expect(r.contains("(XEN) d1v0: set/way cache maintenance trapped"))
+        // GICR_WAKER reads as zero before any write, as on Xen.
+        #expect(r.contains("(i) GICR_WAKER 0x0"))
     }
 
     @Test func virtualTimerInterruptArrives() throws {

@@ -6,13 +6,19 @@
  *  (c) unknown SMCCC function ids via hvc #0 -> NOT_SUPPORTED (-1) in x0
  *  (d) smc #0 is handled as an SMCCC call (PSCI_VERSION answers), smc #1 -> undefined
  *  (e) MSR to the read-only MPIDR_EL1 encoding -> undefined at EL1, MPIDR unchanged
+ *  (f) SMCCC 1.1 discovery as Linux does it: SMCCC_VERSION, ARCH_FEATURES of workarounds
+ *      1/2/3, then each workaround called (answers printed, compared with Xen 4.17's)
+ *  (g) BRK #0x800 (Linux's WARN) reaches the guest's own EL1 vector: EC 0x3C, ISS 0x800
+ *  (h) DC CISW/CSW/ISW (set/way) are trapped and emulated: the guest runs on
+ *  (i) GICR_WAKER reads as zero before any write (as Xen's vGIC)
  */
 #include "guest.h"
 
 const char guest_name[] = "faults";
 
 extern char probe_load_insn[], probe_store_insn[], probe_hvc_imm_insn[], probe_smc0_insn[],
-    probe_smc1_insn[], probe_msr_mpidr_insn[];
+    probe_smc1_insn[], probe_msr_mpidr_insn[], probe_brk_insn[];
+void probe_brk(void);
 u64 probe_load(u64 addr, u64 marker);
 void probe_store(u64 addr, u32 value);
 u64 probe_hvc_imm(u64 x0);
@@ -173,6 +179,50 @@ int main(u64 dtb)
         check_failed("(e) msr MPIDR_EL1: no exception");
     }
     CHECK(read_sysreg(mpidr_el1) == mpidr, "(e) MPIDR_EL1 changed to 0x%lx", read_sysreg(mpidr_el1));
+
+    /* (f) SMCCC workaround discovery, as Linux's spectre-v2/v4/BHB code */
+    u64 sv = hvc_call(SMCCC_VERSION, 0, 0, 0);
+    u64 af1 = hvc_call(0x80000001UL, 0x80008000UL, 0, 0);
+    u64 af2 = hvc_call(0x80000001UL, 0x80007fffUL, 0, 0);
+    u64 af3 = hvc_call(0x80000001UL, 0x80003fffUL, 0, 0);
+    u64 afv = hvc_call(0x80000001UL, SMCCC_VERSION, 0, 0);
+    say("(f) SMCCC_VERSION 0x%lx ARCH_FEATURES: WORKAROUND_1 %ld WORKAROUND_2 %ld WORKAROUND_3 %ld VERSION %ld",
+        sv, (long)(int)af1, (long)(int)af2, (long)(int)af3, (long)(int)afv);
+    u64 w1 = hvc_call(0x80008000UL, 0, 0, 0);
+    u64 w2 = hvc_call(0x80007fffUL, 1, 0, 0);
+    u64 w3 = hvc_call(0x80003fffUL, 0, 0, 0);
+    say("(f) calls: WORKAROUND_1 x0=0x%lx WORKAROUND_2(1) x0=0x%lx WORKAROUND_3 x0=0x%lx", w1, w2, w3);
+    CHECK(sv == 0x10001, "(f) SMCCC_VERSION 0x%lx, expected 1.1", sv);
+
+    /* (g) a guest's BRK is the guest's */
+    arm(probe_brk_insn);
+    probe_brk();
+    disarm();
+    if (t_count) {
+        say("(g) brk #0x800: EC 0x%lx ISS 0x%lx %s", ESR_EC(t_esr), t_esr & 0x1ffffff, where_name());
+        CHECK(ESR_EC(t_esr) == 0x3c, "(g) brk #0x800: EC 0x%lx, expected 0x3c (BRK)", ESR_EC(t_esr));
+        CHECK((t_esr & 0xffff) == 0x800, "(g) brk #0x800: comment 0x%lx", t_esr & 0xffff);
+        CHECK(t_where == AT, "(g) brk #0x800: ELR_EL1 not at the brk");
+    } else {
+        check_failed("(g) brk #0x800: no exception at EL1");
+    }
+
+    /* (h) set/way maintenance over a few sets and ways of L1 (level 0 in the operand) */
+    u64 n = 0;
+    for (u64 way = 0; way < 2; way++)
+        for (u64 set = 0; set < 64; set++, n++) {
+            u64 op = (way << 30) | (set << 6);
+            __asm__ volatile("dc cisw, %0" :: "r"(op) : "memory");
+            __asm__ volatile("dc csw, %0" :: "r"(op) : "memory");
+            __asm__ volatile("dc isw, %0" :: "r"(op) : "memory");
+        }
+    __asm__ volatile("dsb sy" ::: "memory");
+    say("(h) %lu x dc cisw/csw/isw: still running", n);
+
+    /* (i) GICR_WAKER of this vCPU's redistributor, never written */
+    u32 waker = mmio_read32(0x03020000UL + 0x14);
+    say("(i) GICR_WAKER 0x%x", waker);
+    CHECK(waker == 0, "(i) GICR_WAKER 0x%x, expected 0 (Xen: RAZ)", waker);
 
     sync_hook = NULL;
     return 0;

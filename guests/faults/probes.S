@@ -48,3 +48,11 @@ probe_msr_mpidr_insn:
     msr     s3_0_c0_c0_5, x0
     nop
     ret
+
+/* void probe_brk(void): BRK #0x800, the immediate Linux's WARN() uses */
+    .global probe_brk, probe_brk_insn
+probe_brk:
+probe_brk_insn:
+    brk     #0x800
+    nop
+    ret

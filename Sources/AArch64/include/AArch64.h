@@ -52,6 +52,10 @@ APUS_SYSREG(cnthp_ctl_el2)
 APUS_SYSREG(cnthp_cval_el2)
 APUS_SYSREG(id_aa64mmfr0_el1)
 APUS_SYSREG(id_aa64pfr0_el1)
+APUS_SYSREG(id_aa64mmfr1_el1)
+static inline uint64_t read_id_aa64isar2_el1(void) {
+    uint64_t v; __asm__ volatile("mrs %0, s3_0_c0_c6_2" : "=r"(v)); return v;
+}
 // Guest EL1 state the hypervisor sets up or switches
 APUS_SYSREG(sctlr_el1)
 APUS_SYSREG(tcr_el1)
@@ -138,6 +142,36 @@ static inline void arch_tlbi_alle1(void) { __asm__ volatile("dsb nshst; tlbi all
 // Every VMID's stage 1+2 entries on all CPUs: after a p2m change of a domain that may not
 // be the one loaded here (grant unmap on teardown), without switching VTTBR to it.
 static inline void arch_tlbi_alle1is(void) { __asm__ volatile("dsb ishst; tlbi alle1is; dsb ish; isb" ::: "memory"); }
+// Xen's flush_guest_tlb for one domain (p2m_flush_tlb): every stage 1 and stage 2 entry of
+// the VMID in `vttbr`, on every CPU, and nobody else's. TLBI acts on the VMID in VTTBR_EL2,
+// so it is switched to the domain's (interrupts masked, so nothing runs on the borrowed
+// VMID) and back.
+static inline void arch_flush_guest_tlb(uint64_t vttbr) {
+    uint64_t daif, old;
+    __asm__ volatile("mrs %0, daif; msr daifset, #3" : "=r"(daif) :: "memory");
+    old = read_vttbr_el2();
+    if (old != vttbr) { write_vttbr_el2(vttbr); arch_isb(); }
+    __asm__ volatile("dsb ishst; tlbi vmalls12e1is; dsb ish; isb" ::: "memory");
+    if (old != vttbr) { write_vttbr_el2(old); arch_isb(); }
+    __asm__ volatile("msr daif, %0" :: "r"(daif) : "memory");
+}
+// Break-before-make for one 4 KiB page of a domain: its stage 2 entry by IPA, then the
+// combined stage 1+2 entries of the VMID (which are not tagged with the IPA), all CPUs.
+static inline void arch_flush_guest_tlb_ipa(uint64_t vttbr, uint64_t ipa) {
+    uint64_t daif, old;
+    __asm__ volatile("mrs %0, daif; msr daifset, #3" : "=r"(daif) :: "memory");
+    old = read_vttbr_el2();
+    if (old != vttbr) { write_vttbr_el2(vttbr); arch_isb(); }
+    __asm__ volatile("dsb ishst; tlbi ipas2e1is, %0; dsb ish; tlbi vmalle1is; dsb ish; isb"
+                     :: "r"((ipa >> 12) & 0xFFFFFFFFFull) : "memory");
+    if (old != vttbr) { write_vttbr_el2(old); arch_isb(); }
+    __asm__ volatile("msr daif, %0" :: "r"(daif) : "memory");
+}
+// The hypervisor's own stage 1: one page by VA, all CPUs.
+static inline void arch_tlbi_vae2is(uint64_t va) {
+    __asm__ volatile("dsb ishst; tlbi vae2is, %0; dsb ish; isb" :: "r"((va >> 12) & 0xFFFFFFFFFFFull) : "memory");
+}
+static inline void arch_tlbi_alle2is(void) { __asm__ volatile("dsb ishst; tlbi alle2is; dsb ish; isb" ::: "memory"); }
 // Every CPU's instruction caches (a rebooted domain's new code may start on any CPU).
 static inline void arch_ic_ialluis(void) { __asm__ volatile("ic ialluis; dsb ish; isb" ::: "memory"); }
 // Orders a table's contents before the descriptor that links it in, for other CPUs' walkers.
@@ -233,6 +267,12 @@ static inline void *apus_this_cpu_object(void) {
 }
 static inline void apus_set_cpu_object(uint64_t cpu, void *object) {
     if (cpu < APUS_MAX_CPUS) apus_cpu_objects[cpu] = object;
+}
+// Branch-predictor hardening run by the lower-EL vectors of each CPU: 0 nothing, 1 CLRBHB,
+// an SMCCC function ID (bit 31) an SMC to the firmware, otherwise a branch-loop count.
+extern uint32_t apus_bp_harden[APUS_MAX_CPUS];
+static inline void apus_set_bp_harden(uint64_t cpu, uint32_t word) {
+    if (cpu < APUS_MAX_CPUS) apus_bp_harden[cpu] = word;
 }
 
 #endif

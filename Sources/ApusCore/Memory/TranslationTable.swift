@@ -12,6 +12,12 @@ public protocol TranslationTableMemory {
     mutating func writeEntry(table: UInt64, index: Int, _ value: UInt64)
     /// Gives a table back (only ever called by `releaseTables`, when no walker can see it).
     mutating func freeTable(_ table: UInt64)
+    /// Break-before-make, the middle step: a valid entry translating [input, input + size)
+    /// in the table rooted at `root` has just been written invalid; before the new entry
+    /// is written, no TLB of any CPU may still hold a translation through the old one
+    /// (ARM ARM D8.16.1). The board does DSB, TLBI by IPA for the domain's VMID (stage 2)
+    /// or by VA (EL2), DSB.
+    mutating func invalidateTLB(root: UInt64, regime: TranslationRegime, input: UInt64, size: UInt64)
 }
 
 extension TranslationTableMemory {
@@ -159,7 +165,18 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
         }
     }
 
+    /// Writes `new` over the valid entry `old` at `table[index]`, which translates
+    /// [input, input + size): break-before-make (invalid entry, TLB invalidation, new entry),
+    /// so that no CPU ever walks two translations of one address at once (which the
+    /// architecture calls a TLB conflict, and which may give a mix of both).
+    mutating func replaceValid(table: UInt64, index: Int, old: UInt64, new: UInt64, input: UInt64, size: UInt64) {
+        memory.writeEntry(table: table, index: index, 0)
+        memory.invalidateTLB(root: root, regime: regime, input: input, size: size)
+        if new != 0 { memory.writeEntry(table: table, index: index, new) }
+    }
+
     /// Walks to `level` for `va`, creating or splitting tables on the way, and writes the leaf.
+    /// Valid entries are never overwritten in place (`replaceValid`).
     mutating func setLeaf(va: UInt64, level: Int, descriptor: UInt64) throws(TranslationError) {
         var table = root
         var l = 1
@@ -171,7 +188,8 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
             } else {
                 guard let next = memory.allocateTable() else { throw .outOfMemory }
                 if e & 3 == 1 {
-                    // Split a block into the next level, keeping its attributes.
+                    // Split a block into the next level, keeping its attributes; the new
+                    // table replaces the block break-before-make.
                     let childSize = Self.blockSize(level: l + 1)
                     let attrs = e & ~Self.outputMask & ~UInt64(3)
                     let base = e & Self.outputMask & ~(Self.blockSize(level: l) - 1)
@@ -179,15 +197,26 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
                     for j in 0..<512 {
                         memory.writeEntry(table: next, index: j, (base + UInt64(j) * childSize) | attrs | type)
                     }
+                    let bs = Self.blockSize(level: l)
+                    replaceValid(table: table, index: i, old: e, new: next | 3, input: va & ~(bs - 1), size: bs)
+                } else {
+                    memory.writeEntry(table: table, index: i, next | 3)
                 }
-                memory.writeEntry(table: table, index: i, next | 3)
                 table = next
             }
             l += 1
         }
         // A table being replaced by a block or an invalid entry: its pages are left to
         // the pool (mappings change rarely; reclaiming is not worth the complexity).
-        memory.writeEntry(table: table, index: Self.index(va, level: level), descriptor)
+        let i = Self.index(va, level: level)
+        let old = memory.readEntry(table: table, index: i)
+        if old & 1 == 0 {
+            if descriptor != old { memory.writeEntry(table: table, index: i, descriptor) }
+        } else if old != descriptor {
+            // A valid leaf or table (everything below it) goes: break-before-make.
+            let bs = Self.blockSize(level: level)
+            replaceValid(table: table, index: i, old: old, new: descriptor, input: va & ~(bs - 1), size: bs)
+        }
     }
 
     /// Frees every table of the tree, the root included: the table must not be used again.

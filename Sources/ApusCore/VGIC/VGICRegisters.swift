@@ -37,9 +37,12 @@ extension VGIC {
         switch offset {
         case 0x0000: return .handled(UInt64(distributorControl) | (1 << 4) | (1 << 6))  // ARE, DS
         case 0x0004:
-            // ITLinesNumber, IDbits = 10 - 1, no LPIs, no MBIS, No1N=1 (1 of N routing unsupported)
+            // ITLinesNumber, CPUNumber = min(vCPUs, 8) - 1 (as Xen), IDbits = 10 - 1, no LPIs,
+            // no MBIS, No1N=1 (1 of N routing is not offered: Xen accepts it but always routes
+            // to vCPU 0, so saying so is the honest answer; Linux never asks for it)
             let lines = UInt64(intidLimit / 32 - 1)
-            return .handled(lines | (9 << 19) | (1 << 25))
+            let cpus = UInt64(max(min(vcpuCount, 8), 1) - 1)
+            return .handled(lines | (cpus << 5) | (9 << 19) | (1 << 25))
         case 0x0008: return .handled(UInt64(GICv3Layout.iidr))
         case 0xFFE8: return .handled(UInt64(GICv3Layout.pidr2))
         default: return .handled(0)
@@ -116,7 +119,10 @@ extension VGIC {
         guard size == 4 || (size == 8 && (off == 0x70 || off == 0x78)) else { return .fault }
         switch off {
         case 0x0004: return .handled(UInt64(GICv3Layout.iidr))
-        case 0x0014: return .handled(processorSleep[vcpu] ? 6 : 0)   // ProcessorSleep, ChildrenAsleep
+        // GICR_WAKER: power management is not emulated and the redistributor is always
+        // awake (Xen's vgic-v3 reads it as zero): a guest that polls ChildrenAsleep without
+        // first clearing ProcessorSleep must not wait forever.
+        case 0x0014: return .handled(0)
         case 0xFFE8: return .handled(UInt64(GICv3Layout.pidr2))
         default: return .handled(0)
         }
@@ -133,8 +139,7 @@ extension VGIC {
             return size == 4 ? .handled(0) : .fault
         }
         guard size == 4 || (size == 8 && (off == 0x70 || off == 0x78)) else { return .fault }
-        if off == 0x0014 { processorSleep[vcpu] = value & 2 != 0 }
-        return .handled(0)
+        return .handled(0)                                          // GICR_WAKER and the rest: WI
     }
 
     // MARK: per-interrupt register banks shared by GICD and GICR_SGI_base

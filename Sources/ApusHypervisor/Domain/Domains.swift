@@ -24,7 +24,7 @@ enum Domains {
             return fail("memory must be between 16 MiB and 3 GiB")
         }
         guard let ram = allocator.allocate(size: bytes, alignment: twoMiB) else { return fail("not enough free RAM") }
-        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget(bytes))) else {
+        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget(bytes), vmid: UInt64(id & 0xFF))) else {
             return fail("no memory for the p2m")
         }
 

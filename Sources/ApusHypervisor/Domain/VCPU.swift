@@ -63,6 +63,9 @@ final class VCPU {
     /// It called PSCI CPU_OFF and is still on its CPU: PSCI keeps reporting it on (so
     /// a CPU_ON racing with the stop gets ALREADY_ON) until it has left.
     var stopping = false
+    /// Where a set/way flush of its domain's RAM continues (SystemRegisters.setWay), nil
+    /// when none is under way.
+    var setWayCursor: Int? = nil
     /// Blocked in SCHEDOP_poll: the Xen core's poll state is cleared when it runs again.
     var polling = false
     /// Its EL1 physical timer, emulated (the real one is the hypervisor's).
@@ -110,6 +113,7 @@ final class VCPU {
         lrs = ListRegisterFile(count: lrs.count)
         needsRestore = true
         stopping = false
+        setWayCursor = nil
         ptimer = EmulatedPhysicalTimer()
     }
 }

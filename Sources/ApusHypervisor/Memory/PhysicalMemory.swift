@@ -50,6 +50,8 @@ enum PhysicalMemory {
 /// and must not be able to use up the heap that way.
 struct HeapTableMemory: TranslationTableMemory {
     var budget: Int = .max
+    /// The VMID of the domain whose p2m this is (nil: not known, every VMID is flushed).
+    var vmid: UInt64? = nil
     mutating func allocateTable() -> UInt64? {
         guard budget > 0, let t = PhysicalMemory.allocatePages(1) else { return nil }
         budget -= 1
@@ -65,6 +67,17 @@ struct HeapTableMemory: TranslationTableMemory {
         // other CPUs walk while its RAM is populated): its entries must be seen first.
         if value & 1 != 0 { arch_dmb_ishst() }
         PhysicalMemory.write64(table + UInt64(index) * 8, value)
+    }
+    /// Break-before-make (TranslationTable.replaceValid): the old translation leaves every TLB.
+    mutating func invalidateTLB(root: UInt64, regime: TranslationRegime, input: UInt64, size: UInt64) {
+        switch regime {
+        case .el2Stage1:
+            if size == 4096 { arch_tlbi_vae2is(input) } else { arch_tlbi_alle2is() }
+        case .stage2:
+            guard let vmid else { return arch_tlbi_alle1is() }
+            let vttbr = root | (vmid << 48)
+            if size == 4096 { arch_flush_guest_tlb_ipa(vttbr, input) } else { arch_flush_guest_tlb(vttbr) }
+        }
     }
 }
 #endif

@@ -164,10 +164,10 @@ extension P2MLocked {
         return true
     }
 
-    /// An existing mapping changed: the shared-page cache is stale and TLBs may hold it.
+    /// An existing mapping changed: the shared-page cache is stale. (TLBs are not: the
+    /// table replaced the entry break-before-make, invalidating this domain's VMID only.)
     private func changed() {
         generation &+= 1
-        arch_tlbi_alle1is()
     }
 
     /// The block of `ipa`, once no CPU is zeroing it any more; nil outside RAM. Chunks of it

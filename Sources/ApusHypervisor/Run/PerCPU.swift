@@ -22,6 +22,11 @@ final class PerCPU {
     var el2Since: UInt64 = 0
     /// Physical count when the hypercall running on this CPU began (XenBoard.hypercallPreemptCheck).
     var hypercallStart: UInt64 = 0
+    /// Set/way emulation (SystemRegisters.setWay): the last trap on this CPU was a set/way
+    /// operation of `setWayOwner`, whose domain's RAM has been flushed since.
+    var setWayBatch = false
+    var setWayPrevious = false
+    var setWayOwner: ObjectIdentifier? = nil
 
     init(index: Int, mpidr: UInt64) {
         self.index = index
@@ -88,9 +93,11 @@ enum Hypervisor {
     /// HCR_EL2 while a guest runs: stage 2 on (VM), set/way invalidation as clean
     /// (SWIO), physical IRQ/FIQ/SError to EL2 (IMO/FMO/AMO), broadcast TLB and cache
     /// maintenance (FB, BSU=inner), WFI trapped (TWI), SMC trapped (TSC), implementation-defined
-    /// registers trapped (TIDCP), EL1 is AArch64 (RW).
+    /// registers trapped (TIDCP), set/way cache maintenance trapped (TSW: a guest must not
+    /// clean or invalidate lines of other domains, and by set/way it cannot reach its own
+    /// lines on other CPUs or in a system cache; Xen traps it too), EL1 is AArch64 (RW).
     static let guestHCR: UInt64 = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 9)
-        | (1 << 10) | (1 << 19) | (1 << 20) | (1 << 31)
+        | (1 << 10) | (1 << 19) | (1 << 20) | (1 << 22) | (1 << 31)
     /// HCR_EL2.TWI: WFI traps so the vCPU can give its CPU away. Only set while another
     /// vCPU could use the CPU: a vCPU alone on its CPU waits in a real WFI, which wakes on
     /// its (virtual) interrupts at no cost (Xen's vwfi=native, KVM does the same).

@@ -16,6 +16,11 @@ enum SystemRegisters {
             for k in kicks { Scheduler.kick(domain: d, vcpu: k) }
             return frame.skipInstruction()
         }
+        // DC ISW / CSW / CISW (op0 1, op1 0, CRn 7, CRm 6/10/14, op2 2), trapped by HCR_EL2.TSW.
+        if a.op0 == 1, a.op1 == 0, a.crn == 7, a.op2 == 2, a.crm == 6 || a.crm == 10 || a.crm == 14, !a.isRead {
+            if setWay(v, d, cpu: PerCPU.this) { frame.skipInstruction() }
+            return
+        }
         let isDebug = a.op0 == 2
         let isPMU = a.op0 == 3 && a.op1 == 3 && (a.crn == 9 || (a.crn == 14 && a.crm >= 8))
         if let r = physicalTimerRegister(reg) {
@@ -35,6 +40,56 @@ enum SystemRegisters {
         }
         undefined(frame, a, d)
     }
+
+    /// Set/way cache maintenance cannot be passed through (it reaches only this CPU's caches,
+    /// and every domain's lines in them). Xen 4.17 (p2m_set_way_flush) cleans and
+    /// invalidates the domain's whole p2m by VA on the first such operation and then waits,
+    /// with HCR_EL2.TVM, for the guest to switch its caches on or off. Apus does the simpler
+    /// thing that is as safe: the first operation of a run cleans and invalidates all the
+    /// domain's touched RAM to the point of coherency (DC CIVAC; RAM never touched holds
+    /// nothing of the guest's), and the rest of the run (consecutive set/way traps of the
+    /// same vCPU: a guest's loop over sets and ways) is done by then.
+    /// The flush is a continuation, as Xen's p2m_flush_vm is preemptible: each trap cleans
+    /// at most `setWayBytesPerTrap` and leaves the instruction to be executed again (false)
+    /// until the whole RAM is done (true: the caller steps over it). No lock is held.
+    @inline(never)                                   // rare: kept out of the trap path
+    static func setWay(_ v: VCPU, _ d: Domain, cpu: PerCPU) -> Bool {
+        let me = ObjectIdentifier(v)
+        cpu.setWayBatch = true
+        if v.setWayCursor == nil {
+            if cpu.setWayPrevious && cpu.setWayOwner == me { return true }
+            cpu.setWayOwner = me
+            v.setWayCursor = 0
+        }
+        let piece = setWayBytesPerTrap
+        let pieces = Int(d.ram.size / piece)
+        var next = v.setWayCursor ?? 0
+        var flushed = false
+        while next < pieces && !flushed {
+            let offset = UInt64(next) * piece
+            let touched = d.withP2M { held in held.blocks.state(Int(offset / RAMBlocks.blockSize)) != .untouched }
+            if touched {
+                arch_dcache_flush_poc(d.ram.base &+ offset, piece)
+                flushed = true
+            }
+            next += 1
+        }
+        guard next >= pieces else {
+            v.setWayCursor = next
+            return false
+        }
+        v.setWayCursor = nil
+        d.reportOnce(0x5E7_0000) {
+            Log.line {
+                Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index)
+                Log.put(": set/way cache maintenance trapped, its touched RAM cleaned and invalidated to PoC")
+            }
+        }
+        return true
+    }
+
+    /// 256 KiB: 4,096 cache lines, about 16,000 instructions at EL2 per trap.
+    static let setWayBytesPerTrap: UInt64 = 0x4_0000
 
     static func physicalTimerRegister(_ reg: SystemRegister) -> EmulatedPhysicalTimer.Register? {
         switch reg {

@@ -19,6 +19,9 @@ func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
 enum Trap {
     /// A trap from the guest, with the CPU, the vCPU that ran and its domain borrowed.
     static func lower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64, _ cpu: PerCPU, _ v: VCPU, _ d: Domain) {
+        // A run of set/way operations ends at any other trap (SystemRegisters.setWay).
+        cpu.setWayPrevious = cpu.setWayBatch
+        cpu.setWayBatch = false
         ListRegisters.sync(v, d)
         switch kind {
         case 0: Synchronous.handle(frame, v, d)
@@ -83,7 +86,7 @@ enum Synchronous {
         case .hvc64:
             // ELR already points past the HVC.
             switch esr.immediate16 {
-            case 0: Firmware.call(frame, v, d)
+            case 0: smcccThroughHVC(frame, v, d)
             case 0xEA1: Xen.hypercall(frame, v, d)
             default:
                 // Xen's behaviour: undefined instruction, returning after the HVC.
@@ -113,6 +116,17 @@ enum Synchronous {
                 Log.line { Log.put("d"); Log.dec(d.id); Log.put(": unhandled trap, ESR "); Log.hex(esr.raw); Log.put(" at "); Log.hex(frame.pointee.elr) }
             }
             GuestFault.undefined(frame, pc: frame.pointee.elr)
+        }
+    }
+
+    /// `hvc #0`: the workaround calls take Xen's fast path (guest_sync in arm64/entry.S),
+    /// everything else goes to vPSCI/SMCCC. Out of line, as the hypercall path must stay inlined.
+    @inline(never)
+    static func smcccThroughHVC(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
+        if let n = VirtualPSCI.hvcFastPathClears(frame.x(0)) {
+            for r in 0..<n { frame.setX(r, 0) }
+        } else {
+            Firmware.call(frame, v, d)
         }
     }
 

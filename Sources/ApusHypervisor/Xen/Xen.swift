@@ -140,9 +140,10 @@ enum Xen {
     static func reset(_ d: Domain, enhanced: XenEnhanced) -> Bool {
         tearDown(d)
         // The new root first: on failure the domain keeps nothing it could run with.
-        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget(d.ram.size))) else { return false }
+        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget(d.ram.size), vmid: d.vmid)) else { return false }
+        let oldVTTBR = d.vttbr
         var old = d.withP2M { held in held.replace(with: p2m) }
-        arch_tlbi_alle1is()
+        arch_flush_guest_tlb(oldVTTBR)                 // this domain's VMID only
         // No vCPU of the domain is on a CPU (finishRestart waited) and no TLB holds the
         // old tree any more: its tables can go.
         old.releaseTables()
