@@ -177,7 +177,7 @@ import Testing
     }
 
     /// Class (n): BRK at EL1 and EL0 must be a breakpoint exception (EC 0x3c) at the BRK.
-    @Test(.disabled("finding: a guest's BRK arrives as an undefined instruction (EC 0x0), not a breakpoint exception (EC 0x3c): MDCR_EL2.TDE (bit 8) is set in Boot.swift, so BRK traps to EL2 and is injected as UNDEF; Linux's BUG()/WARN() use brk #0x800"))
+    @Test
     func brkInAGuestIsABreakpointException() throws {
         let r = try SystemHarness.run([("hostile.cfg", """
         name = "hostile"
