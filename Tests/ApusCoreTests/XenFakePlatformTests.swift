@@ -24,6 +24,8 @@ final class FakeXen: XenPlatform {
     /// question (1-based), so a test can preempt a batch at any point it chooses.
     var preemptChecks = 0
     var preemptWhen: (Int) -> Bool = { _ in false }
+    /// unmapGrant() calls, whether they removed a mapping or not (teardown step costs).
+    var unmapGrantCalls = 0
 
     struct GrantMapKey: Hashable { var mapper: XenDomainID; var gfn: UInt64; var granter: XenDomainID }
 
@@ -107,6 +109,7 @@ final class FakeXen: XenPlatform {
         return 0x8_0000_0000 | (frame << 12)
     }
     func unmapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64) -> Bool {
+        unmapGrantCalls += 1
         let k = GrantMapKey(mapper: mapper, gfn: gfn, granter: granter)
         guard let m = grantMaps[k], m.frame == frame else { return false }
         grantMaps[k] = nil

@@ -41,29 +41,61 @@ public struct EventChannelSwitch {
         return true
     }
 
-    /// evtchn_destroy(): closes every port (interdomain peers become unbound) and drops the table.
-    /// A service endpoint's ports left waiting for `id` are closed too: in Xen, xenconsoled
-    /// and xenstored close their ends when @releaseDomain fires; the endpoint has nobody to
-    /// do it, and without this every reboot of a domain would leak its console and store
-    /// ports in domain 0 until no domain could get them back.
-    public mutating func removeDomain<M: GuestPhysicalMemory>(_ id: XenDomainID, memory: M) {
-        guard let s = slot(id), let n = tables[s]?.validPorts else { return }
-        var p: UInt32 = 1
-        while p < n {
-            try? closePort(domain: id, port: p, memory: memory)
-            p += 1
+    /// Installs a table built outside the lock (XenHost.prepareDomain); false if the id is
+    /// out of range or taken.
+    mutating func install(_ table: EventChannelTable) -> Bool {
+        let i = Int(table.domain)
+        guard i < tables.count, tables[i] == nil else { return false }
+        tables[i] = table
+        return true
+    }
+
+    // MARK: teardown (XenHost.destroyStep), one port per call
+
+    /// `d->is_dying = DOMDYING_dying` for the event-channel side: from now on no port can be
+    /// allocated in `id`, none can be bound to it and nothing sent to it is delivered.
+    mutating func markDying(_ id: XenDomainID) {
+        with(id) { $0.isDying = true }
+    }
+
+    /// Is `id` a domain being torn down?
+    func isDying(_ id: XenDomainID) -> Bool {
+        guard let s = slot(id) else { return false }
+        return tables[s]!.isDying
+    }
+
+    /// Does port `port` of `id` still need closing (anything but free or reserved)?
+    func needsClose(_ id: XenDomainID, port: UInt32) -> Bool {
+        guard let s = slot(id) else { return false }
+        return tables[s]!.channel(port)?.state.isUsable ?? false
+    }
+
+    /// A port of service endpoint `endpoint` still waiting for `id` to bind: in Xen,
+    /// xenconsoled and xenstored close their ends when @releaseDomain fires; the endpoint
+    /// has nobody to do it, and without this every reboot of a domain would leak its
+    /// console and store ports in domain 0 until no domain could get them back.
+    func isServicePortWaiting(endpoint: Int, port: UInt32, for id: XenDomainID) -> Bool {
+        guard endpoint < tables.count, Int(id) != endpoint, let t = tables[endpoint], t.isServiceEndpoint else {
+            return false
         }
+        return t.channel(port)?.state == .unbound(remote: id)
+    }
+
+    /// `validPorts` of `endpoint` if it is a service endpoint other than `id`, else 0.
+    func servicePorts(endpoint: Int, other id: XenDomainID) -> UInt32 {
+        guard endpoint < tables.count, Int(id) != endpoint, let t = tables[endpoint], t.isServiceEndpoint else { return 0 }
+        return t.validPorts
+    }
+
+    func validPorts(_ id: XenDomainID) -> UInt32 {
+        guard let s = slot(id) else { return 0 }
+        return tables[s]!.validPorts
+    }
+
+    /// The end of evtchn_destroy(): every port is closed, the table goes.
+    mutating func dropTable(_ id: XenDomainID) {
+        guard let s = slot(id) else { return }
         tables[s] = nil
-        for e in 0..<tables.count where tables[e]?.isServiceEndpoint == true {
-            let ports = tables[e]?.validPorts ?? 0
-            var q: UInt32 = 1
-            while q < ports {
-                if tables[e]?.channel(q)?.state == .unbound(remote: id) {
-                    try? closePort(domain: XenDomainID(e), port: q, memory: memory)
-                }
-                q += 1
-            }
-        }
     }
 
     /// Runs `body` on `id`'s table in place; nil if there is no such domain.
@@ -90,7 +122,9 @@ public struct EventChannelSwitch {
         // xsm_evtchn_unbound(): XSM SILO (Xen 4.17 as Debian boots it) looks the remote domain
         // up first (-ESRCH if it does not exist), then applies XSM_TARGET: only for oneself
         // unless privileged.
-        guard let r = resolve(remote, caller: caller) else {
+        // A dying remote counts as gone: the teardown closes the service endpoints' ports
+        // waiting for it once, so none may be created behind it.
+        guard let r = resolve(remote, caller: caller), !isDying(r) else {
             with(d) { $0.releaseIfStillFree(port) }
             throw .ESRCH
         }
@@ -112,7 +146,9 @@ public struct EventChannelSwitch {
         guard let lport = try with(caller, { (t) throws(XenErrno) -> UInt32 in try t.allocateFree() }) else {
             throw .ESRCH
         }
-        guard let rch = table(rd)?.channel(remotePort), rch.state == .unbound(remote: caller) else {
+        // A dying remote's ports are closed or about to be (Xen's evtchn_destroy): -EINVAL,
+        // as for a port its teardown has already closed.
+        guard !isDying(rd), let rch = table(rd)?.channel(remotePort), rch.state == .unbound(remote: caller) else {
             with(caller) { $0.releaseIfStillFree(lport) }
             throw .EINVAL
         }
@@ -194,7 +230,8 @@ public struct EventChannelSwitch {
         case .interdomain(let remote, let remotePort):
             guard remote == caller || mayCommunicate(caller, remote) else { throw .EPERM }
             return with(remote) { rt -> EventDelivery? in
-                guard let rch = rt.channel(remotePort), rch.state.isUsable else { return nil }
+                // A dying peer gets nothing new: dropped, as on an unbound port.
+                guard !rt.isDying, let rch = rt.channel(remotePort), rch.state.isUsable else { return nil }
                 return rt.setPending(port: remotePort, vcpu: rch.notifyVCPU, memory: memory)
             } ?? nil
         case .ipi:
@@ -312,7 +349,7 @@ public struct EventChannelSwitch {
     /// vCPU 0 and delivered to the port's notify vCPU).
     public mutating func raiseVIRQ<M: GuestPhysicalMemory>(domain: XenDomainID, vcpu: UInt32, virq: UInt32,
                                                          memory: M) -> EventDelivery? {
-        guard let t = table(domain), virq < XenVIRQ.count else { return nil }
+        guard let t = table(domain), !t.isDying, virq < XenVIRQ.count else { return nil }
         let global = XenVIRQ.isGlobal(virq)
         let port = t.virqPort(virq: virq, vcpu: global ? 0 : vcpu)
         guard port != 0, let ch = t.channel(port), ch.state.isUsable else { return nil }
@@ -323,7 +360,9 @@ public struct EventChannelSwitch {
     /// Makes `port` of `domain` pending as if its peer had sent (for hypervisor-implemented
     /// backends and service endpoints).
     public mutating func raise<M: GuestPhysicalMemory>(domain: XenDomainID, port: UInt32, memory: M) -> EventDelivery? {
-        guard let ch = table(domain)?.channel(port), ch.state.isUsable else { return nil }
+        guard let s = slot(domain), !tables[s]!.isDying, let ch = tables[s]!.channel(port), ch.state.isUsable else {
+            return nil
+        }
         return with(domain) { $0.setPending(port: port, vcpu: ch.notifyVCPU, memory: memory) } ?? nil
     }
 
@@ -331,6 +370,7 @@ public struct EventChannelSwitch {
     /// of a boot-time domain, like Xen's alloc_xenstore_evtchn).
     public mutating func allocateUnbound(in domain: XenDomainID, remote: XenDomainID) throws(XenErrno) -> UInt32 {
         guard slot(domain) != nil else { throw .ESRCH }
+        if isDying(remote) { throw .ESRCH }
         let port = try with(domain, { (t) throws(XenErrno) -> UInt32 in
             let port = try t.allocateFree()
             t.update(port) { $0.state = .unbound(remote: remote) }

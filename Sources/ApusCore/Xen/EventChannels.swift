@@ -65,6 +65,9 @@ public struct EventChannelTable: Sendable {
     public internal(set) var polling: [EventPollState]
     /// `next_evtchn`: the port an EVTCHNOP_reset preempted at (0: no reset in progress).
     public internal(set) var resetNext: UInt32 = 0
+    /// `d->is_dying`: the domain is being torn down (XenHost.beginDestroy); no port can be
+    /// allocated any more, so the teardown's walk over `validPorts` sees a fixed set.
+    public internal(set) var isDying = false
 
     public init(domain: XenDomainID, vcpus: Int, maxPort: UInt32 = EventChannelTable.defaultMaxPort,
                 serviceEndpoint: Bool = false) {
@@ -110,6 +113,8 @@ public struct EventChannelTable: Sendable {
 
     /// `evtchn_allocate_port()`: claims `port`, growing the table bucket by bucket.
     mutating func allocate(_ port: UInt32) throws(XenErrno) {
+        // get_free_port() / evtchn_allocate_port() refuse a dying domain with -EINVAL.
+        if isDying { throw .EINVAL }
         guard port <= maxPort, port < EventChannelTable.twoLevelPorts else { throw .ENOSPC }
         if isValid(port) {
             guard channels[Int(port)].state == .free else { throw .EBUSY }

@@ -55,6 +55,13 @@ public struct GrantTable: Sendable {
     /// Maptrack: mappings held by this domain, indexed by grant handle.
     public private(set) var maptrack: [GrantMapping?] = []
     private var freeHandles: [UInt32] = []
+    /// Mappings in `maptrack` per granting domain (index: domain id; grown on demand), so
+    /// a granter's teardown skips mappers holding none of its grants and stops scanning a
+    /// mapper's maptrack once it has found them all.
+    private var mappingsPerGranter: [UInt32] = []
+    /// `d->is_dying`: the domain is being torn down (XenHost.beginDestroy); its grants can
+    /// be neither mapped nor copied any more.
+    public internal(set) var isDying = false
 
     public init(domain: XenDomainID, maxFrames: UInt32 = GrantTable.defaultMaxFrames,
                 maxMappings: UInt32 = GrantTable.defaultMaxMappings) {
@@ -124,13 +131,30 @@ public struct GrantTable: Sendable {
 
     mutating func setMapping(_ handle: UInt32, _ m: GrantMapping?) {
         guard handle < UInt32(maptrack.count) else { return }
+        if let old = maptrack[Int(handle)] { countMapping(of: old.granter, -1) }
         maptrack[Int(handle)] = m
+        if let m { countMapping(of: m.granter, 1) }
     }
 
     mutating func releaseHandle(_ handle: UInt32) {
         guard handle < UInt32(maptrack.count) else { return }
-        maptrack[Int(handle)] = nil
+        setMapping(handle, nil)
         freeHandles.append(handle)
+    }
+
+    private mutating func countMapping(of granter: XenDomainID, _ delta: Int) {
+        let g = Int(granter)
+        if delta > 0 {
+            while mappingsPerGranter.count <= g { mappingsPerGranter.append(0) }
+            mappingsPerGranter[g] &+= 1
+        } else if g < mappingsPerGranter.count, mappingsPerGranter[g] > 0 {
+            mappingsPerGranter[g] -= 1
+        }
+    }
+
+    /// How many of this domain's mappings are of `granter`'s grants.
+    public func mappingCount(of granter: XenDomainID) -> UInt32 {
+        Int(granter) < mappingsPerGranter.count ? mappingsPerGranter[Int(granter)] : 0
     }
 
     public func mapping(_ handle: UInt32) -> GrantMapping? {

@@ -64,30 +64,74 @@ public struct GrantTableSwitch {
         return true
     }
 
-    /// Tears down `id`: its own mappings of other domains' grants are unmapped and unpinned
-    /// (gnttab_release_mappings), and other domains' mappings of `id`'s grants are removed
-    /// from their p2m (their handles become invalid), so no domain keeps `id`'s memory.
-    public mutating func removeDomain<P: XenPlatform>(_ id: XenDomainID, platform: P) {
-        guard let me = table(id) else { return }
-        for h in 0..<me.maptrack.count {
-            guard let m = me.maptrack[h] else { continue }
-            if m.flags & GrantMapFlags.hostMap != 0, let act = table(m.granter)?.activeEntry(m.ref) {
-                _ = platform.unmapGrant(mapper: id, gfn: m.hostGFN, granter: m.granter, frame: act.frame)
-            }
-            release(granter: m.granter, ref: m.ref, readOnly: m.flags & GrantMapFlags.readonly != 0,
-                    memory: platform)
+    /// Installs a table built outside the lock (XenHost.prepareDomain); false if the id is
+    /// out of range or taken.
+    mutating func install(_ table: GrantTable) -> Bool {
+        let i = Int(table.domain)
+        guard i < tables.count, tables[i] == nil else { return false }
+        tables[i] = table
+        return true
+    }
+
+    // MARK: teardown (XenHost.destroyStep), one maptrack entry per call
+    //
+    // gnttab_release_mappings() and, because Apus holds no page references, the removal of
+    // every other domain's mappings of the dying domain's grants, so no domain keeps its
+    // memory.
+
+    mutating func markDying(_ id: XenDomainID) {
+        with(id) { $0.isDying = true }
+    }
+
+    func isDying(_ id: XenDomainID) -> Bool {
+        guard let s = slot(id) else { return false }
+        return tables[s]!.isDying
+    }
+
+    func maptrackCount(_ id: XenDomainID) -> Int {
+        guard let s = slot(id) else { return 0 }
+        return tables[s]!.maptrack.count
+    }
+
+    /// How many of `mapper`'s mappings are of `granter`'s grants (0 if no such mapper).
+    func mappingCount(mapper: Int, granter: XenDomainID) -> UInt32 {
+        guard mapper < tables.count, let t = tables[mapper] else { return 0 }
+        return t.mappingCount(of: granter)
+    }
+
+    /// Handle `handle` of `mapper`, if it maps one of `granter`'s grants (any granter: nil).
+    func mapping(mapper: Int, handle: Int, granter: XenDomainID? = nil) -> GrantMapping? {
+        guard mapper < tables.count, let t = tables[mapper], handle < t.maptrack.count,
+              let m = t.maptrack[handle] else { return nil }
+        if let granter, m.granter != granter { return nil }
+        return m
+    }
+
+    /// One of `id`'s own mappings: unmapped from its p2m, the granter's pin dropped, the
+    /// handle forgotten.
+    mutating func releaseOwnMapping<P: XenPlatform>(_ id: XenDomainID, handle: Int, platform: P) {
+        guard let m = mapping(mapper: Int(id), handle: handle) else { return }
+        if m.flags & GrantMapFlags.hostMap != 0, let act = table(m.granter)?.activeEntry(m.ref) {
+            _ = platform.unmapGrant(mapper: id, gfn: m.hostGFN, granter: m.granter, frame: act.frame)
         }
-        for other in 0..<tables.count where other != Int(id) {
-            guard let t = tables[other] else { continue }
-            for h in 0..<t.maptrack.count {
-                guard let m = t.maptrack[h], m.granter == id else { continue }
-                if m.flags & GrantMapFlags.hostMap != 0, let act = me.activeEntry(m.ref) {
-                    _ = platform.unmapGrant(mapper: XenDomainID(other), gfn: m.hostGFN, granter: id, frame: act.frame)
-                }
-                tables[other]?.releaseHandle(UInt32(h))
-            }
+        release(granter: m.granter, ref: m.ref, readOnly: m.flags & GrantMapFlags.readonly != 0, memory: platform)
+        with(id) { $0.setMapping(UInt32(handle), nil) }
+    }
+
+    /// `mapper`'s mapping `handle` of dying `granter`'s grant: removed from its p2m, the
+    /// handle invalid from now on (its unmap gets GNTST_bad_handle). The granter's pin is
+    /// not dropped: its table goes as a whole.
+    mutating func removeForeignMapping<P: XenPlatform>(mapper: Int, handle: Int, granter: XenDomainID, platform: P) {
+        guard let m = mapping(mapper: mapper, handle: handle, granter: granter) else { return }
+        if m.flags & GrantMapFlags.hostMap != 0, let act = table(granter)?.activeEntry(m.ref) {
+            _ = platform.unmapGrant(mapper: XenDomainID(mapper), gfn: m.hostGFN, granter: granter, frame: act.frame)
         }
-        tables[Int(id)] = nil
+        tables[mapper]?.releaseHandle(UInt32(handle))
+    }
+
+    mutating func dropTable(_ id: XenDomainID) {
+        guard let s = slot(id) else { return }
+        tables[s] = nil
     }
 
     mutating func with<R>(_ id: XenDomainID, _ body: (inout GrantTable) -> R) -> R? {
@@ -205,7 +249,11 @@ public struct GrantTableSwitch {
         if op.flags & (GrantMapFlags.deviceMap | GrantMapFlags.applicationMap | GrantMapFlags.containsPTE) != 0 {
             return GrantMapResult(status: GrantStatus.generalError)
         }
-        guard slot(op.dom) != nil, slot(caller) != nil else { return GrantMapResult(status: GrantStatus.badDomain) }
+        // A dying granter (or caller) is as good as gone: its teardown may already have
+        // passed the maptrack a new mapping would go into.
+        guard slot(op.dom) != nil, slot(caller) != nil, !isDying(op.dom), !isDying(caller) else {
+            return GrantMapResult(status: GrantStatus.badDomain)
+        }
         guard op.dom == caller || mayUse(caller, op.dom) else { return GrantMapResult(status: GrantStatus.permissionDenied) }
         guard let handle = with(caller, { $0.allocateHandle() }) ?? nil else {
             return GrantMapResult(status: GrantStatus.noSpace)
@@ -263,10 +311,10 @@ public struct GrantTableSwitch {
         // gnttab_copy_lock_domain(): frames only from DOMID_SELF.
         if op.source.domain != XenDomID.selfID && !srcIsRef { return GrantStatus.permissionDenied }
         let sd = op.source.domain == XenDomID.selfID ? caller : op.source.domain
-        guard slot(sd) != nil else { return GrantStatus.badDomain }
+        guard slot(sd) != nil, !isDying(sd) else { return GrantStatus.badDomain }
         if op.dest.domain != XenDomID.selfID && !dstIsRef { return GrantStatus.permissionDenied }
         let dd = op.dest.domain == XenDomID.selfID ? caller : op.dest.domain
-        guard slot(dd) != nil else { return GrantStatus.badDomain }
+        guard slot(dd) != nil, !isDying(dd) else { return GrantStatus.badDomain }
         guard sd == caller || mayUse(caller, sd), dd == caller || mayUse(caller, dd) else {
             return GrantStatus.permissionDenied
         }

@@ -11,7 +11,7 @@ public final class XenHost {
     public var version = XenVersionInfo()
     public var events: EventChannelSwitch
     public var grants: GrantTableSwitch
-    public private(set) var domains: [XenDomainState?]
+    public internal(set) var domains: [XenDomainState?]
     /// vCPUs of each existing domain (0: none), so the hypercall path checks its caller
     /// without touching (and retaining) the domain's state.
     var vcpuCounts: [UInt32]
@@ -19,6 +19,10 @@ public final class XenHost {
     var privilegedFlags: [Bool]
     /// Some vCPU of the domain registered a runstate area (asked at every vCPU switch).
     var hasRunstateArea: [Bool]
+    /// Where the teardown of each dying domain stands (nil: alive or no domain).
+    var teardowns: [XenTeardown?]
+    /// Cost of the last `destroyStep`, in `XenTeardownCost` units (tests, statistics).
+    public internal(set) var lastDestroyStepUnits = 0
     /// Multicall entries handled per trap before the multicall is restarted.
     public var multicallBatch: UInt32 = 32
     /// Grant map/unmap/copy entries handled per trap before the call is restarted.
@@ -32,6 +36,7 @@ public final class XenHost {
         vcpuCounts = [UInt32](repeating: 0, count: n)
         privilegedFlags = [Bool](repeating: false, count: n)
         hasRunstateArea = [Bool](repeating: false, count: n)
+        teardowns = [XenTeardown?](repeating: nil, count: n)
     }
 
     /// One policy for event channels and grants: may `a` and `b` talk?
@@ -46,10 +51,21 @@ public final class XenHost {
 
     func isPrivileged(_ id: XenDomainID) -> Bool { Int(id) < privilegedFlags.count && privilegedFlags[Int(id)] }
 
-    /// `rcu_lock_domain_by_any_id()`.
+    /// `rcu_lock_domain_by_any_id()`; a dying domain is not found (-ESRCH): nothing new
+    /// may be done to it.
     func resolve(_ dom: XenDomainID, caller: XenDomainID) -> XenDomainID? {
         let d = dom == XenDomID.selfID ? caller : dom
-        return domain(d) != nil ? d : nil
+        return isLive(d) ? d : nil
+    }
+
+    /// Domain `id` exists and is not being torn down.
+    public func isLive(_ id: XenDomainID) -> Bool {
+        Int(id) < domains.count && domains[Int(id)] != nil && teardowns[Int(id)] == nil
+    }
+
+    /// Domain `id` is being torn down (between `beginDestroy` and the last `destroyStep`).
+    public func isDying(_ id: XenDomainID) -> Bool {
+        Int(id) < teardowns.count && teardowns[Int(id)] != nil
     }
 
     func withDomain<R>(_ id: XenDomainID, _ body: (inout XenDomainState) -> R) -> R? {
@@ -58,32 +74,22 @@ public final class XenHost {
         return body(&domains[i]!)       // in place: no copy of the state out and back
     }
 
-    /// Creates domain `id` (all its vCPUs start offline at `now`); false if it exists or is out of range.
+    /// Creates domain `id` (all its vCPUs start offline at `now`); false if it exists (or is
+    /// still dying) or is out of range. `prepareDomain` + `install`.
     @discardableResult
     public func createDomain(_ id: XenDomainID, _ config: XenDomainConfig, now: UInt64 = 0) -> Bool {
-        let i = Int(id)
-        guard i < domains.count, domains[i] == nil else { return false }
-        guard events.addDomain(id, vcpus: config.vcpus, maxPort: config.maxEventChannelPort,
-                               serviceEndpoint: config.serviceEndpoint) else { return false }
-        guard grants.addDomain(id, maxFrames: config.maxGrantFrames, maxMappings: config.maxGrantMappings) else {
-            return false
-        }
-        domains[i] = XenDomainState(id: id, config: config, now: now)
-        vcpuCounts[i] = domains[i]!.vcpuCount
-        privilegedFlags[i] = config.privileged
-        return true
+        var prepared: XenPreparedDomain? = XenHost.prepareDomain(id, config, now: now)
+        return install(&prepared)
     }
 
-    /// Destroys `id`: closes its event channels (peers become unbound), tears down grant
-    /// mappings in both directions (unmapping them through the platform) and forgets it.
+    /// Destroys `id` at once: `beginDestroy` and `destroyStep` until done. Closes its event
+    /// channels (peers become unbound), tears down grant mappings in both directions
+    /// (unmapping them through the platform) and forgets it. For tests and callers that
+    /// may hold the lock that long; the hypervisor uses the steps.
     public func destroyDomain<P: XenPlatform>(_ id: XenDomainID, platform: P) {
         guard domain(id) != nil else { return }
-        grants.removeDomain(id, platform: platform)
-        events.removeDomain(id, memory: platform)
-        domains[Int(id)] = nil
-        vcpuCounts[Int(id)] = 0
-        privilegedFlags[Int(id)] = false
-        hasRunstateArea[Int(id)] = false
+        beginDestroy(id)
+        while !destroyStep(id, platform: platform, budget: Int.max) {}
     }
 
     // MARK: hypercalls
@@ -99,6 +105,7 @@ public final class XenHost {
         // Hot path: no copy of the domain's state (its arrays would be retained and released
         // on every hypercall), only its vCPU count.
         let slot = Int(caller.domain)
+        // A dying domain has no vCPUs any more (beginDestroy): -ESRCH.
         guard slot < vcpuCounts.count, caller.vcpu < vcpuCounts[slot] else {
             return XenHypercallResult(XenErrno.ESRCH.result)
         }

@@ -50,7 +50,7 @@ extension XenHost {
             typealias L = XenLayout.SchedRemoteShutdown
             guard let b = platform.readStruct(arg, size: L.size) else { return efault }
             let target = XenBytes.u16(b, L.domainID)
-            guard domain(target) != nil else { return r(XenErrno.ESRCH.result) }
+            guard isLive(target) else { return r(XenErrno.ESRCH.result) }
             // xsm_schedop_shutdown(XSM_DM_PRIV)
             guard isPrivileged(me) else { return r(XenErrno.EPERM.result) }
             return r(0, shutdown(target, reason: UInt8(truncatingIfNeeded: XenBytes.u32(b, L.reason))))
