@@ -81,6 +81,12 @@ void *memmove(void *d, const void *s, size_t n) {
     uint8_t *dp = d; const uint8_t *sp = s;
     if (dp == sp || n == 0) return d;
     if (dp < sp || dp >= sp + n) return memcpy(d, s, n);
+    // Backwards (an array shifting up, e.g. a sorted insert): 8 bytes a step when both ends
+    // allow it, since a guest can make such shifts long (grant tables' active entries).
+    while (n && ((uintptr_t)(dp + n) & 7)) { n--; dp[n] = sp[n]; }
+    if ((((uintptr_t)(sp + n)) & 7) == 0) {
+        while (n >= 8) { n -= 8; *(uint64_t *)(dp + n) = *(const uint64_t *)(sp + n); }
+    }
     while (n--) dp[n] = sp[n];
     return d;
 }

@@ -80,8 +80,10 @@ enum Xen {
         guard let pages = d.xen ?? XenDomainPages(maxGrantFrames: Int(GrantTable.defaultMaxFrames)) else { return false }
         d.xen = pages
         let id = XenDomainID(d.id)
+        // Its tables are allocated before the lock; publishing them under it is O(1).
+        var prepared: XenPreparedDomain? = XenHost.prepareDomain(id, XenDomainConfig(vcpus: d.vcpus.count), now: nowNS)
         return locked { x in
-            guard x.host.createDomain(id, XenDomainConfig(vcpus: d.vcpus.count), now: nowNS) else { return false }
+            guard x.host.install(&prepared) else { return false }
             guard enhanced != .disabled else { return true }
             if pages.console == nil { pages.console = PhysicalMemory.allocatePages(1) }
             if enhanced == .enabled && pages.store == nil { pages.store = PhysicalMemory.allocatePages(1) }
@@ -124,15 +126,20 @@ enum Xen {
     static func tearDown(_ d: Domain) {
         guard d.xen != nil else { return }
         let id = XenDomainID(d.id)
-        locked { x in
-            x.host.destroyDomain(id, platform: XenBoard(current: nil))
-            _ = x.store.release(domid: id)
-        }
+        // As Xen's domain_kill: the domain is dying first (nothing new can reach it), then its
+        // channels and grant mappings go a bounded step per hold of the lock, so other CPUs'
+        // hypercalls and context switches wait for one step, not for the whole teardown.
+        locked { x in _ = x.host.beginDestroy(id) }
+        while !locked({ x in x.host.destroyStep(id, platform: XenBoard(current: nil), budget: teardownBudget) }) {}
+        locked { x in _ = x.store.release(domid: id) }
         // Its service ports are closed and may be handed out again: forget them (port 0 is never one).
         d.xen?.consoleService = 0
         d.xen?.storeService = 0
         serviceWatchers()
     }
+
+    /// Work units per teardown step (XenTeardownCost: 16 per port closed or mapping removed).
+    static let teardownBudget = 128
 
     /// A domain rebooting: a fresh, empty p2m (every RAM block populated again at its first
     /// touch, so zeroed) and its Xen pages zeroed.
