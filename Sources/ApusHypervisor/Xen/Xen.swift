@@ -278,7 +278,7 @@ enum Xen {
     }
 
     /// Serves `d`'s XenStore ring: one budgeted `service` call per hold of the Xen lock
-    /// (XenStore's work units bound it), a few per trap. What is left is queued again and
+    /// (XenStore's work units bound it), one per trap. What is left is queued again and
     /// this CPU kicks itself, so it continues at the next trap (`continueServices`) rather
     /// than holding the lock or the CPU until a busy ring is empty.
     static func serviceStore(_ d: Domain, _ x: XenDomainPages) {
@@ -297,7 +297,7 @@ enum Xen {
         GICv3.sendSGI(GICv3.kickSGI, toMPIDR: PerCPU.this.mpidr)
     }
 
-    static let storeServicesPerTrap = 4
+    static let storeServicesPerTrap = 1
 
     /// A kick (SGI) reached this CPU: serve what an earlier trap left queued.
     static func continueServices() {
