@@ -6,7 +6,9 @@ import Foundation
 /// no hypervisor and under Debian's Xen 4.17, all in the same QEMU with
 /// `-icount shift=0,sleep=off`, in one run; micro-benchmarks measured in instructions by the
 /// bare-metal guests (hypercall, event channel, timer interrupt, context switch), Apus next to
-/// Xen; and a long hostile run. Prints a table, or JSON with --json.
+/// Xen; a long hostile run, with Apus's longest lock hold and longest stretch at EL2 with
+/// interrupts masked over it; and the worst-case timer latency of a neighbour next to a
+/// hostile domain. Prints a table, or JSON with --json.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -21,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-xen"), help: "Skip the Xen 4.17 runs (they need Debian's xen-hypervisor package).")
     var noXen = false
 
-    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run), or all.", valueName: "parts"))
+    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), or all.", valueName: "parts"))
     var only: String = "all"
 
     @Option(help: "Runs of each Linux boot setup, taken in turn across setups; the run with the median wall time is reported (guest times under icount repeat exactly, wall times vary with the host's load).")
@@ -39,13 +41,19 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("hostile-xenabi"), help: "Percent of the hostile operations that are Xen-ABI-shaped hypercalls.")
     var hostileXenABI = 20
 
-    static let parts = ["boot", "two", "micro", "hostile"]
+    @Option(name: .customLong("neighbour-samples"), help: "Timer samples per mode of the neighbour (guests/vtlat n=).")
+    var neighbourSamples = 2000
+
+    @Option(name: .customLong("neighbour-delay"), help: "Milliseconds the neighbour waits before its first sample, so that hostile is into its random operations (vtlat delay=).")
+    var neighbourDelay = 10_000
+
+    static let parts = ["boot", "two", "micro", "hostile", "neighbour"]
 
     func run() throws {
         try Apus.reporting {
             let parts = Set(only == "all" ? BenchCommand.parts : only.split(separator: ",").map(String.init))
             for p in parts where !BenchCommand.parts.contains(p) {
-                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile or all)")
+                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour or all)")
             }
             let root = try PackageRoot.find()
             let qemu = try QEMU.find()
@@ -54,7 +62,14 @@ struct BenchCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             let linux = parts.contains("boot") || parts.contains("two")
             let guest = linux ? try GuestImages.fetch(cacheDir: root + "/.cache/guest", log: log) : nil
-            let xen = noXen ? nil : try GuestImages.fetchXen(cacheDir: root + "/.cache/guest", log: log)
+            // Without Xen (no network, no package) the Apus figures are still measured.
+            var xen: String? = nil, xenMissing: String? = noXen ? "not run (--no-xen)" : nil
+            if !noXen {
+                do { xen = try GuestImages.fetchXen(cacheDir: root + "/.cache/guest", log: log) } catch {
+                    xenMissing = "Xen 4.17 not available: \(error)"
+                    log("[bench] \(xenMissing!); measuring Apus only")
+                }
+            }
             let hypervisor: String
             if let image {
                 guard FileManager.default.isReadableFile(atPath: image) else { throw ToolFailure.usage("--image \(image): no such file") }
@@ -103,15 +118,24 @@ struct BenchCommand: ParsableCommand {
             }
             let results = all.map(BootMeasurement.median)
             var micro: [MicroRow]? = nil, hostile: [HostileRun]? = nil
-            if parts.contains("micro") || parts.contains("hostile") {
+            var locks: LockFigures? = nil, lockNote: String? = nil, neighbour: NeighbourReport? = nil
+            if parts.contains("micro") || parts.contains("hostile") || parts.contains("neighbour") {
                 let dir = guests ?? work + "/guests"
                 try buildGuests(root: root, into: dir, log: log)
                 let g = BareMetalSetups(setups: setups, guests: dir)
                 if parts.contains("micro") { micro = try runMicro(g, log: log) }
-                if parts.contains("hostile") { hostile = try runHostile(g, log: log) }
+                if parts.contains("hostile") {
+                    hostile = try runHostile(g, log: log)
+                    (locks, lockNote) = lockFigures(log: g.setups.work + "/hostile-apus.log")
+                }
+                if parts.contains("neighbour") { neighbour = try runNeighbour(g, log: log) }
             }
-            let report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
+            var report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
                                      xenImageBytes: xen.map(fileSize), micro: micro, hostile: hostile)
+            report.locks = locks
+            report.locksNote = lockNote
+            report.neighbour = neighbour
+            report.xenMissing = xenMissing
             print(json ? report.json() : report.table())
         }
     }
@@ -145,6 +169,41 @@ struct BenchCommand: ParsableCommand {
         return rows
     }
 
+    /// Apus's lock figures over the hostile run: the last line of the hypervisor's running
+    /// maxima in its log (the hostile run is on 2 CPUs without icount: ns of real time).
+    func lockFigures(log path: String) -> (LockFigures?, String?) {
+        guard var f = LockFigures.parse(ConsoleRun.read(path)) else {
+            return (nil, "no \"\(LockFigures.marker)\" line in \(path)")
+        }
+        f.clock = "real time of the emulated board (2 CPUs, no icount)"
+        f.log = path
+        return (f, nil)
+    }
+
+    /// vtlat alone on CPU 1, then next to hostile on CPU 0, on Apus and on Xen 4.17.
+    func runNeighbour(_ g: BareMetalSetups, log: (String) -> Void) throws -> NeighbourReport {
+        let vtlatArgs = "n=\(neighbourSamples) delay=\(neighbourDelay)"
+        // More operations than the measurement lasts: the run stops at vtlat's verdict.
+        let hostileArgs = "ops=\(max(hostileOps, 1_000_000)) xenabi=\(hostileXenABI)"
+        let timeout = 240.0
+        var runs: [NeighbourRun] = []
+        for scenario in ["alone", "hostile"] {
+            let with = scenario == "hostile"
+            log("[bench] neighbour: vtlat (\(vtlatArgs)) on CPU 1\(with ? ", hostile (\(hostileArgs)) on CPU 0" : " alone"), on Apus…")
+            runs.append(NeighbourBenchmark.run(setup: "apus", scenario: scenario,
+                                               argv: try g.apusNeighbour(vtlat: vtlatArgs, hostile: with ? hostileArgs : nil,
+                                                                         timeout: timeout),
+                                               log: g.setups.work + "/neighbour-\(scenario)-apus.log", timeout: timeout))
+            if g.setups.xen != nil {
+                log("[bench] neighbour: vtlat\(with ? " next to hostile" : " alone") on Xen 4.17…")
+                runs.append(NeighbourBenchmark.run(setup: "xen", scenario: scenario,
+                                                   argv: try g.xenNeighbour(vtlat: vtlatArgs, hostile: with ? hostileArgs : nil),
+                                                   log: g.setups.work + "/neighbour-\(scenario)-xen.log", timeout: timeout))
+            }
+        }
+        return NeighbourReport(runs: runs, vtlatArgs: vtlatArgs, hostileArgs: hostileArgs)
+    }
+
     func runHostile(_ g: BareMetalSetups, log: (String) -> Void) throws -> [HostileRun] {
         var runs: [HostileRun] = []
         let args = "ops=\(hostileOps) xenabi=\(hostileXenABI)"
@@ -168,7 +227,7 @@ struct BenchCommand: ParsableCommand {
         if env["SWIFT_TOOLCHAIN_BIN"] == nil, let swift = Subprocess.findTool("swift") {
             env["SWIFT_TOOLCHAIN_BIN"] = (swift as NSString).deletingLastPathComponent
         }
-        let names = Set(MicroCase.all.map(\.guest)).sorted() + ["hostile", "memcheck"]
+        let names = Set(MicroCase.all.map(\.guest) + ["vtlat"]).sorted() + ["hostile", "memcheck"]
         let end = try Subprocess.spawn("/bin/bash", [root + "/guests/build.sh", dir] + names, output: .file(dir + ".build.log"),
                                        stdinNull: true, environment: env, directory: root).run()
         guard end == .exited(0) else { throw ToolFailure("building the bare-metal guests failed (see \(dir).build.log)") }
@@ -186,15 +245,43 @@ struct BareMetalSetups {
 
     func image(_ guest: String) -> String { guests + "/" + guest + ".img" }
 
-    func cfg(_ path: String, name: String, kernel: String, memory: Int, vcpus: Int = 1, extra: String) throws -> String {
+    func cfg(_ path: String, name: String, kernel: String, memory: Int, vcpus: Int = 1, cpus: String? = nil,
+             extra: String) throws -> String {
         try """
         name = "\(name)"
         memory = \(memory)
         vcpus = \(vcpus)
         kernel = "\(kernel)"
         extra = "\(extra)"
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.appending(cpus.map { "\ncpus = \"\($0)\"" } ?? "").write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// vtlat pinned to CPU 1 (`cpus = "1"`), with hostile (1 vCPU) pinned to CPU 0 when
+    /// `hostile` gives its bootargs; 2 CPUs, no icount. The files are named for the part, so
+    /// that the hostile run's own hostile.cfg is never overwritten.
+    func apusNeighbour(vtlat: String, hostile: String?, timeout: Double) throws -> [String] {
+        var cfgs: [String] = []
+        if let hostile {
+            cfgs.append(try cfg(setups.work + "/neighbour-hostile.cfg", name: "hostile", kernel: image("hostile"),
+                                memory: 64, cpus: "0", extra: hostile))
+        }
+        cfgs.append(try cfg(setups.work + "/neighbour-vtlat.cfg", name: "vtlat", kernel: image("vtlat"), memory: 64,
+                            cpus: "1", extra: vtlat))
+        return [setups.apus, "run", "--cpus", "2", "--memory", "1024", "--image", setups.image,
+                "--timeout", String(Int(timeout) + 30)] + cfgs
+    }
+
+    /// The same as Xen 4.17 dom0less domUs (hostile first, so vtlat is domain 2 as on Apus).
+    /// Debian's Xen 4.17 cannot pin a dom0less domU: it has no boot-time cpupools
+    /// (CONFIG_BOOT_TIME_CPUPOOLS is off) and no null scheduler, and dom0less has no affinity
+    /// property. With one vCPU per domain on two CPUs, credit2 leaves each on a CPU of its own.
+    func xenNeighbour(vtlat: String, hostile: String?) throws -> [String] {
+        var doms: [BenchSetups.XenDomain] = []
+        if let hostile { doms.append(BenchSetups.XenDomain(kernel: image("hostile"), bootargs: hostile, memoryMiB: 64)) }
+        doms.append(BenchSetups.XenDomain(kernel: image("vtlat"), bootargs: vtlat, memoryMiB: 64))
+        return try setups.xenDom0less(domains: doms, boardCPUs: 2, boardMiB: 1024,
+                                      name: "neighbour-" + (hostile == nil ? "alone" : "hostile"), icount: false)
     }
 
     func apus(_ c: MicroCase, name: String) throws -> [String] {
@@ -392,6 +479,14 @@ struct BenchReport: Codable {
     var micro: [MicroRow]? = nil
     /// The long hostile run (nil when not run).
     var hostile: [HostileRun]? = nil
+    /// Apus's longest lock hold and longest stretch at EL2 with interrupts masked, over the
+    /// hostile run (nil when not run or when the log has no figures: `locksNote` says why).
+    var locks: LockFigures? = nil
+    var locksNote: String? = nil
+    /// The neighbour's timer latency alone and next to hostile (nil when not run).
+    var neighbour: NeighbourReport? = nil
+    /// Why there are no Xen figures (nil when Xen ran).
+    var xenMissing: String? = nil
 
     static let twoDomainSetups: Set<String> = ["apus-2domU", "apus-2domU-1cpu", "xen-dom0less-2domU-1cpu",
                                                "apus-2domU-noicount", "xen-dom0less-2domU-noicount"]
@@ -443,6 +538,54 @@ struct BenchReport: Codable {
     func wallNote(_ boots: [BootMeasurement], fastest: Bool = false) -> String {
         guard let n = boots.compactMap({ $0.wallSecondsRuns?.count }).max(), n > 1 else { return "" }
         return "; wall_s: median of \(n) runs" + (fastest ? ", fastest_s: the fastest of them" : "")
+    }
+
+    /// Apus's lock figures over the hostile run, against the goal.
+    func lockTable() -> String {
+        func us(_ ns: Int) -> String { String(format: "%.1f us", Double(ns) / 1000) }
+        func goal(_ ok: Bool) -> String { ok ? "under the 50 us goal" : "OVER the 50 us goal" }
+        var s = "Longest lock hold and longest at EL2 with interrupts masked, over the hostile run (Apus)\n"
+        guard let l = locks else {
+            return s + "apus: " + (locksNote ?? "no figures") + "\nxen 4.17: n/a (Xen has no such counters)\n"
+        }
+        s += "(" + l.clock + "; running maxima since boot, from the last line of " + l.log + ")\n\n"
+        s += "lock        longest hold\n"
+        for k in l.locks { s += k.name.padding(toLength: 12, withPad: " ", startingAt: 0) + us(k.ns) + "\n" }
+        s += "any lock: " + us(l.maxLockHoldNs) + " (" + l.longestLock + "), " + goal(l.lockHoldUnderGoal) + "\n"
+        s += "EL2 with interrupts masked: " + us(l.maskedAtEL2Ns) + ", " + goal(l.maskedUnderGoal) + "\n"
+        s += "xen 4.17: n/a (Xen has no such counters)\n"
+        return s
+    }
+
+    /// The neighbour's worst-case timer latency, alone and next to hostile, Apus and Xen.
+    func neighbourTable(_ n: NeighbourReport) -> String {
+        func us(_ v: Double?) -> String { v.map { String(format: "%.1f", $0 / 1000) } ?? "-" }
+        func r(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "-" }
+        func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t + " " : t.padding(toLength: n, withPad: " ", startingAt: 0) }
+        var s = "Neighbour timer latency (guests/vtlat \(n.vtlatArgs) on CPU 1; hostile \(n.hostileArgs), 1 vCPU, on CPU 0;\n"
+        s += "2 CPUs, no icount: us of the emulated board's real time, worst case over the samples; Xen cannot pin dom0less domUs)\n\n"
+        s += "mode   apus alone   apus+hostile   ratio   xen alone   xen+hostile   ratio   apus/xen   goals (<=2x alone, <=xen)\n"
+        for row in n.rows {
+            let mode = row.mode.hasSuffix("wfi") ? "wfi" : "spin"
+            let goals = [row.atMostTwiceAlone.map { $0 ? "2x: met" : "2x: NOT met" } ?? "2x: -",
+                         row.atMostXen.map { $0 ? "xen: met" : "xen: NOT met" } ?? "xen: -"]
+            s += pad(mode, 7) + pad(us(row.apusAloneMaxNs), 13) + pad(us(row.apusHostileMaxNs), 15) + pad(r(row.apusRatio), 8)
+            s += pad(us(row.xenAloneMaxNs), 12) + pad(us(row.xenHostileMaxNs), 14) + pad(r(row.xenRatio), 8)
+            s += pad(r(row.apusOverXen), 11) + goals.joined(separator: ", ") + "\n"
+        }
+        s += "p99    "
+        s += n.rows.map { row in
+            (row.mode.hasSuffix("wfi") ? "wfi" : "spin") + ": apus " + us(row.apusAloneP99Ns) + " / " + us(row.apusHostileP99Ns)
+                + ", xen " + us(row.xenAloneP99Ns) + " / " + us(row.xenHostileP99Ns)
+        }.joined(separator: "; ") + " (alone / with hostile)\n"
+        for run in n.runs {
+            var notes: [String] = []
+            if let f = run.failure { notes.append(f) }
+            if run.hostileThroughout == false { notes.append("hostile was NOT attacking during the whole measurement") }
+            if let ops = run.hostileOpsDone, run.hostileThroughout == true { notes.append("hostile attacked throughout (\(ops) ops done by vtlat's end)") }
+            if !notes.isEmpty { s += run.setup + " " + run.scenario + ": " + notes.joined(separator: "; ") + "\n" }
+        }
+        return s
     }
 
     func table() -> String {
@@ -500,7 +643,13 @@ struct BenchReport: Codable {
                 s += pad(h.neighbourAlive ? "yes" : "no", 18) + pad(String(h.neighbourPasses), 18) + (h.hypervisorPanic ? "yes" : "no") + "\n"
             }
             for h in hostile where h.hostile.hasPrefix("FAIL") { s += h.setup + ": hostile " + h.hostile + "\n" }
+            s += "\n" + lockTable()
         }
+        if let neighbour {
+            if !s.isEmpty { s += "\n" }
+            s += neighbourTable(neighbour)
+        }
+        if let xenMissing { s += (s.isEmpty ? "" : "\n") + "xen: " + xenMissing + "\n" }
         if !s.isEmpty { s += "\n" }
         s += "image size: apus \(apusImageBytes) bytes"
         if let x = xenImageBytes { s += ", xen 4.17 \(x) bytes (apus/xen \(f(Double(apusImageBytes) / Double(x), 3)))" }
