@@ -20,8 +20,10 @@
  * mean), a line with min and max per mode, and one with the median and 99th percentile of the
  * first 4096 samples (the tail is what a neighbour of a busy domain feels).
  * /chosen/bootargs: n=N (samples per mode, default 200), delta=TICKS, delay=MS (wait that long
- * before the first sample, default 0: `apus bench` lets a hostile domain on the other CPU get
- * into its attacks first; "measuring" is printed when the wait is over).
+ * before the first sample, default 0; "measuring" is printed when the wait is over), rounds=R
+ * (measure both modes R times, each round announced by "round R: measuring"; 0 = until the
+ * board is stopped; default 1). `apus bench` runs rounds next to a hostile domain and counts
+ * only those that began after hostile was into its random operations.
  */
 #include "guest.h"
 #include "fdt_extra.h"
@@ -135,12 +137,13 @@ static void run(const char *name, int spin, u64 n, u64 delta)
 int main(u64 dtb)
 {
     char args[128];
-    u64 n = 200, delta = 6250, delay = 0;
+    u64 n = 200, delta = 6250, delay = 0, rounds = 1;
     check_dtb(dtb);
     fdtx_bootargs(dtb, args, sizeof(args));
     fdtx_bootarg_u64(args, "n", &n);
     fdtx_bootarg_u64(args, "delta", &delta);
     fdtx_bootarg_u64(args, "delay", &delay);
+    fdtx_bootarg_u64(args, "rounds", &rounds);
     if (n == 0)
         n = 1;
     say("bootargs \"%s\": %lu samples per mode, deadline %lu ticks ahead, CNTFRQ_EL0=%lu Hz", args, n, delta,
@@ -154,8 +157,12 @@ int main(u64 dtb)
 
     gic_setup_ppi(VTIMER_INTID, irq_handler);
 
-    run("vtimer-latency-wfi", 0, n, delta);
-    run("vtimer-latency-spin", 1, n, delta);
+    for (u64 r = 1; rounds == 0 || r <= rounds; r++) {
+        if (rounds != 1)
+            say("round %lu: measuring", r);
+        run("vtimer-latency-wfi", 0, n, delta);
+        run("vtimer-latency-spin", 1, n, delta);
+    }
     irq_disable();
     CHECK(nother == 0, "%lu interrupts other than the virtual timer", nother);
     return 0;

@@ -41,11 +41,14 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("hostile-xenabi"), help: "Percent of the hostile operations that are Xen-ABI-shaped hypercalls.")
     var hostileXenABI = 20
 
-    @Option(name: .customLong("neighbour-samples"), help: "Timer samples per mode of the neighbour (guests/vtlat n=).")
-    var neighbourSamples = 2000
+    @Option(name: .customLong("lock-ops"), help: "Operations of the second, shorter hostile run (1 CPU, icount) that gives Apus's lock figures in instructions (0: skip it).")
+    var lockOps = 20_000
 
-    @Option(name: .customLong("neighbour-delay"), help: "Milliseconds the neighbour waits before its first sample, so that hostile is into its random operations (vtlat delay=).")
-    var neighbourDelay = 10_000
+    @Option(name: .customLong("neighbour-samples"), help: "Timer samples per mode and round of the neighbour (guests/vtlat n=).")
+    var neighbourSamples = 1000
+
+    @Option(name: .customLong("neighbour-rounds"), help: "Rounds of the neighbour's measurement counted per run (with hostile: rounds that began once hostile was into its random operations).")
+    var neighbourRounds = 5
 
     static let parts = ["boot", "two", "micro", "hostile", "neighbour"]
 
@@ -118,7 +121,7 @@ struct BenchCommand: ParsableCommand {
             }
             let results = all.map(BootMeasurement.median)
             var micro: [MicroRow]? = nil, hostile: [HostileRun]? = nil
-            var locks: LockFigures? = nil, lockNote: String? = nil, neighbour: NeighbourReport? = nil
+            var locks: [LockFigures]? = nil, lockNotes: [String] = [], neighbour: NeighbourReport? = nil
             if parts.contains("micro") || parts.contains("hostile") || parts.contains("neighbour") {
                 let dir = guests ?? work + "/guests"
                 try buildGuests(root: root, into: dir, log: log)
@@ -126,14 +129,14 @@ struct BenchCommand: ParsableCommand {
                 if parts.contains("micro") { micro = try runMicro(g, log: log) }
                 if parts.contains("hostile") {
                     hostile = try runHostile(g, log: log)
-                    (locks, lockNote) = lockFigures(log: g.setups.work + "/hostile-apus.log")
+                    (locks, lockNotes) = try runLockFigures(g, log: log)
                 }
                 if parts.contains("neighbour") { neighbour = try runNeighbour(g, log: log) }
             }
             var report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
                                      xenImageBytes: xen.map(fileSize), micro: micro, hostile: hostile)
             report.locks = locks
-            report.locksNote = lockNote
+            report.locksNotes = lockNotes
             report.neighbour = neighbour
             report.xenMissing = xenMissing
             print(json ? report.json() : report.table())
@@ -169,23 +172,55 @@ struct BenchCommand: ParsableCommand {
         return rows
     }
 
-    /// Apus's lock figures over the hostile run: the last line of the hypervisor's running
-    /// maxima in its log (the hostile run is on 2 CPUs without icount: ns of real time).
-    func lockFigures(log path: String) -> (LockFigures?, String?) {
-        guard var f = LockFigures.parse(ConsoleRun.read(path)) else {
-            return (nil, "no \"\(LockFigures.marker)\" line in \(path)")
+    /// Apus's lock figures, from the last line of the hypervisor's running maxima in a log:
+    /// over the long hostile run (2 CPUs, no icount: ns of the board's real time, with the
+    /// waits of one CPU for a lock the other holds, and the host's noise), and over a shorter
+    /// hostile run on one CPU under icount (ns = instructions: the hypervisor's own path
+    /// lengths, repeatable). Measured on a loaded two-core host: 10,000 operations take about
+    /// 2 s on two CPUs without icount, 40 s on one CPU under icount and 150 s on two CPUs under
+    /// icount (QEMU then runs the CPUs in turn on one thread, and an interval measured on one
+    /// CPU also counts the other's turns), so the million operations of the long run are only
+    /// practical without icount, and the icount run is a short one on one CPU.
+    func runLockFigures(_ g: BareMetalSetups, log: (String) -> Void) throws -> ([LockFigures], [String]) {
+        var figures: [LockFigures] = [], notes: [String] = []
+        func take(_ path: String, run: String, clock: String) {
+            guard var f = LockFigures.parse(ConsoleRun.read(path)) else {
+                notes.append(run + ": no \"\(LockFigures.marker)\" line in \(path)")
+                return
+            }
+            f.run = run
+            f.clock = clock
+            f.log = path
+            figures.append(f)
         }
-        f.clock = "real time of the emulated board (2 CPUs, no icount)"
-        f.log = path
-        return (f, nil)
+        take(g.setups.work + "/hostile-apus.log", run: "hostile ops=\(hostileOps) xenabi=\(hostileXenABI) (2 vCPUs) + memcheck, 2 CPUs",
+             clock: "real time")
+        if lockOps > 0 {
+            let args = "ops=\(lockOps) xenabi=\(hostileXenABI)"
+            // About 250 operations a second on a loaded two-core host; four times that long.
+            let timeout = max(300, Double(lockOps) / 60)
+            let path = g.setups.work + "/locks-icount-apus.log"
+            log("[bench] hostile (\(args)) next to memcheck on one CPU under icount, for the lock figures…")
+            ConsoleRun.run(argv: try g.apusLockRun(args: args, timeout: timeout), log: path, timeout: timeout, poll: 0.5) { text in
+                // hostile's domain ends after its verdict, and the hypervisor then prints its maxima
+                guard let v = text.range(of: "TEST PASS hostile") ?? text.range(of: "TEST FAIL hostile") else {
+                    return text.contains("Apus PANIC")
+                }
+                return text[v.upperBound...].contains(LockFigures.maskedMarker)
+            }
+            take(path, run: "hostile \(args) (2 vCPUs) + memcheck, 1 CPU, icount", clock: "instructions")
+        }
+        return (figures, notes)
     }
 
     /// vtlat alone on CPU 1, then next to hostile on CPU 0, on Apus and on Xen 4.17.
     func runNeighbour(_ g: BareMetalSetups, log: (String) -> Void) throws -> NeighbourReport {
-        let vtlatArgs = "n=\(neighbourSamples) delay=\(neighbourDelay)"
-        // More operations than the measurement lasts: the run stops at vtlat's verdict.
+        // vtlat measures round after round until the run is stopped; hostile has more
+        // operations than the measurement lasts.
+        let vtlatArgs = "n=\(neighbourSamples) rounds=0"
         let hostileArgs = "ops=\(max(hostileOps, 1_000_000)) xenabi=\(hostileXenABI)"
-        let timeout = 240.0
+        let rounds = max(neighbourRounds, 1)
+        let timeout = 120.0 + Double(rounds * neighbourSamples) / 50
         var runs: [NeighbourRun] = []
         for scenario in ["alone", "hostile"] {
             let with = scenario == "hostile"
@@ -193,15 +228,17 @@ struct BenchCommand: ParsableCommand {
             runs.append(NeighbourBenchmark.run(setup: "apus", scenario: scenario,
                                                argv: try g.apusNeighbour(vtlat: vtlatArgs, hostile: with ? hostileArgs : nil,
                                                                          timeout: timeout),
-                                               log: g.setups.work + "/neighbour-\(scenario)-apus.log", timeout: timeout))
+                                               log: g.setups.work + "/neighbour-\(scenario)-apus.log", rounds: rounds,
+                                               timeout: timeout))
             if g.setups.xen != nil {
                 log("[bench] neighbour: vtlat\(with ? " next to hostile" : " alone") on Xen 4.17…")
                 runs.append(NeighbourBenchmark.run(setup: "xen", scenario: scenario,
                                                    argv: try g.xenNeighbour(vtlat: vtlatArgs, hostile: with ? hostileArgs : nil),
-                                                   log: g.setups.work + "/neighbour-\(scenario)-xen.log", timeout: timeout))
+                                                   log: g.setups.work + "/neighbour-\(scenario)-xen.log", rounds: rounds,
+                                                   timeout: timeout))
             }
         }
-        return NeighbourReport(runs: runs, vtlatArgs: vtlatArgs, hostileArgs: hostileArgs)
+        return NeighbourReport(runs: runs, vtlatArgs: vtlatArgs, hostileArgs: hostileArgs, roundsWanted: rounds)
     }
 
     func runHostile(_ g: BareMetalSetups, log: (String) -> Void) throws -> [HostileRun] {
@@ -307,6 +344,16 @@ struct BareMetalSetups {
                         extra: "passes=0")
         return [setups.apus, "run", "--cpus", "2", "--memory", "2048", "--image", setups.image,
                 "--timeout", String(Int(timeout) + 60), h, m]
+    }
+
+    /// hostile (2 vCPUs) and memcheck on a one-CPU board under icount, for the lock figures.
+    func apusLockRun(args: String, timeout: Double) throws -> [String] {
+        let h = try cfg(setups.work + "/locks-hostile.cfg", name: "hostile", kernel: image("hostile"), memory: 64, vcpus: 2,
+                        extra: args)
+        let m = try cfg(setups.work + "/locks-memcheck.cfg", name: "memcheck", kernel: image("memcheck"), memory: 128,
+                        extra: "passes=0")
+        return [setups.apus, "run", "--icount", "--cpus", "1", "--memory", "1024", "--image", setups.image,
+                "--timeout", String(Int(timeout) + 30), h, m]
     }
 
     func xenHostile(args: String) throws -> [String] {
@@ -481,8 +528,8 @@ struct BenchReport: Codable {
     var hostile: [HostileRun]? = nil
     /// Apus's longest lock hold and longest stretch at EL2 with interrupts masked, over the
     /// hostile run (nil when not run or when the log has no figures: `locksNote` says why).
-    var locks: LockFigures? = nil
-    var locksNote: String? = nil
+    var locks: [LockFigures]? = nil
+    var locksNotes: [String]? = nil
     /// The neighbour's timer latency alone and next to hostile (nil when not run).
     var neighbour: NeighbourReport? = nil
     /// Why there are no Xen figures (nil when Xen ran).
@@ -540,19 +587,22 @@ struct BenchReport: Codable {
         return "; wall_s: median of \(n) runs" + (fastest ? ", fastest_s: the fastest of them" : "")
     }
 
-    /// Apus's lock figures over the hostile run, against the goal.
+    /// Apus's lock figures over the hostile runs, against the goal.
     func lockTable() -> String {
-        func us(_ ns: Int) -> String { String(format: "%.1f us", Double(ns) / 1000) }
-        func goal(_ ok: Bool) -> String { ok ? "under the 50 us goal" : "OVER the 50 us goal" }
-        var s = "Longest lock hold and longest at EL2 with interrupts masked, over the hostile run (Apus)\n"
-        guard let l = locks else {
-            return s + "apus: " + (locksNote ?? "no figures") + "\nxen 4.17: n/a (Xen has no such counters)\n"
+        func us(_ ns: Int) -> String { String(format: "%.1f", Double(ns) / 1000) }
+        func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t + " " : t.padding(toLength: n, withPad: " ", startingAt: 0) }
+        var s = "Longest lock hold and longest at EL2 with interrupts masked (us; running maxima since boot; goal: under 50 us)\n\n"
+        let all = locks ?? []
+        if let names = all.first?.locks.map(\.name) {
+            s += pad("clock", 14) + names.map { pad($0, 11) }.joined() + pad("any lock", 11) + pad("goal", 6) + pad("EL2 masked", 12) + "goal   run\n"
+            for l in all {
+                s += pad(l.clock, 14)
+                s += names.map { n in pad(l.locks.first { $0.name == n }.map { us($0.ns) } ?? "-", 11) }.joined()
+                s += pad(us(l.maxLockHoldNs), 11) + pad(l.lockHoldUnderGoal ? "met" : "NOT", 6)
+                s += pad(us(l.maskedAtEL2Ns), 12) + pad(l.maskedUnderGoal ? "met" : "NOT", 7) + l.run + "\n"
+            }
         }
-        s += "(" + l.clock + "; running maxima since boot, from the last line of " + l.log + ")\n\n"
-        s += "lock        longest hold\n"
-        for k in l.locks { s += k.name.padding(toLength: 12, withPad: " ", startingAt: 0) + us(k.ns) + "\n" }
-        s += "any lock: " + us(l.maxLockHoldNs) + " (" + l.longestLock + "), " + goal(l.lockHoldUnderGoal) + "\n"
-        s += "EL2 with interrupts masked: " + us(l.maskedAtEL2Ns) + ", " + goal(l.maskedUnderGoal) + "\n"
+        for n in locksNotes ?? [] { s += "apus: " + n + "\n" }
         s += "xen 4.17: n/a (Xen has no such counters)\n"
         return s
     }
@@ -562,28 +612,33 @@ struct BenchReport: Codable {
         func us(_ v: Double?) -> String { v.map { String(format: "%.1f", $0 / 1000) } ?? "-" }
         func r(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "-" }
         func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t + " " : t.padding(toLength: n, withPad: " ", startingAt: 0) }
-        var s = "Neighbour timer latency (guests/vtlat \(n.vtlatArgs) on CPU 1; hostile \(n.hostileArgs), 1 vCPU, on CPU 0;\n"
-        s += "2 CPUs, no icount: us of the emulated board's real time, worst case over the samples; Xen cannot pin dom0less domUs)\n\n"
-        s += "mode   apus alone   apus+hostile   ratio   xen alone   xen+hostile   ratio   apus/xen   goals (<=2x alone, <=xen)\n"
+        func goals(_ twice: Bool?, _ xen: Bool?) -> String {
+            [twice.map { $0 ? "2x: met" : "2x: NOT met" } ?? "2x: -", xen.map { $0 ? "xen: met" : "xen: NOT met" } ?? "xen: -"]
+                .joined(separator: ", ")
+        }
+        var s = "Neighbour timer latency: guests/vtlat (\(n.vtlatArgs), \(n.roundsWanted) rounds counted) on CPU 1, alone and next to\n"
+        s += "guests/hostile (\(n.hostileArgs), 1 vCPU) on CPU 0; 2 CPUs, no icount: us of the emulated board's real time.\n"
+        s += "Xen 4.17 cannot pin dom0less domUs: credit2 gives its two 1-vCPU domains a CPU each. Goals: <= 2x alone, <= Xen's.\n\n"
+        s += "mode  figure            apus alone  apus+hostile  ratio   xen alone  xen+hostile  ratio   apus/xen  goals\n"
         for row in n.rows {
             let mode = row.mode.hasSuffix("wfi") ? "wfi" : "spin"
-            let goals = [row.atMostTwiceAlone.map { $0 ? "2x: met" : "2x: NOT met" } ?? "2x: -",
-                         row.atMostXen.map { $0 ? "xen: met" : "xen: NOT met" } ?? "xen: -"]
-            s += pad(mode, 7) + pad(us(row.apusAloneMaxNs), 13) + pad(us(row.apusHostileMaxNs), 15) + pad(r(row.apusRatio), 8)
-            s += pad(us(row.xenAloneMaxNs), 12) + pad(us(row.xenHostileMaxNs), 14) + pad(r(row.xenRatio), 8)
-            s += pad(r(row.apusOverXen), 11) + goals.joined(separator: ", ") + "\n"
+            s += pad(mode, 6) + pad("worst case", 18) + pad(us(row.apusAloneMaxNs), 12) + pad(us(row.apusHostileMaxNs), 14)
+            s += pad(r(row.apusRatio), 8) + pad(us(row.xenAloneMaxNs), 11) + pad(us(row.xenHostileMaxNs), 13) + pad(r(row.xenRatio), 8)
+            s += pad(r(row.apusOverXen), 10) + goals(row.atMostTwiceAlone, row.atMostXen) + "\n"
+            func ratio(_ a: Double?, _ b: Double?) -> Double? { a.flatMap { x in b.map { x / $0 } } }
+            s += pad("", 6) + pad("median round max", 18) + pad(us(row.apusAloneRoundMaxNs), 12) + pad(us(row.apusHostileRoundMaxNs), 14)
+            s += pad(r(ratio(row.apusHostileRoundMaxNs, row.apusAloneRoundMaxNs)), 8) + pad(us(row.xenAloneRoundMaxNs), 11)
+            s += pad(us(row.xenHostileRoundMaxNs), 13) + pad(r(ratio(row.xenHostileRoundMaxNs, row.xenAloneRoundMaxNs)), 8)
+            s += pad(r(ratio(row.apusHostileRoundMaxNs, row.xenHostileRoundMaxNs)), 10)
+            s += goals(row.roundMaxAtMostTwiceAlone, row.roundMaxAtMostXen) + "\n"
         }
-        s += "p99    "
-        s += n.rows.map { row in
-            (row.mode.hasSuffix("wfi") ? "wfi" : "spin") + ": apus " + us(row.apusAloneP99Ns) + " / " + us(row.apusHostileP99Ns)
-                + ", xen " + us(row.xenAloneP99Ns) + " / " + us(row.xenHostileP99Ns)
-        }.joined(separator: "; ") + " (alone / with hostile)\n"
+        s += "\nrun            rounds  left out  wfi p50/p99      spin p50/p99     hostile ops during   wall_s  note\n"
         for run in n.runs {
-            var notes: [String] = []
-            if let f = run.failure { notes.append(f) }
-            if run.hostileThroughout == false { notes.append("hostile was NOT attacking during the whole measurement") }
-            if let ops = run.hostileOpsDone, run.hostileThroughout == true { notes.append("hostile attacked throughout (\(ops) ops done by vtlat's end)") }
-            if !notes.isEmpty { s += run.setup + " " + run.scenario + ": " + notes.joined(separator: "; ") + "\n" }
+            let w = run.mode("vtimer-latency-wfi"), sp = run.mode("vtimer-latency-spin")
+            s += pad(run.setup + " " + run.scenario, 15) + pad(String(run.rounds), 8) + pad(String(run.roundsLeftOut), 10)
+            s += pad(us(w?.p50Ns) + "/" + us(w?.p99Ns), 17) + pad(us(sp?.p50Ns) + "/" + us(sp?.p99Ns), 17)
+            let ops = run.hostileOpsBefore.map { b in "\(b)-" + (run.hostileOpsAfter.map(String.init) ?? "?") } ?? "-"
+            s += pad(ops, 21) + pad(String(format: "%.1f", run.wallSeconds), 8) + (run.failure ?? "") + "\n"
         }
         return s
     }

@@ -21,7 +21,9 @@ struct LockFigures: Codable {
     var goalNs = LockFigures.goalNs
     var lockHoldUnderGoal: Bool
     var maskedUnderGoal: Bool
-    /// What one ns is: "guest instructions (icount)" or "real time of the emulated board".
+    /// Which run: the guests, their options and the board.
+    var run = ""
+    /// What one ns is: a guest instruction (icount) or real time of the emulated board.
     var clock = ""
     /// The log the line was read from.
     var log = ""
