@@ -97,9 +97,9 @@ enum NeighbourBenchmark {
         let t0 = Date()
         let text = ConsoleRun.run(argv: argv, log: log, timeout: timeout, poll: 0.5) { text in
             if text.contains("TEST PASS vtlat") || text.contains("TEST FAIL vtlat") || text.contains("Apus PANIC") { return true }
-            return parse(text, setup: setup, scenario: scenario).rounds >= rounds
+            return parse(text, setup: setup, scenario: scenario, limit: rounds).rounds >= rounds
         }
-        var r = parse(text, setup: setup, scenario: scenario)
+        var r = parse(text, setup: setup, scenario: scenario, limit: rounds)
         r.wallSeconds = Date().timeIntervalSince(t0)
         if r.failure == nil, r.rounds < rounds {
             r.failure = "\(r.rounds) of \(rounds) rounds within \(Int(timeout)) s"
@@ -112,8 +112,10 @@ enum NeighbourBenchmark {
     /// then per mode "...: N samples, min A, max B instructions", "...: percentiles of N
     /// samples: p50 C, p99 D" and "BENCH <mode> <mean>"). With hostile, a round counts when it
     /// began after hostile's first progress line ("hostile: N ops, violations ...") and ended
-    /// before hostile's verdict: hostile was then attacking during all of it.
-    static func parse(_ text: String, setup: String, scenario: String) -> NeighbourRun {
+    /// before hostile's verdict: hostile was then attacking during all of it. The first `limit`
+    /// rounds that count are taken (the board may finish another before it is stopped), so
+    /// that every setup gives the same number of samples.
+    static func parse(_ text: String, setup: String, scenario: String, limit: Int = Int.max) -> NeighbourRun {
         let lines = text.split(whereSeparator: \.isNewline).map { $0.replacingOccurrences(of: "\r", with: "") }
         var run = NeighbourRun(setup: setup, scenario: scenario, modes: [])
         if let f = lines.first(where: { $0.contains("TEST FAIL vtlat") || $0.contains("vtlat: FAIL") }) {
@@ -128,7 +130,7 @@ enum NeighbourBenchmark {
         if starts.isEmpty, let one = lines.firstIndex(where: { $0.contains("vtlat: bootargs") }) { starts = [one] }
         struct Round { var max: Double, min: Double, mean: Double?, p50: Double?, p99: Double?, samples: Int }
         var perMode: [String: [Round]] = [:]
-        for (k, start) in starts.enumerated() {
+        for (k, start) in starts.enumerated() where run.rounds < limit {
             let end = k + 1 < starts.count ? starts[k + 1] : lines.count
             let span = lines[start..<end]
             var found: [String: Round] = [:]
