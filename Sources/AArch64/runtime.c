@@ -91,13 +91,21 @@ int memcmp(const void *a, const void *b, size_t n) {
 
 size_t strlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
 
-// ---- spinlocks (ticket-free test-and-set; EL2 runs with interrupts masked) ----
+// ---- spinlocks: tickets, so that CPUs get a lock in the order they asked for it ----
+// A test-and-set lock let one CPU that takes a lock in a loop (a guest issuing hypercalls
+// back to back) win it again and again while another CPU waited; with tickets the wait
+// is bounded by the holders ahead. The word holds the ticket now served in its low half
+// and the next ticket to hand out in its high half (as Linux's arm64 ticket locks did);
+// only the holder writes the low half. EL2 runs with interrupts masked.
 void apus_spin_lock(uint32_t *lock) {
-    while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) __asm__ volatile("yield");
-    }
+    uint32_t ticket = __atomic_fetch_add(lock, 1u << 16, __ATOMIC_ACQUIRE) >> 16;
+    while ((uint16_t)__atomic_load_n((uint16_t *)lock, __ATOMIC_ACQUIRE) != (uint16_t)ticket)
+        __asm__ volatile("yield");
 }
-void apus_spin_unlock(uint32_t *lock) { __atomic_store_n(lock, 0, __ATOMIC_RELEASE); }
+void apus_spin_unlock(uint32_t *lock) {
+    uint16_t *serving = (uint16_t *)lock;                  // little-endian: the low half
+    __atomic_store_n(serving, (uint16_t)(*serving + 1), __ATOMIC_RELEASE);
+}
 
 uint64_t apus_atomic_or64(uint64_t *p, uint64_t bits) { return __atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST); }
 uint64_t apus_atomic_and64(uint64_t *p, uint64_t bits) { return __atomic_fetch_and(p, bits, __ATOMIC_SEQ_CST); }

@@ -44,4 +44,46 @@ private let block = RAMBlocks.blockSize
         #expect(r.populatedBytes == 0)
         #expect(!r.isPopulated(64))
     }
+
+    @Test func aClaimedBlockBelongsToItsZeroerUntilMappedOrGivenUp() {
+        var r = RAMBlocks(base: 0x4000_0000, size: 8 * block)
+        let ok1 = r.claim(2)
+        #expect(ok1)
+        #expect(r.state(2) == .claimed)
+        let ok2 = r.claim(2)
+        #expect(!ok2, "a second CPU faulting on it retries instead of zeroing it again")
+        let ok3 = r.setPagePopulated(0x4000_0000 + 2 * block)
+        #expect(!ok3, "a page of a block being zeroed whole cannot be populated alone")
+        #expect(r.isFirstTouch(0x4000_0000 + 2 * block), "not readable until it is mapped")
+        r.unclaim(2)
+        #expect(r.state(2) == .untouched)
+        let ok4 = r.claim(2)
+        #expect(ok4)
+        r.setPopulated(2)
+        #expect(r.isPopulated(2) && r.populatedBytes == block)
+        let ok5 = r.claim(2)
+        #expect(!ok5 && !r.setPagePopulated(0x4000_0000 + 2 * block + 0x3000))
+    }
+
+    @Test func theHypervisorsFirstTouchPopulatesOnePageAndTheBlockGoesPartial() {
+        var r = RAMBlocks(base: 0x4000_0000, size: 8 * block)
+        let page = 0x4000_0000 + 3 * block + 0x5000
+        let ok6 = r.setPagePopulated(page + 0x123)
+        #expect(ok6)
+        #expect(r.state(3) == .partial)
+        #expect(r.isPagePopulated(page) && !r.isFirstTouch(page + 0xFFF))
+        #expect(r.isFirstTouch(page + 0x1000), "the next page is still untouched")
+        #expect(r.isFirstTouch(page - 0x1000))
+        let ok7 = r.claim(3)
+        #expect(!ok7, "a partial block is never zeroed whole again")
+        r.setPopulated(3)
+        #expect(r.state(3) == .partial, "nor mapped whole over its pages")
+        let ok8 = r.setPagePopulated(0x4000_0000 + 4 * block - 0x1000)
+        #expect(ok8, "last page of the block")
+        #expect(r.populatedBytes == 2 * 0x1000)
+        let ok9 = r.setPagePopulated(0x4000_0000 + 8 * block)
+        #expect(!ok9, "outside the RAM")
+        r.forgetAll()
+        #expect(r.state(3) == .untouched && r.populatedBytes == 0 && r.isFirstTouch(page))
+    }
 }

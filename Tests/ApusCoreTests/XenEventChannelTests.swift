@@ -30,6 +30,16 @@ import Testing
                 == XenErrno.EFAULT.result)
     }
 
+    /// Issue 14: Xen 4.17 (XSM SILO, Debian's default; FLASK answers -EPERM) refuses a
+    /// remote domain that does not exist, after the port was found and before XSM_TARGET.
+    @Test func allocUnboundNeedsAnExistingRemote() {
+        #expect(rig.allocUnbound(dom: 1, remote: 7) == XenErrno.ESRCH.result)
+        #expect(rig.allocUnbound(dom: XenDomID.selfID, remote: 0x7FF5) == XenErrno.ESRCH.result)
+        #expect(rig.host.events.table(1)?.activeCount == 0, "no port is left behind")
+        #expect(rig.allocUnbound(dom: 2, remote: 7, caller: 1) == XenErrno.ESRCH.result, "before the permission check")
+        #expect(rig.allocUnbound(dom: 1, remote: 2) == 1)
+    }
+
     @Test func privilegedDomainAllocatesForOthers() {
         let r = XenRig(privileged1: true)
         #expect(r.allocUnbound(dom: 2, remote: 1, caller: 1) == 1)
@@ -266,6 +276,42 @@ import Testing
         #expect(rig.evtchn(EventChannelOp.resetCont, b) == XenErrno.EBUSY.result, "no reset in progress")
     }
 
+    /// EVTCHNOP_reset closes up to max_evtchn_port ports: like Xen's evtchn_reset() it asks
+    /// hypercall_preempt_check() every 64 ports and continues as EVTCHNOP_reset_cont.
+    @Test func aResetIsPreemptedEvery64PortsAndContinues() {
+        let p2 = UInt32(rig.allocUnbound(dom: 2, remote: 1))
+        #expect(rig.bindInterdomain(dom: 1, remote: 2, port: p2) == 1)
+        for _ in 0..<199 { _ = rig.bindIPI(vcpu: 0) }               // ports 2...200
+        rig.mem.preemptWhen = { _ in true }
+        var b = [UInt8](repeating: 0, count: 2)
+        XenBytes.put16(&b, 0, XenDomID.selfID)
+        rig.mem.poke(1, XenRig.scratch, b)
+        let arg = XenRig.scratch
+        let cont = XenArguments(UInt64(EventChannelOp.resetCont), arg, 0, 0x33, 0x44)
+        rig.mem.current = 1
+        func call(_ cmd: UInt32) -> XenHypercallResult {
+            rig.host.hypercall(XenHypercallNumber.eventChannelOp, XenArguments(0xFFFF_0000_0000_0000 | UInt64(cmd), arg, 0, 0x33, 0x44),
+                               caller: XenCaller(domain: 1, vcpu: 0), platform: rig.mem)
+        }
+        #expect(call(EventChannelOp.reset) == XenHypercallResult(0, .restart(cont)))
+        #expect(rig.host.events.table(1)?.activeCount == 200 - 64, "ports 1...64 closed")
+        #expect(rig.state(2, p2) == .unbound(remote: 1))
+        #expect(call(EventChannelOp.reset).result == XenErrno.EBUSY.result, "a reset is in progress")
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0, .restart(cont)))
+        #expect(rig.host.events.table(1)?.activeCount == 200 - 128)
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0, .restart(cont)))
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0), "ports 193...200: done")
+        #expect(rig.host.events.table(1)?.activeCount == 0)
+        #expect(call(EventChannelOp.resetCont).result == XenErrno.EBUSY.result, "nothing left to continue")
+        #expect(rig.mem.preemptChecks == 3)
+        // Unpreempted, a reset is one call again.
+        _ = rig.bindIPI(vcpu: 0)
+        rig.mem.poke(1, XenRig.scratch, b)
+        rig.mem.preemptWhen = { _ in false }
+        #expect(call(EventChannelOp.reset) == XenHypercallResult(0))
+        #expect(rig.host.events.table(1)?.activeCount == 0)
+    }
+
     @Test func fifoAndUnsupportedOps() {
         #expect(rig.evtchn(EventChannelOp.initControl, [UInt8](repeating: 0, count: 24)) == XenErrno.ENOSYS.result)
         #expect(rig.call(XenHypercallNumber.eventChannelOp, UInt64(EventChannelOp.initControl), 8).result == XenErrno.EFAULT.result)
@@ -290,6 +336,39 @@ import Testing
         #expect(rig.host.events.table(1) == nil)
         #expect(rig.state(2, p2) == .unbound(remote: 1))
         #expect(rig.call(XenHypercallNumber.eventChannelOp, 4, XenRig.scratch, dom: 1).result == XenErrno.ESRCH.result)
+    }
+
+    /// Issue 4: the hypervisor's service endpoint (domain 0) gives its console and store
+    /// ports back when their domain is destroyed, so rebooting a domain forever keeps working.
+    @Test func aThousandDomainLifetimesDoNotExhaustTheServiceEndpoint() throws {
+        let host = XenHost(maxDomains: 4)
+        let mem = FakeXen(domains: [1])
+        var svc = XenDomainConfig(vcpus: 1)
+        svc.serviceEndpoint = true
+        svc.privileged = true
+        #expect(host.createDomain(0, svc))
+        var failures = 0
+        for _ in 0..<1000 {
+            guard host.createDomain(1, XenDomainConfig(vcpus: 1)) else { failures += 1; continue }
+            for _ in 0..<2 {                                 // console and store
+                do throws(XenErrno) {
+                    let g = try host.allocateUnbound(in: 1, remote: 0)
+                    let s = try host.events.bindInterdomain(caller: 0, remoteDom: 1, remotePort: g, memory: mem)
+                    if s.port == 0 || s.port > 2 { failures += 1 }
+                } catch { failures += 1 }
+            }
+            host.destroyDomain(1, platform: mem)
+        }
+        #expect(failures == 0)
+        #expect(host.events.table(0)?.activeCount == 0)
+        // Ports the endpoint allocated for a domain that never bound them go too; others stay.
+        #expect(host.createDomain(1, XenDomainConfig(vcpus: 1)))
+        #expect(host.createDomain(2, XenDomainConfig(vcpus: 1)))
+        let waiting = try host.allocateUnbound(in: 0, remote: 1)
+        let other = try host.allocateUnbound(in: 0, remote: 2)
+        host.destroyDomain(1, platform: mem)
+        #expect(host.events.table(0)?.channel(waiting)?.state == .free)
+        #expect(host.events.table(0)?.channel(other)?.state == .unbound(remote: 2))
     }
 
     @Test func serviceEndpointReceivesEventsWithoutMemory() {

@@ -77,7 +77,20 @@ import Testing
         #expect(rig.unmask(p[1]) == 0)
         #expect(rig.mem.delivered.isEmpty, "was not masked: Xen only propagates on a mask 1 -> 0")
         #expect(rig.unmask(5000) == XenErrno.EINVAL.result)
-        #expect(rig.unmask(60) == 0, "valid free port: accepted, nothing done")
+    }
+
+    /// evtchn_unmask() in Xen 4.17 unmasks any valid port, whatever its state.
+    @Test func unmaskingAFreePortClearsItsMaskLikeXen() {
+        rig.setMask(1, 60)
+        #expect(rig.unmask(60) == 0)
+        #expect(rig.maskWord(1, 0) == 0, "mask bit cleared")
+        #expect(rig.mem.delivered.isEmpty, "not pending")
+        // Pending while masked (the guest set it): the upcall goes to vCPU 0, as for any port.
+        rig.setMask(1, 61)
+        rig.mem.set64(1, rig.sharedBase(1) + 48, 1 << 61)
+        #expect(rig.unmask(61) == 0)
+        #expect(rig.pendingSel(1) == 1 && rig.upcallPending(1) == 1)
+        #expect(rig.mem.delivered == [EventDelivery(domain: 1, vcpu: 0, upcall: true)])
     }
 
     @Test func noUpcallForAVCPUWithoutVCPUInfo() {

@@ -20,6 +20,10 @@ final class FakeXen: XenPlatform {
     var refuseXenPageAt: Set<UInt64> = []
     var downVCPUs: Set<UInt32> = []
     var consoleCalls: [(UInt64, UInt64, UInt64)] = []
+    /// hypercallPreemptCheck(): how many times the core asked, and the answer to the n-th
+    /// question (1-based), so a test can preempt a batch at any point it chooses.
+    var preemptChecks = 0
+    var preemptWhen: (Int) -> Bool = { _ in false }
 
     struct GrantMapKey: Hashable { var mapper: XenDomainID; var gfn: UInt64; var granter: XenDomainID }
 
@@ -112,6 +116,10 @@ final class FakeXen: XenPlatform {
     func consoleIO(caller: XenCaller, cmd: UInt64, count: UInt64, buffer: UInt64) -> Int64 {
         consoleCalls.append((cmd, count, buffer))
         return 0
+    }
+    func hypercallPreemptCheck() -> Bool {
+        preemptChecks += 1
+        return preemptWhen(preemptChecks)
     }
 }
 

@@ -45,14 +45,29 @@ import Testing
         #expect(rig.mem.u64(1, XenMulticallTests.list + 16) == 0)
     }
 
-    @Test func theStrongestActionWins() {
+    /// As in Xen, where the action raises SCHEDULE_SOFTIRQ and the next entry's
+    /// hypercall_preempt_check() stops the multicall: each action ends the batch and the
+    /// remaining entries come back as the continuation the vCPU issues when it runs again.
+    @Test func anActionEndsTheBatchAndTheRestFollowsAsAContinuation() {
         rig.mem.set32(1, XenRig.scratch2, 0)
-        let r = run([
+        let list = XenMulticallTests.list
+        rig.mem.poke(1, list, [
             entry(XenHypercallNumber.schedOp, [UInt64(SchedOp.yield)]),
             entry(XenHypercallNumber.schedOp, [UInt64(SchedOp.shutdown), XenRig.scratch2]),
             entry(XenHypercallNumber.schedOp, [UInt64(SchedOp.block)]),
-        ])
-        #expect(r == XenHypercallResult(0, .shutdown(domain: 1, reason: 0)))
+        ].flatMap { $0 })
+        rig.mem.current = 1
+        let r = rig.host.hypercall(XenHypercallNumber.multicall, XenArguments(list, 3, 0x22, 0x33, 0x44),
+                                   caller: XenCaller(domain: 1, vcpu: 0), platform: rig.mem)
+        #expect(r == XenHypercallResult(0, .yield, continuation: XenArguments(list + 64, 2, 0x22, 0x33, 0x44)))
+        #expect(r.reissue == XenArguments(list + 64, 2, 0x22, 0x33, 0x44))
+        #expect(result(0) == 0)
+        #expect(rig.host.domain(1)?.shuttingDown == false, "the shutdown entry has not run yet")
+        let r2 = rig.call(XenHypercallNumber.multicall, list + 64, 2)
+        #expect(r2 == XenHypercallResult(0, .shutdown(domain: 1, reason: 0), continuation: XenArguments(list + 128, 1)))
+        let r3 = rig.call(XenHypercallNumber.multicall, list + 128, 1)
+        #expect(r3 == XenHypercallResult(0, .block), "the last entry: nothing left to continue")
+        #expect(r3.reissue == nil)
     }
 
     @Test func boundsAndFaults() {
@@ -107,5 +122,31 @@ import Testing
         for i in 0..<3 {
             #expect(Int16(bitPattern: rig.mem.u16(1, XenRig.scratch2 + UInt64(24 * i) + 20)) == GrantStatus.badHandle)
         }
+    }
+
+    /// Issue 10: an action is never dropped because a later entry restarts.
+    @Test func aShutdownIsNotLostWhenALaterEntryRestarts() {
+        rig.host.grantBatch = 2
+        var ops: [UInt8] = []
+        for _ in 0..<3 {
+            var u = [UInt8](repeating: 0, count: 24)
+            XenBytes.put32(&u, 16, 77)
+            ops += u
+        }
+        rig.mem.poke(1, XenRig.scratch2, ops)
+        rig.mem.set32(1, XenRig.scratch2 + 0x100, 1)            // SHUTDOWN_reboot
+        let r = run([
+            entry(XenHypercallNumber.schedOp, [UInt64(SchedOp.shutdown), XenRig.scratch2 + 0x100]),
+            entry(XenHypercallNumber.grantTableOp, [UInt64(GrantTableOp.unmapGrantRef), XenRig.scratch2, 3]),
+        ])
+        #expect(r.action == .shutdown(domain: 1, reason: 1), "the domain is marked shutting down: it must stop")
+        #expect(rig.host.domain(1)?.shuttingDown == true)
+        #expect(result(0) == 0)
+        #expect(rig.mem.u16(1, XenRig.scratch2 + 20) == 0, "the later entry did not run yet")
+        #expect(r.continuation == XenArguments(XenMulticallTests.list + 64, 1), "it runs when the vCPU comes back")
+        let r2 = rig.call(XenHypercallNumber.multicall, XenMulticallTests.list + 64, 1)
+        #expect(r2.action == .restart(XenArguments(XenMulticallTests.list + 64, 1)))
+        #expect(rig.call(XenHypercallNumber.multicall, XenMulticallTests.list + 64, 1) == XenHypercallResult(0))
+        #expect(Int16(bitPattern: rig.mem.u16(1, XenRig.scratch2 + 2 * 24 + 20)) == GrantStatus.badHandle)
     }
 }

@@ -60,4 +60,169 @@ import Testing
         let hostileDone = all.firstIndex { $0.contains("TEST PASS hostile") }
         #expect(firstPass != nil && hostileDone != nil && firstPass! < hostileDone!)
     }
+
+    /// Two hostile guests that cooperate (hostile.c `more=`, classes (g)-(m) of
+    /// guests/hostile/classes.h: every vCPU at once, CPU_ON/CPU_OFF races and reboot loops,
+    /// hypercall pointers and gfns inside their own RAM, grants and event channels between the
+    /// two in batches, XenStore and PV console ring traffic, the emulated PL011, EL1/EL0 traps
+    /// and instruction fetches in their RAM), next to memcheck. Class (o) has a test of its own
+    /// below; (n), and (o) together with (g) and (m), are findings (disabled tests). hostile2
+    /// reboots, resets and crashes itself (life_ms) for the board's first 6 s while hostile1
+    /// maps its grants.
+    static func cooperatingHostiles(classes: String, ops: Int, life: Bool = true) -> [(String, String)] {
+        (1...2).map { n in
+            ("hostile\(n).cfg", """
+            name = "hostile\(n)"
+            memory = 64
+            vcpus = 2
+            kernel = "\(SystemHarness.guestImage("hostile"))"
+            extra = "console=ttyAMA0 ops=\(ops) more=50 classes=\(classes) peer=\(3 - n) seed=\(n)\(n == 2 && life ? " life_ms=6000" : "")"
+            on_crash = "restart"
+            """)
+        }
+    }
+
+    /// Parses "hostile: classes: g=N h=N ..." into letter -> count.
+    static func classCounts(_ lines: [String]) -> [String: Int] {
+        guard let l = lines.last(where: { $0.hasPrefix("hostile: classes: ") }) else { return [:] }
+        var out: [String: Int] = [:]
+        for w in l.dropFirst("hostile: classes: ".count).split(separator: " ") {
+            let kv = w.split(separator: "=")
+            if kv.count == 2, let v = Int(kv[1]) { out[String(kv[0])] = v }
+        }
+        return out
+    }
+
+    @Test func everyAttackClassFromTwoCooperatingHostilesNextToMemcheck() throws {
+        let memcheck = ("memcheck.cfg", """
+        name = "memcheck"
+        memory = 128
+        kernel = "\(SystemHarness.guestImage("memcheck"))"
+        extra = "passes=12"
+        """)
+        let r = try SystemHarness.run(Self.cooperatingHostiles(classes: "0x7f", ops: 30000) + [memcheck], timeout: 300)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(!r.contains("PANIC"))
+        for id in [1, 2] {
+            let h = r.domainLines(id)
+            #expect(h.contains("TEST PASS hostile"), "d\(id): \(h.filter { $0.contains("FAIL") }.prefix(5))")
+            #expect(h.contains { $0.hasPrefix("hostile: 30000 ops, violations 0,") })
+            let counts = Self.classCounts(h)
+            for c in ["g", "h", "i", "j", "k", "l", "m"] {
+                #expect((counts[c] ?? 0) > 0, "d\(id): class (\(c)) never ran: \(counts)")
+            }
+            // The peers really shared: some grant maps and copies of the other's pages succeeded.
+            let j = h.last { $0.hasPrefix("hostile: (j) maps ") } ?? ""
+            #expect(!j.hasPrefix("hostile: (j) maps 0/") && !j.contains(" copies 0/"), "d\(id): \(j)")
+        }
+        // hostile2's reboot loop: restarted at least once while hostile1 attacked it.
+        #expect(r.contains("(XEN) d2 (hostile2): rebooted, restarting") || r.contains("(XEN) d2 (hostile2): crashed, restarting"))
+        #expect(!r.domainLines(2).contains { $0.contains("NOT zeroed") })
+        let m = r.domainLines(3)
+        #expect(m.filter { $0.hasPrefix("memcheck: pass ") && $0.contains(" ok ") }.count == 12)
+        #expect(m.contains("TEST PASS memcheck"))
+        // memcheck ran next to the attack: its first pass came before hostile1's verdict.
+        let all = r.output.split(whereSeparator: { $0.isNewline }).map(String.init)
+        let firstPass = all.firstIndex { $0.contains("(d3) memcheck: pass 1 ok") }
+        let hostileDone = all.firstIndex { $0.contains("(d1) TEST PASS hostile") }
+        #expect(firstPass != nil && hostileDone != nil && firstPass! < hostileDone!)
+        #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
+    }
+
+    /// Class (o): one hostile turns its stage-1 MMU on for single loads whose level-2 table lies
+    /// in RAM nobody wrote (the walk's stage-2 fault must be resolved so the guest sees its own
+    /// level-2 translation fault), in RAM it zeroed, or outside its RAM; next to memcheck.
+    @Test func stageOneTableWalksThroughUntouchedRAM() throws {
+        let r = try Self.walker(classes: "0x100")
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(!r.contains("PANIC"))
+        let h = r.domainLines(1)
+        #expect(h.contains("TEST PASS hostile"), "\(h.filter { $0.contains("FAIL") }.prefix(5))")
+        #expect((Self.classCounts(h)["o"] ?? 0) > 0)
+        // Some walks went through tables in blocks nobody had touched, and all of those ended
+        // in the guest's own level-2 translation fault (the guest checks each one).
+        let o = h.last { $0.hasPrefix("hostile: (o) ") } ?? ""
+        #expect(o.hasPrefix("hostile: (o) ") && !o.contains("(0 through untouched tables"), "\(o)")
+        #expect(r.domainLines(2).contains("TEST PASS memcheck"))
+        #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
+    }
+
+    static func walker(classes: String) throws -> SystemHarness.Run {
+        try SystemHarness.run([("walker.cfg", """
+        name = "walker"
+        memory = 64
+        vcpus = 2
+        kernel = "\(SystemHarness.guestImage("hostile"))"
+        extra = "console=ttyAMA0 ops=20000 more=50 classes=\(classes)"
+        """), ("memcheck.cfg", """
+        name = "memcheck"
+        memory = 128
+        kernel = "\(SystemHarness.guestImage("memcheck"))"
+        extra = "passes=6"
+        """)], timeout: 240)
+    }
+
+    /// Classes (g), (m) and (o) together next to memcheck: in 2 of 4 runs the hostile's health
+    /// probe got no virtual timer interrupt within 1 s (each class alone next to memcheck, and
+    /// (g)+(m), passed every time).
+    @Test(.disabled("finding: intermittent: with classes (g)+(m)+(o) next to memcheck, 'health probe during the random operations: the virtual timer interrupt did not arrive within 1 s' (2 of 4 runs); with (o) and a restarting peer a hostile once made no progress for 200 s and once took 332,527 'other' traps (usually 48); cause not isolated, see the sec-tests report"))
+    func tableWalksWithTrapsFromEveryVCPUKeepTheVirtualTimer() throws {
+        let r = try Self.walker(classes: "0x141")
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        let h = r.domainLines(1)
+        #expect(h.contains("TEST PASS hostile"), "\(h.filter { $0.contains("FAIL") }.prefix(5))")
+        let counts = Self.classCounts(h)
+        for c in ["g", "m", "o"] { #expect((counts[c] ?? 0) > 0, "class (\(c)) never ran: \(counts)") }
+        #expect(r.domainLines(2).contains("TEST PASS memcheck"))
+    }
+
+    /// Class (n): BRK at EL1 and EL0 must be a breakpoint exception (EC 0x3c) at the BRK.
+    @Test(.disabled("finding: a guest's BRK arrives as an undefined instruction (EC 0x0), not a breakpoint exception (EC 0x3c): MDCR_EL2.TDE (bit 8) is set in Boot.swift, so BRK traps to EL2 and is injected as UNDEF; Linux's BUG()/WARN() use brk #0x800"))
+    func brkInAGuestIsABreakpointException() throws {
+        let r = try SystemHarness.run([("hostile.cfg", """
+        name = "hostile"
+        memory = 64
+        vcpus = 2
+        kernel = "\(SystemHarness.guestImage("hostile"))"
+        extra = "ops=2000 more=50 classes=0x80"
+        """)], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        let h = r.domainLines(1)
+        #expect(h.contains("TEST PASS hostile"), "\(h.filter { $0.contains("FAIL") }.prefix(3))")
+        #expect((Self.classCounts(h)["n"] ?? 0) > 0)
+    }
+
+    /// Lifecycle ends (class (h), lifeact 8 and 16): one hostile suspends itself and another
+    /// powers itself off with SCHEDOP_shutdown, each from vCPU 0 or from vCPU 1 while vCPU 0
+    /// hammers hypercalls. Only that domain stops (Apus has no toolstack to resume a suspended
+    /// one); memcheck completes its passes and the board powers off when it is done.
+    @Test func suspendAndShutdownEndOnlyThatDomain() throws {
+        let cfgs = [("suspender", 8), ("shutter", 16)].map { name, act in
+            ("\(name).cfg", """
+            name = "\(name)"
+            memory = 64
+            vcpus = 2
+            kernel = "\(SystemHarness.guestImage("hostile"))"
+            extra = "ops=1000 life_ms=600000 lifeact=\(act)"
+            """)
+        }
+        let memcheck = ("memcheck.cfg", """
+        name = "memcheck"
+        memory = 128
+        kernel = "\(SystemHarness.guestImage("memcheck"))"
+        extra = "passes=3"
+        """)
+        let r = try SystemHarness.run(cfgs + [memcheck], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(!r.contains("PANIC"))
+        #expect(r.domainLines(1).contains { $0.hasPrefix("hostile: life: boot at ") && $0.contains("; suspend from vCPU ") })
+        #expect(r.contains("(XEN) d1 (suspender): suspended (no toolstack to resume it), stopped"))
+        #expect(r.domainLines(2).contains { $0.hasPrefix("hostile: life: boot at ") && $0.contains("; poweroff from vCPU ") })
+        #expect(r.contains("(XEN) d2 (shutter): powered off"))
+        #expect(!r.contains("restarting"))
+        #expect(!r.contains("TEST FAIL"))
+        #expect(r.domainLines(3).filter { $0.hasPrefix("memcheck: pass ") && $0.contains(" ok ") }.count == 3)
+        #expect(r.domainLines(3).contains("TEST PASS memcheck"))
+        #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
+    }
 }

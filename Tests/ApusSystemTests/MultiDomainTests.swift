@@ -39,16 +39,37 @@ import Testing
         #expect(r.tangledLines.isEmpty, "\(r.tangledLines)")
     }
 
+    /// guests/hostile with life_ms: every boot that starts in the board's first 8 s checks that
+    /// the RAM its previous boot wrote reads zero again, then crashes (SCHEDOP_shutdown crash,
+    /// from vCPU 0 or from vCPU 1 while vCPU 0 hammers hypercalls); on_crash = "restart" brings
+    /// it back each time. After that it runs its ordinary attacks and powers off, so the board
+    /// must power off by itself (status 0): a board that hangs after a restart times out (124)
+    /// and fails. memcheck runs next to it all the while.
     @Test func crashingDomainIsRestartedWhileItsNeighbourRuns() throws {
-        let r = try SystemHarness.run([guest("crash", extra: "on_crash = \"restart\""), guest("vtimer")], timeout: 30)
-        #expect(r.status == 124, "the restarting domain keeps the board up until the timeout")
-        let restarts = r.output.components(separatedBy: "(XEN) d1 (crash): crashed, restarting").count - 1
+        let crasher = guest("hostile", name: "crasher", vcpus: 2, extra: """
+        extra = "ops=1000 life_ms=8000 lifeact=4"
+        on_crash = "restart"
+        """)
+        let r = try SystemHarness.run([crasher, guest("memcheck", extra: "extra = \"passes=6\"")], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status) (124: the board did not power off): \(r.stderr)")
+        #expect(!r.contains("PANIC"))
+        let restarts = r.output.components(separatedBy: "(XEN) d1 (crasher): crashed, restarting").count - 1
         #expect(restarts >= 2, "restarted \(restarts) times")
-        #expect(!r.domainLines(1).contains { $0.contains("NOT zeroed") })
-        // Each boot read all of its RAM as zero after the previous boot had filled it.
-        let zeroed = r.domainLines(1).filter { $0.contains("(memory was zeroed: ") }.count
-        #expect(zeroed >= restarts, "\(zeroed) boots found their RAM zeroed")
-        #expect(r.domainLines(2).contains("TEST PASS vtimer"))
+        let d1 = r.domainLines(1), d2 = r.domainLines(2)
+        #expect(!d1.contains { $0.contains("NOT zeroed") })
+        // Each boot that crashed first read the previous boot's blocks as zero.
+        let zeroed = d1.filter { $0.hasPrefix("hostile: life: boot at ") && $0.contains(" blocks read zero; crash from vCPU ") }.count
+        #expect(zeroed == restarts, "\(zeroed) boots found their RAM zeroed, \(restarts) restarts")
+        // The boot after the last restart ran to its end.
+        #expect(d1.contains("TEST PASS hostile"))
+        #expect(d2.filter { $0.hasPrefix("memcheck: pass ") && $0.contains(" ok ") }.count == 6)
+        #expect(d2.contains("TEST PASS memcheck"))
+        // The neighbour ran through the restarts: the first one came before its verdict.
+        let all = r.output.split(whereSeparator: { $0.isNewline }).map(String.init)
+        let firstRestart = all.firstIndex { $0.contains("(XEN) d1 (crasher): crashed, restarting") }
+        let neighbourDone = all.firstIndex { $0.contains("(d2) TEST PASS memcheck") }
+        #expect(firstRestart != nil && neighbourDone != nil && firstRestart! < neighbourDone!)
+        #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
         #expect(r.tangledLines.isEmpty, "\(r.tangledLines)")
     }
 
@@ -60,11 +81,24 @@ import Testing
         #expect(r.domainLines(2).contains("TEST PASS vtimer"))
     }
 
+    /// Three vCPUs on two CPUs, each busy-looping 300 ms while it watches its Xen runstate
+    /// area (guests/smp own=): under sched=null vCPUs 0 and 1 own a CPU each and are never
+    /// switched in again, and vCPU 2, finding no CPU of its own, never runs. Under the fair
+    /// scheduler the same run shows every vCPU switched in several times and vCPU 2 running.
     @Test func nullSchedulerGivesEachVCPUItsOwnCPU() throws {
-        let r = try SystemHarness.run([guest("smp", vcpus: 2)], arguments: ["--sched", "null", "--cpus", "2"], timeout: 60)
+        let r = try SystemHarness.run([guest("smp", vcpus: 3, extra: "extra = \"own=300\"")],
+                                      arguments: ["--sched", "null", "--cpus", "2"], timeout: 60)
         #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
         #expect(r.contains("(XEN) scheduler: null"))
-        #expect(r.domainLines(1).contains("TEST PASS smp"))
+        let lines = r.domainLines(1)
+        #expect(lines.contains("TEST PASS smp"))
+        for v in 0...1 {
+            let own = lines.first { $0.hasPrefix("smp: own: vCPU \(v) ") }
+            #expect(own?.hasPrefix("smp: own: vCPU \(v) spun 300 ms: switched in 0 times,") == true,
+                    "vCPU \(v) did not keep its CPU: \(own ?? "no report")")
+        }
+        let third = lines.first { $0.hasPrefix("smp: own: vCPU 2 ") }
+        #expect(third?.hasPrefix("smp: own: vCPU 2 never ran") == true, "\(third ?? "no report")")
     }
 
     @Test func moreVCPUsThanCPUsAreTimeShared() throws {

@@ -52,11 +52,16 @@
  * than SGI generation. Hypercall pointers and the memory they point to never name the guest's
  * own RAM (outside a scratch area at the top of RAM) nor the gfns of its RAM or devices.
  *
+ *  (g)-(o) only with bootarg more=PCT: every vCPU at once, lifecycle, its own RAM, a cooperating
+ *      peer domain, XenStore and console rings, the PL011, traps, BRK, table walks; see classes.h.
+ *
  * /chosen/bootargs options: seed=0x... (default 0x5eed0f1057113e00), ops=N (default 100000),
- * strict=1, xenabi=PCT (default 0).
+ * strict=1, xenabi=PCT (default 0), more=PCT (default 0), classes=MASK (default 0x1ff),
+ * peer=DOMID, life_ms=MS, lifeact=MASK (default 7); see classes.h.
  */
 #include "guest.h"
 #include "fdt_extra.h"
+#include "xen.h"
 
 const char guest_name[] = "hostile";
 
@@ -127,8 +132,8 @@ static int sync_handler(struct exc_frame *f, u64 kind)
     } else if (f->elr == arm_pc) {
         f->elr += 4;
         x_where = W_AT;
-    } else if (f->elr == arm_pc + 4 && ESR_EC(f->esr) == 0) {
-        x_where = W_AFTER;           /* Xen reports an undefined hvc with ELR after it */
+    } else if (f->elr == arm_pc + 4 && (ESR_EC(f->esr) == 0 || ESR_EC(f->esr) == 0x15)) {
+        x_where = W_AFTER;           /* Xen reports an undefined hvc with ELR after it; SVC's is after it */
     } else {
         return 0;
     }
@@ -1473,11 +1478,22 @@ static void conformance_checks(void)
         note_prio_early ? "taken at once" : "held back", sgi_taken0[1] != c ? "taken" : "never taken");
 }
 
+#include "classes.h"
+
 /* ---------------- secondaries ---------------- */
 static volatile u32 sec_up[MAXCPU];
 
 void secondary_main(u64 ctx)
 {
+    if ((ctx & ~0xffUL) == 0x11fe00) {            /* (h) life_ms: hammer, or end the boot */
+        u32 cpu = cpu_index();
+        u64 s = (cntvct() ^ ctx) | 1;
+        for (;;) {
+            if (flag_read(&life_go))
+                life_act(life_action);
+            sec_attack_once(cpu, &s);
+        }
+    }
     __asm__ volatile("msr daifset, #0xd" ::: "memory");
     u32 cpu = cpu_index();
     u64 rd = gicr_for_this_cpu();
@@ -1488,8 +1504,11 @@ void secondary_main(u64 ctx)
     gic_cpu_if_init();
     flag_write(&sec_up[cpu], (u32)ctx);
     irq_enable();
-    for (;;)
+    for (;;) {
+        if (flag_read(&sec_attack))
+            sec_attack_loop(cpu, ctx);           /* (g) */
         wfi();
+    }
 }
 
 /* ---------------- reporting ---------------- */
@@ -1520,6 +1539,13 @@ int main(u64 dtb)
     fdtx_bootarg_u64(args, "xenabi", &opt_xenabi);
     if (opt_xenabi > 100)
         opt_xenabi = 100;
+    fdtx_bootarg_u64(args, "more", &opt_more);
+    fdtx_bootarg_u64(args, "classes", &opt_classes);
+    fdtx_bootarg_u64(args, "peer", &opt_peer);
+    fdtx_bootarg_u64(args, "life_ms", &opt_life_ms);
+    fdtx_bootarg_u64(args, "lifeact", &opt_lifeact);
+    if (opt_more > 100)
+        opt_more = 100;
     rs = opt_seed ? opt_seed : 1;
     nbanks = fdtx_memory_banks(dtb, bank_base, bank_size, FDTX_MAX_BANKS);
     ncpu = fdtx_cpu_count(dtb);
@@ -1544,7 +1570,21 @@ int main(u64 dtb)
     for (int i = 0; i < nbanks; i++)
         say("RAM bank %d: 0x%lx..0x%lx", i, bank_base[i], bank_base[i] + bank_size[i]);
     say("scratch area for hypercall buffers: 0x%lx..0x%lx", scratch_lo, scratch_hi);
+    u32 dtb_size = __builtin_bswap32(*(volatile u32 *)(dtb + 4));
+    if (opt_life_ms && (opt_classes & MC_LIFE))
+        life_boot(dtb, dtb + dtb_size);
     scratch_fill(scratch_lo, scratch_hi);
+    if (opt_more) {
+        regions_init();
+        say("more=%lu%%: classes 0x%lx (g-o), peer d%lu; own RAM: fetch 0x%lx, peer 0x%lx, maps 0x%lx, victim "
+            "0x%lx..0x%lx", opt_more, opt_classes, opt_peer, fetch_lo, peer_lo, map_lo, victim_lo, victim_hi);
+        if (regions_ok && dtb < victim_hi && dtb + dtb_size > fetch_lo)
+            fail_now("the DTB (0x%lx) lies in the regions of (i)-(m)", dtb);
+        if (mc_on(MC_RINGS))
+            rings_init();
+        if (mc_on(MC_PEER) && opt_peer && regions_ok)
+            j_publish();
+    }
 
     sync_hook = sync_handler;
     irq_hook = irq_handler;
@@ -1590,14 +1630,23 @@ int main(u64 dtb)
     health_probe("after (a)");
     conformance_checks();
 
-    /* (b)-(e) mixed, and (f) with xenabi */
+    /* (g): the other vCPUs attack from now on */
+    if (mc_on(MC_SMP) && ncpu > 1) {
+        flag_write(&sec_attack, 1);
+        write_sysreg(icc_sgi1r_el1, 2UL << 24 | 1UL << 40);
+        isb();
+    }
+
+    /* (b)-(e) mixed, (f) with xenabi, (h)-(m) with more */
     irq_enable();
     u64 scratch_refill = 0;
     for (u64 i = 1; i <= opt_ops; i++) {
         op_irqs = 0;
         storm_id[0] = 0xffffffff;
         irq_enable();
-        if (opt_xenabi && rndn(100) < opt_xenabi) {   /* no extra random draw without xenabi */
+        if (opt_more && rndn(100) < opt_more) {       /* no extra random draw without more */
+            op_more();
+        } else if (opt_xenabi && rndn(100) < opt_xenabi) {   /* no extra random draw without xenabi */
             op_xen_abi();
         } else {
             u32 r = rndn(100);
@@ -1619,11 +1668,14 @@ int main(u64 dtb)
             report(i);
         }
     }
+    flag_write(&sec_attack, 0);
     irq_disable();
     write_sysreg(cntp_ctl_el0, 0);
     write_sysreg(cntv_ctl_el0, 0);
     isb();
 
+    if (opt_more)
+        more_report();
     say("totals: (a) %lu/%lu accesses outside RAM faulted, +%lu/%lu at maybe-mapped places", a_faults, a_probes,
         a_maybe_faults, a_maybe);
     say("totals: (b) %lu vGIC accesses, %lu faults", b_ops, b_faults);

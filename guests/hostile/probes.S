@@ -151,3 +151,78 @@ hx_run:
     .global hx_code
 hx_code:
     .space 4096
+
+/*
+ * (m) u64 hp_el0(u64 pc, u64 arg): runs the code at pc at EL0 (SP_EL0 on a stack of its own,
+ * interrupts masked), x0 = x2 = arg, through a private vector table whose lower-EL entries
+ * come back here; returns ESR_EL1 of the exception that ended it (el0_elr, el0_far: its
+ * ELR_EL1 and FAR_EL1). Exceptions at EL1 meanwhile go to the guest's usual vectors.
+ */
+    .text
+    .global hp_el0, el0_elr, el0_far
+    .balign 8
+hp_el0:
+    stp     x29, x30, [sp, #-112]!
+    mov     x29, sp
+    stp     x19, x20, [sp, #16]
+    stp     x21, x22, [sp, #32]
+    stp     x23, x24, [sp, #48]
+    stp     x25, x26, [sp, #64]
+    stp     x27, x28, [sp, #80]
+    mrs     x9, vbar_el1
+    str     x9, [sp, #96]
+    adr     x10, el0_vectors
+    msr     vbar_el1, x10
+    adrp    x11, el0_stack
+    add     x11, x11, #4096
+    msr     sp_el0, x11
+    msr     elr_el1, x0
+    mov     x12, #0x3c0                 /* EL0t, DAIF masked */
+    msr     spsr_el1, x12
+    mov     x0, x1
+    mov     x2, x1
+    isb
+    eret
+el0_return:                            /* SP_EL1 is what it was at the eret */
+    mrs     x0, esr_el1
+    mrs     x1, elr_el1
+    mrs     x2, far_el1
+    adrp    x3, el0_elr
+    str     x1, [x3, :lo12:el0_elr]
+    adrp    x3, el0_far
+    str     x2, [x3, :lo12:el0_far]
+    ldr     x9, [sp, #96]
+    msr     vbar_el1, x9
+    isb
+    ldp     x19, x20, [sp, #16]
+    ldp     x21, x22, [sp, #32]
+    ldp     x23, x24, [sp, #48]
+    ldp     x25, x26, [sp, #64]
+    ldp     x27, x28, [sp, #80]
+    ldp     x29, x30, [sp], #112
+    ret
+
+    .balign 0x800
+el0_vectors:
+    .irp k, 0,1,2,3,4,5,6,7
+    .balign 0x80
+    b       vectors + \k * 0x80
+    .endr
+    .irp k, 8,9,10,11,12,13,14,15
+    .balign 0x80
+    b       el0_return
+    .endr
+
+    .data
+    .balign 8
+el0_elr: .quad 0
+el0_far: .quad 0
+
+/* EL0's code page and stack (pages of their own, as hx_code). */
+    .section .bss.el0, "aw", %nobits
+    .balign 4096
+    .global el0_code
+el0_code:
+    .space 4096
+el0_stack:
+    .space 4096

@@ -10,8 +10,19 @@
  *    each must wake vCPU 1 and be taken there (a vGIC change made by one vCPU kicks another)
  *  - vCPU 1 calls CPU_OFF; AFFINITY_INFO(1) becomes OFF
  *  - CPU_ON(1, ..., 0x5678) brings it back once more (context id 0x5678), then CPU_OFF again
+ *  - only with bootarg own=MS: who owns a CPU. Every vCPU (vCPU 0 and CPU_ON of each other one
+ *    the domain has, up to 4) registers a Xen runstate area (VCPUOP_register_runstate_memory_area)
+ *    and busy-loops for MS milliseconds with no trap, watching the area: the hypervisor rewrites
+ *    it each time it switches that vCPU in, so a change of state_entry_time while the vCPU never
+ *    stopped asking for its CPU means it was preempted (or moved). Each vCPU's line says how
+ *    often that happened and how long it was runnable without running; a vCPU that never ran
+ *    within MS + 2 s says so. The guest judges nothing here: the scheduler decides what is
+ *    right (sched=null: no switch-in at all, and vCPUs beyond the board's CPUs never run; the
+ *    fair scheduler time-shares them), so the system test compares the lines.
  */
 #include "guest.h"
+#include "fdt_extra.h"
+#include "xen.h"
 
 const char guest_name[] = "smp";
 
@@ -28,8 +39,49 @@ static volatile u32 sec_waiting, sec_spi, sec_ppi;
 #define WAKE_SPI 40
 #define WAKE_PPI 20
 
+/* ---- own=MS: a Xen runstate area per vCPU (struct vcpu_runstate_info, 48 bytes) ---- */
+#define OWN_MAX 4
+#define OWN_CTX 0x0e00u              /* CPU_ON context id of a vCPU started for this phase */
+#define VCPUOP_register_runstate_memory_area 5
+struct runstate { u32 state, pad; u64 entry_time; u64 time[4]; };
+static volatile struct runstate own_area[OWN_MAX] __attribute__((aligned(64)));
+static volatile u64 own_switches[OWN_MAX], own_runnable_ns[OWN_MAX], own_spun_ms[OWN_MAX];
+static volatile u32 own_done[OWN_MAX];
+static volatile s64 own_reg[OWN_MAX];
+static u64 opt_own;
+
+/* Registers this vCPU's runstate area, then spins `ms` without trapping, counting rewrites of
+ * the area (switch-ins). Records the counts for vCPU 0 to print. */
+static void own_spin(u32 me, u64 ms)
+{
+    static volatile u64 handle[OWN_MAX];
+    handle[me] = (u64)&own_area[me];
+    own_reg[me] = xen_hc(__HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, me, (u64)&handle[me], 0, 0);
+    dsb();
+    u64 last = own_area[me].entry_time, n = 0;
+    u64 start = cntvct(), end = start + ms_to_ticks(ms);
+    while (cntvct() < end) {
+        u64 t = own_area[me].entry_time;
+        if (t != last) {
+            n++;
+            last = t;
+        }
+    }
+    own_switches[me] = n;
+    own_runnable_ns[me] = own_area[me].time[1];
+    own_spun_ms[me] = ms;
+    flag_write(&own_done[me], 1);
+}
+
 void secondary_main(u64 ctx)
 {
+    if ((ctx & ~0xffu) == OWN_CTX) {
+        u32 me = (u32)(ctx & 0xff);
+        own_spin(me, opt_own);
+        hvc_call(PSCI_CPU_OFF, 0, 0, 0);
+        for (;;)
+            wfi();
+    }
     sec_ctx = ctx;
     sec_mpidr = read_sysreg(mpidr_el1);
     sec_el = read_sysreg(CurrentEL) >> 2;
@@ -212,9 +264,39 @@ static void wake_from_wfi(void)
     CHECK(ppi && sec_ppi == 1, "PPI %u: %u interrupts on vCPU 1 within 2 s, expected 1", WAKE_PPI, sec_ppi);
 }
 
+static void own_phase(void)
+{
+    say("own: every vCPU spins %lu ms watching its runstate area", opt_own);
+    u32 started = 1;
+    for (u32 c = 1; c < OWN_MAX; c++) {
+        s64 r = psci(PSCI_CPU_ON, c, (u64)secondary_entry, OWN_CTX | c);
+        if (r == PSCI_INVALID_PARAMETERS)
+            break;                    /* no such vCPU: the domain has c vCPUs */
+        CHECK(r == 0, "own: CPU_ON(%u) returned %ld %s", c, r, psci_err(r));
+        started = c + 1;
+    }
+    own_spin(0, opt_own);
+    u64 deadline = cntvct() + ms_to_ticks(opt_own + 2000);
+    for (u32 c = 1; c < started; c++)
+        while (!flag_read(&own_done[c]) && cntvct() < deadline)
+            ;
+    for (u32 c = 0; c < started; c++) {
+        if (!flag_read(&own_done[c])) {
+            say("own: vCPU %u never ran (AFFINITY_INFO %ld)", c, affinity_info(c));
+            continue;
+        }
+        CHECK(own_reg[c] == 0, "own: vCPU %u: VCPUOP_register_runstate_memory_area -> %ld", c, own_reg[c]);
+        say("own: vCPU %u spun %lu ms: switched in %lu times, runnable %lu us", c, own_spun_ms[c], own_switches[c],
+            own_runnable_ns[c] / 1000);
+    }
+}
+
 int main(u64 dtb)
 {
     check_dtb(dtb);
+    char args[128];
+    fdtx_bootargs(dtb, args, sizeof(args));
+    fdtx_bootarg_u64(args, "own", &opt_own);
     say("cpu0: MPIDR_EL1=0x%lx", read_sysreg(mpidr_el1));
     s64 v = psci(PSCI_VERSION, 0, 0, 0);
     say("PSCI_VERSION -> 0x%lx", v);
@@ -264,5 +346,7 @@ int main(u64 dtb)
     /* once more: CPU_ON after CPU_OFF */
     if (bring_up(0x5678))
         take_down();
+    if (opt_own)
+        own_phase();
     return 0;
 }

@@ -126,6 +126,7 @@ static inline void arch_dsb_ish(void) { __asm__ volatile("dsb ish" ::: "memory")
 static inline void arch_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 static inline void arch_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
 static inline void arch_sev(void) { __asm__ volatile("sev" ::: "memory"); }
+static inline void arch_yield(void) { __asm__ volatile("yield" ::: "memory"); }
 static inline void arch_irq_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
 static inline void arch_irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
 // Whole-TLB maintenance of the EL2 regime.

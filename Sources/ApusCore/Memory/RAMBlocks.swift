@@ -1,29 +1,54 @@
-/// Which 2 MiB blocks of a domain's RAM are populated: zeroed and mapped in its p2m.
+/// Which parts of a domain's RAM are populated: zeroed and mapped in its p2m.
 ///
-/// A domain's RAM is reserved in full when the domain is built, but each block is zeroed
-/// and mapped only when something first touches it: the guest (a stage-2 translation
-/// fault), the hypervisor loading its kernel, or a hypercall or grant reaching it. Xen
-/// scrubs all of a domain's memory when allocating it; most of a freshly booted Linux's
-/// RAM is never touched (about 200 of 256 MiB at "Run /init"), and zeroing it is most of
-/// the cost of building the domain. The guarantee is Xen's: a domain never sees a byte it
-/// did not write or the hypervisor did not put there. A reboot forgets every block, so a
-/// restarted domain is zeroed again the same way, block by block.
+/// A domain's RAM is reserved in full when the domain is built, but it is zeroed and mapped
+/// only when something first touches it. Xen scrubs all of a domain's memory when
+/// allocating it; most of a freshly booted Linux's RAM is never touched (about 200 of
+/// 256 MiB at "Run /init"), and zeroing it is most of the cost of building the domain. The
+/// guarantee is Xen's: a domain never sees a byte it did not write or the hypervisor did
+/// not put there. A reboot forgets everything, so a restarted domain is zeroed again.
+///
+/// Two grains, because the two kinds of first touch differ in who may wait:
+/// - the guest's own first touch (a stage-2 fault) populates a whole 2 MiB block, mapped
+///   as one block entry. Zeroing 2 MiB is long (~260k instructions), so it happens with no
+///   lock held: the block is first `claim`ed (other vCPUs that fault on it meanwhile
+///   simply retry), zeroed, then mapped.
+/// - the hypervisor's first touch inside a hypercall (an argument, a granted frame, a Xen
+///   page over RAM) happens under locks that other CPUs wait for, so it populates only the
+///   4 KiB page it needs: the block becomes `partial`, and its other pages are populated
+///   one at a time at their own first touch.
 public struct RAMBlocks: Sendable {
     public static let blockSize: UInt64 = 0x20_0000
+    public static let pageSize: UInt64 = 0x1000
+    public static let pagesPerBlock = Int(blockSize / pageSize)
+
+    public enum State: UInt8, Sendable {
+        /// Nothing of it is mapped yet.
+        case untouched
+        /// A CPU is zeroing it (no lock held) to map it as a whole block.
+        case claimed
+        /// Some of its pages are populated, each mapped on its own.
+        case partial
+        /// Zeroed and mapped whole.
+        case populated
+    }
 
     /// Guest physical base and size of the RAM (size a multiple of `blockSize`).
     public let base: UInt64
     public let size: UInt64
-    private var bits: [UInt64]
+    private var states: [State]
+    /// For partial blocks: one bit per populated page, `pagesPerBlock / 64` words per block
+    /// (empty until the first block goes partial: most domains never have one).
+    private var pageBits: [UInt64] = []
+    private static let wordsPerBlock = pagesPerBlock / 64
 
     public init(base: UInt64, size: UInt64) {
         precondition(base % RAMBlocks.blockSize == 0 && size % RAMBlocks.blockSize == 0, "RAM in whole 2 MiB blocks")
         self.base = base
         self.size = size
-        bits = [UInt64](repeating: 0, count: Int((size / RAMBlocks.blockSize + 63) / 64))
+        states = [State](repeating: .untouched, count: Int(size / RAMBlocks.blockSize))
     }
 
-    public var count: Int { Int(size / RAMBlocks.blockSize) }
+    public var count: Int { states.count }
 
     /// The block holding guest physical `ipa`, nil outside the RAM.
     public func block(containing ipa: UInt64) -> Int? {
@@ -42,31 +67,90 @@ public struct RAMBlocks: Sendable {
     /// Offset of block `b` from the RAM's start (guest and host alike: RAM is contiguous).
     public func offset(ofBlock b: Int) -> UInt64 { UInt64(b) * RAMBlocks.blockSize }
 
-    public func isPopulated(_ b: Int) -> Bool {
-        guard b >= 0, b < count else { return false }
-        return bits[b >> 6] & (1 << UInt64(b & 63)) != 0
+    public func state(_ b: Int) -> State {
+        guard b >= 0, b < count else { return .untouched }
+        return states[b]
     }
 
+    public func isPopulated(_ b: Int) -> Bool { state(b) == .populated }
+
+    /// untouched -> claimed: true when this caller now owns the block's zeroing.
+    public mutating func claim(_ b: Int) -> Bool {
+        guard b >= 0, b < count, states[b] == .untouched else { return false }
+        states[b] = .claimed
+        return true
+    }
+
+    /// A claim given up (the block could not be mapped): untouched again.
+    public mutating func unclaim(_ b: Int) {
+        guard b >= 0, b < count, states[b] == .claimed else { return }
+        states[b] = .untouched
+    }
+
+    /// Zeroed and mapped whole (from untouched or claimed; a partial block stays partial).
     public mutating func setPopulated(_ b: Int) {
-        guard b >= 0, b < count else { return }
-        bits[b >> 6] |= 1 << UInt64(b & 63)
+        guard b >= 0, b < count, states[b] == .untouched || states[b] == .claimed else { return }
+        states[b] = .populated
     }
 
-    /// Every block unpopulated again (the domain reboots with a fresh p2m).
-    public mutating func forgetAll() {
-        for i in bits.indices { bits[i] = 0 }
-    }
-
-    /// Whether `ipa` is RAM in a block not yet populated: an access there is a first touch.
-    public func isFirstTouch(_ ipa: UInt64) -> Bool {
+    /// Is the RAM page holding `ipa` zeroed (its block whole, or the page itself)?
+    public func isPagePopulated(_ ipa: UInt64) -> Bool {
         guard let b = block(containing: ipa) else { return false }
-        return !isPopulated(b)
+        switch states[b] {
+        case .populated: return true
+        case .untouched, .claimed: return false
+        case .partial:
+            let (w, bit) = pageBit(ipa, block: b)
+            return pageBits[w] & bit != 0
+        }
+    }
+
+    /// The page holding `ipa` was zeroed and mapped on its own: its block becomes partial
+    /// (from untouched; a claimed block is being zeroed whole and must not be changed).
+    /// False when it cannot be (outside RAM, or the block is claimed or already whole).
+    @discardableResult
+    public mutating func setPagePopulated(_ ipa: UInt64) -> Bool {
+        guard let b = block(containing: ipa) else { return false }
+        switch states[b] {
+        case .claimed, .populated: return false
+        case .untouched: markPartial(b)
+        case .partial: break
+        }
+        let (w, bit) = pageBit(ipa, block: b)
+        pageBits[w] |= bit
+        return true
+    }
+
+    /// A page of untouched block `b` is about to be mapped to something other than its RAM
+    /// (a Xen page, a granted frame): the block is partial from now on, so that it is never
+    /// mapped whole over that page, and its RAM pages are populated one at a time.
+    public mutating func markPartial(_ b: Int) {
+        guard b >= 0, b < count, states[b] == .untouched else { return }
+        if pageBits.isEmpty { pageBits = [UInt64](repeating: 0, count: count * RAMBlocks.wordsPerBlock) }
+        states[b] = .partial
+    }
+
+    private func pageBit(_ ipa: UInt64, block b: Int) -> (word: Int, bit: UInt64) {
+        let page = Int((ipa - base - offset(ofBlock: b)) / RAMBlocks.pageSize)
+        return (b * RAMBlocks.wordsPerBlock + page / 64, 1 << UInt64(page % 64))
+    }
+
+    /// Everything unpopulated again (the domain reboots with a fresh p2m).
+    public mutating func forgetAll() {
+        for i in states.indices { states[i] = .untouched }
+        pageBits = []
+    }
+
+    /// Whether `ipa` is RAM whose page is not populated: an access there is a first touch.
+    public func isFirstTouch(_ ipa: UInt64) -> Bool {
+        block(containing: ipa) != nil && !isPagePopulated(ipa)
     }
 
     /// Bytes populated so far.
     public var populatedBytes: UInt64 {
-        var n = 0
-        for w in bits { n += w.nonzeroBitCount }
-        return UInt64(n) * RAMBlocks.blockSize
+        var n: UInt64 = 0
+        for s in states where s == .populated { n += RAMBlocks.blockSize }
+        for w in pageBits { n += UInt64(w.nonzeroBitCount) * RAMBlocks.pageSize }
+        return n
     }
 }

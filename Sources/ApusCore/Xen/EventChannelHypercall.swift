@@ -101,18 +101,8 @@ extension XenHost {
             } catch { return error.result }
 
         case EventChannelOp.reset, EventChannelOp.resetCont:
-            guard let b = read(XenLayout.EvtchnReset.size) else { return efault }
-            let dom = XenBytes.u16(b, XenLayout.EvtchnReset.dom)
-            if cmd == EventChannelOp.resetCont {
-                // Resets here never get preempted, so there is nothing to continue.
-                guard let d = events.resolve(dom, caller: me) else { return XenErrno.ESRCH.result }
-                guard d == me || privileged else { return XenErrno.EPERM.result }
-                return d == me ? XenErrno.EBUSY.result : XenErrno.EINVAL.result
-            }
-            do {
-                try events.reset(caller: me, privileged: privileged, dom: dom, memory: platform)
-                return 0
-            } catch { return error.result }
+            // `dispatch` sends these to eventChannelReset first: they may need a continuation.
+            return eventChannelReset(cmd: cmd, arg: arg, caller: caller, platform: platform).result
 
         case EventChannelOp.initControl:
             // No FIFO ABI: Linux falls back to the 2-level ABI on any error.
@@ -132,5 +122,23 @@ extension XenHost {
         default:
             return XenErrno.ENOSYS.result
         }
+    }
+
+    /// EVTCHNOP_reset and EVTCHNOP_reset_cont: preemptible, continued as Xen's
+    /// hypercall_create_continuation(__HYPERVISOR_event_channel_op, "ih", EVTCHNOP_reset_cont, arg).
+    func eventChannelReset<P: XenPlatform>(cmd: UInt32, arg: UInt64, caller: XenCaller, platform: P,
+                                           original: XenArguments? = nil) -> XenHypercallResult {
+        guard let b = platform.readStruct(arg, size: XenLayout.EvtchnReset.size) else {
+            return XenHypercallResult(XenErrno.EFAULT.result)
+        }
+        do {
+            let more = try events.reset(caller: caller.domain, privileged: isPrivileged(caller.domain),
+                                        dom: XenBytes.u16(b, XenLayout.EvtchnReset.dom),
+                                        resuming: cmd == EventChannelOp.resetCont, memory: platform,
+                                        preempt: { platform.hypercallPreemptCheck() })
+            guard more else { return XenHypercallResult(0) }
+            let a = original ?? XenArguments(UInt64(cmd), arg)
+            return XenHypercallResult(0, .restart(XenArguments(UInt64(EventChannelOp.resetCont), arg, a.x2, a.x3, a.x4)))
+        } catch { return XenHypercallResult(error.result) }
     }
 }

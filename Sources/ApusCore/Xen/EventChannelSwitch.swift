@@ -42,6 +42,10 @@ public struct EventChannelSwitch {
     }
 
     /// evtchn_destroy(): closes every port (interdomain peers become unbound) and drops the table.
+    /// A service endpoint's ports left waiting for `id` are closed too: in Xen, xenconsoled
+    /// and xenstored close their ends when @releaseDomain fires; the endpoint has nobody to
+    /// do it, and without this every reboot of a domain would leak its console and store
+    /// ports in domain 0 until no domain could get them back.
     public mutating func removeDomain<M: GuestPhysicalMemory>(_ id: XenDomainID, memory: M) {
         guard let s = slot(id), let n = tables[s]?.validPorts else { return }
         var p: UInt32 = 1
@@ -50,6 +54,16 @@ public struct EventChannelSwitch {
             p += 1
         }
         tables[s] = nil
+        for e in 0..<tables.count where tables[e]?.isServiceEndpoint == true {
+            let ports = tables[e]?.validPorts ?? 0
+            var q: UInt32 = 1
+            while q < ports {
+                if tables[e]?.channel(q)?.state == .unbound(remote: id) {
+                    try? closePort(domain: XenDomainID(e), port: q, memory: memory)
+                }
+                q += 1
+            }
+        }
     }
 
     /// Runs `body` on `id`'s table in place; nil if there is no such domain.
@@ -73,12 +87,17 @@ public struct EventChannelSwitch {
                                       remote: XenDomainID) throws(XenErrno) -> UInt32 {
         guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
         guard let port = try with(d, { (t) throws(XenErrno) -> UInt32 in try t.allocateFree() }) else { throw .ESRCH }
-        // xsm_evtchn_unbound(XSM_TARGET): only for oneself unless privileged.
+        // xsm_evtchn_unbound(): XSM SILO (Xen 4.17 as Debian boots it) looks the remote domain
+        // up first (-ESRCH if it does not exist), then applies XSM_TARGET: only for oneself
+        // unless privileged.
+        guard let r = resolve(remote, caller: caller) else {
+            with(d) { $0.releaseIfStillFree(port) }
+            throw .ESRCH
+        }
         guard d == caller || privileged else {
             with(d) { $0.releaseIfStillFree(port) }
             throw .EPERM
         }
-        let r = remote == XenDomID.selfID ? caller : remote
         with(d) { $0.update(port) { $0.state = .unbound(remote: r) } }
         return port
     }
@@ -229,23 +248,42 @@ public struct EventChannelSwitch {
         with(caller) { $0.update(port) { $0.notifyVCPU = vcpu } }
     }
 
-    /// EVTCHNOP_unmask.
+    /// EVTCHNOP_unmask: any valid port, whatever its state (evtchn_unmask() in Xen 4.17
+    /// does not look at it; a free port notifies vCPU 0).
     public func unmask<M: GuestPhysicalMemory>(caller: XenDomainID, port: UInt32, memory: M)
         throws(XenErrno) -> EventDelivery? {
-        guard let t = table(caller), let ch = t.channel(port) else { throw .EINVAL }
-        guard ch.state.isUsable else { return nil }
+        guard let t = table(caller), t.isValid(port) else { throw .EINVAL }
         return t.unmask(port: port, memory: memory)
     }
 
-    /// EVTCHNOP_reset for the caller itself: closes every port but 0 (peers become unbound).
-    /// Resetting another domain needs it paused by a controller; here that is -EINVAL
-    /// (the hypervisor uses `resetDomain` directly).
+    /// EVTCHNOP_reset / EVTCHNOP_reset_cont (`resuming`) for the caller itself: closes every
+    /// port but 0 (peers become unbound). Resetting another domain needs it paused by a
+    /// controller; here that is -EINVAL (the hypervisor uses `resetDomain` directly).
+    /// As Xen's evtchn_reset(), it asks `preempt` after every 64th port (not at the port a
+    /// resumed reset starts from, so each call makes progress) and then returns true: the
+    /// caller continues with EVTCHNOP_reset_cont. A new reset while one is in progress, or a
+    /// reset_cont without one, is -EBUSY.
     public mutating func reset<M: GuestPhysicalMemory>(caller: XenDomainID, privileged: Bool, dom: XenDomainID,
-                                                     memory: M) throws(XenErrno) {
+                                                     resuming: Bool = false, memory: M,
+                                                     preempt: () -> Bool = { false }) throws(XenErrno) -> Bool {
         guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
         guard d == caller || privileged else { throw .EPERM }
-        guard d == caller else { throw .EINVAL }
-        resetDomain(d, memory: memory)
+        guard d == caller, let s = slot(d) else { throw .EINVAL }
+        let next = tables[s]!.resetNext
+        let start: UInt32 = resuming ? next : (next == 0 ? 1 : 0)
+        if start == 0 { throw .EBUSY }
+        tables[s]!.resetNext = start
+        var p = start
+        while let t = tables[s], p < t.validPorts, t.activeCount > 0 {
+            try? closePort(domain: d, port: p, memory: memory)
+            if p & 0x3F == 0 && p != start && preempt() {
+                tables[s]!.resetNext = p
+                return true
+            }
+            p += 1
+        }
+        tables[s]!.resetNext = 0
+        return false
     }
 
     /// evtchn_reset() without permission checks.

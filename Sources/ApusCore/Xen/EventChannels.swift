@@ -63,6 +63,8 @@ public struct EventChannelTable: Sendable {
     /// vcpu_info registered with VCPUOP_register_vcpu_info (guest physical), per vCPU.
     public internal(set) var registeredVCPUInfo: [UInt64?]
     public internal(set) var polling: [EventPollState]
+    /// `next_evtchn`: the port an EVTCHNOP_reset preempted at (0: no reset in progress).
+    public internal(set) var resetNext: UInt32 = 0
 
     public init(domain: XenDomainID, vcpus: Int, maxPort: UInt32 = EventChannelTable.defaultMaxPort,
                 serviceEndpoint: Bool = false) {

@@ -1,7 +1,10 @@
 /// grant_table_op (hypercall 20): do_grant_table_op(cmd, uop, count) argument decoding.
-/// map/unmap/copy handle `grantBatch` entries per trap and then restart the hypercall with
-/// the remaining ones (Xen's hypercall_create_continuation), so a huge count cannot hold
-/// the CPU.
+/// map/unmap/copy ask the platform's hypercall_preempt_check() between entries (never
+/// before the first of a trap) and handle at most `grantBatch` entries per trap; then the
+/// hypercall is restarted with the remaining ones, as Xen's continuation ("ihi": the 32-bit
+/// command, the next entry, the 32-bit count left; x3, x4 as they were), so a huge count
+/// cannot hold the CPU. (Xen checks between unmaps only every GNTTAB_UNMAP_BATCH_SIZE
+/// entries; checking more often changes nothing the guest sees.)
 extension XenHost {
     func grantTableOp<P: XenPlatform>(_ a: XenArguments, caller: XenCaller, platform: P) -> XenHypercallResult {
         let cmdFull = UInt32(truncatingIfNeeded: a.x0)
@@ -16,17 +19,18 @@ extension XenHost {
         let cmd = cmdFull & GrantTableOp.commandMask
         if cmd != GrantTableOp.cacheFlush && cmdFull & ~GrantTableOp.commandMask != 0 { return r(XenErrno.EINVAL.result) }
 
-        /// Runs `body` on up to grantBatch entries of `size` bytes; restarts for the rest.
+        /// Runs `body` on the entries of `size` bytes until done, preempted or grantBatch
+        /// entries are done; restarts for the rest.
         func batch(_ size: Int, _ body: (UInt64) -> Bool) -> XenHypercallResult {
-            let n = min(count, max(1, grantBatch))
+            let limit = min(count, max(1, grantBatch))
             var i: UInt32 = 0
-            while i < n {
+            while i < count {
+                if i > 0 && (i == limit || platform.hypercallPreemptCheck()) {
+                    return XenHypercallResult(0, .restart(XenArguments(UInt64(cmdFull), uop &+ UInt64(i) &* UInt64(size),
+                                                                       UInt64(count - i), a.x3, a.x4)))
+                }
                 if !body(uop &+ UInt64(i) &* UInt64(size)) { return efault }
                 i += 1
-            }
-            if n < count {
-                return XenHypercallResult(0, .restart(XenArguments(a.x0, uop &+ UInt64(n) &* UInt64(size),
-                                                                   UInt64(count - n), a.x3, a.x4)))
             }
             return r(0)
         }

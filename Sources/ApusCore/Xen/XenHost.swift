@@ -129,7 +129,12 @@ public final class XenHost {
         case XenHypercallNumber.schedOp:
             return schedOp(cmd: int(a.x0), arg: a.x1, caller: caller, platform: platform)
         case XenHypercallNumber.eventChannelOp:
-            return XenHypercallResult(eventChannelOp(cmd: int(a.x0), arg: a.x1, caller: caller, platform: platform))
+            let cmd = int(a.x0)
+            if cmd == EventChannelOp.reset || cmd == EventChannelOp.resetCont {
+                // The one event-channel op that may need a continuation.
+                return eventChannelReset(cmd: cmd, arg: a.x1, caller: caller, platform: platform, original: a)
+            }
+            return XenHypercallResult(eventChannelOp(cmd: cmd, arg: a.x1, caller: caller, platform: platform))
         case XenHypercallNumber.hvmOp:
             return XenHypercallResult(hvmOp(op: a.x0, arg: a.x1, caller: caller, platform: platform))
         default:

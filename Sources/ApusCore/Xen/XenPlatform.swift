@@ -30,6 +30,20 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
 
     /// console_io (hypercall 18) is the hypervisor's own: return x0.
     func consoleIO(caller: XenCaller, cmd: UInt64, count: UInt64, buffer: UInt64) -> Int64
+
+    /// Xen's `hypercall_preempt_check()`: should the hypercall stop at this safe point and
+    /// continue in a later trap? Asked between the units of a guest-sized batch (multicall
+    /// entries, grant map/unmap/copy entries, ports of an event-channel reset), never before
+    /// the first unit of a trap, so every trap makes progress. True when this trap has done
+    /// enough expensive work (e.g. populated a RAM block) or something else wants the CPU
+    /// (an interrupt is pending, another vCPU waits for the lock); the hypercall then ends
+    /// with a continuation exactly as Xen's would. Default: never (the fixed batch limits
+    /// `XenHost.multicallBatch` and `grantBatch` still bound a trap).
+    func hypercallPreemptCheck() -> Bool
+}
+
+extension XenPlatform {
+    public func hypercallPreemptCheck() -> Bool { false }
 }
 
 /// Pages Xen owns and maps into a guest on XENMEM_add_to_physmap.
@@ -78,27 +92,31 @@ public enum XenAction: Equatable, Sendable {
     /// Preempted: do not write x0; set x0-x4 to these and rewind the PC by 4 so the guest
     /// issues the hypercall again (Xen's hypercall_create_continuation on Arm).
     case restart(XenArguments)
-
-    /// When a multicall batches several calls, the one that affects the vCPU most wins.
-    var weight: Int {
-        switch self {
-        case .none: return 0
-        case .yield: return 1
-        case .block, .poll: return 2
-        case .shutdown: return 3
-        case .restart: return 4
-        }
-    }
 }
 
 public struct XenHypercallResult: Equatable, Sendable {
-    /// x0 (a negative errno on failure); ignore for `.restart`.
+    /// x0 (a negative errno on failure); ignore for `.restart` and when `continuation` is set.
     public var result: Int64
     public var action: XenAction
+    /// Set only with `.yield`, `.block`, `.poll` or `.shutdown`, by a multicall whose entry
+    /// asked for that action before the last entry: the multicall stops there (in Xen the
+    /// action raises SCHEDULE_SOFTIRQ, so the next entry's hypercall_preempt_check() is
+    /// true) and continues with the remaining entries. The hypervisor sets x0-x4 to these
+    /// (x0 is not the result) and rewinds the PC by 4, as for `.restart`, and then performs
+    /// the action: the guest issues the rest of the multicall when the vCPU runs again.
+    public var continuation: XenArguments?
 
-    public init(_ result: Int64, _ action: XenAction = .none) {
+    public init(_ result: Int64, _ action: XenAction = .none, continuation: XenArguments? = nil) {
         self.result = result
         self.action = action
+        self.continuation = continuation
+    }
+
+    /// The registers the guest must see again, if the hypercall is to be reissued: the
+    /// `.restart` arguments or the continuation carried with an action.
+    public var reissue: XenArguments? {
+        if case .restart(let a) = action { return a }
+        return continuation
     }
 
     /// x0 as the register value.

@@ -40,14 +40,25 @@ final class Domain {
     let printsPVConsole: Bool
     let ram: PhysicalRange
     let vmid: UInt64
-    var p2m: TranslationTable<HeapTableMemory>
-    /// Which 2 MiB blocks of `ram` are zeroed and mapped (RAMPopulation.swift). Under Xen.lock.
-    var ramBlocks: RAMBlocks
+    /// The p2m and what hangs on it, reached only through `withP2M` (P2MLocked).
+    fileprivate var p2mTable: TranslationTable<HeapTableMemory>
+    fileprivate var p2mBlocks: RAMBlocks
+    fileprivate var p2mChanges: UInt64 = 0
+    fileprivate var sharedPageCache: (gfn: UInt64, host: UInt64, writable: Bool, generation: UInt64)? = nil
+    fileprivate var p2mLock: UInt32 = 0
+    fileprivate var p2mHeldSince: UInt64 = 0
+    /// VTTBR_EL2 of its vCPUs. Changes only when a reboot replaces the p2m, while none of
+    /// them is on a CPU, so the vCPU entry path reads it without the p2m lock.
+    fileprivate(set) var vttbr: UInt64 = 0
     var vcpus: [VCPU] = []
-    /// `let`: the trap path borrows it from a borrowed domain without a retain; a reboot
-    /// resets it in place.
-    let vgic: VGIC
-    var uart = VirtualPL011()
+    /// Guarded by `lock`, reached only through `withLock` (DomainLocked): its vGIC, its
+    /// vPL011, its vCPUs' power states and the faults already reported.
+    /// The vGIC is a `let`: the trap path borrows it from a borrowed domain without a
+    /// retain; a reboot resets it in place.
+    fileprivate let vgicState: VGIC
+    fileprivate var uartState = VirtualPL011()
+    fileprivate var faultsReported: [UInt64] = []
+    fileprivate var lock: UInt32 = 0
     /// Pages behind its Xen interfaces (shared_info, grant frames, rings).
     var xen: XenDomainPages? = nil
     /// How the domain was loaded, kept so that a reboot can load it again.
@@ -59,21 +70,14 @@ final class Domain {
     /// Stopped with on_* = "preserve": memory kept, never runs again.
     var preserved = false
     var lifecycle: (poweroff: LifecycleAction, reboot: LifecycleAction, crash: LifecycleAction) = (.destroy, .restart, .destroy)
-    var lock: UInt32 = 0
+    /// Written holding Hypervisor.stateLock and then `lock`, so either lock is enough to read it.
     var alive = true
     var dtb: [UInt8] = []
-    /// The last p2m page XenBoard looked up for shared-page access (shared_info, vcpu_info,
-    /// grant entries are touched at every event), valid while `p2mGeneration` is unchanged.
-    /// Both are used and changed only under Xen.lock.
-    var p2mGeneration: UInt64 = 0
-    var lastSharedPage: (gfn: UInt64, host: UInt64, writable: Bool, generation: UInt64)? = nil
     /// Per physical CPU (index < APUS_MAX_CPUS): the vCPU of this domain that ran there last,
     /// -1 for none (Xen's p2m->last_vcpu_ran). TLB entries are tagged by VMID, not by vCPU:
     /// when another vCPU of the same domain comes to a CPU, what the last one left there
     /// (stage-1 entries its guest flushed only locally, on another CPU) must go first.
     var lastVCPURan = InlineArray<8, Int>(repeating: -1)
-    /// Faults already reported for this domain, so a looping guest logs once.
-    var reportedFaults: [UInt64] = []
 
     init(id: Int, spec: DomainSpec, ram: PhysicalRange, p2m: TranslationTable<HeapTableMemory>) {
         self.id = id
@@ -81,21 +85,44 @@ final class Domain {
         self.printsPVConsole = GuestConsoleChoice.printsPVConsole(bootargs: spec.bootargs, hasPL011: spec.vpl011)
         self.ram = ram
         self.vmid = UInt64(id & 0xFF)
-        self.p2m = p2m
-        self.ramBlocks = RAMBlocks(base: GuestLayout.ram0Base, size: ram.size)
-        self.vgic = VGIC(vcpus: spec.vcpus)
+        self.p2mTable = p2m
+        self.p2mBlocks = RAMBlocks(base: GuestLayout.ram0Base, size: ram.size)
+        self.vgicState = VGIC(vcpus: spec.vcpus)
         precondition(lastVCPURan.count >= Int(APUS_MAX_CPUS), "a lastVCPURan entry per CPU")
+        vttbr = p2m.root | (vmid << 48)
     }
 
-    var vttbr: UInt64 { p2m.root | (vmid << 48) }
-
+    /// Runs `body` holding the domain's p2m lock, which guards its p2m, which parts of its
+    /// RAM are populated, and the shared-page cache. Taken after Xen.lock when both are
+    /// held (docs/architecture.md, "Locks"); held for one descriptor change or one 4 KiB
+    /// page's zeroing at most, never for a 2 MiB block's.
     @inline(__always)
-    func withLock<R>(_ body: () -> R) -> R {
+    func withP2M<R>(_ body: (borrowing P2MLocked) -> R) -> R {
+        apus_spin_lock(&p2mLock)
+        p2mHeldSince = read_cntpct_el0()
+        let r = body(P2MLocked(self))
+        Latency.held(.p2m, since: p2mHeldSince)
+        apus_spin_unlock(&p2mLock)
+        return r
+    }
+
+    /// Runs `body` holding the domain's lock, which guards its vGIC, vPL011, the power
+    /// states of its vCPUs and its fault reports; other CPUs take it to deliver interrupts.
+    @inline(__always)
+    func withLock<R>(_ body: (borrowing DomainLocked) -> R) -> R {
         apus_spin_lock(&lock)
-        let r = body()
+        let t0 = read_cntpct_el0()
+        let r = body(DomainLocked(self))
+        Latency.held(.domain, since: t0)
         apus_spin_unlock(&lock)
         return r
     }
+
+    /// Whether the vGIC may have interrupts to load for vCPU `index`: an unlocked peek at
+    /// one word. Whoever sets it does so under the lock and then kicks that vCPU's CPU, so
+    /// a stale false is followed by another trap.
+    @inline(__always)
+    func mayNeedFill(_ index: Int) -> Bool { vgicState.needsFill[index] }
 
     /// Guest physical → host physical for RAM, nil outside RAM. Arithmetic only: what is
     /// read or written there goes through `populatedRAM` so that its blocks are zeroed first.
@@ -105,11 +132,88 @@ final class Domain {
         return ram.base + (ipa - GuestLayout.ram0Base)
     }
 
-    /// Logs a guest-caused fault once per (kind, address).
+    /// Logs a guest-caused fault once per (kind, address), whichever of its vCPUs hit it
+    /// (several may, on several CPUs at once: the list is the domain lock's).
     func reportOnce(_ key: UInt64, _ body: () -> Void) {
-        guard !reportedFaults.contains(key), reportedFaults.count < 64 else { return }
-        reportedFaults.append(key)
+        if withLock({ held in held.firstReport(key) }) { body() }
+    }
+}
+
+/// Proof that a domain's lock is held, lent by `Domain.withLock` for the length of its body.
+struct DomainLocked: ~Copyable {
+    unowned(unsafe) let domain: Domain
+    fileprivate init(_ d: Domain) { domain = d }
+
+    var vgic: VGIC { domain.vgicState }
+    var uart: VirtualPL011 {
+        get { domain.uartState }
+        nonmutating _modify { yield &domain.uartState }
+    }
+
+    /// The first report of `key` (at most 64 kept: a guest cannot grow the list).
+    func firstReport(_ key: UInt64) -> Bool {
+        guard !domain.faultsReported.contains(key), domain.faultsReported.count < 64 else { return false }
+        domain.faultsReported.append(key)
+        return true
+    }
+
+    /// A reboot: the vGIC, the vPL011 and every vCPU's saved list registers start afresh
+    /// (a later CPU_ON would otherwise hand the old boot's interrupts back).
+    func resetDevices() {
+        domain.vgicState.reset()
+        for v in domain.vcpus { v.lrs = ListRegisterFile(count: v.lrs.count) }
+        domain.uartState = VirtualPL011()
+    }
+}
+
+/// Proof that a domain's p2m lock is held, lent by `Domain.withP2M` for the length of its
+/// body (non-copyable: it cannot be kept): the p2m, the population state of its RAM and the
+/// shared-page cache are reachable only through it (Hafnium's vm_locked).
+struct P2MLocked: ~Copyable {
+    unowned(unsafe) let domain: Domain
+    fileprivate init(_ d: Domain) { domain = d }
+
+    var p2m: TranslationTable<HeapTableMemory> {
+        get { domain.p2mTable }
+        nonmutating _modify { yield &domain.p2mTable }
+    }
+    var blocks: RAMBlocks {
+        get { domain.p2mBlocks }
+        nonmutating _modify { yield &domain.p2mBlocks }
+    }
+    /// Bumped at every change of an existing mapping: the shared-page cache is valid only
+    /// for the generation it was filled in.
+    var generation: UInt64 {
+        get { domain.p2mChanges }
+        nonmutating set { domain.p2mChanges = newValue }
+    }
+    /// The last p2m page looked up for shared-page access (shared_info, vcpu_info and grant
+    /// entries are touched at every event).
+    var sharedPage: (gfn: UInt64, host: UInt64, writable: Bool, generation: UInt64)? {
+        get { domain.sharedPageCache }
+        nonmutating set { domain.sharedPageCache = newValue }
+    }
+
+    /// A reboot's fresh, empty p2m: every block untouched again. The old tables are
+    /// returned for the caller to release once no TLB can hold them.
+    func replace(with fresh: TranslationTable<HeapTableMemory>) -> TranslationTable<HeapTableMemory> {
+        let old = domain.p2mTable
+        domain.p2mTable = fresh
+        domain.p2mBlocks.forgetAll()
+        domain.p2mChanges &+= 1
+        domain.sharedPageCache = nil
+        domain.vttbr = fresh.root | (domain.vmid << 48)
+        return old
+    }
+
+    /// Releases the p2m lock while `body` runs (waiting for another CPU's work on it) and
+    /// takes it again.
+    func unlocked(_ body: () -> Void) {
+        Latency.held(.p2m, since: domain.p2mHeldSince)
+        apus_spin_unlock(&domain.p2mLock)
         body()
+        apus_spin_lock(&domain.p2mLock)
+        domain.p2mHeldSince = read_cntpct_el0()
     }
 }
 

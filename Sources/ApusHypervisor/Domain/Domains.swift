@@ -6,9 +6,10 @@ import ApusCore
 enum Domains {
     /// Page tables one domain's p2m may use: its RAM in 2 MiB blocks needs a handful; the
     /// rest is for 4 KiB pages a guest has mapped over blocks (shared_info, grant frames,
-    /// granted pages), each split costing one table. Past it such a mapping fails (-ENOMEM
-    /// style errors from the Xen core), nothing else.
-    static let p2mTableBudget = 264
+    /// granted pages) and for blocks populated page by page (RAMBlocks), each costing one
+    /// table at most. Past it such a mapping fails (-ENOMEM style errors from the Xen
+    /// core), nothing else: what one domain can make the hypervisor allocate is bounded.
+    static func p2mTableBudget(_ ramSize: UInt64) -> Int { 264 + Int(ramSize / RAMBlocks.blockSize) }
     /// Builds one domain: its RAM reserved (zeroed block by block at first touch), an empty
     /// p2m, kernel/initrd/DTB loaded, vCPU 0 ready.
     /// On failure the reason is logged and nil returned; the other domains still boot.
@@ -23,7 +24,7 @@ enum Domains {
             return fail("memory must be between 16 MiB and 3 GiB")
         }
         guard let ram = allocator.allocate(size: bytes, alignment: twoMiB) else { return fail("not enough free RAM") }
-        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else {
+        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget(bytes))) else {
             return fail("no memory for the p2m")
         }
 
@@ -96,7 +97,10 @@ enum Domains {
     /// writes cannot be trapped on Armv8.0. With no offset no CVAL can overflow.
     static func start(_ d: Domain) {
         guard let b = d.boot else { return }
-        d.vcpus[0].reset(entry: b.kernelIPA, x0: b.dtbIPA)
+        d.withLock { held in
+            d.vcpus[0].reset(entry: b.kernelIPA, x0: b.dtbIPA)
+            d.vcpus[0].setPower(.onPending, held)
+        }
         Scheduler.powerOn(d.vcpus[0])
     }
 
@@ -121,11 +125,10 @@ enum Domains {
             destroy(d, reason: what)
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(": preserved (on_* = preserve), memory kept") }
         case .restart:
-            apus_spin_lock(&Hypervisor.stateLock)
-            d.alive = false
-            d.restartPending = true
-            for v in d.vcpus { v.power = .off }
-            apus_spin_unlock(&Hypervisor.stateLock)
+            Hypervisor.withStateLock { held in
+                d.restartPending = true
+                stopVCPUs(d, held)
+            }
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(what); Log.put(", restarting") }
             for v in d.vcpus { Scheduler.kick(v) }
         }
@@ -136,10 +139,11 @@ enum Domains {
     /// unpopulated, so zeroed again at its first touch), reloads and restarts.
     static func finishRestart(_ d: Domain) {
         // Several of its vCPUs may leave at once: exactly one CPU does the rebuild.
-        apus_spin_lock(&Hypervisor.stateLock)
-        let mine = d.restartPending && !d.restartClaimed
-        if mine { d.restartClaimed = true }
-        apus_spin_unlock(&Hypervisor.stateLock)
+        let mine = Hypervisor.withStateLock { _ in
+            let mine = d.restartPending && !d.restartClaimed
+            if mine { d.restartClaimed = true }
+            return mine
+        }
         guard mine else { return }
         for c in Hypervisor.cpus {
             while let v = c.current, v.domainID == d.id { arch_wfe() }
@@ -151,38 +155,40 @@ enum Domains {
             // Not restarted: it stays dead, as after on_crash = "destroy".
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(": no memory for the p2m, not restarted") }
             Xen.tearDown(d)
-            apus_spin_lock(&Hypervisor.stateLock)
-            d.restartPending = false
-            d.restartClaimed = false
-            let anyAlive = Hypervisor.domains.contains { $0.alive || $0.restartPending }
-            apus_spin_unlock(&Hypervisor.stateLock)
+            let anyAlive = Hypervisor.withStateLock { _ in
+                d.restartPending = false
+                d.restartClaimed = false
+                return Hypervisor.domains.contains { $0.alive || $0.restartPending }
+            }
             if !anyAlive { Hypervisor.powerOffBoard() }
             return
         }
-        d.withLock {
-            d.vgic.reset()
-            // Every vCPU's saved list registers belong to the old boot: a later CPU_ON would
-            // hand their interrupts back to the new vGIC.
-            for v in d.vcpus { v.lrs = ListRegisterFile(count: v.lrs.count) }
-            d.uart = VirtualPL011()
+        d.withLock { held in held.resetDevices() }
+        Hypervisor.withStateLock { _ in
+            d.withLock { _ in d.alive = true }
+            d.restartPending = false                 // only now: until here the board must not power off
+            d.restartClaimed = false
         }
-        apus_spin_lock(&Hypervisor.stateLock)
-        d.alive = true
-        d.restartPending = false                     // only now: until here the board must not power off
-        d.restartClaimed = false
-        apus_spin_unlock(&Hypervisor.stateLock)
         start(d)
+    }
+
+    /// Not alive, every vCPU off (a CPU_ON claim in flight lapses), in one hold of the
+    /// domain's lock.
+    private static func stopVCPUs(_ d: Domain, _ state: borrowing StateLocked) {
+        d.withLock { held in
+            d.alive = false
+            for v in d.vcpus { v.setPower(.off, held) }
+        }
     }
 
     /// The domain stops for good: its vCPUs leave their CPUs at their next trap (the
     /// kicks make that immediate). With no domain left, the board powers off.
     static func destroy(_ d: Domain, reason: StaticString) {
-        apus_spin_lock(&Hypervisor.stateLock)
-        let wasAlive = d.alive
-        d.alive = false
-        for v in d.vcpus { v.power = .off }
-        let anyAlive = Hypervisor.domains.contains { $0.alive || $0.restartPending }
-        apus_spin_unlock(&Hypervisor.stateLock)
+        let (wasAlive, anyAlive) = Hypervisor.withStateLock { held in
+            let wasAlive = d.alive
+            stopVCPUs(d, held)
+            return (wasAlive, Hypervisor.domains.contains { $0.alive || $0.restartPending })
+        }
         guard wasAlive else { return }
         Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(reason) }
         for v in d.vcpus { Scheduler.kick(v) }

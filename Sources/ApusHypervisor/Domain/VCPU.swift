@@ -69,7 +69,9 @@ final class VCPU {
     var ptimer = EmulatedPhysicalTimer()
     /// Traps taken from this vCPU by kind (TrapKind), for profiling: only its CPU writes them.
     var traps = InlineArray<10, UInt64>(repeating: 0)      // TrapKind.count; inline: no uniqueness check per trap
-    var power: VCPUPowerState = .off
+    /// PSCI's view of it: changed only under its domain's lock (`setPower`), so that
+    /// CPU_ON, CPU_OFF, a domain reset and AFFINITY_INFO each see and act on one state.
+    private(set) var power: VCPUPowerState = .off
     /// Guest general registers while not on a CPU.
     var frame = apus_frame()
     var el1 = EL1Context()
@@ -89,6 +91,11 @@ final class VCPU {
         self.schedID = schedID
         lrs = ListRegisterFile(count: listRegisters)
         precondition(traps.count == TrapKind.count, "one trap counter per TrapKind")
+    }
+
+    func setPower(_ state: VCPUPowerState, _ held: borrowing DomainLocked) {
+        precondition(held.domain === domain, "power changes under the vCPU's own domain's lock")
+        power = state
     }
 
     /// Architectural reset state for a (re)started vCPU: EL1h, interrupts masked,

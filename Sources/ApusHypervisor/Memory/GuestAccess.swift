@@ -29,14 +29,15 @@ struct GuestAccess {
         return pa
     }
 
-    /// The block behind `va` is populated, as the guest's own access would populate it, and
-    /// the walk tried again; PAR_EL1 of that walk (or a failed one). Caller holds Xen.lock
-    /// (every hypercall does).
+    /// The page behind `va` is populated (RAMBlocks: the hypervisor's first touch takes one
+    /// page, under the p2m lock) and the walk tried again; PAR_EL1 of that walk (or a
+    /// failed one).
     @inline(never)
     func firstTouch(virtual va: UInt64, write: Bool) -> UInt64 {
         let s1 = write ? arch_at_s1e1w(va) : arch_at_s1e1r(va)
         let ipa = (s1 & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
-        guard s1 & 1 == 0, domain.populateIfUntouched(ipa) else { return 1 }
+        guard s1 & 1 == 0,
+              domain.withP2M({ held in held.blocks.isFirstTouch(ipa) && held.populatePage(ipa) }) else { return 1 }
         return write ? arch_at_s12e1w(va) : arch_at_s12e1r(va)
     }
 

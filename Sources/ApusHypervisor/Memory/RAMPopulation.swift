@@ -2,104 +2,209 @@
 import AArch64
 import ApusCore
 
-/// A domain's RAM is zeroed and mapped one 2 MiB block at a time, at its first touch
-/// (RAMBlocks says why). First touches come from three places: a stage-2 translation
-/// fault of the guest (MMIO.handle, instruction aborts), the hypervisor reaching guest
-/// memory (loading the kernel, hypercall arguments, shared pages, grants), and a Xen page
-/// mapped over RAM (the block must be whole before a 4 KiB page splits it). Everything
-/// here runs under Xen.lock, which already orders every other p2m change.
+/// A domain's RAM is zeroed and mapped at its first touch (RAMBlocks says why and in which
+/// grain). First touches come from three places:
+/// - the guest's stage-2 translation fault (MMIO.handle, instruction aborts): a whole 2 MiB
+///   block, zeroed with no lock held (`populateOnFault`);
+/// - the hypervisor reaching guest memory inside a hypercall (arguments, shared pages,
+///   granted frames) or mapping a Xen page over RAM: one 4 KiB page, under the p2m lock
+///   (`P2MLocked.populatePage`), so no lock is ever held across a block's zeroing;
+/// - loading the kernel, initrd and DTB while none of the domain's vCPUs runs
+///   (`populateForLoad`).
 extension Domain {
-    /// Host address of RAM [ipa, ipa + length), every block of it populated first; nil
-    /// outside RAM or when a block could not be mapped. Caller holds Xen.lock.
-    func populatedRAM(_ ipa: UInt64, length: UInt64) -> UInt64? {
-        guard let pa = translate(ipa, length: length), let range = ramBlocks.blocks(ipa, length: length) else { return nil }
-        for b in range where !ramBlocks.isPopulated(b) {
-            guard populate(block: b) else { return nil }
+    /// A guest's stage-2 translation fault at `ipa`: true when the access should simply be
+    /// retried, because it was the first touch of RAM (now populated), or another CPU is
+    /// populating it or did so meanwhile. False for everything else (a hole in RAM, MMIO,
+    /// or no p2m table left), which the caller handles as before.
+    @inline(never)      // rare: the MMIO path that calls it stays small
+    func populateOnFault(_ ipa: UInt64) -> Bool {
+        // `ram` is immutable: most faults (device MMIO) are told apart without the lock.
+        guard ipa >= GuestLayout.ram0Base, ipa - GuestLayout.ram0Base < ram.size else { return false }
+        enum Next { case retry, fault, zeroBlock(Int) }
+        let next: Next = withP2M { held in
+            guard let b = held.blocks.block(containing: ipa) else { return .fault }
+            switch held.blocks.state(b) {
+            case .populated:
+                // Mapped meanwhile by another vCPU; a hole stays a fault.
+                return held.p2m.lookup(ipa) != nil ? .retry : .fault
+            case .claimed:
+                return .retry                          // another CPU is zeroing it
+            case .partial:
+                // Pages of it were populated one by one: this one joins them.
+                if held.blocks.isPagePopulated(ipa) { return held.p2m.lookup(ipa) != nil ? .retry : .fault }
+                return held.populatePage(ipa) ? .retry : .fault
+            case .untouched:
+                return held.blocks.claim(b) ? .zeroBlock(b) : .fault
+            }
         }
-        return pa
-    }
-
-    /// Populates the block of `ipa` when it is RAM nobody has touched yet: true when it did
-    /// so, false when there was nothing to do or the block could not be mapped. Caller holds
-    /// Xen.lock.
-    func populateIfUntouched(_ ipa: UInt64) -> Bool {
-        guard let b = ramBlocks.block(containing: ipa), !ramBlocks.isPopulated(b) else { return false }
-        return populate(block: b)
-    }
-
-    /// Zeroes block `b` and cleans it to RAM (a guest may read it with its caches off), then
-    /// maps it. Caller holds Xen.lock. False when the p2m has no table left for it. At most
-    /// one 2 MiB block per call: the lock is held for one block's zeroing.
-    func populate(block b: Int) -> Bool {
+        guard case .zeroBlock(let b) = next else { if case .retry = next { return true }; return false }
+        // The long part, with no lock held: nobody else maps, zeroes or reads this block
+        // while it is claimed (they retry, or wait in `settle`).
         zero(block: b)
-        return map(block: b)
+        return withP2M { held in held.mapBlock(b) }
     }
 
     private func zero(block b: Int) {
-        let host = ram.base + ramBlocks.offset(ofBlock: b)
+        let host = ram.base + UInt64(b) * RAMBlocks.blockSize
         PhysicalMemory.zero(host, count: RAMBlocks.blockSize)
         PhysicalMemory.flushToRAM(host, count: RAMBlocks.blockSize)
-    }
-
-    /// Caller holds Xen.lock.
-    private func map(block b: Int) -> Bool {
-        let offset = ramBlocks.offset(ofBlock: b)
-        do throws(TranslationError) {
-            try p2m.map(input: ramBlocks.base + offset, output: ram.base + offset, size: RAMBlocks.blockSize,
-                        kind: .normal, permissions: .all)
-        } catch { return false }
-        // No TLB maintenance: an entry that faulted is never cached. The barrier makes the
-        // new descriptor visible to the table walkers before the guest retries its access.
-        arch_dsb_ish()
-        ramBlocks.setPopulated(b)
-        return true
     }
 
     /// Populates the blocks under `ranges`, which are about to be filled (kernel, initrd,
     /// DTB), and returns the ranges' host addresses; nil if one is not RAM or a block could
     /// not be mapped. Only for a domain that is being built or rebooted: none of its vCPUs
-    /// runs and no other domain reaches its RAM (its grants are gone), so nobody can write a
-    /// block between its zeroing and its mapping. That lets the zeroing, the long part,
-    /// happen outside Xen.lock, and skip blocks a range covers whole (the copy overwrites
-    /// every byte of them, and is flushed to RAM by the caller).
+    /// runs and no other domain reaches its RAM (its grants are gone), so the blocks are
+    /// claimed, zeroed outside the lock, and blocks a range covers whole are not zeroed at
+    /// all (the copy overwrites every byte of them, and is flushed to RAM by the caller).
     func populateForLoad(_ ranges: [(ipa: UInt64, length: UInt64)]) -> [UInt64]? {
         var fresh: [Int] = []
-        let hosts: [UInt64]? = Xen.locked {
+        let hosts: [UInt64]? = withP2M { held in
             var out: [UInt64] = []
             for r in ranges {
-                guard let pa = translate(r.ipa, length: r.length), let bs = ramBlocks.blocks(r.ipa, length: r.length) else { return nil }
+                guard let pa = translate(r.ipa, length: r.length), let bs = held.blocks.blocks(r.ipa, length: r.length) else { return nil }
                 out.append(pa)
-                for b in bs where !ramBlocks.isPopulated(b) && !fresh.contains(b) { fresh.append(b) }
+                for b in bs where held.blocks.claim(b) { fresh.append(b) }
             }
             return out
         }
-        guard let hosts else { return nil }
         for b in fresh {
-            let start = ramBlocks.base + ramBlocks.offset(ofBlock: b)
+            let start = GuestLayout.ram0Base + UInt64(b) * RAMBlocks.blockSize
             let whole = ranges.contains { r in r.ipa <= start && start - r.ipa <= r.length &- RAMBlocks.blockSize && r.length >= RAMBlocks.blockSize }
             if !whole { zero(block: b) }
         }
-        let mapped: Bool = Xen.locked {
-            for b in fresh where !ramBlocks.isPopulated(b) {
-                guard map(block: b) else { return false }
-            }
-            return true
+        let mapped: Bool = withP2M { held in
+            var ok = true
+            for b in fresh where !held.mapBlock(b) { ok = false }
+            return ok
         }
-        return mapped ? hosts : nil
+        guard let hosts, mapped else { return nil }
+        return hosts
+    }
+}
+
+extension P2MLocked {
+    /// Maps claimed block `b`, now zeroed, whole; false (the block untouched again) when the
+    /// p2m has no table left for it.
+    func mapBlock(_ b: Int) -> Bool {
+        let offset = UInt64(b) * RAMBlocks.blockSize
+        do throws(TranslationError) {
+            try p2m.map(input: blocks.base + offset, output: domain.ram.base + offset, size: RAMBlocks.blockSize,
+                        kind: .normal, permissions: .all)
+        } catch {
+            blocks.unclaim(b)
+            return false
+        }
+        // No TLB maintenance: an entry that faulted is never cached. The barrier makes the
+        // new descriptor visible to the table walkers before the guest retries its access.
+        arch_dsb_ish()
+        blocks.setPopulated(b)
+        return true
     }
 
-    /// A guest's stage-2 translation fault at `ipa`: true when the access should simply be
-    /// retried, because it was the first touch of a RAM block (now populated) or another
-    /// vCPU populated the block meanwhile. False for everything else (a hole in RAM,
-    /// MMIO, or no p2m table left), which the caller handles as before.
-    @inline(never)      // rare: the MMIO path that calls it stays small
-    func populateOnFault(_ ipa: UInt64) -> Bool {
-        // `ram` is immutable: most faults (device MMIO) are told apart without the lock.
-        guard ipa >= GuestLayout.ram0Base, ipa - GuestLayout.ram0Base < ram.size else { return false }
-        return Xen.locked {
-            // Another vCPU populated it meanwhile when it is mapped now; a hole stays a fault.
-            populateIfUntouched(ipa) || p2m.lookup(ipa) != nil
+    /// The hypervisor's first touch of the RAM page at `ipa` (Xen's memory is all scrubbed
+    /// already; here the page is zeroed now): zeroed, cleaned to RAM and mapped alone,
+    /// its block partial. A block being zeroed whole by another CPU is waited for. False
+    /// when `ipa` is not RAM or the p2m has no table left.
+    func populatePage(_ ipa: UInt64) -> Bool {
+        guard settle(ipa) != nil else { return false }
+        return blocks.isPagePopulated(ipa) || mapHomePage(ipa)
+    }
+
+    /// Maps the RAM page at `ipa` to its own frame, replacing whatever was mapped there (a
+    /// Xen page, a granted frame); a page never populated before is zeroed first, so the
+    /// guest gets zeros back and not what the frame held in an earlier boot. Caller has
+    /// settled its block.
+    func mapHomePage(_ ipa: UInt64) -> Bool {
+        let page = ipa & ~(RAMBlocks.pageSize - 1)
+        guard let host = domain.translate(page, length: RAMBlocks.pageSize) else { return false }
+        if !blocks.isPagePopulated(page) {
+            PhysicalMemory.zero(host, count: RAMBlocks.pageSize)
+            PhysicalMemory.flushToRAM(host, count: RAMBlocks.pageSize)
         }
+        let replacing = p2m.lookup(page) != nil
+        do throws(TranslationError) {
+            try p2m.map(input: page, output: host, size: RAMBlocks.pageSize, kind: .normal, permissions: .all)
+        } catch { return false }
+        if replacing { changed() } else { arch_dsb_ish() }
+        blocks.setPagePopulated(page)
+        return true
+    }
+
+    /// Maps `host` at `gfn` (a Xen page, a granted frame) over whatever was there. Over RAM
+    /// nobody touched, the block goes partial rather than being populated whole: its other
+    /// pages stay RAM, populated at their own first touch.
+    func mapForeign(gfn: UInt64, host: UInt64, permissions: MemoryPermissions) -> Bool {
+        guard gfn < 1 << 27 else { return false }                      // 39-bit IPA space
+        let gpa = gfn << 12
+        if let b = settle(gpa), blocks.state(b) == .untouched { blocks.markPartial(b) }
+        do throws(TranslationError) {
+            try p2m.map(input: gpa, output: host, size: RAMBlocks.pageSize, kind: .normal, permissions: permissions)
+        } catch { return false }
+        changed()
+        return true
+    }
+
+    /// Removes the mapping at `gfn` (outside RAM: a hole again).
+    func unmap(gfn: UInt64) -> Bool {
+        guard gfn < 1 << 27 else { return false }
+        let gpa = gfn << 12
+        if let b = settle(gpa), blocks.state(b) == .untouched { blocks.markPartial(b) }
+        do throws(TranslationError) { try p2m.unmap(input: gpa, size: RAMBlocks.pageSize) } catch { return false }
+        changed()
+        return true
+    }
+
+    /// An existing mapping changed: the shared-page cache is stale and TLBs may hold it.
+    private func changed() {
+        generation &+= 1
+        arch_tlbi_alle1is()
+    }
+
+    /// The block of `ipa`, once no CPU is zeroing it any more (the lock is dropped while it
+    /// waits: a block's zeroing is bounded, and the zeroing CPU needs this lock to finish).
+    /// Nil outside RAM.
+    func settle(_ ipa: UInt64) -> Int? {
+        guard let b = blocks.block(containing: ipa) else { return nil }
+        while blocks.state(b) == .claimed { unlocked { arch_yield() } }
+        return b
+    }
+
+    /// Host address of populated RAM [ipa, ipa + length), its untouched pages populated
+    /// first; nil outside RAM or when a page could not be mapped.
+    func populatedRAM(_ ipa: UInt64, length: UInt64) -> UInt64? {
+        guard length > 0, let pa = domain.translate(ipa, length: length) else { return nil }
+        var page = ipa & ~(RAMBlocks.pageSize - 1)
+        while page < ipa &+ length {
+            if !blocks.isPagePopulated(page) { guard populatePage(page) else { return nil } }
+            page &+= RAMBlocks.pageSize
+        }
+        return pa
+    }
+
+    /// Host address of guest physical `gpa` (within one page) for a shared-page access, or
+    /// nil when unmapped or lacking the permission; RAM nobody touched yet is populated
+    /// first. The p2m maps only the domain's RAM, its Xen pages and pages granted to it,
+    /// so the result is memory the domain may touch. The last page looked up is cached
+    /// until the p2m changes (shared_info, vcpu_info and grant entries are touched at every
+    /// event).
+    func sharedAddress(_ gpa: UInt64, write: Bool) -> UInt64? {
+        let gfn = gpa >> 12
+        if let c = sharedPage, c.gfn == gfn, c.generation == generation {
+            guard !write || c.writable else { return nil }
+            return c.host | (gpa & 0xFFF)
+        }
+        guard let m = p2m.lookup(gpa) ?? firstTouch(gpa) else { return nil }
+        guard m.kind == .normal, m.permissions.contains(.read) else { return nil }
+        let writable = m.permissions.contains(.write)
+        sharedPage = (gfn, m.outputAddress & ~0xFFF, writable, generation)
+        guard !write || writable else { return nil }
+        return m.outputAddress
+    }
+
+    @inline(never)      // rare: the shared-page path stays small
+    private func firstTouch(_ gpa: UInt64) -> Mapping? {
+        guard blocks.isFirstTouch(gpa), populatePage(gpa) else { return nil }
+        return p2m.lookup(gpa)
     }
 }
 #endif

@@ -43,8 +43,10 @@ enum Log {
     static func withConsole(_ body: (inout ConsoleMux, inout UARTSink) -> Void) {
         apus_spin_lock(&Hypervisor.consoleLock)
         apus_spin_lock(&PhysicalUART.lock)
+        let t0 = read_cntpct_el0()
         var uart = UARTSink()
         body(&Hypervisor.console, &uart)
+        Latency.held(.console, since: t0)
         apus_spin_unlock(&PhysicalUART.lock)
         apus_spin_unlock(&Hypervisor.consoleLock)
     }

@@ -18,6 +18,8 @@ final class PerCPU {
     var yielded = false
     /// Whether the running vCPU's WFI traps (see Hypervisor.trapWFI).
     var wfiTrapped = false
+    /// Physical count when this CPU last began running hypervisor code (Latency).
+    var el2Since: UInt64 = 0
 
     init(index: Int, mpidr: UInt64) {
         self.index = index
@@ -51,6 +53,9 @@ final class PerCPU {
     }
 }
 
+/// Proof that Hypervisor.stateLock is held (lent by `withStateLock`).
+struct StateLocked: ~Copyable { fileprivate init() {} }
+
 /// Global hypervisor state. Set up by the boot CPU before any other CPU starts;
 /// after that the arrays do not change shape, only the objects in them.
 enum Hypervisor {
@@ -58,7 +63,19 @@ enum Hypervisor {
     nonisolated(unsafe) static var domains: [Domain] = []
     nonisolated(unsafe) static var console = ConsoleMux()
     nonisolated(unsafe) static var consoleLock: UInt32 = 0
-    nonisolated(unsafe) static var stateLock: UInt32 = 0
+    /// Guards each domain's lifecycle flags (alive, restartPending, restartClaimed):
+    /// whether the board still has a domain, and which CPU rebuilds a rebooting one.
+    nonisolated(unsafe) fileprivate static var stateLock: UInt32 = 0
+
+    @inline(__always)
+    static func withStateLock<R>(_ body: (borrowing StateLocked) -> R) -> R {
+        apus_spin_lock(&stateLock)
+        let t0 = read_cntpct_el0()
+        let r = body(StateLocked())
+        Latency.held(.state, since: t0)
+        apus_spin_unlock(&stateLock)
+        return r
+    }
     nonisolated(unsafe) static var psciUsesHVC = false
     nonisolated(unsafe) static var uartIntid: UInt32 = 0
     nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2

@@ -18,7 +18,9 @@ enum Scheduler {
     @inline(__always)
     static func locked<R>(_ body: () -> R) -> R {
         apus_spin_lock(&lock)
+        let t0 = read_cntpct_el0()
         let r = body()
+        Latency.held(.scheduler, since: t0)
         apus_spin_unlock(&lock)
         return r
     }
@@ -38,7 +40,9 @@ enum Scheduler {
                 continue                                 // it may not run: pick again
             }
             programTimer(cpu)
+            Latency.el2Ends(cpu)
             arch_wfi()
+            Latency.el2Begins(cpu)
             Interrupts.handlePending(cpu: cpu)
         }
     }
@@ -87,6 +91,7 @@ enum Scheduler {
         let frame = UnsafeMutablePointer<apus_frame>(bitPattern: UInt(apus_stack_top(UInt64(cpu.index)) - 272))!
         frame.pointee = v.frame
         ListRegisters.fill(v, d)
+        Latency.el2Ends(cpu)
         apus_enter_guest(frame)
     }
 
@@ -116,8 +121,16 @@ enum Scheduler {
     }
 
     /// A vCPU is powered on (domain start, PSCI CPU_ON): it competes for a CPU.
+    /// A vCPU claimed with CPU_ON (ON_PENDING) becomes runnable, unless its domain
+    /// stopped or reset meanwhile (then it stays off: the claim lapsed).
     static func powerOn(_ v: VCPU) {
-        v.power = .on
+        let d = v.domain
+        let on = d.withLock { held -> Bool in
+            guard v.power == .onPending, d.alive else { return false }
+            v.setPower(.on, held)
+            return true
+        }
+        guard on else { return }
         let t = now
         let idle = locked { policy.wake(v.schedID, now: t) }
         woke(idle)
@@ -171,7 +184,7 @@ enum Scheduler {
     /// SCHEDOP_poll). Returns false (keep running) when something is already pending.
     static func blockInWFI(_ v: VCPU, _ d: Domain, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU,
                            deadline: UInt64? = nil) -> Bool {
-        if d.withLock({ d.vgic.hasDeliverable(vcpu: v.index) }) { return false }
+        if d.withLock({ held in held.vgic.hasDeliverable(vcpu: v.index) }) { return false }
         for n in 0..<v.lrs.count {
             let s = ListRegister(raw: v.lrs[n]).state
             if s == .pending || s == .pendingActive { return false }
@@ -245,7 +258,7 @@ enum Scheduler {
             let d = v.domain
             // The wake may be a SCHEDOP_poll timeout or the physical timer, not the virtual timer.
             if v.el1.cntvCtl & 3 == 1, v.el1.cntvCval <= t {
-                _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
+                _ = d.withLock { held in held.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
             }
             PhysicalTimer.check(v, d, count: t)
             kick(v)
@@ -275,9 +288,9 @@ enum ListRegisters {
             if now != v.lrs[n] { v.lrs.observe(n, now); moved = true }
         }
         guard moved else { return }
-        let others: UInt64 = d.withLock {
-            d.vgic.sync(vcpu: v.index, lrs: &v.lrs)
-            return takeCrossKicks(d)
+        let others: UInt64 = d.withLock { held in
+            held.vgic.sync(vcpu: v.index, lrs: &v.lrs)
+            return takeCrossKicks(held)
         }
         writeChanged(v)
         kick(d, others)
@@ -294,10 +307,10 @@ enum ListRegisters {
     }
 
     /// vCPUs the vGIC marked for a refill on behalf of this one (an SPI routed to another
-    /// vCPU came back from our list registers). Call under the domain's lock.
-    static func takeCrossKicks(_ d: Domain) -> UInt64 {
-        let k = d.vgic.crossKicks
-        d.vgic.crossKicks = 0
+    /// vCPU came back from our list registers).
+    static func takeCrossKicks(_ held: borrowing DomainLocked) -> UInt64 {
+        let k = held.vgic.crossKicks
+        held.vgic.crossKicks = 0
         return k
     }
 
@@ -317,11 +330,9 @@ enum ListRegisters {
     /// an active interrupt the guest has not finished, "no pending entry" would hold
     /// at once and forever, and a guest could keep the CPU in maintenance interrupts.
     static func fill(_ v: VCPU, _ d: Domain) {
-        // Unlocked peek: whoever sets needsFill does so under the lock and then kicks
-        // this CPU, so a stale false here is followed by another trap.
-        guard d.vgic.needsFill[v.index] else { return }
-        let (more, others): (Bool, UInt64) = d.withLock {
-            (d.vgic.fill(vcpu: v.index, lrs: &v.lrs), takeCrossKicks(d))
+        guard d.mayNeedFill(v.index) else { return }
+        let (more, others): (Bool, UInt64) = d.withLock { held in
+            (held.vgic.fill(vcpu: v.index, lrs: &v.lrs), takeCrossKicks(held))
         }
         writeChanged(v)
         write_ich_hcr_el2(more ? (1 | (1 << 1)) : 1)

@@ -13,7 +13,7 @@ enum Interrupts {
     /// From a guest: the virtual timer's interrupt goes to `v`, the vCPU the trap came from
     /// (passed down, not looked up again).
     static func handlePending(cpu: PerCPU, _ v: VCPU, _ d: Domain) {
-        handlePending(cpu: cpu) { _ = d.withLock { d.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } }
+        handlePending(cpu: cpu) { _ = d.withLock { held in held.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } }
     }
 
     @inline(__always)
@@ -61,9 +61,9 @@ enum ConsoleInput {
                 guard let d = Hypervisor.domain(id), d.alive else { continue }
                 // Both consoles get the key: the guest reads whichever it uses (hvc0 or ttyAMA0).
                 _ = PVConsole.input(d, byte)
-                let target: Int? = d.withLock {
-                    d.uart.receive(byte)
-                    return d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)
+                let target: Int? = d.withLock { held in
+                    held.uart.receive(byte)
+                    return held.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: held.uart.interruptLine)
                 }
                 Scheduler.kick(domain: d, vcpu: target)
             case .toHypervisor(let byte):
@@ -108,10 +108,10 @@ enum DebugKeys {
         case 0x69:                                              // i
             for d in Hypervisor.domains {
                 for v in d.vcpus {
-                    let pending = d.withLock { d.vgic.deliverable(vcpu: v.index) }
+                    let pending = d.withLock { held in held.vgic.deliverable(vcpu: v.index) }
                     Log.line {
                         Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index)
-                        Log.put(d.vgic.needsFill[v.index] ? " needs-fill" : " filled")
+                        Log.put(d.mayNeedFill(v.index) ? " needs-fill" : " filled")
                         Log.put(" LRs")
                         for lr in v.lrs { Log.put(" "); Log.hex(lr) }
                         Log.put(" waiting")
@@ -127,7 +127,7 @@ enum DebugKeys {
             }
         case 0x71:                                              // q
             for d in Hypervisor.domains {
-                let touched = Xen.locked { d.ramBlocks.populatedBytes }   // before Log.line: it takes no lock inside
+                let touched = d.withP2M { held in held.blocks.populatedBytes }   // before Log.line: it takes no lock inside
                 Log.line {
                     Log.put("d"); Log.dec(d.id); Log.put(" ")
                     Log.bytes(d.spec.name)

@@ -23,31 +23,31 @@ enum MMIO {
         var others: UInt64 = 0
         var kind = TrapKind.otherMMIO
 
-        d.withLock {
+        d.withLock { held in
             if let off = offset(ipa, GICv3Layout.distributorBase, GICv3Layout.distributorSize) {
                 kind = TrapKind.gicd
-                result = da.isWrite ? d.vgic.writeDistributor(offset: off, size: size, value: value, vcpu: v.index)
-                                    : d.vgic.readDistributor(offset: off, size: size)
-                others = ListRegisters.takeCrossKicks(d)
+                result = da.isWrite ? held.vgic.writeDistributor(offset: off, size: size, value: value, vcpu: v.index)
+                                    : held.vgic.readDistributor(offset: off, size: size)
+                others = ListRegisters.takeCrossKicks(held)
             } else if let off = offset(ipa, GICv3Layout.redistributorBase, GICv3Layout.redistributorRegionSize) {
                 kind = TrapKind.gicr
-                result = da.isWrite ? d.vgic.writeRedistributor(offset: off, size: size, value: value, writer: v.index)
-                                    : d.vgic.readRedistributor(offset: off, size: size)
-                others = ListRegisters.takeCrossKicks(d)
+                result = da.isWrite ? held.vgic.writeRedistributor(offset: off, size: size, value: value, writer: v.index)
+                                    : held.vgic.readRedistributor(offset: off, size: size)
+                others = ListRegisters.takeCrossKicks(held)
             } else if d.spec.vpl011, let off = offset(ipa, VirtualPL011.base, VirtualPL011.size) {
                 kind = TrapKind.uart
-                let lineBefore = d.uart.interruptLine
+                let lineBefore = held.uart.interruptLine
                 if da.isWrite {
-                    let w = d.uart.write(offset: off, size: size, value: value)
+                    let w = held.uart.write(offset: off, size: size, value: value)
                     result = w.valid ? .handled(0) : .fault
                     output = w.output
-                } else if let r = d.uart.read(offset: off, size: size) {
+                } else if let r = held.uart.read(offset: off, size: size) {
                     result = .handled(r)
                 }
                 // Most accesses (FR polls, DR writes with TX interrupts masked) leave the
                 // line as it was: then there is nothing to tell the vGIC.
-                if d.uart.interruptLine != lineBefore {
-                    kick = d.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: d.uart.interruptLine)
+                if held.uart.interruptLine != lineBefore {
+                    kick = held.vgic.setLine(VirtualPL011.intid, vcpu: 0, high: held.uart.interruptLine)
                 }
             }
         }

@@ -12,7 +12,7 @@ enum SystemRegisters {
         if reg == .iccSGI1R || reg == .iccASGI1R || reg == .iccSGI0R {
             guard !a.isRead else { return undefined(frame, a, d) }
             let value = frame.x(a.register)
-            let kicks = d.withLock { d.vgic.sendSGI(from: v.index, value: value) }
+            let kicks = d.withLock { held in held.vgic.sendSGI(from: v.index, value: value) }
             for k in kicks { Scheduler.kick(domain: d, vcpu: k) }
             return frame.skipInstruction()
         }
@@ -61,7 +61,7 @@ enum SystemRegisters {
 enum PhysicalTimer {
     static func check(_ v: VCPU, _ d: Domain, count: UInt64) {
         guard v.ptimer.expire(count: count) else { return }
-        _ = d.withLock { d.vgic.raise(GuestLayout.physicalTimerPPI, vcpu: v.index) }
+        _ = d.withLock { held in held.vgic.raise(GuestLayout.physicalTimerPPI, vcpu: v.index) }
     }
 }
 #endif

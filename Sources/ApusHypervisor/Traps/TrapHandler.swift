@@ -8,7 +8,11 @@ import ApusCore
 @_cdecl("apus_trap_lower")
 func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     if Panic.active { apus_halt_forever() }
-    let handled: Void? = PerCPU.withCurrent { cpu, v, d in Trap.lower(frame, kind, cpu, v, d) }
+    let handled: Void? = PerCPU.withCurrent { cpu, v, d in
+        Latency.el2Begins(cpu)
+        Trap.lower(frame, kind, cpu, v, d)
+        Latency.el2Ends(cpu)
+    }
     if handled == nil { Panic.now("trap from a guest with no vCPU on this CPU", frame: frame) }
 }
 
@@ -26,7 +30,7 @@ enum Trap {
         }
         if !d.alive || v.power != .on || v.stopping {
             Scheduler.leave(v, frame: frame, cpu: cpu)
-            if v.stopping { d.withLock { v.power = .off; v.stopping = false } }
+            if v.stopping { d.withLock { held in v.setPower(.off, held); v.stopping = false } }
             if d.restartPending { Domains.finishRestart(d) }
             Scheduler.run()
         }
@@ -60,6 +64,7 @@ enum TrapKind {
     }
 
     static func report(_ d: Domain) {
+        Latency.report()
         var total = [UInt64](repeating: 0, count: count)
         for v in d.vcpus { for i in 0..<count { total[i] &+= v.traps[i] } }
         Log.line {

@@ -17,7 +17,7 @@ enum PVConsole {
     static func serviceOutput(_ d: Domain, _ x: XenDomainPages) {
         guard let page = x.console else { return }
         var bytes: [UInt8] = []
-        Xen.locked {
+        Xen.locked { held in
             let cons = mmio_read32(page + outCons)
             let prod = mmio_read32(page + outProd)
             arch_dsb_ish()
@@ -31,7 +31,7 @@ enum PVConsole {
             }
             arch_dsb_ish()
             mmio_write32(page + outCons, prod)
-            Xen.host.notify(domain: XenDomainID(d.id), port: x.consolePort, platform: XenBoard(current: nil))
+            held.host.notify(domain: XenDomainID(d.id), port: x.consolePort, platform: XenBoard(current: nil))
         }
         // Drained either way (the guest waits for room); printed unless the guest named
         // another console only, which Linux then prints to as well.
@@ -43,14 +43,14 @@ enum PVConsole {
     /// as a UART drops bytes on overrun).
     static func input(_ d: Domain, _ byte: UInt8) -> Bool {
         guard let x = d.xen, let page = x.console else { return false }
-        let ok: Bool = Xen.locked {
+        let ok: Bool = Xen.locked { held in
             let cons = mmio_read32(page + inCons)
             let prod = mmio_read32(page + inProd)
             guard prod &- cons < inSize else { return false }
             mmio_write8(page + inRing + UInt64(prod & (inSize - 1)), byte)
             arch_dsb_ish()
             mmio_write32(page + inProd, prod &+ 1)
-            Xen.host.notify(domain: XenDomainID(d.id), port: x.consolePort, platform: XenBoard(current: nil))
+            held.host.notify(domain: XenDomainID(d.id), port: x.consolePort, platform: XenBoard(current: nil))
             return true
         }
         return ok

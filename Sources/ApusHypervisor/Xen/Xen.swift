@@ -7,11 +7,14 @@ import ApusCore
 /// service endpoint without memory: the PV console and XenStore rings of every domain are
 /// served here, as xenconsoled and xenstored do in Xen's dom0.
 enum Xen {
-    nonisolated(unsafe) static var host: XenHost! = nil
-    nonisolated(unsafe) static var store: XenStore! = nil
-    nonisolated(unsafe) static var lock: UInt32 = 0
+    /// Guarded by `lock`, reached only through `locked` (XenLocked).
+    nonisolated(unsafe) fileprivate static var hostState: XenHost! = nil
+    nonisolated(unsafe) fileprivate static var storeState: XenStore! = nil
+    nonisolated(unsafe) fileprivate static var lock: UInt32 = 0
     /// Service ports (domain 0) signalled while `lock` was held; drained after it is dropped.
-    nonisolated(unsafe) static var pendingService: [UInt32] = []
+    /// Under `lock`: `queueService` is called only from XenBoard.deliver, which only the Xen
+    /// core calls, inside `locked`.
+    nonisolated(unsafe) fileprivate static var pendingService: [UInt32] = []
     /// Set with `pendingService` (under the lock), read without it: a hypercall that queued
     /// no service does not pay for the lock and the queue again.
     nonisolated(unsafe) static var serviceQueued = false
@@ -30,14 +33,23 @@ enum Xen {
         svc.serviceEndpoint = true
         svc.privileged = true
         h.createDomain(serviceDomain, svc, now: nowNS)
-        host = h
-        store = XenStore()
+        hostState = h
+        storeState = XenStore()
+        ready = true
     }
 
+    /// Set once at boot, before any other CPU starts: read without the lock.
+    nonisolated(unsafe) private(set) static var ready = false
+
+    /// Runs `body` holding Xen.lock, which guards the Xen ABI state of every domain
+    /// (XenHost: event channels, grants, hypercall state) and the hypervisor's XenStore.
+    /// Taken before a domain's p2m lock and its domain lock (docs/architecture.md, "Locks").
     @inline(__always)
-    static func locked<R>(_ body: () -> R) -> R {
+    static func locked<R>(_ body: (borrowing XenLocked) -> R) -> R {
         apus_spin_lock(&lock)
-        let r = body()
+        let t0 = read_cntpct_el0()
+        let r = body(XenLocked())
+        Latency.held(.xen, since: t0)
         apus_spin_unlock(&lock)
         return r
     }
@@ -64,26 +76,26 @@ enum Xen {
         guard let pages = d.xen ?? XenDomainPages(maxGrantFrames: Int(GrantTable.defaultMaxFrames)) else { return false }
         d.xen = pages
         let id = XenDomainID(d.id)
-        return locked {
-            guard host.createDomain(id, XenDomainConfig(vcpus: d.vcpus.count), now: nowNS) else { return false }
+        return locked { x in
+            guard x.host.createDomain(id, XenDomainConfig(vcpus: d.vcpus.count), now: nowNS) else { return false }
             guard enhanced != .disabled else { return true }
             if pages.console == nil { pages.console = PhysicalMemory.allocatePages(1) }
             if enhanced == .enabled && pages.store == nil { pages.store = PhysicalMemory.allocatePages(1) }
             guard let console = pages.console else { return false }
             guard mapPage(d, gfn: consoleGFN, host: console, permissions: [.read, .write]),
-                  let (cg, cs) = serviceChannel(for: id) else { return false }
+                  let (cg, cs) = serviceChannel(x, for: id) else { return false }
             pages.consolePort = cg; pages.consoleService = cs
-            host.setHVMParam(domain: id, index: HVMParam.consolePFN, value: consoleGFN)
-            host.setHVMParam(domain: id, index: HVMParam.consoleEvtchn, value: UInt64(cg))
+            x.host.setHVMParam(domain: id, index: HVMParam.consolePFN, value: consoleGFN)
+            x.host.setHVMParam(domain: id, index: HVMParam.consoleEvtchn, value: UInt64(cg))
             guard let s = pages.store else { return true }
             guard mapPage(d, gfn: storeGFN, host: s, permissions: [.read, .write]),
-                  let (sg, ss) = serviceChannel(for: id) else { return false }
+                  let (sg, ss) = serviceChannel(x, for: id) else { return false }
             pages.storePort = sg; pages.storeService = ss
             var page = RingPage(base: s)
             XenStoreRing.initialize(&page, eventChannel: sg)
-            host.setHVMParam(domain: id, index: HVMParam.storePFN, value: storeGFN)
-            host.setHVMParam(domain: id, index: HVMParam.storeEvtchn, value: UInt64(sg))
-            store.introduce(domid: id, name: d.spec.name,
+            x.host.setHVMParam(domain: id, index: HVMParam.storePFN, value: storeGFN)
+            x.host.setHVMParam(domain: id, index: HVMParam.storeEvtchn, value: UInt64(sg))
+            x.store.introduce(domid: id, name: d.spec.name,
                             setup: XenStoreDomainSetup(vcpus: d.vcpus.count, memoryKiB: d.ram.size >> 10,
                                                        storeEventChannel: sg, storeRingGFN: storeGFN))
             return true
@@ -92,10 +104,10 @@ enum Xen {
 
     /// An unbound port in the guest for domain 0, bound at once by the hypervisor's end
     /// (the toolstack's alloc_unbound plus xenconsoled/xenstored binding to it).
-    static func serviceChannel(for id: XenDomainID) -> (guest: UInt32, service: UInt32)? {
+    static func serviceChannel(_ x: borrowing XenLocked, for id: XenDomainID) -> (guest: UInt32, service: UInt32)? {
         do throws(XenErrno) {
-            let g = try host.allocateUnbound(in: id, remote: serviceDomain)
-            let s = try host.events.bindInterdomain(caller: serviceDomain, remoteDom: id, remotePort: g,
+            let g = try x.host.allocateUnbound(in: id, remote: serviceDomain)
+            let s = try x.host.events.bindInterdomain(caller: serviceDomain, remoteDom: id, remotePort: g,
                                                     memory: XenBoard(current: nil))
             return (g, s.port)
         } catch {
@@ -108,9 +120,9 @@ enum Xen {
     static func tearDown(_ d: Domain) {
         guard d.xen != nil else { return }
         let id = XenDomainID(d.id)
-        locked {
-            host.destroyDomain(id, platform: XenBoard(current: nil))
-            _ = store.release(domid: id)
+        locked { x in
+            x.host.destroyDomain(id, platform: XenBoard(current: nil))
+            _ = x.store.release(domid: id)
         }
         // Its service ports are closed and may be handed out again: forget them (port 0 is never one).
         d.xen?.consoleService = 0
@@ -123,21 +135,13 @@ enum Xen {
     /// False (the domain must not run again) when no table is left for the new p2m.
     static func reset(_ d: Domain, enhanced: XenEnhanced) -> Bool {
         tearDown(d)
-        let fresh: Bool = locked {
-            // The new root first: on failure the domain keeps nothing it could run with.
-            guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget)) else { return false }
-            var old = d.p2m
-            d.p2m = p2m
-            d.ramBlocks.forgetAll()
-            d.p2mGeneration &+= 1                   // the cached shared page is gone too
-            d.lastSharedPage = nil
-            arch_tlbi_alle1is()
-            // No vCPU of the domain is on a CPU (finishRestart waited) and no TLB holds the
-            // old tree any more: its tables can go.
-            old.releaseTables()
-            return true
-        }
-        guard fresh else { return false }
+        // The new root first: on failure the domain keeps nothing it could run with.
+        guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget(d.ram.size))) else { return false }
+        var old = d.withP2M { held in held.replace(with: p2m) }
+        arch_tlbi_alle1is()
+        // No vCPU of the domain is on a CPU (finishRestart waited) and no TLB holds the
+        // old tree any more: its tables can go.
+        old.releaseTables()
         d.xen?.zero()
         if !setUp(d, enhanced: enhanced) {
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(": Xen interfaces not set up after reboot") }
@@ -147,31 +151,12 @@ enum Xen {
 
     // MARK: p2m
 
-    /// Over RAM nobody touched yet, the block is populated first: a 4 KiB change splits it,
-    /// and its other 511 pages must stay the guest's (zeroed) RAM rather than become holes.
-    /// False when it could not be.
-    private static func populateBeforeSplit(_ d: Domain, _ gpa: UInt64) -> Bool {
-        !d.ramBlocks.isFirstTouch(gpa) || d.populateIfUntouched(gpa)
-    }
-
     static func mapPage(_ d: Domain, gfn: UInt64, host: UInt64, permissions: MemoryPermissions) -> Bool {
-        guard gfn < 1 << 27 else { return false }                      // 39-bit IPA space
-        guard populateBeforeSplit(d, gfn << 12) else { return false }
-        do throws(TranslationError) {
-            try d.p2m.map(input: gfn << 12, output: host, size: 4096, kind: .normal, permissions: permissions)
-        } catch { return false }
-        d.p2mGeneration &+= 1
-        arch_tlbi_alle1is()
-        return true
+        d.withP2M { held in held.mapForeign(gfn: gfn, host: host, permissions: permissions) }
     }
 
     static func unmapPage(_ d: Domain, gfn: UInt64) -> Bool {
-        guard gfn < 1 << 27 else { return false }
-        guard populateBeforeSplit(d, gfn << 12) else { return false }
-        do throws(TranslationError) { try d.p2m.unmap(input: gfn << 12, size: 4096) } catch { return false }
-        d.p2mGeneration &+= 1
-        arch_tlbi_alle1is()
-        return true
+        d.withP2M { held in held.unmap(gfn: gfn) }
     }
 
     // MARK: hypercalls
@@ -180,7 +165,7 @@ enum Xen {
     static func hypercall(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
         let caller = XenCaller(domain: XenDomainID(d.id), vcpu: UInt32(v.index), now: nowNS)
         let args = XenArguments(frame.x(0), frame.x(1), frame.x(2), frame.x(3), frame.x(4))
-        let r = locked { host.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d)) }
+        let r = locked { x in x.host.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d)) }
         runServices()
         switch r.action {
         case .restart(let a):
@@ -224,25 +209,25 @@ enum Xen {
     static func endPoll(_ v: VCPU) {
         guard v.polling else { return }
         v.polling = false
-        locked { host.endPoll(domain: XenDomainID(v.domainID), vcpu: UInt32(v.index)) }
+        locked { x in x.host.endPoll(domain: XenDomainID(v.domainID), vcpu: UInt32(v.index)) }
     }
 
     // MARK: runstate
 
     /// Scheduler transitions of a vCPU, for VCPUOP_get_runstate_info and the runstate area.
     static func runstate(_ v: VCPU, _ state: XenRunstate) {
-        guard host != nil else { return }
+        guard ready else { return }
         let t = nowNS
-        locked { host.setRunstate(domain: XenDomainID(v.domainID), vcpu: UInt32(v.index), state, at: t) }
+        locked { x in x.host.setRunstate(domain: XenDomainID(v.domainID), vcpu: UInt32(v.index), state, at: t) }
     }
 
     /// update_runstate_area(): `v` was just loaded on this CPU (its stage 1 is live).
     static func switchedIn(_ v: VCPU, _ d: Domain) {
-        guard host != nil, d.xen != nil else { return }
+        guard ready, d.xen != nil else { return }
         let t = nowNS
-        locked {
-            host.setRunstate(domain: XenDomainID(d.id), vcpu: UInt32(v.index), .running, at: t)
-            host.updateRunstateArea(domain: XenDomainID(d.id), vcpu: UInt32(v.index), memory: XenBoard(current: d))
+        locked { x in
+            x.host.setRunstate(domain: XenDomainID(d.id), vcpu: UInt32(v.index), .running, at: t)
+            x.host.updateRunstateArea(domain: XenDomainID(d.id), vcpu: UInt32(v.index), memory: XenBoard(current: d))
         }
     }
 
@@ -255,12 +240,12 @@ enum Xen {
 
     /// Serves the rings whose event channels fired, then XenStore watch events for anyone.
     static func runServices() {
-        guard host != nil, serviceQueued else { return }
+        guard ready, serviceQueued else { return }
         var servedStore = false
         // A few rounds (a service's reply can queue another port), not forever: whatever a
         // busy neighbour keeps queueing is served at the next hypercall.
         for _ in 0..<4 {
-            let ports: [UInt32] = locked {
+            let ports: [UInt32] = locked { _ in
                 let p = pendingService
                 pendingService = []
                 serviceQueued = false
@@ -282,12 +267,12 @@ enum Xen {
     static func serviceStore(_ d: Domain, _ x: XenDomainPages) {
         guard let s = x.store else { return }
         let id = XenDomainID(d.id)
-        locked {
+        locked { held in
             var page = RingPage(base: s)
             var rounds = 0
             while rounds < 64 {
-                let r = store.service(domid: id, page: &page)
-                if r.notify { host.notify(domain: id, port: x.storePort, platform: XenBoard(current: nil)) }
+                let r = held.store.service(domid: id, page: &page)
+                if r.notify { held.host.notify(domain: id, port: x.storePort, platform: XenBoard(current: nil)) }
                 if !r.moreWork { break }
                 rounds += 1
             }
@@ -296,13 +281,21 @@ enum Xen {
 
     /// Watch events queued for domains by another domain's write.
     static func serviceWatchers() {
-        guard host != nil else { return }
-        let waiting: [UInt16] = locked { store.domainsWithPendingEvents() }
+        guard ready else { return }
+        let waiting: [UInt16] = locked { x in x.store.domainsWithPendingEvents() }
         for id in waiting {
             guard let d = Hypervisor.domain(Int(id)), let x = d.xen, x.store != nil else { continue }
             serviceStore(d, x)
         }
     }
+}
+
+/// Proof that Xen.lock is held, lent by `Xen.locked` for the length of its body: the
+/// XenHost and the XenStore are reachable only through it.
+struct XenLocked: ~Copyable {
+    fileprivate init() {}
+    var host: XenHost { Xen.hostState }
+    var store: XenStore { Xen.storeState }
 }
 
 /// A ring page in hypervisor-owned memory shared with a guest: 32-bit indices with

@@ -52,23 +52,7 @@ struct XenBoard: XenPlatform {
         guard length > 0, length <= 4096, gpa <= UInt64.max - length,
               gpa & ~0xFFF == (gpa &+ length &- 1) & ~0xFFF,
               let d = Hypervisor.domain(Int(domain)) else { return nil }
-        let gfn = gpa >> 12
-        if let c = d.lastSharedPage, c.gfn == gfn, c.generation == d.p2mGeneration {
-            guard !write || c.writable else { return nil }
-            return c.host | (gpa & 0xFFF)
-        }
-        guard let m = d.p2m.lookup(gpa) ?? firstTouch(d, gpa) else { return nil }
-        guard m.kind == .normal, m.permissions.contains(.read) else { return nil }
-        let writable = m.permissions.contains(.write)
-        d.lastSharedPage = (gfn, m.outputAddress & ~0xFFF, writable, d.p2mGeneration)
-        guard !write || writable else { return nil }
-        return m.outputAddress
-    }
-
-    /// A RAM block nobody touched yet: populated now, as the guest's own access would.
-    @inline(never)
-    static func firstTouch(_ d: Domain, _ gpa: UInt64) -> Mapping? {
-        d.populateIfUntouched(gpa) ? d.p2m.lookup(gpa) : nil
+        return d.withP2M { held in held.sharedAddress(gpa, write: write) }
     }
 
     func read(domain: XenDomainID, _ gpa: UInt64, into buffer: inout [UInt8], count: Int) -> Bool {
@@ -147,7 +131,7 @@ struct XenBoard: XenPlatform {
         if let port = event.servicePort { Xen.queueService(port: port) }
         guard let d = Hypervisor.domain(Int(event.domain)) else { return }
         if event.upcall, Int(event.vcpu) < d.vcpus.count {
-            _ = d.withLock { d.vgic.raise(GuestLayout.eventChannelPPI, vcpu: Int(event.vcpu)) }
+            _ = d.withLock { held in held.vgic.raise(GuestLayout.eventChannelPPI, vcpu: Int(event.vcpu)) }
             Scheduler.kick(d.vcpus[Int(event.vcpu)])
         }
         for w in event.wake where Int(w) < d.vcpus.count { Scheduler.kick(d.vcpus[Int(w)]) }
@@ -159,9 +143,12 @@ struct XenBoard: XenPlatform {
         guard gfn < 1 << 27, let d = Hypervisor.domain(Int(domain)) else { return false }
         let gpa = gfn << 12
         guard let home = d.translate(gpa, length: 4096) else { return false }
-        if d.ramBlocks.isFirstTouch(gpa) { return true }          // RAM, not yet populated
-        guard let m = d.p2m.lookup(gpa) else { return false }
-        return m.outputAddress == home                       // not replaced by a Xen or granted page
+        return d.withP2M { held in
+            // Mapped: RAM unless replaced by a Xen or granted page. Unmapped: RAM nobody
+            // touched yet, or a hole.
+            if let m = held.p2m.lookup(gpa) { return m.outputAddress == home }
+            return held.blocks.isFirstTouch(gpa)
+        }
     }
 
     func mapXenPage(domain: XenDomainID, _ page: XenSharedPage, gfn: UInt64) -> Bool {
@@ -181,20 +168,21 @@ struct XenBoard: XenPlatform {
 
     func mapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64, readOnly: Bool) -> UInt64? {
         guard frame < 1 << 27, let m = Hypervisor.domain(Int(mapper)),
-              let g = Hypervisor.domain(Int(granter)), let hpa = g.populatedRAM(frame << 12, length: 4096) else { return nil }
+              let g = Hypervisor.domain(Int(granter)),
+              let hpa = g.withP2M({ held in held.populatedRAM(frame << 12, length: 4096) }) else { return nil }
         guard Xen.mapPage(m, gfn: gfn, host: hpa, permissions: readOnly ? [.read] : [.read, .write]) else { return nil }
         return hpa
     }
 
     func unmapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64) -> Bool {
         guard gfn < 1 << 27, frame < 1 << 27, let m = Hypervisor.domain(Int(mapper)),
-              let g = Hypervisor.domain(Int(granter)), let hpa = g.translate(frame << 12, length: 4096),
-              let now = m.p2m.lookup(gfn << 12), now.outputAddress == hpa else { return false }
-        // Over the mapper's own RAM the RAM page comes back (it was only hidden); elsewhere a hole.
-        if let home = m.translate(gfn << 12, length: 4096) {
-            return Xen.mapPage(m, gfn: gfn, host: home, permissions: .all)
+              let g = Hypervisor.domain(Int(granter)), let hpa = g.translate(frame << 12, length: 4096) else { return false }
+        return m.withP2M { held in
+            guard let now = held.p2m.lookup(gfn << 12), now.outputAddress == hpa else { return false }
+            // Over the mapper's own RAM the RAM page comes back (it was only hidden); elsewhere a hole.
+            if m.translate(gfn << 12, length: 4096) != nil { return held.mapHomePage(gfn << 12) }
+            return held.unmap(gfn: gfn)
         }
-        return Xen.unmapPage(m, gfn: gfn)
     }
 
     func isVCPUDown(domain: XenDomainID, vcpu: UInt32) -> Bool {

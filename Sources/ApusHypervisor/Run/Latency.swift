@@ -1,0 +1,51 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// The two figures that say whether a guest can stall the board (issue: "the longest time
+/// any lock is held and the longest a CPU runs at EL2 with interrupts masked"), kept as
+/// running maxima in physical-counter ticks and printed whenever a domain ends
+/// (`TrapKind.report`), where `apus bench` reads them. Updated without a lock: a lost
+/// update between two CPUs loses at most one sample of a maximum.
+enum Latency {
+    /// One maximum per lock, in the order of the lock-order table (docs/architecture.md).
+    enum Lock: Int { case state, xen, p2m, domain, scheduler, console }
+    static let lockNames: [StaticString] = ["state", "xen", "p2m", "domain", "scheduler", "console"]
+
+    nonisolated(unsafe) static var longestHold = InlineArray<6, UInt64>(repeating: 0)
+    /// Longest stretch a CPU ran at EL2 (interrupts are masked there) between leaving a
+    /// guest, or waking from idle, and entering a guest or going idle.
+    nonisolated(unsafe) static var longestEL2: UInt64 = 0
+
+    @inline(__always)
+    static func held(_ lock: Lock, since t0: UInt64) {
+        let d = read_cntpct_el0() &- t0
+        if d > longestHold[lock.rawValue] { longestHold[lock.rawValue] = d }
+    }
+
+    /// This CPU starts running hypervisor code (a trap from a guest, a wake from idle).
+    @inline(__always)
+    static func el2Begins(_ cpu: PerCPU) { cpu.el2Since = read_cntpct_el0() }
+
+    /// ... and stops (enters a guest, or waits in WFI).
+    @inline(__always)
+    static func el2Ends(_ cpu: PerCPU) {
+        guard cpu.el2Since != 0 else { return }
+        let d = read_cntpct_el0() &- cpu.el2Since
+        cpu.el2Since = 0
+        if d > longestEL2 { longestEL2 = d }
+    }
+
+    /// "(XEN) Apus: longest lock hold ns: state N xen N ...; longest at EL2 N ns".
+    static func report() {
+        var holds = InlineArray<6, UInt64>(repeating: 0)
+        for i in 0..<6 { holds[i] = Xen.ticksToNS(longestHold[i]) }
+        let el2 = Xen.ticksToNS(longestEL2)
+        Log.line {
+            Log.put("Apus: longest lock hold ns:")
+            for i in 0..<6 { Log.put(" "); Log.put(lockNames[i]); Log.put(" "); Log.dec(Int(holds[i])) }
+            Log.put("; longest at EL2 with interrupts masked ns: "); Log.dec(Int(el2))
+        }
+    }
+}
+#endif
