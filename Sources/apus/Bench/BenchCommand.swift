@@ -6,7 +6,9 @@ import Foundation
 /// no hypervisor and under Debian's Xen 4.17, all in the same QEMU with
 /// `-icount shift=0,sleep=off`, in one run; micro-benchmarks measured in instructions by the
 /// bare-metal guests (hypercall, event channel, timer interrupt, context switch), Apus next to
-/// Xen; and a long hostile run. Prints a table, or JSON with --json.
+/// Xen; a long hostile run, with Apus's longest lock hold and longest stretch at EL2 with
+/// interrupts masked over it; and the worst-case timer latency of a neighbour next to a
+/// hostile domain. Prints a table, or JSON with --json.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -21,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-xen"), help: "Skip the Xen 4.17 runs (they need Debian's xen-hypervisor package).")
     var noXen = false
 
-    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run), or all.", valueName: "parts"))
+    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), or all.", valueName: "parts"))
     var only: String = "all"
 
     @Option(help: "Runs of each Linux boot setup, taken in turn across setups; the run with the median wall time is reported (guest times under icount repeat exactly, wall times vary with the host's load).")
@@ -39,13 +41,22 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("hostile-xenabi"), help: "Percent of the hostile operations that are Xen-ABI-shaped hypercalls.")
     var hostileXenABI = 20
 
-    static let parts = ["boot", "two", "micro", "hostile"]
+    @Option(name: .customLong("lock-ops"), help: "Operations of the second, shorter hostile run (1 CPU, icount) that gives Apus's lock figures in instructions (0: skip it).")
+    var lockOps = 20_000
+
+    @Option(name: .customLong("neighbour-samples"), help: "Timer samples per mode and round of the neighbour (guests/vtlat n=).")
+    var neighbourSamples = 1000
+
+    @Option(name: .customLong("neighbour-rounds"), help: "Rounds of the neighbour's measurement counted per run (with hostile: rounds that began once hostile was into its random operations).")
+    var neighbourRounds = 5
+
+    static let parts = ["boot", "two", "micro", "hostile", "neighbour"]
 
     func run() throws {
         try Apus.reporting {
             let parts = Set(only == "all" ? BenchCommand.parts : only.split(separator: ",").map(String.init))
             for p in parts where !BenchCommand.parts.contains(p) {
-                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile or all)")
+                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour or all)")
             }
             let root = try PackageRoot.find()
             let qemu = try QEMU.find()
@@ -54,7 +65,14 @@ struct BenchCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
             let linux = parts.contains("boot") || parts.contains("two")
             let guest = linux ? try GuestImages.fetch(cacheDir: root + "/.cache/guest", log: log) : nil
-            let xen = noXen ? nil : try GuestImages.fetchXen(cacheDir: root + "/.cache/guest", log: log)
+            // Without Xen (no network, no package) the Apus figures are still measured.
+            var xen: String? = nil, xenMissing: String? = noXen ? "not run (--no-xen)" : nil
+            if !noXen {
+                do { xen = try GuestImages.fetchXen(cacheDir: root + "/.cache/guest", log: log) } catch {
+                    xenMissing = "Xen 4.17 not available: \(error)"
+                    log("[bench] \(xenMissing!); measuring Apus only")
+                }
+            }
             let hypervisor: String
             if let image {
                 guard FileManager.default.isReadableFile(atPath: image) else { throw ToolFailure.usage("--image \(image): no such file") }
@@ -103,15 +121,24 @@ struct BenchCommand: ParsableCommand {
             }
             let results = all.map(BootMeasurement.median)
             var micro: [MicroRow]? = nil, hostile: [HostileRun]? = nil
-            if parts.contains("micro") || parts.contains("hostile") {
+            var locks: [LockFigures]? = nil, lockNotes: [String] = [], neighbour: NeighbourReport? = nil
+            if parts.contains("micro") || parts.contains("hostile") || parts.contains("neighbour") {
                 let dir = guests ?? work + "/guests"
                 try buildGuests(root: root, into: dir, log: log)
                 let g = BareMetalSetups(setups: setups, guests: dir)
                 if parts.contains("micro") { micro = try runMicro(g, log: log) }
-                if parts.contains("hostile") { hostile = try runHostile(g, log: log) }
+                if parts.contains("hostile") {
+                    hostile = try runHostile(g, log: log)
+                    (locks, lockNotes) = try runLockFigures(g, log: log)
+                }
+                if parts.contains("neighbour") { neighbour = try runNeighbour(g, log: log) }
             }
-            let report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
+            var report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
                                      xenImageBytes: xen.map(fileSize), micro: micro, hostile: hostile)
+            report.locks = locks
+            report.locksNotes = lockNotes
+            report.neighbour = neighbour
+            report.xenMissing = xenMissing
             print(json ? report.json() : report.table())
         }
     }
@@ -145,11 +172,94 @@ struct BenchCommand: ParsableCommand {
         return rows
     }
 
+    /// Apus's lock figures, from the last line of the hypervisor's running maxima in a log:
+    /// over the long hostile run (2 CPUs, no icount: ns of the board's real time, with the
+    /// waits of one CPU for a lock the other holds, and the host's noise), and over a shorter
+    /// hostile run on one CPU under icount (ns = instructions: the hypervisor's own path
+    /// lengths, repeatable). Measured on a loaded two-core host: 10,000 operations take about
+    /// 2 s on two CPUs without icount, 40 s on one CPU under icount and 150 s on two CPUs under
+    /// icount (QEMU then runs the CPUs in turn on one thread, and an interval measured on one
+    /// CPU also counts the other's turns), so the million operations of the long run are only
+    /// practical without icount, and the icount run is a short one on one CPU.
+    func runLockFigures(_ g: BareMetalSetups, log: (String) -> Void) throws -> ([LockFigures], [String]) {
+        var figures: [LockFigures] = [], notes: [String] = []
+        func take(_ path: String, run: String, clock: String) {
+            let text = ConsoleRun.read(path)
+            guard var f = LockFigures.parse(text) else {
+                // the hypervisor prints its maxima when a domain ends for good
+                let why = text.contains("TEST PASS hostile") || text.contains("TEST FAIL hostile") ? ""
+                    : " (hostile gave no verdict before the run was stopped, so no domain ended)"
+                notes.append(run + ": no \"\(LockFigures.marker)\" line in \(path)" + why)
+                return
+            }
+            f.run = run
+            f.clock = clock
+            f.log = path
+            figures.append(f)
+        }
+        take(g.setups.work + "/hostile-apus.log", run: "the hostile run above (ops=\(hostileOps) xenabi=\(hostileXenABI)), 2 CPUs",
+             clock: "real time")
+        if lockOps > 0 {
+            let args = "ops=\(lockOps) xenabi=\(hostileXenABI)"
+            // On a loaded two-core host: about 250 operations a second, and the peer's reboots
+            // and crashes of its first 20 s of guest time take some 3.5 minutes under icount.
+            let timeout = max(600, Double(lockOps) / 20)
+            let path = g.setups.work + "/locks-icount-apus.log"
+            log("[bench] hostile (\(args)) next to memcheck on one CPU under icount, for the lock figures…")
+            // The same attack classes as the long run on Apus (with hostile's peer domain).
+            let argv = HostileBenchmark.withEveryAttackClass(try g.apusLockRun(args: args, timeout: timeout))
+            let verdicts = argv.contains { $0.hasSuffix("/hostile-peer.cfg") } ? 2 : 1
+            var verdictAt: Date? = nil
+            ConsoleRun.run(argv: argv, log: path, timeout: timeout, poll: 0.5) { text in
+                // each hostile domain ends after its verdict, and the hypervisor then prints its
+                // maxima (a hypervisor without them: 10 s after the last verdict is enough)
+                if text.contains("Apus PANIC") { return true }
+                let given = text.ranges(of: "TEST PASS hostile") + text.ranges(of: "TEST FAIL hostile")
+                guard given.count >= verdicts, let last = given.map(\.upperBound).max() else { return false }
+                if verdictAt == nil { verdictAt = Date() }
+                return text[last...].contains(LockFigures.maskedMarker) || Date().timeIntervalSince(verdictAt!) > 10
+            }
+            take(path, run: "hostile \(args) (2 vCPUs" + (argv.contains { $0.hasSuffix("/hostile-peer.cfg") } ? ", every class, + peer" : "") + ") + memcheck, 1 CPU, icount", clock: "instructions")
+        }
+        return (figures, notes)
+    }
+
+    /// vtlat alone on CPU 1, then next to hostile on CPU 0, on Apus and on Xen 4.17.
+    func runNeighbour(_ g: BareMetalSetups, log: (String) -> Void) throws -> NeighbourReport {
+        // vtlat measures round after round until the run is stopped; hostile has more
+        // operations than the measurement lasts.
+        let vtlatArgs = "n=\(neighbourSamples) rounds=0"
+        let hostileArgs = "ops=\(max(hostileOps, 1_000_000)) xenabi=\(hostileXenABI)"
+        let rounds = max(neighbourRounds, 1)
+        let timeout = 120.0 + Double(rounds * neighbourSamples) / 50
+        var runs: [NeighbourRun] = []
+        for scenario in ["alone", "hostile"] {
+            let with = scenario == "hostile"
+            log("[bench] neighbour: vtlat (\(vtlatArgs)) on CPU 1\(with ? ", hostile (\(hostileArgs)) on CPU 0" : " alone"), on Apus…")
+            runs.append(NeighbourBenchmark.run(setup: "apus", scenario: scenario,
+                                               argv: try g.apusNeighbour(vtlat: vtlatArgs, hostile: with ? hostileArgs : nil,
+                                                                         timeout: timeout),
+                                               log: g.setups.work + "/neighbour-\(scenario)-apus.log", rounds: rounds,
+                                               timeout: timeout))
+            if g.setups.xen != nil {
+                log("[bench] neighbour: vtlat\(with ? " next to hostile" : " alone") on Xen 4.17…")
+                runs.append(NeighbourBenchmark.run(setup: "xen", scenario: scenario,
+                                                   argv: try g.xenNeighbour(vtlat: vtlatArgs, hostile: with ? hostileArgs : nil),
+                                                   log: g.setups.work + "/neighbour-\(scenario)-xen.log", rounds: rounds,
+                                                   timeout: timeout))
+            }
+        }
+        return NeighbourReport(runs: runs, vtlatArgs: vtlatArgs, hostileArgs: hostileArgs, roundsWanted: rounds)
+    }
+
     func runHostile(_ g: BareMetalSetups, log: (String) -> Void) throws -> [HostileRun] {
         var runs: [HostileRun] = []
         let args = "ops=\(hostileOps) xenabi=\(hostileXenABI)"
-        // About 2.5 ms of wall time per operation is far more than either needs.
-        let timeout = max(600, Double(hostileOps) / 400)
+        // Apus runs every attack class with hostile's peer (HostileBenchmark): about 3.7 ms of
+        // wall time per operation on a loaded two-core host (200,000 operations did not end
+        // within the former 2.5 ms each); 6.7 ms each leaves room. The lock figures need the
+        // run to end: the hypervisor prints them when hostile's domain ends.
+        let timeout = max(600, Double(hostileOps) / 150)
         log("[bench] hostile (\(args)) next to memcheck on Apus…")
         runs.append(HostileBenchmark.run(setup: "apus", argv: try g.apusHostile(args: args, timeout: timeout),
                                          log: g.setups.work + "/hostile-apus.log", ops: hostileOps, timeout: timeout))
@@ -168,7 +278,7 @@ struct BenchCommand: ParsableCommand {
         if env["SWIFT_TOOLCHAIN_BIN"] == nil, let swift = Subprocess.findTool("swift") {
             env["SWIFT_TOOLCHAIN_BIN"] = (swift as NSString).deletingLastPathComponent
         }
-        let names = Set(MicroCase.all.map(\.guest)).sorted() + ["hostile", "memcheck"]
+        let names = Set(MicroCase.all.map(\.guest) + ["vtlat"]).sorted() + ["hostile", "memcheck"]
         let end = try Subprocess.spawn("/bin/bash", [root + "/guests/build.sh", dir] + names, output: .file(dir + ".build.log"),
                                        stdinNull: true, environment: env, directory: root).run()
         guard end == .exited(0) else { throw ToolFailure("building the bare-metal guests failed (see \(dir).build.log)") }
@@ -186,15 +296,43 @@ struct BareMetalSetups {
 
     func image(_ guest: String) -> String { guests + "/" + guest + ".img" }
 
-    func cfg(_ path: String, name: String, kernel: String, memory: Int, vcpus: Int = 1, extra: String) throws -> String {
+    func cfg(_ path: String, name: String, kernel: String, memory: Int, vcpus: Int = 1, cpus: String? = nil,
+             extra: String) throws -> String {
         try """
         name = "\(name)"
         memory = \(memory)
         vcpus = \(vcpus)
         kernel = "\(kernel)"
         extra = "\(extra)"
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.appending(cpus.map { "\ncpus = \"\($0)\"" } ?? "").write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    /// vtlat pinned to CPU 1 (`cpus = "1"`), with hostile (1 vCPU) pinned to CPU 0 when
+    /// `hostile` gives its bootargs; 2 CPUs, no icount. The files are named for the part, so
+    /// that the hostile run's own hostile.cfg is never overwritten.
+    func apusNeighbour(vtlat: String, hostile: String?, timeout: Double) throws -> [String] {
+        var cfgs: [String] = []
+        if let hostile {
+            cfgs.append(try cfg(setups.work + "/neighbour-hostile.cfg", name: "hostile", kernel: image("hostile"),
+                                memory: 64, cpus: "0", extra: hostile))
+        }
+        cfgs.append(try cfg(setups.work + "/neighbour-vtlat.cfg", name: "vtlat", kernel: image("vtlat"), memory: 64,
+                            cpus: "1", extra: vtlat))
+        return [setups.apus, "run", "--cpus", "2", "--memory", "1024", "--image", setups.image,
+                "--timeout", String(Int(timeout) + 30)] + cfgs
+    }
+
+    /// The same as Xen 4.17 dom0less domUs (hostile first, so vtlat is domain 2 as on Apus).
+    /// Debian's Xen 4.17 cannot pin a dom0less domU: it has no boot-time cpupools
+    /// (CONFIG_BOOT_TIME_CPUPOOLS is off) and no null scheduler, and dom0less has no affinity
+    /// property. With one vCPU per domain on two CPUs, credit2 leaves each on a CPU of its own.
+    func xenNeighbour(vtlat: String, hostile: String?) throws -> [String] {
+        var doms: [BenchSetups.XenDomain] = []
+        if let hostile { doms.append(BenchSetups.XenDomain(kernel: image("hostile"), bootargs: hostile, memoryMiB: 64)) }
+        doms.append(BenchSetups.XenDomain(kernel: image("vtlat"), bootargs: vtlat, memoryMiB: 64))
+        return try setups.xenDom0less(domains: doms, boardCPUs: 2, boardMiB: 1024,
+                                      name: "neighbour-" + (hostile == nil ? "alone" : "hostile"), icount: false)
     }
 
     func apus(_ c: MicroCase, name: String) throws -> [String] {
@@ -220,6 +358,18 @@ struct BareMetalSetups {
                         extra: "passes=0")
         return [setups.apus, "run", "--cpus", "2", "--memory", "2048", "--image", setups.image,
                 "--timeout", String(Int(timeout) + 60), h, m]
+    }
+
+    /// hostile (2 vCPUs) and memcheck on a one-CPU board under icount, for the lock figures.
+    /// Its files are in their own folder (`locks/hostile.cfg`, and the peer's that
+    /// HostileBenchmark.withEveryAttackClass adds next to it), apart from the long run's.
+    func apusLockRun(args: String, timeout: Double) throws -> [String] {
+        let dir = setups.work + "/locks"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let h = try cfg(dir + "/hostile.cfg", name: "hostile", kernel: image("hostile"), memory: 64, vcpus: 2, extra: args)
+        let m = try cfg(dir + "/memcheck.cfg", name: "memcheck", kernel: image("memcheck"), memory: 128, extra: "passes=0")
+        return [setups.apus, "run", "--icount", "--cpus", "1", "--memory", "1024", "--image", setups.image,
+                "--timeout", String(Int(timeout) + 30), h, m]
     }
 
     func xenHostile(args: String) throws -> [String] {
@@ -392,6 +542,14 @@ struct BenchReport: Codable {
     var micro: [MicroRow]? = nil
     /// The long hostile run (nil when not run).
     var hostile: [HostileRun]? = nil
+    /// Apus's longest lock hold and longest stretch at EL2 with interrupts masked, over the
+    /// hostile run (nil when not run or when the log has no figures: `locksNote` says why).
+    var locks: [LockFigures]? = nil
+    var locksNotes: [String]? = nil
+    /// The neighbour's timer latency alone and next to hostile (nil when not run).
+    var neighbour: NeighbourReport? = nil
+    /// Why there are no Xen figures (nil when Xen ran).
+    var xenMissing: String? = nil
 
     static let twoDomainSetups: Set<String> = ["apus-2domU", "apus-2domU-1cpu", "xen-dom0less-2domU-1cpu",
                                                "apus-2domU-noicount", "xen-dom0less-2domU-noicount"]
@@ -443,6 +601,62 @@ struct BenchReport: Codable {
     func wallNote(_ boots: [BootMeasurement], fastest: Bool = false) -> String {
         guard let n = boots.compactMap({ $0.wallSecondsRuns?.count }).max(), n > 1 else { return "" }
         return "; wall_s: median of \(n) runs" + (fastest ? ", fastest_s: the fastest of them" : "")
+    }
+
+    /// Apus's lock figures over the hostile runs, against the goal.
+    func lockTable() -> String {
+        func us(_ ns: Int) -> String { String(format: "%.1f", Double(ns) / 1000) }
+        func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t + " " : t.padding(toLength: n, withPad: " ", startingAt: 0) }
+        var s = "Longest lock hold and longest at EL2 with interrupts masked (us; running maxima since boot; goal: under 50 us)\n\n"
+        let all = locks ?? []
+        if let names = all.first?.locks.map(\.name) {
+            s += pad("clock", 14) + names.map { pad($0, 11) }.joined() + pad("any lock", 11) + pad("goal", 6) + pad("EL2 masked", 12) + "goal   run\n"
+            for l in all {
+                s += pad(l.clock, 14)
+                s += names.map { n in pad(l.locks.first { $0.name == n }.map { us($0.ns) } ?? "-", 11) }.joined()
+                s += pad(us(l.maxLockHoldNs), 11) + pad(l.lockHoldUnderGoal ? "met" : "NOT", 6)
+                s += pad(us(l.maskedAtEL2Ns), 12) + pad(l.maskedUnderGoal ? "met" : "NOT", 7) + l.run + "\n"
+            }
+        }
+        for n in locksNotes ?? [] { s += "apus: " + n + "\n" }
+        s += "xen 4.17: n/a (Xen has no such counters)\n"
+        return s
+    }
+
+    /// The neighbour's worst-case timer latency, alone and next to hostile, Apus and Xen.
+    func neighbourTable(_ n: NeighbourReport) -> String {
+        func us(_ v: Double?) -> String { v.map { String(format: "%.1f", $0 / 1000) } ?? "-" }
+        func r(_ v: Double?) -> String { v.map { String(format: "%.2f", $0) } ?? "-" }
+        func pad(_ t: String, _ n: Int) -> String { t.count >= n ? t + " " : t.padding(toLength: n, withPad: " ", startingAt: 0) }
+        func goals(_ twice: Bool?, _ xen: Bool?) -> String {
+            [twice.map { $0 ? "2x: met" : "2x: NOT met" } ?? "2x: -", xen.map { $0 ? "xen: met" : "xen: NOT met" } ?? "xen: -"]
+                .joined(separator: ", ")
+        }
+        var s = "Neighbour timer latency: guests/vtlat (\(n.vtlatArgs), \(n.roundsWanted) rounds counted) on CPU 1, alone and next to\n"
+        s += "guests/hostile (\(n.hostileArgs), 1 vCPU) on CPU 0; 2 CPUs, no icount: us of the emulated board's real time.\n"
+        s += "Xen 4.17 cannot pin dom0less domUs: credit2 gives its two 1-vCPU domains a CPU each. Goals: <= 2x alone, <= Xen's.\n\n"
+        s += "mode  figure            apus alone  apus+hostile  ratio   xen alone  xen+hostile  ratio   apus/xen  goals\n"
+        for row in n.rows {
+            let mode = row.mode.hasSuffix("wfi") ? "wfi" : "spin"
+            s += pad(mode, 6) + pad("worst case", 18) + pad(us(row.apusAloneMaxNs), 12) + pad(us(row.apusHostileMaxNs), 14)
+            s += pad(r(row.apusRatio), 8) + pad(us(row.xenAloneMaxNs), 11) + pad(us(row.xenHostileMaxNs), 13) + pad(r(row.xenRatio), 8)
+            s += pad(r(row.apusOverXen), 10) + goals(row.atMostTwiceAlone, row.atMostXen) + "\n"
+            func ratio(_ a: Double?, _ b: Double?) -> Double? { a.flatMap { x in b.map { x / $0 } } }
+            s += pad("", 6) + pad("median round max", 18) + pad(us(row.apusAloneRoundMaxNs), 12) + pad(us(row.apusHostileRoundMaxNs), 14)
+            s += pad(r(ratio(row.apusHostileRoundMaxNs, row.apusAloneRoundMaxNs)), 8) + pad(us(row.xenAloneRoundMaxNs), 11)
+            s += pad(us(row.xenHostileRoundMaxNs), 13) + pad(r(ratio(row.xenHostileRoundMaxNs, row.xenAloneRoundMaxNs)), 8)
+            s += pad(r(ratio(row.apusHostileRoundMaxNs, row.xenHostileRoundMaxNs)), 10)
+            s += goals(row.roundMaxAtMostTwiceAlone, row.roundMaxAtMostXen) + "\n"
+        }
+        s += "\nrun            rounds  left out  wfi p50/p99      spin p50/p99     hostile ops during   wall_s  note\n"
+        for run in n.runs {
+            let w = run.mode("vtimer-latency-wfi"), sp = run.mode("vtimer-latency-spin")
+            s += pad(run.setup + " " + run.scenario, 15) + pad(String(run.rounds), 8) + pad(String(run.roundsLeftOut), 10)
+            s += pad(us(w?.p50Ns) + "/" + us(w?.p99Ns), 17) + pad(us(sp?.p50Ns) + "/" + us(sp?.p99Ns), 17)
+            let ops = run.hostileOpsBefore.map { b in "\(b)-" + (run.hostileOpsAfter.map(String.init) ?? "?") } ?? "-"
+            s += pad(ops, 21) + pad(String(format: "%.1f", run.wallSeconds), 8) + (run.failure ?? "") + "\n"
+        }
+        return s
     }
 
     func table() -> String {
@@ -500,7 +714,13 @@ struct BenchReport: Codable {
                 s += pad(h.neighbourAlive ? "yes" : "no", 18) + pad(String(h.neighbourPasses), 18) + (h.hypervisorPanic ? "yes" : "no") + "\n"
             }
             for h in hostile where h.hostile.hasPrefix("FAIL") { s += h.setup + ": hostile " + h.hostile + "\n" }
+            s += "\n" + lockTable()
         }
+        if let neighbour {
+            if !s.isEmpty { s += "\n" }
+            s += neighbourTable(neighbour)
+        }
+        if let xenMissing { s += (s.isEmpty ? "" : "\n") + "xen: " + xenMissing + "\n" }
         if !s.isEmpty { s += "\n" }
         s += "image size: apus \(apusImageBytes) bytes"
         if let x = xenImageBytes { s += ", xen 4.17 \(x) bytes (apus/xen \(f(Double(apusImageBytes) / Double(x), 3)))" }
