@@ -144,9 +144,11 @@ struct DomainLocked: ~Copyable {
     unowned(unsafe) let domain: Domain
     fileprivate init(_ d: Domain) { domain = d }
 
-    var vgic: VGIC { domain.vgicState }
+    // Borrowed, not copied: no retain of the vGIC and no copy of the UART's buffers on the
+    // trap path.
+    var vgic: VGIC { _read { yield domain.vgicState } }
     var uart: VirtualPL011 {
-        get { domain.uartState }
+        _read { yield domain.uartState }
         nonmutating _modify { yield &domain.uartState }
     }
 
@@ -174,11 +176,11 @@ struct P2MLocked: ~Copyable {
     fileprivate init(_ d: Domain) { domain = d }
 
     var p2m: TranslationTable<HeapTableMemory> {
-        get { domain.p2mTable }
+        _read { yield domain.p2mTable }
         nonmutating _modify { yield &domain.p2mTable }
     }
     var blocks: RAMBlocks {
-        get { domain.p2mBlocks }
+        _read { yield domain.p2mBlocks }
         nonmutating _modify { yield &domain.p2mBlocks }
     }
     /// Bumped at every change of an existing mapping: the shared-page cache is valid only

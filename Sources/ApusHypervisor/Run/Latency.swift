@@ -12,20 +12,35 @@ enum Latency {
     enum Lock: Int { case state, xen, p2m, domain, scheduler, console }
     static let lockNames: [StaticString] = ["state", "xen", "p2m", "domain", "scheduler", "console"]
 
-    nonisolated(unsafe) static var longestHold = InlineArray<6, UInt64>(repeating: 0)
+    // One variable per lock, each statically initialized: an array here would be a lazily
+    // initialized global, with a swift_once check at every lock release.
+    nonisolated(unsafe) static var longestState: UInt64 = 0
+    nonisolated(unsafe) static var longestXen: UInt64 = 0
+    nonisolated(unsafe) static var longestP2M: UInt64 = 0
+    nonisolated(unsafe) static var longestDomain: UInt64 = 0
+    nonisolated(unsafe) static var longestScheduler: UInt64 = 0
+    nonisolated(unsafe) static var longestConsole: UInt64 = 0
     /// Longest stretch a CPU ran at EL2 (interrupts are masked there) between leaving a
     /// guest, or waking from idle, and entering a guest or going idle.
     nonisolated(unsafe) static var longestEL2: UInt64 = 0
 
     static func reset() {
-        for i in 0..<6 { longestHold[i] = 0 }
-        longestEL2 = 0
+        longestState = 0; longestXen = 0; longestP2M = 0; longestDomain = 0; longestScheduler = 0
+        longestConsole = 0; longestEL2 = 0
     }
 
+    /// `lock` is a constant at every call site: the switch folds away.
     @inline(__always)
     static func held(_ lock: Lock, since t0: UInt64) {
         let d = read_cntpct_el0() &- t0
-        if d > longestHold[lock.rawValue] { longestHold[lock.rawValue] = d }
+        switch lock {
+        case .state: if d > longestState { longestState = d }
+        case .xen: if d > longestXen { longestXen = d }
+        case .p2m: if d > longestP2M { longestP2M = d }
+        case .domain: if d > longestDomain { longestDomain = d }
+        case .scheduler: if d > longestScheduler { longestScheduler = d }
+        case .console: if d > longestConsole { longestConsole = d }
+        }
     }
 
     /// This CPU starts running hypervisor code (a trap from a guest, a wake from idle).
@@ -43,8 +58,9 @@ enum Latency {
 
     /// "(XEN) Apus: longest lock hold ns: state N xen N ...; longest at EL2 N ns".
     static func report() {
+        let raw = [longestState, longestXen, longestP2M, longestDomain, longestScheduler, longestConsole]
         var holds = InlineArray<6, UInt64>(repeating: 0)
-        for i in 0..<6 { holds[i] = Xen.ticksToNS(longestHold[i]) }
+        for i in 0..<6 { holds[i] = Xen.ticksToNS(raw[i]) }
         let el2 = Xen.ticksToNS(longestEL2)
         Log.line {
             Log.put("Apus: longest lock hold ns:")

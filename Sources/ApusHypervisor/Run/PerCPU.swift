@@ -20,8 +20,6 @@ final class PerCPU {
     var wfiTrapped = false
     /// Physical count when this CPU last began running hypervisor code (Latency).
     var el2Since: UInt64 = 0
-    /// Physical count when the hypercall running on this CPU began (XenBoard.hypercallPreemptCheck).
-    var hypercallStart: UInt64 = 0
     /// Set/way emulation (SystemRegisters.setWay): the last trap on this CPU was a set/way
     /// operation of `setWayOwner`, whose domain's RAM has been flushed since.
     var setWayBatch = false

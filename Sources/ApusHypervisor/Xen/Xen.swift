@@ -177,8 +177,8 @@ enum Xen {
     static func hypercall(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
         let caller = XenCaller(domain: XenDomainID(d.id), vcpu: UInt32(v.index), now: nowNS)
         let args = XenArguments(frame.x(0), frame.x(1), frame.x(2), frame.x(3), frame.x(4))
-        PerCPU.this.hypercallStart = read_cntpct_el0()
-        let r = locked { x in x.host.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d)) }
+        let t0 = read_cntpct_el0()
+        let r = locked { x in x.host.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d, since: t0)) }
         runServices()
         if let a = r.reissue {
             // Preempted (a long multicall or grant batch), or a multicall that stopped at an
@@ -278,7 +278,7 @@ enum Xen {
     }
 
     /// Serves `d`'s XenStore ring: one budgeted `service` call per hold of the Xen lock
-    /// (XenStore's work units bound it), one per trap. What is left is queued again and
+    /// (XenStore's work units bound it), a few per trap. What is left is queued again and
     /// this CPU kicks itself, so it continues at the next trap (`continueServices`) rather
     /// than holding the lock or the CPU until a busy ring is empty.
     static func serviceStore(_ d: Domain, _ x: XenDomainPages) {
@@ -297,7 +297,7 @@ enum Xen {
         GICv3.sendSGI(GICv3.kickSGI, toMPIDR: PerCPU.this.mpidr)
     }
 
-    static let storeServicesPerTrap = 1
+    static let storeServicesPerTrap = 4
 
     /// A kick (SGI) reached this CPU: serve what an earlier trap left queued.
     static func continueServices() {
@@ -319,8 +319,8 @@ enum Xen {
 /// XenHost and the XenStore are reachable only through it.
 struct XenLocked: ~Copyable {
     fileprivate init() {}
-    var host: XenHost { Xen.hostState }
-    var store: XenStore { Xen.storeState }
+    var host: XenHost { _read { yield Xen.hostState } }
+    var store: XenStore { _read { yield Xen.storeState } }
 }
 
 /// A ring page in hypervisor-owned memory shared with a guest: 32-bit indices with

@@ -10,6 +10,9 @@ struct XenBoard: XenPlatform {
     /// The domain whose vCPU is loaded on this CPU (hypercall caller, or the vCPU being
     /// switched in): guest virtual addresses are translated with its live stage 1.
     let current: Domain?
+    /// Physical count when the hypercall this platform serves began (nil: not a hypercall,
+    /// never preempted). Kept here rather than per CPU: the check is on the same CPU.
+    var since: UInt64? = nil
 
     // MARK: guest virtual memory (hypercall arguments)
 
@@ -196,7 +199,8 @@ struct XenBoard: XenPlatform {
     /// than that. Guest time: under icount the same instructions always preempt at the
     /// same point.
     func hypercallPreemptCheck() -> Bool {
-        read_cntpct_el0() &- PerCPU.this.hypercallStart > XenBoard.preemptAfterTicks
+        guard let t0 = since else { return false }
+        return read_cntpct_el0() &- t0 > XenBoard.preemptAfterTicks
     }
 
     static let preemptAfterNS: UInt64 = 20_000
