@@ -169,7 +169,7 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
     /// [input, input + size): break-before-make (invalid entry, TLB invalidation, new entry),
     /// so that no CPU ever walks two translations of one address at once (which the
     /// architecture calls a TLB conflict, and which may give a mix of both).
-    mutating func replaceValid(table: UInt64, index: Int, old: UInt64, new: UInt64, input: UInt64, size: UInt64) {
+    mutating func replaceValid(table: UInt64, index: Int, new: UInt64, input: UInt64, size: UInt64) {
         memory.writeEntry(table: table, index: index, 0)
         memory.invalidateTLB(root: root, regime: regime, input: input, size: size)
         if new != 0 { memory.writeEntry(table: table, index: index, new) }
@@ -198,7 +198,7 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
                         memory.writeEntry(table: next, index: j, (base + UInt64(j) * childSize) | attrs | type)
                     }
                     let bs = Self.blockSize(level: l)
-                    replaceValid(table: table, index: i, old: e, new: next | 3, input: va & ~(bs - 1), size: bs)
+                    replaceValid(table: table, index: i, new: next | 3, input: va & ~(bs - 1), size: bs)
                 } else {
                     memory.writeEntry(table: table, index: i, next | 3)
                 }
@@ -215,7 +215,7 @@ public struct TranslationTable<Memory: TranslationTableMemory> {
         } else if old != descriptor {
             // A valid leaf or table (everything below it) goes: break-before-make.
             let bs = Self.blockSize(level: level)
-            replaceValid(table: table, index: i, old: old, new: descriptor, input: va & ~(bs - 1), size: bs)
+            replaceValid(table: table, index: i, new: descriptor, input: va & ~(bs - 1), size: bs)
         }
     }
 

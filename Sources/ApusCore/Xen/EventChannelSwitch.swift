@@ -35,10 +35,7 @@ public struct EventChannelSwitch {
     /// Creates `id`'s table; false if the id is out of range or taken.
     public mutating func addDomain(_ id: XenDomainID, vcpus: Int, maxPort: UInt32 = EventChannelTable.defaultMaxPort,
                                    serviceEndpoint: Bool = false) -> Bool {
-        let i = Int(id)
-        guard i < tables.count, tables[i] == nil else { return false }
-        tables[i] = EventChannelTable(domain: id, vcpus: vcpus, maxPort: maxPort, serviceEndpoint: serviceEndpoint)
-        return true
+        install(EventChannelTable(domain: id, vcpus: vcpus, maxPort: maxPort, serviceEndpoint: serviceEndpoint))
     }
 
     /// Installs a table built outside the lock (XenHost.prepareDomain); false if the id is
@@ -295,7 +292,7 @@ public struct EventChannelSwitch {
 
     /// EVTCHNOP_reset / EVTCHNOP_reset_cont (`resuming`) for the caller itself: closes every
     /// port but 0 (peers become unbound). Resetting another domain needs it paused by a
-    /// controller; here that is -EINVAL (the hypervisor uses `resetDomain` directly).
+    /// controller; here that is -EINVAL (the hypervisor tears a domain down with XenHost.destroyStep).
     /// As Xen's evtchn_reset(), it asks `preempt` after every 64th port (not at the port a
     /// resumed reset starts from, so each call makes progress) and then returns true: the
     /// caller continues with EVTCHNOP_reset_cont. A new reset while one is in progress, or a
@@ -311,7 +308,9 @@ public struct EventChannelSwitch {
         if start == 0 { throw .EBUSY }
         tables[s]!.resetNext = start
         var p = start
-        while let t = tables[s], p < t.validPorts, t.activeCount > 0 {
+        // The table is read in place each round, not bound to a copy: closePort changes it,
+        // and a copy per port would make a reset quadratic in the domain's ports.
+        while let ports = tables[s]?.validPorts, p < ports, (tables[s]?.activeCount ?? 0) > 0 {
             try? closePort(domain: d, port: p, memory: memory)
             if p & 0x3F == 0 && p != start && preempt() {
                 tables[s]!.resetNext = p
@@ -321,16 +320,6 @@ public struct EventChannelSwitch {
         }
         tables[s]!.resetNext = 0
         return false
-    }
-
-    /// evtchn_reset() without permission checks.
-    public mutating func resetDomain<M: GuestPhysicalMemory>(_ id: XenDomainID, memory: M) {
-        guard let t = table(id) else { return }
-        var p: UInt32 = 1
-        while p < t.validPorts {
-            try? closePort(domain: id, port: p, memory: memory)
-            p += 1
-        }
     }
 
     /// SCHEDOP_poll's per-port check (`evtchn_port_poll`): 1 pending, 0 not, -EINVAL bad port.

@@ -58,10 +58,7 @@ public struct GrantTableSwitch {
 
     public mutating func addDomain(_ id: XenDomainID, maxFrames: UInt32 = GrantTable.defaultMaxFrames,
                                    maxMappings: UInt32 = GrantTable.defaultMaxMappings) -> Bool {
-        let i = Int(id)
-        guard i < tables.count, tables[i] == nil else { return false }
-        tables[i] = GrantTable(domain: id, maxFrames: maxFrames, maxMappings: maxMappings)
-        return true
+        install(GrantTable(domain: id, maxFrames: maxFrames, maxMappings: maxMappings))
     }
 
     /// Installs a table built outside the lock (XenHost.prepareDomain); false if the id is

@@ -110,6 +110,14 @@ extension XenHost {
 
     // MARK: destruction
 
+    /// The hot-path copies of slot `i` (XenHost's vcpuCounts, privilegedFlags,
+    /// hasRunstateArea): a dying or freed slot makes no hypercalls and has no privilege.
+    private func clearSlotCaches(_ i: Int) {
+        vcpuCounts[i] = 0
+        privilegedFlags[i] = false
+        hasRunstateArea[i] = false
+    }
+
     /// `d->is_dying = DOMDYING_dying`, in O(1): `id` stops making hypercalls and nothing new
     /// can be made with it (see above). False if there is no such domain or it is already dying.
     @discardableResult
@@ -117,9 +125,7 @@ extension XenHost {
         let i = Int(id)
         guard i < domains.count, domains[i] != nil, teardowns[i] == nil else { return false }
         teardowns[i] = XenTeardown()
-        vcpuCounts[i] = 0
-        privilegedFlags[i] = false
-        hasRunstateArea[i] = false
+        clearSlotCaches(i)
         events.markDying(id)
         grants.markDying(id)
         return true
@@ -203,9 +209,7 @@ extension XenHost {
                 grants.dropTable(id)
                 events.dropTable(id)
                 domains[i] = nil
-                vcpuCounts[i] = 0
-                privilegedFlags[i] = false
-                hasRunstateArea[i] = false
+                clearSlotCaches(i)
                 teardowns[i] = nil
                 lastDestroyStepUnits = spent + XenTeardownCost.release
                 return true

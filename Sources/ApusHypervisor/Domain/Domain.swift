@@ -125,7 +125,7 @@ final class Domain {
     func mayNeedFill(_ index: Int) -> Bool { vgicState.needsFill[index] }
 
     /// Guest physical → host physical for RAM, nil outside RAM. Arithmetic only: what is
-    /// read or written there goes through `populatedRAM` so that its blocks are zeroed first.
+    /// read or written there goes through `P2MLocked.populatedRAM` so that its pages are zeroed first.
     func translate(_ ipa: UInt64, length: UInt64) -> UInt64? {
         guard ipa >= GuestLayout.ram0Base, length <= ram.size,
               ipa - GuestLayout.ram0Base <= ram.size - length else { return nil }

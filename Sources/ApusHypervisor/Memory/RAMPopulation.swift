@@ -146,7 +146,7 @@ extension P2MLocked {
     func mapForeign(gfn: UInt64, host: UInt64, permissions: MemoryPermissions) -> Bool {
         guard gfn < 1 << 27 else { return false }                      // 39-bit IPA space
         let gpa = gfn << 12
-        if let b = settle(gpa), blocks.state(b) == .untouched { blocks.markPartial(b) }
+        replacingPage(gpa)
         do throws(TranslationError) {
             try p2m.map(input: gpa, output: host, size: RAMBlocks.pageSize, kind: .normal, permissions: permissions)
         } catch { return false }
@@ -158,10 +158,17 @@ extension P2MLocked {
     func unmap(gfn: UInt64) -> Bool {
         guard gfn < 1 << 27 else { return false }
         let gpa = gfn << 12
-        if let b = settle(gpa), blocks.state(b) == .untouched { blocks.markPartial(b) }
+        replacingPage(gpa)
         do throws(TranslationError) { try p2m.unmap(input: gpa, size: RAMBlocks.pageSize) } catch { return false }
         changed()
         return true
+    }
+
+    /// The page at `gpa` is about to stop being the domain's RAM: no CPU may be zeroing its
+    /// block, and untouched RAM around it goes partial (populated page by page) rather than
+    /// being mapped whole over it later.
+    private func replacingPage(_ gpa: UInt64) {
+        if let b = settle(gpa), blocks.state(b) == .untouched { blocks.markPartial(b) }
     }
 
     /// An existing mapping changed: the shared-page cache is stale. (TLBs are not: the
