@@ -49,8 +49,29 @@ void *memset(void *d, int c, size_t n) {
     return d;
 }
 
+// Unaligned loads and stores are fine once the MMU is on: EL2 runs with SCTLR_EL2.A clear
+// and RAM is Normal memory. Before that (the boot CPU's first steps) every access is to
+// Device memory, where they fault; apus_enable_mmu sets this flag.
+unsigned char apus_mmu_on;
+typedef uint32_t __attribute__((aligned(1), may_alias)) u32_any;
+typedef uint64_t __attribute__((aligned(1), may_alias)) u64_any;
+
 void *memcpy(void *d, const void *s, size_t n) {
     uint8_t *dp = d; const uint8_t *sp = s;
+    // Small copies (the tail of a value Swift moves, a few bytes of a hypercall result) are
+    // on the trap paths: two overlapping accesses instead of a byte loop.
+    if (n < 16 && apus_mmu_on) {
+        if (n >= 8) {
+            uint64_t a = *(const u64_any *)sp, b = *(const u64_any *)(sp + n - 8);
+            *(u64_any *)dp = a; *(u64_any *)(dp + n - 8) = b;
+        } else if (n >= 4) {
+            uint32_t a = *(const u32_any *)sp, b = *(const u32_any *)(sp + n - 4);
+            *(u32_any *)dp = a; *(u32_any *)(dp + n - 4) = b;
+        } else {
+            while (n--) *dp++ = *sp++;
+        }
+        return d;
+    }
     if ((((uint64_t)dp | (uint64_t)sp) & 7) == 0) {
         // 64 bytes a round for bulk copies (a domain's kernel and initrd at build and reboot).
         for (; n >= 64; n -= 64, dp += 64, sp += 64) {

@@ -116,6 +116,9 @@ apus_enable_mmu:
     orr     x3, x3, x4
     msr     sctlr_el2, x3
     isb
+    adrp    x5, apus_mmu_on                        // memcpy may now use unaligned accesses
+    mov     w6, #1
+    strb    w6, [x5, :lo12:apus_mmu_on]
     ret
 
     .global apus_cpu_boot_params

@@ -293,13 +293,13 @@ import Testing
             rig.host.hypercall(XenHypercallNumber.eventChannelOp, XenArguments(0xFFFF_0000_0000_0000 | UInt64(cmd), arg, 0, 0x33, 0x44),
                                caller: XenCaller(domain: 1, vcpu: 0), platform: rig.mem)
         }
-        #expect(call(EventChannelOp.reset) == XenHypercallResult(0, .restart(cont)))
+        #expect(call(EventChannelOp.reset) == XenHypercallResult.restart(cont))
         #expect(rig.host.events.table(1)?.activeCount == 200 - 64, "ports 1...64 closed")
         #expect(rig.state(2, p2) == .unbound(remote: 1))
         #expect(call(EventChannelOp.reset).result == XenErrno.EBUSY.result, "a reset is in progress")
-        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0, .restart(cont)))
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult.restart(cont))
         #expect(rig.host.events.table(1)?.activeCount == 200 - 128)
-        #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0, .restart(cont)))
+        #expect(call(EventChannelOp.resetCont) == XenHypercallResult.restart(cont))
         #expect(call(EventChannelOp.resetCont) == XenHypercallResult(0), "ports 193...200: done")
         #expect(rig.host.events.table(1)?.activeCount == 0)
         #expect(call(EventChannelOp.resetCont).result == XenErrno.EBUSY.result, "nothing left to continue")

@@ -120,6 +120,10 @@ final class FakeXen: XenPlatform {
         consoleCalls.append((cmd, count, buffer))
         return 0
     }
+    /// NOW() for the hypercall being made (XenRig.call's `now:`).
+    var clock: UInt64 = 0
+    func now() -> UInt64 { clock }
+
     func hypercallPreemptCheck() -> Bool {
         preemptChecks += 1
         return preemptWhen(preemptChecks)
@@ -153,7 +157,8 @@ struct XenRig {
     func call(_ nr: UInt64, _ x0: UInt64 = 0, _ x1: UInt64 = 0, _ x2: UInt64 = 0,
               dom: XenDomainID = 1, vcpu: UInt32 = 0, now: UInt64 = 0) -> XenHypercallResult {
         mem.current = dom
-        return host.hypercall(nr, XenArguments(x0, x1, x2), caller: XenCaller(domain: dom, vcpu: vcpu, now: now), platform: mem)
+        mem.clock = now
+        return host.hypercall(nr, XenArguments(x0, x1, x2), caller: XenCaller(domain: dom, vcpu: vcpu), platform: mem)
     }
 
     /// Writes `bytes` at the scratch VA of `dom` and calls with arg = that address.

@@ -87,10 +87,10 @@ import Testing
         rig.host.multicallBatch = 4
         let entries = (0..<10).map { _ in entry(XenHypercallNumber.xenVersion, [0]) }
         let r = run(entries)
-        #expect(r.action == .restart(XenArguments(XenMulticallTests.list + 4 * 64, 6)))
+        #expect(r == .restart(XenArguments(XenMulticallTests.list + 4 * 64, 6)))
         #expect(result(3) == 0x4_0011 && result(4) != 0x4_0011)
         let r2 = rig.call(XenHypercallNumber.multicall, XenMulticallTests.list + 4 * 64, 6)
-        #expect(r2.action == .restart(XenArguments(XenMulticallTests.list + 8 * 64, 2)))
+        #expect(r2 == .restart(XenArguments(XenMulticallTests.list + 8 * 64, 2)))
         let r3 = rig.call(XenHypercallNumber.multicall, XenMulticallTests.list + 8 * 64, 2)
         #expect(r3 == XenHypercallResult(0))
         for i in 0..<10 { #expect(result(i) == 0x4_0011) }
@@ -110,7 +110,7 @@ import Testing
             entry(XenHypercallNumber.xenVersion, [0]),
             entry(XenHypercallNumber.grantTableOp, [UInt64(GrantTableOp.unmapGrantRef), XenRig.scratch2, 3]),
         ])
-        #expect(r.action == .restart(XenArguments(XenMulticallTests.list + 64, 1)))
+        #expect(r == .restart(XenArguments(XenMulticallTests.list + 64, 1)))
         // The entry now describes the remaining work.
         let e = rig.mem.peek(1, XenMulticallTests.list + 64, 64)!
         #expect(XenBytes.u64(e, 0) == XenHypercallNumber.grantTableOp)
@@ -143,9 +143,9 @@ import Testing
         #expect(rig.host.domain(1)?.shuttingDown == true)
         #expect(result(0) == 0)
         #expect(rig.mem.u16(1, XenRig.scratch2 + 20) == 0, "the later entry did not run yet")
-        #expect(r.continuation == XenArguments(XenMulticallTests.list + 64, 1), "it runs when the vCPU comes back")
+        #expect(r.reissue == XenArguments(XenMulticallTests.list + 64, 1), "it runs when the vCPU comes back")
         let r2 = rig.call(XenHypercallNumber.multicall, XenMulticallTests.list + 64, 1)
-        #expect(r2.action == .restart(XenArguments(XenMulticallTests.list + 64, 1)))
+        #expect(r2 == .restart(XenArguments(XenMulticallTests.list + 64, 1)))
         #expect(rig.call(XenHypercallNumber.multicall, XenMulticallTests.list + 64, 1) == XenHypercallResult(0))
         #expect(Int16(bitPattern: rig.mem.u16(1, XenRig.scratch2 + 2 * 24 + 20)) == GrantStatus.badHandle)
     }

@@ -122,7 +122,7 @@ import Testing
             run.traps += 1
             rig.mem.current = 2
             run.final = rig.host.hypercall(number, a, caller: XenCaller(domain: 2, vcpu: 0), platform: rig.mem)
-            guard case .restart(let next) = run.final.action else { break }
+            guard let next = run.final.reissue else { break }
             a = next
         }
         return run
@@ -209,7 +209,7 @@ import Testing
             let r = rig.host.hypercall(XenHypercallNumber.grantTableOp, a, caller: XenCaller(domain: 2, vcpu: 0),
                                        platform: rig.mem)
             let next = XenArguments(UInt64(GrantTableOp.copy), copies + UInt64(done) * 40, UInt64(4 - done), 0x33, 0x44)
-            #expect(r.action == .restart(next), "after \(done) entries")
+            #expect(r == .restart(next), "after \(done) entries")
             a = next
         }
         let r = rig.host.hypercall(XenHypercallNumber.grantTableOp, a, caller: XenCaller(domain: 2, vcpu: 0),

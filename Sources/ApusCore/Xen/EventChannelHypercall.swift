@@ -2,6 +2,7 @@
 /// Structures are read whole from the guest (-EFAULT if unreadable), changed, and written
 /// back whole, as Xen's copy_from_guest / __copy_to_guest do.
 extension XenHost {
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func eventChannelOp<P: XenPlatform>(cmd: UInt32, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
         let me = caller.domain
         let privileged = isPrivileged(me)
@@ -126,6 +127,7 @@ extension XenHost {
 
     /// EVTCHNOP_reset and EVTCHNOP_reset_cont: preemptible, continued as Xen's
     /// hypercall_create_continuation(__HYPERVISOR_event_channel_op, "ih", EVTCHNOP_reset_cont, arg).
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func eventChannelReset<P: XenPlatform>(cmd: UInt32, arg: UInt64, caller: XenCaller, platform: P,
                                            original: XenArguments? = nil) -> XenHypercallResult {
         guard let b = platform.readStruct(arg, size: XenLayout.EvtchnReset.size) else {
@@ -138,7 +140,7 @@ extension XenHost {
                                         preempt: { platform.hypercallPreemptCheck() })
             guard more else { return XenHypercallResult(0) }
             let a = original ?? XenArguments(UInt64(cmd), arg)
-            return XenHypercallResult(0, .restart(XenArguments(UInt64(EventChannelOp.resetCont), arg, a.x2, a.x3, a.x4)))
+            return XenHypercallResult.restart(XenArguments(UInt64(EventChannelOp.resetCont), arg, a.x2, a.x3, a.x4))
         } catch { return XenHypercallResult(error.result) }
     }
 }

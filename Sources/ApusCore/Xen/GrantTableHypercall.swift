@@ -6,6 +6,7 @@
 /// cannot hold the CPU. (Xen checks between unmaps only every GNTTAB_UNMAP_BATCH_SIZE
 /// entries; checking more often changes nothing the guest sees.)
 extension XenHost {
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func grantTableOp<P: XenPlatform>(_ a: XenArguments, caller: XenCaller, platform: P) -> XenHypercallResult {
         let cmdFull = UInt32(truncatingIfNeeded: a.x0)
         let uop = a.x1
@@ -26,8 +27,8 @@ extension XenHost {
             var i: UInt32 = 0
             while i < count {
                 if i > 0 && (i == limit || platform.hypercallPreemptCheck()) {
-                    return XenHypercallResult(0, .restart(XenArguments(UInt64(cmdFull), uop &+ UInt64(i) &* UInt64(size),
-                                                                       UInt64(count - i), a.x3, a.x4)))
+                    return XenHypercallResult.restart(XenArguments(UInt64(cmdFull), uop &+ UInt64(i) &* UInt64(size),
+                                                                  UInt64(count - i), a.x3, a.x4))
                 }
                 if !body(uop &+ UInt64(i) &* UInt64(size)) { return efault }
                 i += 1

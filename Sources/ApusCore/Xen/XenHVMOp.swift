@@ -13,6 +13,7 @@ extension XenHost {
         }
     }
 
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func hvmOp<P: XenPlatform>(op: UInt64, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
         switch op {
         case HVMOp.setParam, HVMOp.getParam:

@@ -2,8 +2,8 @@
 /// hypercall entry point the trap handler calls for `hvc #0xEA1`.
 ///
 ///     let r = host.hypercall(x16, XenArguments(x0, x1, x2, x3, x4),
-///                            caller: XenCaller(domain: d, vcpu: v, now: ns), platform: p)
-///     if case .restart(let a) = r.action { x0...x4 = a; elr -= 4 } else { x0 = r.x0; act on r.action }
+///                            caller: XenCaller(domain: d, vcpu: v), platform: p)
+///     if let a = r.reissue { x0...x4 = a; elr -= 4 } else { x0 = r.x0 }; act on r.action
 ///
 /// Not thread-safe: the hypervisor serialises calls (one lock around the host is enough;
 /// the guest-shared words are updated with the platform's atomics).
@@ -103,7 +103,9 @@ public final class XenHost {
     func dispatch<P: XenPlatform>(_ number: UInt64, _ a: XenArguments, caller: XenCaller, platform: P,
                                   inMulticall: Bool) -> XenHypercallResult {
         // Hot path: no copy of the domain's state (its arrays would be retained and released
-        // on every hypercall), only its vCPU count.
+        // on every hypercall), only its vCPU count. Each hypercall's handler is kept out of
+        // line (@inline(never)), so this switch saves no registers it does not use and each
+        // handler writes its result in place: the null hypercall costs a few instructions.
         let slot = Int(caller.domain)
         // A dying domain has no vCPUs any more (beginDestroy): -ESRCH.
         guard slot < vcpuCounts.count, caller.vcpu < vcpuCounts[slot] else {
@@ -121,11 +123,9 @@ public final class XenHost {
             if int(a.x0) == XenVersionOp.version {
                 return XenHypercallResult(Int64(version.major) << 16 | Int64(version.minor & 0xFFFF))
             }
-            guard let me = domain(caller.domain) else { return XenHypercallResult(XenErrno.ESRCH.result) }
-            return XenHypercallResult(XenVersion.handle(cmd: int(a.x0), arg: a.x1, info: version,
-                                                        caller: me.versionCaller, memory: platform))
+            return XenHypercallResult(xenVersion(cmd: int(a.x0), arg: a.x1, caller: caller, platform: platform))
         case XenHypercallNumber.consoleIO:
-            return XenHypercallResult(platform.consoleIO(caller: caller, cmd: a.x0, count: a.x1, buffer: a.x2))
+            return XenHypercallResult(consoleIO(a, caller: caller, platform: platform))
         case XenHypercallNumber.grantTableOp:
             return grantTableOp(a, caller: caller, platform: platform)
         case XenHypercallNumber.vmAssist:
@@ -149,6 +149,17 @@ public final class XenHost {
             // domU cannot use here (platform_op, sysctl, domctl, dm_op, argo, hypfs, xsm).
             return XenHypercallResult(XenErrno.ENOSYS.result)
         }
+    }
+
+    @inline(never)   // out of `dispatch` (see there)
+    func xenVersion<P: XenPlatform>(cmd: UInt32, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
+        guard let me = domain(caller.domain) else { return XenErrno.ESRCH.result }
+        return XenVersion.handle(cmd: cmd, arg: arg, info: version, caller: me.versionCaller, memory: platform)
+    }
+
+    @inline(never)   // out of `dispatch` (see there)
+    func consoleIO<P: XenPlatform>(_ a: XenArguments, caller: XenCaller, platform: P) -> Int64 {
+        platform.consoleIO(caller: caller, cmd: a.x0, count: a.x1, buffer: a.x2)
     }
 
     // MARK: Xen pages in a guest's p2m

@@ -1,6 +1,7 @@
 /// memory_op (hypercall 12): XENMEM_add_to_physmap for the pages Xen owns on Arm
 /// (xen/common/memory.c, xen/arch/arm/mm.c xenmem_add_to_physmap_one). Other sub-ops: -ENOSYS.
 extension XenHost {
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func memoryOp<P: XenPlatform>(cmd: UInt64, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
         let op = UInt32(truncatingIfNeeded: cmd & MemoryOp.commandMask)
         let startExtent = cmd >> MemoryOp.extentShift

@@ -18,6 +18,7 @@
 /// so no action is lost to a later entry and no entry runs after the vCPU should have
 /// stopped.
 extension XenHost {
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func multicall<P: XenPlatform>(_ a: XenArguments, caller: XenCaller, platform: P) -> XenHypercallResult {
         typealias L = XenLayout.MulticallEntry
         let list = a.x0
@@ -32,7 +33,7 @@ extension XenHost {
 
         while i < count {
             if i > 0 && (i % batch == 0 || platform.hypercallPreemptCheck()) {
-                return XenHypercallResult(0, .restart(rest(at: i)))
+                return .restart(rest(at: i))
             }
             let entry = list &+ UInt64(i) &* UInt64(L.size)
             guard let b = platform.readStruct(entry, size: L.size) else {
@@ -47,13 +48,13 @@ extension XenHost {
                 sub = dispatch(op, XenArguments(arg(0), arg(1), arg(2), arg(3), arg(4)),
                                caller: caller, platform: platform, inMulticall: true)
             }
-            if case .restart(let next) = sub.action {
+            if let next = sub.reissue {
                 var e = b
                 for (n, v) in [next.x0, next.x1, next.x2, next.x3, next.x4].enumerated() {
                     XenBytes.put64(&e, L.args + 8 * n, v)
                 }
                 guard platform.write(entry, e) else { return XenHypercallResult(XenErrno.EFAULT.result) }
-                return XenHypercallResult(0, .restart(rest(at: i)))
+                return .restart(rest(at: i))
             }
             guard platform.writeU64(entry &+ UInt64(L.result), sub.x0) else {
                 // The sub-call's action still stands (its state change happened).

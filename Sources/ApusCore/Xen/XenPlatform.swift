@@ -40,6 +40,10 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
     /// with a continuation exactly as Xen's would. Default: never (the fixed batch limits
     /// `XenHost.multicallBatch` and `grantBatch` still bound a trap).
     func hypercallPreemptCheck() -> Bool
+
+    /// The hypervisor's monotonic time in ns (Xen's NOW()). Asked only by the few hypercalls
+    /// that need it, not read on every hypercall.
+    func now() -> UInt64
 }
 
 extension XenPlatform {
@@ -52,17 +56,14 @@ public enum XenSharedPage: Equatable, Sendable {
     case grantFrame(UInt32)
 }
 
-/// Who makes a hypercall, and when.
+/// Who makes a hypercall (the time, when a hypercall needs it, is `XenPlatform.now()`).
 public struct XenCaller: Equatable, Sendable {
     public var domain: XenDomainID
     public var vcpu: UInt32
-    /// The hypervisor's monotonic time in ns (Xen's NOW()).
-    public var now: UInt64
 
-    public init(domain: XenDomainID, vcpu: UInt32, now: UInt64 = 0) {
+    public init(domain: XenDomainID, vcpu: UInt32) {
         self.domain = domain
         self.vcpu = vcpu
-        self.now = now
     }
 }
 
@@ -74,7 +75,8 @@ public struct XenArguments: Equatable, Sendable {
     }
 }
 
-/// What the hypervisor must do with the calling vCPU after writing the result to x0.
+/// What the hypervisor must do with the calling vCPU after writing the result to x0 (or
+/// the registers of a reissue, XenHypercallResult.reissue).
 public enum XenAction: Equatable, Sendable {
     case none
     /// SCHEDOP_yield: let another vCPU run.
@@ -89,34 +91,34 @@ public enum XenAction: Equatable, Sendable {
     /// Stop all vCPUs of `domain` for `reason` (SHUTDOWN_*: 0 poweroff, 1 reboot, 2 suspend,
     /// 3 crash, 4 watchdog, 5 soft reset).
     case shutdown(domain: XenDomainID, reason: UInt8)
-    /// Preempted: do not write x0; set x0-x4 to these and rewind the PC by 4 so the guest
-    /// issues the hypercall again (Xen's hypercall_create_continuation on Arm).
-    case restart(XenArguments)
 }
 
+/// A hypercall's outcome. Small on purpose: it is returned on every hypercall, and the
+/// null hypercall's cost is mostly the moving of this value.
 public struct XenHypercallResult: Equatable, Sendable {
-    /// x0 (a negative errno on failure); ignore for `.restart` and when `continuation` is set.
+    /// x0 (a negative errno on failure); ignored when `reissue` is set.
     public var result: Int64
     public var action: XenAction
-    /// Set only with `.yield`, `.block`, `.poll` or `.shutdown`, by a multicall whose entry
-    /// asked for that action before the last entry: the multicall stops there (in Xen the
-    /// action raises SCHEDULE_SOFTIRQ, so the next entry's hypercall_preempt_check() is
-    /// true) and continues with the remaining entries. The hypervisor sets x0-x4 to these
-    /// (x0 is not the result) and rewinds the PC by 4, as for `.restart`, and then performs
-    /// the action: the guest issues the rest of the multicall when the vCPU runs again.
-    public var continuation: XenArguments?
+    /// Set when the guest must issue the hypercall again: the hypervisor sets x0-x4 to these
+    /// (x0 is not the result), rewinds the PC by 4, and then performs `action` (Xen's
+    /// hypercall_create_continuation on Arm). Two cases:
+    /// - preempted (`.restart`, action `.none`): a long multicall, grant batch or
+    ///   EVTCHNOP_reset stopped after its budget, to go on at the next trap;
+    /// - a multicall whose entry asked for `.yield`, `.block`, `.poll` or `.shutdown` before
+    ///   the last entry: it stops there (in Xen the action raises SCHEDULE_SOFTIRQ, so the
+    ///   next entry's hypercall_preempt_check() is true) and the guest issues the remaining
+    ///   entries when the vCPU runs again.
+    public var reissue: XenArguments?
 
     public init(_ result: Int64, _ action: XenAction = .none, continuation: XenArguments? = nil) {
         self.result = result
         self.action = action
-        self.continuation = continuation
+        self.reissue = continuation
     }
 
-    /// The registers the guest must see again, if the hypercall is to be reissued: the
-    /// `.restart` arguments or the continuation carried with an action.
-    public var reissue: XenArguments? {
-        if case .restart(let a) = action { return a }
-        return continuation
+    /// Preempted: reissue with `next` (x0-x4), no action.
+    public static func restart(_ next: XenArguments) -> XenHypercallResult {
+        XenHypercallResult(0, .none, continuation: next)
     }
 
     /// x0 as the register value.

@@ -2,6 +2,7 @@
 /// (xen/common/sched/core.c do_sched_op / do_poll, xen/common/domain.c domain_shutdown /
 /// do_vm_assist).
 extension XenHost {
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func schedOp<P: XenPlatform>(cmd: UInt32, arg: UInt64, caller: XenCaller, platform: P) -> XenHypercallResult {
         func r(_ v: Int64, _ a: XenAction = .none) -> XenHypercallResult { XenHypercallResult(v, a) }
         let efault = r(XenErrno.EFAULT.result)
@@ -87,6 +88,7 @@ extension XenHost {
         }
     }
 
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func vmAssist(cmd: UInt32, type: UInt32, caller: XenCaller) -> Int64 {
         guard type < 64, VMAssist.validMaskArm & (1 << UInt64(type)) != 0 else { return XenErrno.EINVAL.result }
         let bit = UInt64(1) << UInt64(type)

@@ -2,6 +2,7 @@
 /// VCPUOP_register_runstate_memory_area; everything else -EINVAL (xen/arch/arm/domain.c
 /// do_vcpu_op, xen/common/domain.c map_vcpu_info / common_vcpu_op).
 extension XenHost {
+    @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func vcpuOp<P: XenPlatform>(cmd: UInt32, vcpu: UInt32, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
         guard let d = domain(caller.domain), d.hasVCPU(vcpu) else { return XenErrno.ENOENT.result }
         switch cmd {
@@ -24,7 +25,7 @@ extension XenHost {
             if area != 0 {
                 // Written at once (plain copy, faults ignored): the caller's own state as is,
                 // another vCPU's with the time in its current state added.
-                let rs = vcpu == caller.vcpu ? d.runstate[Int(vcpu)] : d.runstate[Int(vcpu)].snapshot(at: caller.now)
+                let rs = vcpu == caller.vcpu ? d.runstate[Int(vcpu)] : d.runstate[Int(vcpu)].snapshot(at: platform.now())
                 _ = platform.write(area, rs.encoded())
             }
             return 0

@@ -184,7 +184,7 @@ enum Scheduler {
     /// SCHEDOP_poll). Returns false (keep running) when something is already pending.
     static func blockInWFI(_ v: VCPU, _ d: Domain, frame: UnsafeMutablePointer<apus_frame>, cpu: PerCPU,
                            deadline: UInt64? = nil) -> Bool {
-        if d.withLock({ held in held.vgic.hasDeliverable(vcpu: v.index) }) { return false }
+        if d.withLock({ held in held.withVGIC { $0.hasDeliverable(vcpu: v.index) } }) { return false }
         for n in 0..<v.lrs.count {
             let s = ListRegister(raw: v.lrs[n]).state
             if s == .pending || s == .pendingActive { return false }
@@ -258,7 +258,7 @@ enum Scheduler {
             let d = v.domain
             // The wake may be a SCHEDOP_poll timeout or the physical timer, not the virtual timer.
             if v.el1.cntvCtl & 3 == 1, v.el1.cntvCval <= t {
-                _ = d.withLock { held in held.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) }
+                _ = d.withLock { held in held.withVGIC { $0.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } }
             }
             PhysicalTimer.check(v, d, count: t)
             kick(v)
@@ -289,7 +289,7 @@ enum ListRegisters {
         }
         guard moved else { return }
         let others: UInt64 = d.withLock { held in
-            held.vgic.sync(vcpu: v.index, lrs: &v.lrs)
+            held.withVGIC { $0.sync(vcpu: v.index, lrs: &v.lrs) }
             return takeCrossKicks(held)
         }
         writeChanged(v)
@@ -309,9 +309,11 @@ enum ListRegisters {
     /// vCPUs the vGIC marked for a refill on behalf of this one (an SPI routed to another
     /// vCPU came back from our list registers).
     static func takeCrossKicks(_ held: borrowing DomainLocked) -> UInt64 {
-        let k = held.vgic.crossKicks
-        held.vgic.crossKicks = 0
-        return k
+        held.withVGIC { vgic in
+            let k = vgic.crossKicks
+            vgic.crossKicks = 0
+            return k
+        }
     }
 
     @inline(__always)
@@ -329,10 +331,15 @@ enum ListRegisters {
     /// most one list register still valid). Not NPIE: with every list register holding
     /// an active interrupt the guest has not finished, "no pending entry" would hold
     /// at once and forever, and a guest could keep the CPU in maintenance interrupts.
+    @inline(__always)       // on every return to a guest: the usual "nothing to load" costs a test
     static func fill(_ v: VCPU, _ d: Domain) {
-        guard d.mayNeedFill(v.index) else { return }
+        if d.mayNeedFill(v.index) { refill(v, d) }
+    }
+
+    @inline(never)
+    private static func refill(_ v: VCPU, _ d: Domain) {
         let (more, others): (Bool, UInt64) = d.withLock { held in
-            (held.vgic.fill(vcpu: v.index, lrs: &v.lrs), takeCrossKicks(held))
+            (held.withVGIC { $0.fill(vcpu: v.index, lrs: &v.lrs) }, takeCrossKicks(held))
         }
         writeChanged(v)
         write_ich_hcr_el2(more ? (1 | (1 << 1)) : 1)

@@ -13,7 +13,7 @@ enum Interrupts {
     /// From a guest: the virtual timer's interrupt goes to `v`, the vCPU the trap came from
     /// (passed down, not looked up again).
     static func handlePending(cpu: PerCPU, _ v: VCPU, _ d: Domain) {
-        handlePending(cpu: cpu) { _ = d.withLock { held in held.vgic.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } }
+        handlePending(cpu: cpu) { _ = d.withLock { held in held.withVGIC { $0.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } } }
     }
 
     @inline(__always)
@@ -110,7 +110,7 @@ enum DebugKeys {
         case 0x69:                                              // i
             for d in Hypervisor.domains {
                 for v in d.vcpus {
-                    let pending = d.withLock { held in held.vgic.deliverable(vcpu: v.index) }
+                    let pending = d.withLock { held in held.withVGIC { $0.deliverable(vcpu: v.index) } }
                     Log.line {
                         Log.put("d"); Log.dec(d.id); Log.put("v"); Log.dec(v.index)
                         Log.put(d.mayNeedFill(v.index) ? " needs-fill" : " filled")

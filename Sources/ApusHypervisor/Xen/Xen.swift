@@ -9,6 +9,9 @@ import ApusCore
 enum Xen {
     /// Guarded by `lock`, reached only through `locked` (XenLocked).
     nonisolated(unsafe) fileprivate static var hostState: XenHost! = nil
+    /// The same XenHost, never released: the hypercall path calls it through a guaranteed
+    /// reference (`XenLocked.withHost`) instead of retaining and releasing it every time.
+    nonisolated(unsafe) fileprivate static var hostRef: Unmanaged<XenHost>? = nil
     nonisolated(unsafe) fileprivate static var storeState: XenStore! = nil
     nonisolated(unsafe) fileprivate static var lock: UInt32 = 0
     /// Service ports (domain 0) signalled while `lock` was held; drained after it is dropped.
@@ -34,6 +37,7 @@ enum Xen {
         svc.privileged = true
         h.createDomain(serviceDomain, svc, now: nowNS)
         hostState = h
+        hostRef = Unmanaged.passRetained(h)
         // One service call's work is one hold of the Xen lock (XenStore's work units are
         // bytes compared, copied or moved: a few instructions each).
         var limits = XenStoreLimits()
@@ -175,11 +179,13 @@ enum Xen {
 
     /// `hvc #0xEA1`: number in x16, arguments in x0-x4, result in x0.
     static func hypercall(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
-        let caller = XenCaller(domain: XenDomainID(d.id), vcpu: UInt32(v.index), now: nowNS)
+        let caller = XenCaller(domain: XenDomainID(d.id), vcpu: UInt32(v.index))
         let args = XenArguments(frame.x(0), frame.x(1), frame.x(2), frame.x(3), frame.x(4))
         let t0 = read_cntpct_el0()
-        let r = locked { x in x.host.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d, since: t0)) }
-        runServices()
+        let r = locked { x in
+            x.withHost { h in h.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d, since: t0)) }
+        }
+        if serviceQueued { runServices() }
         if let a = r.reissue {
             // Preempted (a long multicall or grant batch), or a multicall that stopped at an
             // entry's action: the guest issues it again for the rest, after that action.
@@ -190,7 +196,7 @@ enum Xen {
             frame.setX(0, r.x0)
         }
         switch r.action {
-        case .none, .restart:
+        case .none:
             break
         case .yield:
             let cpu = PerCPU.this
@@ -320,6 +326,9 @@ enum Xen {
 struct XenLocked: ~Copyable {
     fileprivate init() {}
     var host: XenHost { _read { yield Xen.hostState } }
+    /// `host` for the hot paths: no retain and release around the call.
+    @inline(__always)
+    func withHost<R>(_ body: (XenHost) -> R) -> R { Xen.hostRef.unsafelyUnwrapped._withUnsafeGuaranteedRef(body) }
     var store: XenStore { _read { yield Xen.storeState } }
 }
 

@@ -134,7 +134,7 @@ struct XenBoard: XenPlatform {
         if let port = event.servicePort { Xen.queueService(port: port) }
         guard let d = Hypervisor.domain(Int(event.domain)) else { return }
         if event.upcall, Int(event.vcpu) < d.vcpus.count {
-            _ = d.withLock { held in held.vgic.raise(GuestLayout.eventChannelPPI, vcpu: Int(event.vcpu)) }
+            _ = d.withLock { held in held.withVGIC { $0.raise(GuestLayout.eventChannelPPI, vcpu: Int(event.vcpu)) } }
             Scheduler.kick(d.vcpus[Int(event.vcpu)])
         }
         for w in event.wake where Int(w) < d.vcpus.count { Scheduler.kick(d.vcpus[Int(w)]) }
@@ -198,6 +198,8 @@ struct XenBoard: XenPlatform {
     /// so that other CPUs waiting for the lock, and this CPU's interrupts, wait no longer
     /// than that. Guest time: under icount the same instructions always preempt at the
     /// same point.
+    func now() -> UInt64 { Xen.nowNS }
+
     func hypercallPreemptCheck() -> Bool {
         guard let t0 = since else { return false }
         return read_cntpct_el0() &- t0 > XenBoard.preemptAfterTicks
