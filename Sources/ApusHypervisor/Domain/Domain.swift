@@ -102,7 +102,7 @@ final class Domain {
     @inline(__always)
     func withP2M<R>(_ body: (borrowing P2MLocked) -> R) -> R {
         apus_spin_lock(&p2mLock)
-        p2mHeldSince = read_cntpct_el0()
+        p2mHeldSince = Latency.stamp()
         let r = body(P2MLocked(self))
         Latency.held(.p2m, since: p2mHeldSince)
         apus_spin_unlock(&p2mLock)
@@ -114,7 +114,7 @@ final class Domain {
     @inline(__always)
     func withLock<R>(_ body: (borrowing DomainLocked) -> R) -> R {
         apus_spin_lock(&lock)
-        let t0 = read_cntpct_el0()
+        let t0 = Latency.stamp()
         let r = body(DomainLocked(self))
         Latency.held(.domain, since: t0)
         apus_spin_unlock(&lock)
@@ -223,7 +223,7 @@ struct P2MLocked: ~Copyable {
         apus_spin_unlock(&domain.p2mLock)
         body()
         apus_spin_lock(&domain.p2mLock)
-        domain.p2mHeldSince = read_cntpct_el0()
+        domain.p2mHeldSince = Latency.stamp()
     }
 }
 

@@ -43,7 +43,7 @@ enum Log {
     static func withConsole(_ body: (inout ConsoleMux, inout UARTSink) -> Void) {
         apus_spin_lock(&Hypervisor.consoleLock)
         apus_spin_lock(&PhysicalUART.lock)
-        let t0 = read_cntpct_el0()
+        let t0 = Latency.stamp()
         var uart = UARTSink()
         body(&Hypervisor.console, &uart)
         Latency.held(.console, since: t0)

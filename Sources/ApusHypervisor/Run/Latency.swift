@@ -7,7 +7,22 @@ import ApusCore
 /// running maxima in physical-counter ticks and printed whenever a domain ends
 /// (`TrapKind.report`), where `apus bench` reads them. Updated without a lock: a lost
 /// update between two CPUs loses at most one sample of a maximum.
+///
+/// A build option, as Xen's CONFIG_LOCK_PROFILE is: compiled in only with
+/// `-D APUS_LOCK_PROFILE` (`apus build --lock-profile`, and the image `apus bench` builds for
+/// its hostile part). In the ordinary image every call here is empty, so the trap paths
+/// pay nothing for it (the counter reads and maxima cost about 8% of a null hypercall).
 enum Latency {
+    #if APUS_LOCK_PROFILE
+    static let enabled = true
+    #else
+    static let enabled = false
+    #endif
+
+    /// The counter at the start of a lock hold (0 when profiling is not built in).
+    @inline(__always)
+    static func stamp() -> UInt64 { enabled ? read_cntpct_el0() : 0 }
+
     /// One maximum per lock, in the order of the lock-order table (docs/architecture.md).
     enum Lock: Int { case state, xen, p2m, domain, scheduler, console }
     static let lockNames: [StaticString] = ["state", "xen", "p2m", "domain", "scheduler", "console"]
@@ -32,6 +47,7 @@ enum Latency {
     /// `lock` is a constant at every call site: the switch folds away.
     @inline(__always)
     static func held(_ lock: Lock, since t0: UInt64) {
+        guard enabled else { return }
         let d = read_cntpct_el0() &- t0
         switch lock {
         case .state: if d > longestState { longestState = d }
@@ -45,12 +61,12 @@ enum Latency {
 
     /// This CPU starts running hypervisor code (a trap from a guest, a wake from idle).
     @inline(__always)
-    static func el2Begins(_ cpu: PerCPU) { cpu.el2Since = read_cntpct_el0() }
+    static func el2Begins(_ cpu: PerCPU) { if enabled { cpu.el2Since = read_cntpct_el0() } }
 
     /// ... and stops (enters a guest, or waits in WFI).
     @inline(__always)
     static func el2Ends(_ cpu: PerCPU) {
-        guard cpu.el2Since != 0 else { return }
+        guard enabled, cpu.el2Since != 0 else { return }
         let d = read_cntpct_el0() &- cpu.el2Since
         cpu.el2Since = 0
         if d > longestEL2 { longestEL2 = d }
@@ -58,6 +74,7 @@ enum Latency {
 
     /// "(XEN) Apus: longest lock hold ns: state N xen N ...; longest at EL2 N ns".
     static func report() {
+        guard enabled else { return }
         let raw = [longestState, longestXen, longestP2M, longestDomain, longestScheduler, longestConsole]
         var holds = InlineArray<6, UInt64>(repeating: 0)
         for i in 0..<6 { holds[i] = Xen.ticksToNS(raw[i]) }

@@ -75,7 +75,7 @@ enum Hypervisor {
     @inline(__always)
     static func withStateLock<R>(_ body: (borrowing StateLocked) -> R) -> R {
         apus_spin_lock(&stateLock)
-        let t0 = read_cntpct_el0()
+        let t0 = Latency.stamp()
         let r = body(StateLocked())
         Latency.held(.state, since: t0)
         apus_spin_unlock(&stateLock)

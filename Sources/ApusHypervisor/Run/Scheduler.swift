@@ -18,7 +18,7 @@ enum Scheduler {
     @inline(__always)
     static func locked<R>(_ body: () -> R) -> R {
         apus_spin_lock(&lock)
-        let t0 = read_cntpct_el0()
+        let t0 = Latency.stamp()
         let r = body()
         Latency.held(.scheduler, since: t0)
         apus_spin_unlock(&lock)

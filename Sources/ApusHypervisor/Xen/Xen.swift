@@ -55,7 +55,7 @@ enum Xen {
     @inline(__always)
     static func locked<R>(_ body: (borrowing XenLocked) -> R) -> R {
         apus_spin_lock(&lock)
-        let t0 = read_cntpct_el0()
+        let t0 = Latency.stamp()
         let r = body(XenLocked())
         Latency.held(.xen, since: t0)
         apus_spin_unlock(&lock)

@@ -29,7 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Runs of each Linux boot setup, taken in turn across setups; the run with the median wall time is reported (guest times under icount repeat exactly, wall times vary with the host's load).")
     var runs = 3
 
-    @Option(help: ArgumentHelp("Use this hypervisor image (flat or ELF) instead of building one.", valueName: "file"))
+    @Option(help: ArgumentHelp("Use this hypervisor image (flat or ELF) instead of building one (for every part: the hostile part's lock figures then need an image built with `apus build --lock-profile`).", valueName: "file"))
     var image: String?
 
     @Option(help: ArgumentHelp("Build the bare-metal guests into this folder (default .cache/bench/guests).", valueName: "dir"))
@@ -128,8 +128,18 @@ struct BenchCommand: ParsableCommand {
                 let g = BareMetalSetups(setups: setups, guests: dir)
                 if parts.contains("micro") { micro = try runMicro(g, log: log) }
                 if parts.contains("hostile") {
-                    hostile = try runHostile(g, log: log)
-                    (locks, lockNotes) = try runLockFigures(g, log: log)
+                    // Lock figures need lock profiling compiled in: an image of its own, so the
+                    // other parts measure the ordinary one.
+                    var profiled = g
+                    if image == nil {
+                        log("[bench] building the image with lock profiling (apus build --lock-profile)…")
+                        var build = ImageBuild(root: root)
+                        build.lockProfile = true
+                        try build.run(quiet: true, guests: false)
+                        profiled.setups.image = build.imagePath
+                    }
+                    hostile = try runHostile(profiled, log: log)
+                    (locks, lockNotes) = try runLockFigures(profiled, log: log)
                 }
                 if parts.contains("neighbour") { neighbour = try runNeighbour(g, log: log) }
             }

@@ -4,8 +4,14 @@ import Foundation
 struct ImageBuild {
     let root: String
 
+    /// With Apus's lock profiling compiled in (`-D APUS_LOCK_PROFILE`, Latency.swift): the
+    /// image prints its longest lock holds and EL2 stretches, at a cost on every trap. Built in
+    /// a scratch folder of its own, so the ordinary image is not rebuilt after it.
+    var lockProfile = false
+
     static let scratch = ".build-image"
-    var elfPath: String { root + "/" + ImageBuild.scratch + "/aarch64-none-none-elf/release/ApusHypervisor" }
+    var scratchDirectory: String { lockProfile ? ".build-image-profile" : ImageBuild.scratch }
+    var elfPath: String { root + "/" + scratchDirectory + "/aarch64-none-none-elf/release/ApusHypervisor" }
     /// The flat image QEMU boots: an arm64 Linux `Image` (start.S has the header), so that `-kernel`
     /// enters it with the DTB's address in x0 as it does for Linux and Xen. Given the ELF instead,
     /// QEMU would load it at its link address but pass no DTB.
@@ -29,7 +35,8 @@ struct ImageBuild {
                   "--product", "ApusHypervisor",
                   // Whole-program LTO across ApusCore, AArch64 and the image: about a sixth
                   // smaller and a tenth fewer instructions on the trap paths.
-                  "--experimental-lto-mode=full", "--scratch-path", ImageBuild.scratch],
+                  "--experimental-lto-mode=full", "--scratch-path", scratchDirectory]
+                    + (lockProfile ? ["-Xswiftc", "-DAPUS_LOCK_PROFILE"] : []),
                  env: env, quiet: quiet)
         let toolchain = (swift as NSString).deletingLastPathComponent
         let objcopy = existing(toolchain + "/llvm-objcopy") ?? "llvm-objcopy"
