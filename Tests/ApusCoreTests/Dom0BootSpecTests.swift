@@ -104,6 +104,15 @@ private typealias F = Dom0Fixtures
         }
     }
 
+    @Test func errorLinesForTheHostTool() {
+        #expect(Dom0BootError.noKernel.message
+                == "dom0: no dom0 kernel (a multiboot,kernel module under /chosen outside any xen,domain node)")
+        #expect(Dom0BootError.memoryTooLarge(requested: 2 << 30, available: 896 << 20).message
+                == "dom0: dom0_mem is 2048 MiB but only 896 MiB of RAM are free")
+        #expect(Dom0BootError.overlappingModules(F.text("/chosen/module@4a000000"), F.text("/chosen/domU1/module@4c000000")).message
+                == "dom0: boot modules /chosen/module@4a000000 and /chosen/domU1/module@4c000000 overlap")
+    }
+
     @Test func dom0MemSyntax() throws {
         func mem(_ v: String) throws(Dom0BootError) -> Dom0MemoryRequest {
             try XenCommandLine.parse(Array("dom0_mem=\(v)".utf8)).dom0Memory

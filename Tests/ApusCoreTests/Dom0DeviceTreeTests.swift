@@ -195,6 +195,20 @@ private typealias F = Dom0Fixtures
         let hw = try Self.build(host: Self.hostWith(bus))
         #expect(hw.mmio.contains(PhysicalRange(base: 0x0C00_2000, size: 0x100)))
         #expect(hw.spis.contains(Dom0SPI(intid: 132, edgeTriggered: true)))
+        // interrupts-extended: the GIC's entry is routed, the other controller's (2 cells) is
+        // not Xen's to route; a phandle that is no interrupt controller (the GPIO block has
+        // no #interrupt-cells) ends the list.
+        var host = F.standardBoot()
+        host.root.children.append(DTNode(name: "intc2", properties: [
+            .empty("interrupt-controller"), .u32("#interrupt-cells", 2), .u32("phandle", 0x9000),
+        ]))
+        var ext = Self.device("widget@9100000", reg: [0, 0x0910_0000, 0, 0x1000])
+        ext.properties.append(.cells("interrupts-extended", [0x9000, 3, 0, 0x8003, 0, 101, 4, 0x8005, 0x8003, 0, 102, 4]))
+        host.root.children.append(ext)
+        let e = try Self.build(host: host)
+        #expect(e.spis.contains(Dom0SPI(intid: 133, edgeTriggered: false)))
+        #expect(!e.spis.contains { $0.intid == 134 })
+        #expect(e.spis.count == 32 + 2 + 4 + 1)
     }
 
     @Test func badInputs() throws {

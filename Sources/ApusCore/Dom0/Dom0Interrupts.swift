@@ -36,7 +36,8 @@ struct InterruptControllers {
         tree.root.forEachNode { _, node, _ in
             guard let p = node.phandle else { return }
             // #address-cells of an interrupt parent defaults to 0 in interrupt-map (Linux, spec 2.4.3).
-            let ic = Int(node.property("#interrupt-cells")?.u32() ?? 0)
+            // No #interrupt-cells: not an interrupt parent; a specifier naming it ends the walk.
+            let ic = node.property("#interrupt-cells")?.u32().map { Int($0) } ?? -1
             let ac = Int(node.property("#address-cells")?.u32() ?? 0)
             list.append((p, ic, ac))
         }
