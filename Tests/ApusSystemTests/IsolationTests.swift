@@ -147,6 +147,39 @@ import Testing
         #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
     }
 
+    /// Class (m) with el0irq=8: before each EL0 round trip the virtual timer is armed 0-7 ticks
+    /// ahead, so that under icount its interrupt lands on every instruction of the way into EL0
+    /// and back. Finding (issue 10): hostile's hp_el0 wrote ELR_EL1 and SPSR_EL1 with interrupts
+    /// unmasked at EL1; an interrupt taken before its ERET left ELR_EL1 at the interrupted
+    /// instruction, so the ERET ran hp_el0's own MSR SPSR_EL1 at EL0 (EC 0x0, ELR 0x4000e9c8: the
+    /// "EL0 load outside RAM injected as EC 0") or returned to itself at EL1 forever (the hostile
+    /// that made no progress). A guest bug, not the hypervisor's: Apus injected the data abort
+    /// right. Deterministic under icount; one vCPU, no neighbour.
+    @Test func anInterruptOnTheWayIntoEL0LeavesTheRoundTripIntact() throws {
+        let r = try SystemHarness.run([("el0irq.cfg", """
+        name = "el0irq"
+        memory = 64
+        vcpus = 1
+        kernel = "\(SystemHarness.guestImage("hostile"))"
+        extra = "ops=5000 more=100 classes=0x40 el0irq=8"
+        """)], arguments: ["--icount"], timeout: 60)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        let h = r.domainLines(1)
+        #expect(h.contains("TEST PASS hostile"), "\(h.filter { $0.contains("FAIL") }.prefix(3))")
+        // Every trip had a timer interrupt on its way, and each of them reached the guest.
+        let m = h.last { $0.hasPrefix("hostile: (l) ") } ?? ""
+        let irqs = h.last { $0.hasPrefix("hostile: totals: irqs on vCPU0 ") } ?? ""
+        let trips = Self.number(before: " at EL0", in: m), vtimer = Self.number(before: " vtimer", in: irqs)
+        #expect(trips > 1000 && vtimer >= trips, "\(m) / \(irqs)")
+    }
+
+    /// The decimal number that ends right before `marker` in `line` (0 when there is none).
+    static func number(before marker: String, in line: String) -> Int {
+        guard let r = line.range(of: marker) else { return 0 }
+        let digits = line[..<r.lowerBound].reversed().prefix { $0.isNumber }
+        return Int(String(digits.reversed())) ?? 0
+    }
+
     static func walker(classes: String) throws -> SystemHarness.Run {
         try SystemHarness.run([("walker.cfg", """
         name = "walker"

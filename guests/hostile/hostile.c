@@ -57,7 +57,7 @@
  *
  * /chosen/bootargs options: seed=0x... (default 0x5eed0f1057113e00), ops=N (default 100000),
  * strict=1, xenabi=PCT (default 0), more=PCT (default 0), classes=MASK (default 0x1ff),
- * peer=DOMID, life_ms=MS, lifeact=MASK (default 7); see classes.h.
+ * peer=DOMID, life_ms=MS, lifeact=MASK (default 7), el0irq=N (default 0); see classes.h.
  */
 #include "guest.h"
 #include "fdt_extra.h"
@@ -1544,6 +1544,7 @@ int main(u64 dtb)
     fdtx_bootarg_u64(args, "peer", &opt_peer);
     fdtx_bootarg_u64(args, "life_ms", &opt_life_ms);
     fdtx_bootarg_u64(args, "lifeact", &opt_lifeact);
+    fdtx_bootarg_u64(args, "el0irq", &opt_el0irq);
     if (opt_more > 100)
         opt_more = 100;
     rs = opt_seed ? opt_seed : 1;
