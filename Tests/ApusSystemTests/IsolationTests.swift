@@ -180,13 +180,13 @@ import Testing
         return Int(String(digits.reversed())) ?? 0
     }
 
-    static func walker(classes: String) throws -> SystemHarness.Run {
+    static func walker(classes: String, extra: String = "") throws -> SystemHarness.Run {
         try SystemHarness.run([("walker.cfg", """
         name = "walker"
         memory = 64
         vcpus = 2
         kernel = "\(SystemHarness.guestImage("hostile"))"
-        extra = "console=ttyAMA0 ops=20000 more=50 classes=\(classes)"
+        extra = "console=ttyAMA0 ops=20000 more=50 classes=\(classes)\(extra)"
         """), ("memcheck.cfg", """
         name = "memcheck"
         memory = 128
@@ -195,15 +195,24 @@ import Testing
         """)], timeout: 240)
     }
 
-    /// Classes (g), (m) and (o) together next to memcheck: in 2 of 4 runs the hostile's health
-    /// probe got no virtual timer interrupt within 1 s (each class alone next to memcheck, and
-    /// (g)+(m), passed every time).
-    @Test(.disabled("finding: intermittent: with classes (g)+(m)+(o) next to memcheck, 'health probe during the random operations: the virtual timer interrupt did not arrive within 1 s' (2 of 4 runs); with (o) and a restarting peer a hostile once made no progress for 200 s and once took 332,527 'other' traps (usually 48); cause not isolated, see the sec-tests report"))
+    /// Classes (g), (m) and (o) together next to memcheck, with a health probe every 500
+    /// operations (40 instead of 2). Finding (issue 10): the probe's virtual timer interrupt
+    /// did not arrive within 1 s although EL2 had taken the physical one: SGIs the guest had
+    /// given a priority below its PMR (class (b)) held three of the four list registers for
+    /// good, vCPU 1's flood of urgent SGIs (class (g)) went through the fourth, and the vGIC
+    /// made room only when every list register was taken (VGICDeliveryTests
+    /// .maskedPendingEntriesGiveWayToMoreUrgentOnesWhileOthersFlood, the deterministic test).
+    /// Before the fix this failed in 1 of 4 runs as configured here (timing-dependent), and in
+    /// 10 of 11 with a hostile build that also printed its progress every 500 operations;
+    /// after it, 8 of 8 such runs passed.
+    @Test
     func tableWalksWithTrapsFromEveryVCPUKeepTheVirtualTimer() throws {
-        let r = try Self.walker(classes: "0x141")
+        let r = try Self.walker(classes: "0x141", extra: " probe=500")
         #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
         let h = r.domainLines(1)
         #expect(h.contains("TEST PASS hostile"), "\(h.filter { $0.contains("FAIL") }.prefix(5))")
+        let probes = h.last { $0.hasPrefix("hostile: health probes ok: ") } ?? ""
+        #expect(Self.number(before: ";", in: probes) >= 40, "\(probes)")
         let counts = Self.classCounts(h)
         for c in ["g", "m", "o"] { #expect((counts[c] ?? 0) > 0, "class (\(c)) never ran: \(counts)") }
         #expect(r.domainLines(2).contains("TEST PASS memcheck"))
