@@ -222,6 +222,41 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(g.spis[evicted[0] - 32].active && g.spis[evicted[0] - 32].isPending)
     }
 
+    /// Issue 10 (hostile classes g+m+o): SGIs the guest had given a priority its PMR masks sat
+    /// in three of the four list registers for good, and another vCPU's flood of urgent SGIs
+    /// went through the fourth one by one; room was made only when every list register was
+    /// taken, so the virtual timer (PPI 27, 0x80) never got in and the guest waited for it in
+    /// vain. The least urgent pending entries must give way to the more urgent ones waiting.
+    @Test func maskedPendingEntriesGiveWayToMoreUrgentOnesWhileOthersFlood() {
+        let g = enabledVGIC(vcpus: 2, enable: [27])
+        for id in [5, 6, 7] { g.update(id, vcpu: 0) { $0.priority = 0xFF } }   // below the guest's PMR
+        for id in [2, 3] { g.update(id, vcpu: 0) { $0.priority = 0x00 } }
+        g.update(27, vcpu: 0) { $0.priority = 0x80 }
+        var lrs = [UInt64](repeating: 0, count: 4)
+        for id in [5, 6, 7] { _ = g.sendSGI(from: 1, value: sgi1r(intid: UInt64(id), targets: 1)) }
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        _ = g.sendSGI(from: 1, value: sgi1r(intid: 2, targets: 1))
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(Set(decoded(lrs)) == [2, 5, 6, 7])
+        var timerIn = false
+        for round in 0..<8 {
+            // The guest takes and finishes the urgent SGI; the next one is already on its way.
+            let n = lrs.firstIndex { ListRegister(raw: $0).priority == 0 && $0 != 0 }!
+            let taken = ListRegister(raw: lrs[n]).virtualID
+            lrs[n] = finished(taken)
+            g.sync(vcpu: 0, lrs: &lrs)
+            if round == 0 { g.raise(27, vcpu: 0) }                                  // the timer fires
+            _ = g.sendSGI(from: 1, value: sgi1r(intid: taken == 2 ? 3 : 2, targets: 1))
+            _ = g.fill(vcpu: 0, lrs: &lrs)
+            if decoded(lrs).contains(27) { timerIn = true; break }
+        }
+        #expect(timerIn, "PPI 27 (0x80) must get a list register before SGIs masked at 0xFF: \(lrs.map { String($0, radix: 16) })")
+        // The entry that gave way is pending in the vGIC again, and a refill is still owed.
+        let waiting = [5, 6, 7].filter { !g.irq($0, vcpu: 0).inListRegister }
+        #expect(waiting.count == 1 && g.irq(waiting[0], vcpu: 0).latch)
+        #expect(g.needsFill[0])
+    }
+
     @Test func acknowledgedAndRaisedAgainIsNotParked() {
         let g = enabledVGIC(vcpus: 1, enable: [40, 41, 42, 43])
         for id in 40...43 { g.raise(id, vcpu: 0) }

@@ -147,13 +147,46 @@ import Testing
         #expect(r.contains("(XEN) Apus: no domain left, powering off the board"))
     }
 
-    static func walker(classes: String) throws -> SystemHarness.Run {
+    /// Class (m) with el0irq=8: before each EL0 round trip the virtual timer is armed 0-7 ticks
+    /// ahead, so that under icount its interrupt lands on every instruction of the way into EL0
+    /// and back. Finding (issue 10): hostile's hp_el0 wrote ELR_EL1 and SPSR_EL1 with interrupts
+    /// unmasked at EL1; an interrupt taken before its ERET left ELR_EL1 at the interrupted
+    /// instruction, so the ERET ran hp_el0's own MSR SPSR_EL1 at EL0 (EC 0x0, ELR 0x4000e9c8: the
+    /// "EL0 load outside RAM injected as EC 0") or returned to itself at EL1 forever (the hostile
+    /// that made no progress). A guest bug, not the hypervisor's: Apus injected the data abort
+    /// right. Deterministic under icount; one vCPU, no neighbour.
+    @Test func anInterruptOnTheWayIntoEL0LeavesTheRoundTripIntact() throws {
+        let r = try SystemHarness.run([("el0irq.cfg", """
+        name = "el0irq"
+        memory = 64
+        vcpus = 1
+        kernel = "\(SystemHarness.guestImage("hostile"))"
+        extra = "ops=5000 more=100 classes=0x40 el0irq=8"
+        """)], arguments: ["--icount"], timeout: 60)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        let h = r.domainLines(1)
+        #expect(h.contains("TEST PASS hostile"), "\(h.filter { $0.contains("FAIL") }.prefix(3))")
+        // Every trip had a timer interrupt on its way, and each of them reached the guest.
+        let m = h.last { $0.hasPrefix("hostile: (l) ") } ?? ""
+        let irqs = h.last { $0.hasPrefix("hostile: totals: irqs on vCPU0 ") } ?? ""
+        let trips = Self.number(before: " at EL0", in: m), vtimer = Self.number(before: " vtimer", in: irqs)
+        #expect(trips > 1000 && vtimer >= trips, "\(m) / \(irqs)")
+    }
+
+    /// The decimal number that ends right before `marker` in `line` (0 when there is none).
+    static func number(before marker: String, in line: String) -> Int {
+        guard let r = line.range(of: marker) else { return 0 }
+        let digits = line[..<r.lowerBound].reversed().prefix { $0.isNumber }
+        return Int(String(digits.reversed())) ?? 0
+    }
+
+    static func walker(classes: String, extra: String = "") throws -> SystemHarness.Run {
         try SystemHarness.run([("walker.cfg", """
         name = "walker"
         memory = 64
         vcpus = 2
         kernel = "\(SystemHarness.guestImage("hostile"))"
-        extra = "console=ttyAMA0 ops=20000 more=50 classes=\(classes)"
+        extra = "console=ttyAMA0 ops=20000 more=50 classes=\(classes)\(extra)"
         """), ("memcheck.cfg", """
         name = "memcheck"
         memory = 128
@@ -162,15 +195,24 @@ import Testing
         """)], timeout: 240)
     }
 
-    /// Classes (g), (m) and (o) together next to memcheck: in 2 of 4 runs the hostile's health
-    /// probe got no virtual timer interrupt within 1 s (each class alone next to memcheck, and
-    /// (g)+(m), passed every time).
-    @Test(.disabled("finding: intermittent: with classes (g)+(m)+(o) next to memcheck, 'health probe during the random operations: the virtual timer interrupt did not arrive within 1 s' (2 of 4 runs); with (o) and a restarting peer a hostile once made no progress for 200 s and once took 332,527 'other' traps (usually 48); cause not isolated, see the sec-tests report"))
+    /// Classes (g), (m) and (o) together next to memcheck, with a health probe every 500
+    /// operations (40 instead of 2). Finding (issue 10): the probe's virtual timer interrupt
+    /// did not arrive within 1 s although EL2 had taken the physical one: SGIs the guest had
+    /// given a priority below its PMR (class (b)) held three of the four list registers for
+    /// good, vCPU 1's flood of urgent SGIs (class (g)) went through the fourth, and the vGIC
+    /// made room only when every list register was taken (VGICDeliveryTests
+    /// .maskedPendingEntriesGiveWayToMoreUrgentOnesWhileOthersFlood, the deterministic test).
+    /// Before the fix this failed in 1 of 4 runs as configured here (timing-dependent), and in
+    /// 10 of 11 with a hostile build that also printed its progress every 500 operations;
+    /// after it, 8 of 8 such runs passed.
+    @Test
     func tableWalksWithTrapsFromEveryVCPUKeepTheVirtualTimer() throws {
-        let r = try Self.walker(classes: "0x141")
+        let r = try Self.walker(classes: "0x141", extra: " probe=500")
         #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
         let h = r.domainLines(1)
         #expect(h.contains("TEST PASS hostile"), "\(h.filter { $0.contains("FAIL") }.prefix(5))")
+        let probes = h.last { $0.hasPrefix("hostile: health probes ok: ") } ?? ""
+        #expect(Self.number(before: ";", in: probes) >= 40, "\(probes)")
         let counts = Self.classCounts(h)
         for c in ["g", "m", "o"] { #expect((counts[c] ?? 0) > 0, "class (\(c)) never ran: \(counts)") }
         #expect(r.domainLines(2).contains("TEST PASS memcheck"))

@@ -36,7 +36,10 @@
  *      instruction fetches inside its own RAM (untouched blocks read as zero: UDF #0); one
  *      instruction at EL0 (hvc, smc, svc, EL1 system registers, loads outside RAM, which must
  *      come back as a data abort from a lower EL with the right FAR, loads of its RAM and of
- *      the distributor, DC CIVAC).
+ *      the distributor, DC CIVAC). With el0irq=N, each EL0 instruction is preceded by arming
+ *      the virtual timer 0..N-1 ticks ahead (swept), so that its interrupt lands at every point
+ *      of the way into EL0 and back (instruction-precise under icount). Every EL0 round trip
+ *      must come back from the EL0 code (ELR_EL1 at its instruction or the SVC after it).
  *  (n) 0x80 BRK at EL1 and at EL0: a software breakpoint exception (EC 0x3c) at the BRK, as
  *      Linux expects for its BUG()/WARN() (brk #0x800), not an undefined instruction.
  *  (o) 0x100 stage-1 table walks inside its RAM: for one load the guest turns its MMU on with
@@ -63,7 +66,7 @@
 #define MC_ALL    0x1ff
 #define NCLASS 9
 
-static u64 opt_more, opt_classes = MC_ALL, opt_peer, opt_life_ms, opt_lifeact = 7;
+static u64 opt_more, opt_classes = MC_ALL, opt_peer, opt_life_ms, opt_lifeact = 7, opt_el0irq;
 static u64 mc_count[NCLASS];                /* vCPU 0's operations per class; (g) from g_ops */
 static volatile u64 g_ops[MAXCPU], g_offs[MAXCPU];
 static volatile u32 sec_attack;              /* the other vCPUs attack while 1 */
@@ -894,10 +897,20 @@ static void op_traps(void)
         __asm__ volatile("ic iallu" ::: "memory");
         dsb();
         isb();
+        if (opt_el0irq) {                            /* an interrupt somewhere on the way in or out */
+            write_sysreg(cntv_cval_el0, cntvct() + m_el0 % opt_el0irq);
+            write_sysreg(cntv_ctl_el0, 1);
+            isb();
+        }
         u64 esr = hp_el0((u64)el0_code, arg), ec = ESR_EC(esr);
         m_el0++;
         if (ec == 0x16 || ec == 0x17)
             check_failed("(m) insn 0x%08x at EL0 was taken as an HVC/SMC call (ESR 0x%lx)", insn, esr);
+        /* Whatever the instruction did, the exception that ended the trip came from the EL0 code:
+         * the faulting instruction, the one after it, or the SVC back. */
+        if (el0_elr < (u64)el0_code || el0_elr > (u64)el0_code + 8)
+            check_failed("(m) insn 0x%08x at EL0: the exception back came from 0x%lx, outside its EL0 code at 0x%lx "
+                         "(ESR 0x%lx)", insn, el0_elr, (u64)el0_code, esr);
         if (want_abort) {
             int ok = ec == 0x24 && el0_far == arg && el0_elr == (u64)el0_code;
             m_el0_abort += ok;

@@ -57,7 +57,8 @@
  *
  * /chosen/bootargs options: seed=0x... (default 0x5eed0f1057113e00), ops=N (default 100000),
  * strict=1, xenabi=PCT (default 0), more=PCT (default 0), classes=MASK (default 0x1ff),
- * peer=DOMID, life_ms=MS, lifeact=MASK (default 7); see classes.h.
+ * peer=DOMID, life_ms=MS, lifeact=MASK (default 7), el0irq=N (default 0); see classes.h;
+ * probe=N (default 10000): a health probe of its own GIC every N random operations.
  */
 #include "guest.h"
 #include "fdt_extra.h"
@@ -93,7 +94,7 @@ extern char _image_start[], _image_end[];
 #define SGI_AFF_IGNORED 14        /* sent to Aff3.Aff2 != 0 / RS != 0 with Aff1.Aff0 of vCPU 0 */
 #define PROGRESS_EVERY 10000
 
-static u64 opt_seed = 0x5eed0f1057113e00UL, opt_ops = 100000, opt_strict, opt_xenabi;
+static u64 opt_seed = 0x5eed0f1057113e00UL, opt_ops = 100000, opt_strict, opt_xenabi, opt_probe = PROGRESS_EVERY;
 static u64 bank_base[FDTX_MAX_BANKS], bank_size[FDTX_MAX_BANKS];
 static int nbanks, ncpu;
 static u64 img_lo, img_hi;
@@ -1544,6 +1545,10 @@ int main(u64 dtb)
     fdtx_bootarg_u64(args, "peer", &opt_peer);
     fdtx_bootarg_u64(args, "life_ms", &opt_life_ms);
     fdtx_bootarg_u64(args, "lifeact", &opt_lifeact);
+    fdtx_bootarg_u64(args, "el0irq", &opt_el0irq);
+    fdtx_bootarg_u64(args, "probe", &opt_probe);
+    if (!opt_probe)
+        opt_probe = PROGRESS_EVERY;
     if (opt_more > 100)
         opt_more = 100;
     rs = opt_seed ? opt_seed : 1;
@@ -1663,10 +1668,10 @@ int main(u64 dtb)
             scratch_refill = 0;
             scratch_fill(scratch_lo, scratch_hi);
         }
-        if (i % PROGRESS_EVERY == 0 || i == opt_ops) {
+        if (i % opt_probe == 0 || i == opt_ops)
             health_probe("during the random operations");
+        if (i % PROGRESS_EVERY == 0 || i == opt_ops)
             report(i);
-        }
     }
     flag_write(&sec_attack, 0);
     irq_disable();

@@ -157,11 +157,18 @@ hx_code:
  * interrupts masked), x0 = x2 = arg, through a private vector table whose lower-EL entries
  * come back here; returns ESR_EL1 of the exception that ended it (el0_elr, el0_far: its
  * ELR_EL1 and FAR_EL1). Exceptions at EL1 meanwhile go to the guest's usual vectors.
+ * Interrupts are masked at EL1 from the start (and stay masked on return: the caller unmasks
+ * them): an IRQ taken between the writes of ELR_EL1/SPSR_EL1 and the ERET would leave ELR_EL1
+ * at the interrupted instruction (the handler's own exception return restores it so), and the
+ * ERET would then run this routine's own instructions, at EL0 (an UNDEFINED MSR SPSR_EL1: EC 0x0
+ * with ELR inside hp_el0, reported as if the EL0 instruction had been refused) or at EL1 with
+ * the interrupted SPSR (an ERET to itself, forever).
  */
     .text
     .global hp_el0, el0_elr, el0_far
     .balign 8
 hp_el0:
+    msr     daifset, #0xf
     stp     x29, x30, [sp, #-112]!
     mov     x29, sp
     stp     x19, x20, [sp, #16]

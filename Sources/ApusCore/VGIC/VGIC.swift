@@ -294,23 +294,29 @@ public final class VGIC {
             break
         }
         let want = deliverable(vcpu: vcpu)
-        // List registers full of pending interrupts the guest cannot take yet (masked by
-        // its priority) must not starve a more urgent one: the least urgent pending
-        // entry goes back to the vGIC to make room (as KVM refills by priority).
+        // The list registers must hold the most urgent of what is waiting, not only what got
+        // there first: pending entries the guest cannot take yet (masked by its priority, or
+        // less urgent) give way to better ones, as many as those need. Making room only when
+        // every list register was taken let entries masked by the guest's PMR sit in all but
+        // one list register forever (an underflow maintenance interrupt never comes with more
+        // than one valid), and through that one a flood of urgent SGIs from another vCPU kept
+        // the virtual timer out for good (issue 10: the hostile's health probe, classes g+m+o).
         var free = 0
         for n in 0..<lrs.count where lrs[n] == 0 { free += 1 }
-        var w = 0
-        while w < want.count && free == 0 {
+        var placed = Swift.min(free, want.count)        // want[0..<placed] go into free list registers
+        var w = 0                                       // entries taken back to make room
+        while placed < want.count {
+            let next = want[placed]
             // A parked entry (pending+active by ISACTIVER) is never signalled: it gives
             // way first to anything the guest can take, whatever the priorities.
-            if !irq(want[w], vcpu: vcpu).active,
+            if !irq(next, vcpu: vcpu).active,
                let p = lrs.indices.first(where: { lrs[$0] != 0 && ListRegister(raw: lrs[$0]).state == .pendingActive
                                                   && isValid(intid: Int(ListRegister(raw: lrs[$0]).virtualID))
                                                   && irq(Int(ListRegister(raw: lrs[$0]).virtualID), vcpu: vcpu).parked }) {
                 let id = Int(ListRegister(raw: lrs[p]).virtualID)
                 update(id, vcpu: vcpu) { $0.inListRegister = false; $0.parked = false; $0.latch = true }
                 lrs[p] = 0
-                free += 1
+                placed += 1
                 w += 1
                 continue
             }
@@ -318,11 +324,11 @@ public final class VGIC {
             for n in 0..<lrs.count where ListRegister(raw: lrs[n]).state == .pending {
                 if worst < 0 || ListRegister(raw: lrs[n]).priority > ListRegister(raw: lrs[worst]).priority { worst = n }
             }
-            guard worst >= 0, ListRegister(raw: lrs[worst]).priority > irq(want[w], vcpu: vcpu).priority else { break }
+            guard worst >= 0, ListRegister(raw: lrs[worst]).priority > irq(next, vcpu: vcpu).priority else { break }
             let id = Int(ListRegister(raw: lrs[worst]).virtualID)
             if isValid(intid: id) { update(id, vcpu: vcpu) { $0.inListRegister = false; $0.latch = true } }
             lrs[worst] = 0
-            free += 1
+            placed += 1
             w += 1
         }
         var k = 0
