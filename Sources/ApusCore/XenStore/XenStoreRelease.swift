@@ -2,8 +2,8 @@
 /// step per hold of its lock and lets other work in between).
 ///
 /// `XenStore.beginRelease` disconnects the domain at once (no request of it is taken any
-/// more, its watches, transactions and queued events are gone); the tree work follows in
-/// `releaseStep`s, each stopped once it has done its budget of work units (plus at most
+/// more, its transactions and queued events are gone, its watches match nothing); the
+/// watches leave the index and the tree work follows in `releaseStep`s, each stopped once it has done its budget of work units (plus at most
 /// one node's removal or visit, see `XenStore.releaseActionBound`):
 /// 1. its home and /vm entry are removed, a node at a time, children first (the order and
 ///    the watch events of one `removeTree`);
@@ -20,9 +20,12 @@
 /// release has finished.
 public final class XenStoreRelease {
     public let domid: UInt16
-    enum Phase { case removeHome, removeVM, findOwned, removeOwned, forget, fire, finished }
-    var phase = Phase.removeHome
+    enum Phase { case dropWatches, removeHome, removeVM, findOwned, removeOwned, forget, fire, finished }
+    var phase = Phase.dropWatches
     let vmPath: [UInt8]?
+    /// The connection, gone from `connections` already: its watches leave the index a few
+    /// at a time (with no connection they match nothing meanwhile).
+    var connection: XSConnection?
     /// The subtree being removed now (its root), if any.
     var removing: [UInt8]? = nil
     /// Owned nodes found (pre-order), and the next one to remove.
@@ -34,9 +37,10 @@ public final class XenStoreRelease {
     var forgetWalk: [XSTrieNode<XSNode>] = []
     var moved = 0
 
-    init(domid: UInt16, vmPath: [UInt8]?) {
+    init(domid: UInt16, connection: XSConnection) {
         self.domid = domid
-        self.vmPath = vmPath
+        self.vmPath = connection.vmPath
+        self.connection = connection
     }
 
     public var isFinished: Bool { phase == .finished }
@@ -48,12 +52,11 @@ extension XenStore {
     /// introduced.
     public func beginRelease(domid: UInt16) -> XenStoreRelease? {
         guard domid != XenStore.privilegedDomid, let conn = connections.removeValue(forKey: domid) else { return nil }
-        dropWatches(conn)
         pendingDomains.removeValue(forKey: domid)
-        let r = XenStoreRelease(domid: domid, vmPath: conn.vmPath)
-        let home = XSPath.home(domid)
-        if nodes[home] != nil { r.removing = home }
-        return r
+        // Its transactions and queued events go with the connection object.
+        conn.transactions = XSMap<UInt32, XSTransaction>()
+        conn.events = []
+        return XenStoreRelease(domid: domid, connection: conn)
     }
 
     /// Work one node's removal or visit may add past a step's budget: a walk down a path
@@ -82,6 +85,19 @@ extension XenStore {
     private func releaseAction(_ r: XenStoreRelease) -> Bool {
         let ctx = privilegedContext
         switch r.phase {
+        case .dropWatches:
+            // Watch by watch, as `dropWatches`, which a one-shot release did first.
+            if let conn = r.connection, !conn.watches.isEmpty {
+                work.units &+= 1
+                removeWatch(conn, at: conn.watches.count &- 1)
+                return false
+            }
+            r.connection?.watchBytes = 0
+            r.connection = nil
+            r.phase = .removeHome
+            let home = XSPath.home(r.domid)
+            if nodes[home] != nil { r.removing = home }
+            return false
         case .removeHome, .removeVM, .removeOwned:
             if let root = r.removing {
                 if removeOneNode(root, ctx) { r.removing = nil }

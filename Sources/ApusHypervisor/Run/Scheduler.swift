@@ -29,6 +29,7 @@ enum Scheduler {
     /// was running leaves the CPU.
     static func run() -> Never {
         let cpu = PerCPU.this
+        var stepped = false
         while true {
             let t = now
             let yielding = cpu.yielded
@@ -40,13 +41,20 @@ enum Scheduler {
                 continue                                 // it may not run: pick again
             }
             // Idle: deferred work this CPU armed its timer for is due now (there is no guest
-            // here to give time to first). One step, then WFI, which the timer, armed again
-            // at once when work is left, ends at once: interrupts are taken between steps.
-            if cpu.deferredAt != nil { cpu.deferredAt = nil; cpu.deferredDue = true }
-            if cpu.deferredDue {
-                cpu.deferredDue = false
-                Tasklets.runOne(cpu)
+            // here to give time to first). One step, then a pick (the step may have made a
+            // vCPU runnable here: a rebooted domain's, and the wake does not kick this CPU),
+            // then WFI, which the timer, armed again at once when work is left, ends at
+            // once: interrupts are taken between steps.
+            if !stepped {
+                if cpu.deferredAt != nil { cpu.deferredAt = nil; cpu.deferredDue = true }
+                if cpu.deferredDue {
+                    cpu.deferredDue = false
+                    Tasklets.runOne(cpu)
+                    stepped = true
+                    continue
+                }
             }
+            stepped = false
             programTimer(cpu)
             Latency.el2Ends(cpu)
             arch_wfi()
