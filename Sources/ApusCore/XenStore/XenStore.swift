@@ -284,52 +284,53 @@ public final class XenStore {
     /// nodes handed to it would let two cooperating domains grow the store without bound
     /// (one grants the other write access, the other fills it and is rebooted, again and
     /// again). So they are removed, as the toolstack would, and their watches fire.
+    ///
+    /// One call does it all; the hypervisor does the same in bounded steps
+    /// (`beginRelease`, `releaseStep`: XenStoreRelease.swift) between which other work runs.
     @discardableResult
     public func release(domid: UInt16) -> Bool {
-        guard domid != XenStore.privilegedDomid, let conn = connections.removeValue(forKey: domid) else { return false }
-        dropWatches(conn)
-        pendingDomains.removeValue(forKey: domid)
-        let ctx = privilegedContext
-        let home = XSPath.home(domid)
-        if nodes[home] != nil { try? removeTree(home, ctx) }
-        if let vm = conn.vmPath, nodes[vm] != nil { try? removeTree(vm, ctx) }
-        if (nodeCounts[domid] ?? 0) > 0 {
-            var owned: [[UInt8]] = []
-            nodes.forEach { p, n in if n.owner == domid { owned.append(p) } }
-            // Parents come first: removing one removes the owned nodes below it too.
-            for p in owned where nodes[p] != nil { try? removeTree(p, ctx) }
-        }
-        forgetDomain(domid)
-        fire(XenStore.releaseDomainPath, subtree: false, extraPerms: nil)
+        guard let r = beginRelease(domid: domid) else { return false }
+        while !releaseStep(r, budget: Int.max) {}
         return true
     }
 
     /// Permission entries naming `domid` after its release are ignored from now on (and a
     /// node it still owns, which `release` leaves only if it could not remove it, goes to
     /// domain 0). Touched nodes get a new generation so open transactions that saw them
-    /// conflict.
+    /// conflict. (A release does this a node at a time: `forget(_:in:)` per node, then
+    /// `forgetDomainAccounting`.)
     func forgetDomain(_ domid: UInt16) {
         var moved = 0
-        nodes.updateAll { n in
-            var changed = false
-            if let first = n.perms.first, first.domid == domid {
-                n.perms[0].domid = XenStore.privilegedDomid
-                moved += 1
+        nodes.updateAll { n in if forget(domid, in: &n) { moved += 1 } }
+        forgetDomainAccounting(domid, moved: moved)
+    }
+
+    /// `forgetDomain` for one node: true when the node was `domid`'s and went to domain 0.
+    func forget(_ domid: UInt16, in n: inout XSNode) -> Bool {
+        var changed = false
+        var moved = false
+        if let first = n.perms.first, first.domid == domid {
+            n.perms[0].domid = XenStore.privilegedDomid
+            moved = true
+            changed = true
+        }
+        var j = 1
+        while j < n.perms.count {
+            if n.perms[j].domid == domid && !n.perms[j].ignored {
+                n.perms[j].ignored = true
                 changed = true
             }
-            var j = 1
-            while j < n.perms.count {
-                if n.perms[j].domid == domid && !n.perms[j].ignored {
-                    n.perms[j].ignored = true
-                    changed = true
-                }
-                j += 1
-            }
-            if changed {
-                generation &+= 1
-                n.generation = generation
-            }
+            j += 1
         }
+        if changed {
+            generation &+= 1
+            n.generation = generation
+        }
+        return moved
+    }
+
+    /// The end of `forgetDomain`: `moved` nodes of `domid` went to domain 0.
+    func forgetDomainAccounting(_ domid: UInt16, moved: Int) {
         if moved > 0 {
             // Not expected (see release); keep the accounting right if it happens.
             nodeCounts[XenStore.privilegedDomid] = (nodeCounts[XenStore.privilegedDomid] ?? 0) + moved

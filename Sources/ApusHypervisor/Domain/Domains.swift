@@ -69,24 +69,18 @@ enum Domains {
         return d
     }
 
-    /// Copies kernel, initrd and DTB into the domain's RAM (the boot modules stay
-    /// reserved in host memory for the board's lifetime, so a reboot can do it again),
-    /// their blocks populated first. No vCPU of the domain runs yet. False when a block
-    /// could not be mapped.
+    /// Copies kernel, initrd and DTB into the domain's RAM, their blocks populated first
+    /// (`BootLoad`'s steps, all of them now: at board boot no guest runs yet). No vCPU of
+    /// the domain runs. False when a block could not be mapped.
     static func load(_ d: Domain) -> Bool {
-        guard let b = d.boot else { return false }
-        let s = d.spec
-        let dtb = b.dtb(domain: d.id, boot: d.restarts)
-        var ranges: [(ipa: UInt64, length: UInt64)] = [(b.kernelIPA, s.kernel.size), (b.dtbIPA, UInt64(dtb.count))]
-        if let rd = s.ramdisk, rd.size > 0 { ranges.append((b.initrdIPA, rd.size)) }
-        guard let dest = d.populateForLoad(ranges) else { return false }
-        PhysicalMemory.copy(to: dest[0], from: s.kernel.base, count: s.kernel.size)
-        PhysicalMemory.store(dtb, at: dest[1])
-        if let rd = s.ramdisk, dest.count > 2 { PhysicalMemory.copy(to: dest[2], from: rd.base, count: rd.size) }
-        for (i, r) in ranges.enumerated() { PhysicalMemory.flushToRAM(dest[i], count: r.length) }
-        // The previous boot's code may still be in the instruction caches (a reboot).
-        arch_ic_ialluis()
-        return true
+        let l = BootLoad(d)
+        while true {
+            switch l.step() {
+            case .more: continue
+            case .done: return true
+            case .failed: return false
+            }
+        }
     }
 
     /// vCPU 0 on at the kernel entry with x0 = DTB.
@@ -125,51 +119,33 @@ enum Domains {
             destroy(d, reason: what)
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(": preserved (on_* = preserve), memory kept") }
         case .restart:
-            Hypervisor.withStateLock { held in
+            let accepted = Hypervisor.withStateLock { held -> Bool in
+                // A destroyed domain (torn down, or being torn down) stays dead: a peer's
+                // remote reboot of it would otherwise leave a restart nobody carries out.
+                guard d.alive || d.restartPending else { return false }
                 d.restartPending = true
                 stopVCPUs(d, held)
+                return true
             }
+            guard accepted else { return }
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(what); Log.put(", restarting") }
             for v in d.vcpus { Scheduler.kick(v) }
         }
     }
 
-    /// Called on the CPU that handled the reset, after its vCPU left: waits for the
-    /// domain's other vCPUs to leave theirs, then gives it a fresh p2m (every RAM block
-    /// unpopulated, so zeroed again at its first touch), reloads and restarts.
+    /// Called on the CPU that handled the reset, after its vCPU left: queues the rebuild
+    /// (a DomainJob, in bounded steps across traps: its other vCPUs leave their CPUs, its
+    /// Xen state goes, a fresh p2m with every RAM block unpopulated, so zeroed again at its
+    /// first touch, the kernel, initrd and DTB reloaded); it restarts once that is complete.
     static func finishRestart(_ d: Domain) {
-        // Several of its vCPUs may leave at once: exactly one CPU does the rebuild.
+        // Several of its vCPUs may leave at once: exactly one CPU queues the rebuild.
         let mine = Hypervisor.withStateLock { _ in
             let mine = d.restartPending && !d.restartClaimed
             if mine { d.restartClaimed = true }
             return mine
         }
         guard mine else { return }
-        for c in Hypervisor.cpus {
-            while let v = c.current, v.domainID == d.id { arch_wfe() }
-        }
-        d.restarts += 1
-        // Xen state first: peers' mappings of its grants go before its RAM is forgotten, so
-        // nothing they write reaches the new boot.
-        guard Xen.reset(d, enhanced: d.spec.xenEnhanced), load(d) else {
-            // Not restarted: it stays dead, as after on_crash = "destroy".
-            Log.line { Log.put("d"); Log.dec(d.id); Log.put(": no memory for the p2m, not restarted") }
-            Xen.tearDown(d)
-            let anyAlive = Hypervisor.withStateLock { _ in
-                d.restartPending = false
-                d.restartClaimed = false
-                return Hypervisor.domains.contains { $0.alive || $0.restartPending }
-            }
-            if !anyAlive { Hypervisor.powerOffBoard() }
-            return
-        }
-        d.withLock { held in held.resetDevices() }
-        Hypervisor.withStateLock { _ in
-            d.withLock { _ in d.alive = true }
-            d.restartPending = false                 // only now: until here the board must not power off
-            d.restartClaimed = false
-        }
-        start(d)
+        Tasklets.schedule(DomainJob(d, .reboot))
     }
 
     /// Not alive, every vCPU off (a CPU_ON claim in flight lapses), in one hold of the
@@ -193,8 +169,10 @@ enum Domains {
         Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(reason) }
         for v in d.vcpus { Scheduler.kick(v) }
         TrapKind.report(d)
-        Xen.tearDown(d)
+        // With no domain left the board goes off: nothing of this one needs undoing.
         if !anyAlive { Hypervisor.powerOffBoard() }
+        // Its Xen state goes in bounded steps across traps (a DomainJob), not in this one.
+        Tasklets.schedule(DomainJob(d, .destroy))
     }
 }
 #endif

@@ -10,7 +10,7 @@ import ApusCore
 ///   granted frames) or mapping a Xen page over RAM: one 4 KiB page, under the p2m lock
 ///   (`P2MLocked.populatePage`), so no lock is ever held across a block's zeroing;
 /// - loading the kernel, initrd and DTB while none of the domain's vCPUs runs
-///   (`populateForLoad`).
+///   (`BootLoad`: blocks claimed, zeroed a chunk per step, mapped, then filled).
 extension Domain {
     /// A guest's stage-2 translation fault at `ipa`: true when the access should simply be
     /// retried, because it was the first touch of RAM (now populated), or another CPU is
@@ -48,47 +48,12 @@ extension Domain {
         }
     }
 
-    fileprivate func zero(block b: Int, chunk c: Int) {
+    /// Zeroes chunk `c` of block `b` and cleans it to RAM (no lock held: the caller owns the
+    /// chunk, taken from a claimed block).
+    func zero(block b: Int, chunk c: Int) {
         let host = ram.base + UInt64(b) * RAMBlocks.blockSize + UInt64(c) * RAMBlocks.chunkSize
         PhysicalMemory.zero(host, count: RAMBlocks.chunkSize)
         PhysicalMemory.flushToRAM(host, count: RAMBlocks.chunkSize)
-    }
-
-    private func zero(block b: Int) {
-        let host = ram.base + UInt64(b) * RAMBlocks.blockSize
-        PhysicalMemory.zero(host, count: RAMBlocks.blockSize)
-        PhysicalMemory.flushToRAM(host, count: RAMBlocks.blockSize)
-    }
-
-    /// Populates the blocks under `ranges`, which are about to be filled (kernel, initrd,
-    /// DTB), and returns the ranges' host addresses; nil if one is not RAM or a block could
-    /// not be mapped. Only for a domain that is being built or rebooted: none of its vCPUs
-    /// runs and no other domain reaches its RAM (its grants are gone), so the blocks are
-    /// claimed, zeroed outside the lock, and blocks a range covers whole are not zeroed at
-    /// all (the copy overwrites every byte of them, and is flushed to RAM by the caller).
-    func populateForLoad(_ ranges: [(ipa: UInt64, length: UInt64)]) -> [UInt64]? {
-        var fresh: [Int] = []
-        let hosts: [UInt64]? = withP2M { held in
-            var out: [UInt64] = []
-            for r in ranges {
-                guard let pa = translate(r.ipa, length: r.length), let bs = held.blocks.blocks(r.ipa, length: r.length) else { return nil }
-                out.append(pa)
-                for b in bs where held.blocks.claim(b) { fresh.append(b) }
-            }
-            return out
-        }
-        for b in fresh {
-            let start = GuestLayout.ram0Base + UInt64(b) * RAMBlocks.blockSize
-            let whole = ranges.contains { r in r.ipa <= start && start - r.ipa <= r.length &- RAMBlocks.blockSize && r.length >= RAMBlocks.blockSize }
-            if !whole { zero(block: b) }
-        }
-        let mapped: Bool = withP2M { held in
-            var ok = true
-            for b in fresh where !held.mapBlock(b) { ok = false }
-            return ok
-        }
-        guard let hosts, mapped else { return nil }
-        return hosts
     }
 }
 

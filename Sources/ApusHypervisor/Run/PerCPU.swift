@@ -25,6 +25,11 @@ final class PerCPU {
     var setWayBatch = false
     var setWayPrevious = false
     var setWayOwner: ObjectIdentifier? = nil
+    /// Deferred work (Tasklets) comes back to this CPU at this physical count: its EL2
+    /// timer is armed for it.
+    var deferredAt: UInt64? = nil
+    /// ... and that time has come: the next trap exit or idle-loop pass does a step.
+    var deferredDue = false
 
     init(index: Int, mpidr: UInt64) {
         self.index = index

@@ -29,6 +29,7 @@ enum Scheduler {
     /// was running leaves the CPU.
     static func run() -> Never {
         let cpu = PerCPU.this
+        var stepped = false
         while true {
             let t = now
             let yielding = cpu.yielded
@@ -39,6 +40,21 @@ enum Scheduler {
                 enter(vcpus[i], on: cpu)
                 continue                                 // it may not run: pick again
             }
+            // Idle: deferred work this CPU armed its timer for is due now (there is no guest
+            // here to give time to first). One step, then a pick (the step may have made a
+            // vCPU runnable here: a rebooted domain's, and the wake does not kick this CPU),
+            // then WFI, which the timer, armed again at once when work is left, ends at
+            // once: interrupts are taken between steps.
+            if !stepped {
+                if cpu.deferredAt != nil { cpu.deferredAt = nil; cpu.deferredDue = true }
+                if cpu.deferredDue {
+                    cpu.deferredDue = false
+                    Tasklets.runOne(cpu)
+                    stepped = true
+                    continue
+                }
+            }
+            stepped = false
             programTimer(cpu)
             Latency.el2Ends(cpu)
             arch_wfi()
@@ -230,6 +246,7 @@ enum Scheduler {
                 if let w = v.wakeAt { deadline = min(deadline, w) }
             }
         }
+        if let t = cpu.deferredAt { deadline = min(deadline, t) }
         // Competition appeared or went away: follow it with WFI trapping.
         if cpu.current != nil && shared != cpu.wfiTrapped {
             cpu.wfiTrapped = shared
@@ -248,6 +265,9 @@ enum Scheduler {
     static func timerExpired(_ cpu: PerCPU) {
         write_cnthp_ctl_el2(0)
         let t = now
+        // Deferred work's time has come: done at the end of this trap or idle pass (not
+        // here: the timer, re-armed below, must not stay asserted for it).
+        if let d = cpu.deferredAt, d <= t { cpu.deferredAt = nil; cpu.deferredDue = true }
         var due: [VCPU] = []
         locked {
             for v in vcpus where v.blocked && v.wakeCPU == cpu.index {

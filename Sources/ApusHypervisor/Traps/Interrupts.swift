@@ -36,10 +36,11 @@ enum Interrupts {
                 // now; the refill on the way back asks again if interrupts still wait.
                 write_ich_hcr_el2(1)
             case GICv3.kickSGI:
-                // New work somewhere: a vCPU for us, or one that needs our slice timer armed,
-                // or services an earlier trap left queued.
+                // New work somewhere: a vCPU for us, or one that needs our slice timer armed.
+                // (Services an earlier trap left queued come back through the EL2 timer.)
+                // A new deferred job asks every CPU to help: a step at this trap's exit.
                 Scheduler.programTimer(cpu)
-                Xen.continueServices()
+                if Tasklets.pending { cpu.deferredDue = true }
             default:
                 break                                          // nothing else is enabled at EL2
             }

@@ -42,6 +42,11 @@ enum Trap {
             Scheduler.switchOut(v, frame: frame, cpu: cpu)
             Scheduler.run()
         }
+        // The trap exit: deferred work whose time has come (its timer brought us here).
+        if cpu.deferredDue {
+            cpu.deferredDue = false
+            Tasklets.runOne(cpu)
+        }
         ListRegisters.fill(v, d)
     }
 }

@@ -127,29 +127,23 @@ enum Xen {
 
     /// Forgets the domain's Xen state: its channels close (peers see them unbound), grant
     /// mappings go in both directions, its XenStore home is removed (@releaseDomain fires).
+    /// All of it in this call, a bounded step per hold of the lock (`DomainTeardown`); a
+    /// domain that stops while others run is torn down by a DomainJob instead, the steps
+    /// spread over traps (Tasklets).
     static func tearDown(_ d: Domain) {
-        guard d.xen != nil else { return }
-        let id = XenDomainID(d.id)
-        // As Xen's domain_kill: the domain is dying first (nothing new can reach it), then its
-        // channels and grant mappings go a bounded step per hold of the lock, so other CPUs'
-        // hypercalls and context switches wait for one step, not for the whole teardown.
-        locked { x in _ = x.host.beginDestroy(id) }
-        while !locked({ x in x.host.destroyStep(id, platform: XenBoard(current: nil), budget: teardownBudget) }) {}
-        locked { x in _ = x.store.release(domid: id) }
-        // Its service ports are closed and may be handed out again: forget them (port 0 is never one).
-        d.xen?.consoleService = 0
-        d.xen?.storeService = 0
-        serviceWatchers()
+        let t = DomainTeardown(d)
+        while !t.step() {}
     }
 
     /// Work units per teardown step (XenTeardownCost: 16 per port closed or mapping removed).
     static let teardownBudget = 128
 
-    /// A domain rebooting: a fresh, empty p2m (every RAM block populated again at its first
-    /// touch, so zeroed) and its Xen pages zeroed.
+    /// A domain rebooting, once its Xen state is torn down (`DomainTeardown` finished, so
+    /// its XenStore release too: only then may `setUp` introduce it again): a fresh, empty
+    /// p2m (every RAM block populated again at its first touch, so zeroed) and its Xen
+    /// pages zeroed, its Xen interfaces set up again.
     /// False (the domain must not run again) when no table is left for the new p2m.
     static func reset(_ d: Domain, enhanced: XenEnhanced) -> Bool {
-        tearDown(d)
         // The new root first: on failure the domain keeps nothing it could run with.
         guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: Domains.p2mTableBudget(d.ram.size), vmid: d.vmid)) else { return false }
         let oldVTTBR = d.vttbr
@@ -284,9 +278,10 @@ enum Xen {
     }
 
     /// Serves `d`'s XenStore ring: one budgeted `service` call per hold of the Xen lock
-    /// (XenStore's work units bound it), a few per trap. What is left is queued again and
-    /// this CPU kicks itself, so it continues at the next trap (`continueServices`) rather
-    /// than holding the lock or the CPU until a busy ring is empty.
+    /// (XenStore's work units bound it), `storeServicesPerTrap` per trap. What is left is
+    /// queued again and continues soon on this CPU (`continueServices`, through Tasklets:
+    /// after a slice of its guest's time, or at once when it is idle) rather than holding
+    /// the lock or the CPU until a busy ring is empty.
     static func serviceStore(_ d: Domain, _ x: XenDomainPages) {
         guard let s = x.store else { return }
         let id = XenDomainID(d.id)
@@ -300,12 +295,14 @@ enum Xen {
             if !more { return }
         }
         locked { _ in queueService(port: x.storeService) }
-        GICv3.sendSGI(GICv3.kickSGI, toMPIDR: PerCPU.this.mpidr)
+        // Not an immediate self-kick (an SGI): that is taken before the guest here runs a
+        // single instruction, so a peer that keeps its ring full would starve it.
+        Tasklets.soon(PerCPU.this)
     }
 
-    static let storeServicesPerTrap = 4
+    static let storeServicesPerTrap = 1
 
-    /// A kick (SGI) reached this CPU: serve what an earlier trap left queued.
+    /// Deferred work's turn on this CPU (Tasklets.runOne): serve what an earlier trap left queued.
     static func continueServices() {
         if serviceQueued { runServices() }
     }
