@@ -204,73 +204,13 @@ public final class XenStore {
     public func isIntroduced(_ domid: UInt16) -> Bool { connections.contains(domid) }
 
     /// Connects a domain and builds its home /local/domain/<domid> (owned by the domain,
-    /// readable by 0, as init-dom0less writes it), /vm/<uuid>, then fires @introduceDomain.
+    /// readable by 0, as init-dom0less writes it), /vm/<uuid>, then fires @introduceDomain,
+    /// all at once (`beginIntroduce` + `introduceStep` do it in bounded steps).
     /// False if the domid is 0, reserved or already introduced.
     @discardableResult
     public func introduce(domid: UInt16, name: [UInt8], setup: XenStoreDomainSetup = XenStoreDomainSetup()) -> Bool {
-        guard domid != XenStore.privilegedDomid, domid < XenStoreWire.domidFirstReserved,
-              !connections.contains(domid) else { return false }
-        let conn = XSConnection(domid: domid)
-        connections[domid] = conn
-        let ctx = privilegedContext
-        let home = XSPath.home(domid)
-        if nodes[home] != nil { try? removeTree(home, ctx) }
-        var uuid = setup.uuid ?? xsBytes("00000000-0000-0000-0000-")
-        if setup.uuid == nil { uuid.append(contentsOf: xsHex(UInt64(domid), width: 12)) }
-        var vm = xsBytes("/vm/")
-        vm.append(contentsOf: uuid)
-        var validUUID = !uuid.isEmpty
-        for c in uuid where !XSPath.isValidChar(c) || c == XSPath.slash { validUUID = false }
-        do throws(XenStoreError) {
-            try mkdir(home)
-            try setPermissions(home, [XenStorePermission(domid: domid, access: .none),
-                                      XenStorePermission(domid: 0, access: .read)])
-            func put(_ rel: StaticString, _ value: [UInt8]) throws(XenStoreError) {
-                try write(XSPath.child(home, xsBytes(rel)), value)
-            }
-            if validUUID {
-                if nodes[vm] != nil { try removeTree(vm, ctx) }
-                try write(XSPath.child(vm, xsBytes("name")), name)
-                try write(XSPath.child(vm, xsBytes("uuid")), uuid)
-                conn.vmPath = vm
-                try put("vm", vm)
-            }
-            try put("name", name)
-            try put("domid", xsDecimal(domid))
-            try put("cpu", [])
-            var cpu = 0
-            while cpu < setup.vcpus && cpu < 512 {
-                var p = XSPath.child(home, xsBytes("cpu"))
-                p = XSPath.child(p, xsDecimal(UInt32(cpu)))
-                try write(XSPath.child(p, xsBytes("availability")), xsBytes("online"))
-                cpu += 1
-            }
-            if let kib = setup.memoryKiB {
-                try put("memory/static-max", xsDecimal(kib))
-                try put("memory/target", xsDecimal(kib))
-                try put("memory/videoram", xsBytes("-1"))
-            }
-            try put("device", [])
-            try put("device/suspend/event-channel", [])
-            try put("control", [])
-            try put("control/shutdown", [])
-            try put("control/feature-poweroff", xsBytes("1"))
-            try put("control/feature-reboot", xsBytes("1"))
-            try put("control/feature-suspend", [])
-            try put("control/sysrq", [])
-            try put("control/platform-feature-multiprocessor-suspend", xsBytes("1"))
-            try put("control/platform-feature-xs_reset_watches", xsBytes("1"))
-            try put("data", [])
-            try put("drivers", [])
-            try put("feature", [])
-            try put("attr", [])
-            try put("error", [])
-            if let port = setup.storeEventChannel { try put("store/port", xsDecimal(port)) }
-            if let gfn = setup.storeRingGFN { try put("store/ring-ref", xsDecimal(gfn)) }
-        } catch {
-            // Privileged writes of valid paths cannot fail; keep going regardless.
-        }
-        fire(XenStore.introduceDomainPath, subtree: false, extraPerms: nil)
+        guard let intro = beginIntroduce(domid: domid, name: name, setup: setup) else { return false }
+        while !introduceStep(intro, budget: .max) {}
         return true
     }
 

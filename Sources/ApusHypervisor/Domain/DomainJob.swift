@@ -14,7 +14,7 @@ import ApusCore
 /// not restarted (`Domains.shutdown`), so nothing is torn down or freed twice.
 final class DomainJob {
     enum Kind { case destroy, reboot }
-    private enum Phase { case quiesce, teardown, rebuild, load, failedTeardown, restart, dead }
+    private enum Phase { case quiesce, teardown, rebuild, introduce, load, failedTeardown, restart, dead }
 
     let domain: Domain
     let kind: Kind
@@ -53,11 +53,15 @@ final class DomainJob {
             phase = .rebuild
         case .rebuild:
             if Xen.reset(d, enhanced: d.spec.xenEnhanced) {
-                load = BootLoad(d)
-                phase = .load
+                phase = .introduce
             } else {
                 failed()
             }
+        case .introduce:
+            // Its XenStore home, a few writes per step (each fires the watches on its path).
+            guard Xen.introduceStep(d) else { return false }
+            load = BootLoad(d)
+            phase = .load
         case .load:
             switch load?.step() ?? .failed {
             case .more: break

@@ -80,13 +80,16 @@ enum Xen {
     /// Gives domain `d` its Xen state: hypercalls, event channels and grants for every
     /// domain (as Xen gives dom0less domUs), plus the console and XenStore rings and their
     /// HVM params when it asked for PV interfaces (`xen,enhanced`).
-    static func setUp(_ d: Domain, enhanced: XenEnhanced) -> Bool {
+    /// With `introduceNow` false, the domain's XenStore introduction is left to
+    /// `introduceStep` (a reboot does it in bounded steps, DomainJob); the domain must not
+    /// run before it has finished.
+    static func setUp(_ d: Domain, enhanced: XenEnhanced, introduceNow: Bool = true) -> Bool {
         guard let pages = d.xen ?? XenDomainPages(maxGrantFrames: Int(GrantTable.defaultMaxFrames)) else { return false }
         d.xen = pages
         let id = XenDomainID(d.id)
         // Its tables are allocated before the lock; publishing them under it is O(1).
         var prepared: XenPreparedDomain? = XenHost.prepareDomain(id, XenDomainConfig(vcpus: d.vcpus.count), now: nowNS)
-        return locked { x in
+        let ok = locked { x in
             guard x.host.install(&prepared) else { return false }
             guard enhanced != .disabled else { return true }
             if pages.console == nil { pages.console = PhysicalMemory.allocatePages(1) }
@@ -105,12 +108,31 @@ enum Xen {
             XenStoreRing.initialize(&page, eventChannel: sg)
             x.host.setHVMParam(domain: id, index: HVMParam.storePFN, value: storeGFN)
             x.host.setHVMParam(domain: id, index: HVMParam.storeEvtchn, value: UInt64(sg))
-            x.store.introduce(domid: id, name: d.spec.name,
-                            setup: XenStoreDomainSetup(vcpus: d.vcpus.count, memoryKiB: d.ram.size >> 10,
-                                                       storeEventChannel: sg, storeRingGFN: storeGFN))
+            pages.introduction = x.store.beginIntroduce(domid: id, name: d.spec.name,
+                                                         setup: XenStoreDomainSetup(vcpus: d.vcpus.count, memoryKiB: d.ram.size >> 10,
+                                                                                    storeEventChannel: sg, storeRingGFN: storeGFN))
             return true
         }
+        if ok && introduceNow { while !introduceStep(d) {} }
+        return ok
     }
+
+    /// One bounded step of `d`'s XenStore introduction (one hold of the Xen lock); true once
+    /// it has finished (or there is none).
+    static func introduceStep(_ d: Domain) -> Bool {
+        guard let pages = d.xen, let intro = pages.introduction else { return true }
+        let done = locked { x in x.store.introduceStep(intro, budget: introduceBudget) }
+        if done {
+            pages.introduction = nil
+            // @introduceDomain and the new nodes fired other domains' watches.
+            serviceWatchers()
+        }
+        return done
+    }
+
+    /// XenStore work units per introduction step: a write costs a few units plus one per
+    /// watch it fires, and a unit some 30-55 ns at EL2 (XenDomainTeardown.releaseBudget).
+    static let introduceBudget = 256
 
     /// An unbound port in the guest for domain 0, bound at once by the hypervisor's end
     /// (the toolstack's alloc_unbound plus xenconsoled/xenstored binding to it).
@@ -153,7 +175,7 @@ enum Xen {
         // old tree any more: its tables can go.
         old.releaseTables()
         d.xen?.zero()
-        if !setUp(d, enhanced: enhanced) {
+        if !setUp(d, enhanced: enhanced, introduceNow: false) {
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(": Xen interfaces not set up after reboot") }
         }
         return true

@@ -16,6 +16,8 @@ final class XenDomainPages {
     /// The guest's ports for the two rings, and the hypervisor's ends of them.
     var consolePort: UInt32 = 0, consoleService: UInt32 = 0
     var storePort: UInt32 = 0, storeService: UInt32 = 0
+    /// Its XenStore introduction while it is done in steps (a reboot, Xen.introduceStep).
+    var introduction: XenStoreIntroduction? = nil
 
     init?(maxGrantFrames: Int) {
         guard let s = PhysicalMemory.allocatePages(1) else { return nil }
