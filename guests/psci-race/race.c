@@ -24,6 +24,15 @@
  * ON_PENDING, a target entered more than once in a round (a second CPU_ON wiped the running
  * vCPU's registers), entered with the loser's context id, or a hang as above.
  * Bootarg rounds=N (default 2000, at most MAX_ROUNDS).
+ *
+ * With bootarg reset_ms=MS: CPU_ON racing SYSTEM_RESET instead, one race per boot (the
+ * domain's on_reboot must be "restart"). Each boot first checks what the last one left: after
+ * 10 ms vCPUs 1 and 2 must be OFF and vCPU 2 must not have entered (a CPU_ON acting after
+ * the reset's "every vCPU off" leaves it marked on in the new boot, running unasked or
+ * never); then vCPU 1 calls CPU_ON(2) while vCPU 0 calls SYSTEM_RESET at the same moment
+ * (same timing as the rounds). The first boot that starts once the board's counter is past
+ * MS ms only checks and prints the verdict; the number of boots is the hypervisor's count
+ * of restarts.
  */
 #include "guest.h"
 #include "fdt_extra.h"
@@ -38,11 +47,18 @@ extern char secondary_entry[];
 #define CTX_MAGIC  0xace0000000000000UL
 #define CTX_B      0xb0b0UL                      /* vCPU 1's own start */
 #define MAX_ROUNDS 20000u
-#define WATCHDOG_MS 3000
+/* A round's waits end the test after this long. Generous: on main a runnable vCPU 2 was seen
+ * to wait up to ~3.5 s for a CPU now and then (a scheduler matter, not PSCI's), while a vCPU
+ * marked on that never runs waits forever. */
+#define WATCHDOG_MS 10000
 #define PSCI_ON_PENDING (-5)
+#define PSCI_SYSTEM_RESET 0x84000009UL
+#define CTX_B_RESET 0xb0b1UL                     /* vCPU 1's start in reset mode */
+#define CTX_RESET  0xacf0000000000000UL          /* vCPU 2's start in reset mode */
 #define REPORT_MAX 8                             /* failure lines printed per kind */
 
 static u64 opt_rounds = 2000;
+static u64 opt_reset_ms;                         /* reset mode: reboot until the board's counter passes this */
 
 /* Shared words; MMU off, so every access is to Device memory (flag_read/flag_write). */
 static volatile u32 b_up, b_ready, go, b_done, results_in;
@@ -55,6 +71,8 @@ static volatile u32 entries[MAX_ROUNDS + 1];     /* target entries per round */
 static volatile u64 entry_ctx[MAX_ROUNDS + 1];   /* context id of the last entry */
 static volatile u32 stray_entries;               /* entries with a context id of no round */
 static volatile u64 stray_ctx;
+static volatile u32 armed;                       /* reset mode: the racing CPU_ON may start vCPU 2 */
+static volatile u32 unasked;                     /* reset mode: vCPU 2 entries before that */
 
 #define VTIMER_INTID 27
 
@@ -107,6 +125,14 @@ static const char *psci_name(s64 r) { return r <= 0 && r >= -9 ? psci_names[-r] 
 /* vCPU 2: one entry per CPU_ON that started it. */
 static void __attribute__((noreturn)) target_main(u64 ctx)
 {
+    if (ctx == CTX_RESET) {
+        /* Reset mode: stays ON (SYSTEM_RESET ends it), so that AFFINITY_INFO shows a start
+         * left over from the previous boot even when this count was cleared with .bss. */
+        if (!flag_read(&armed))
+            unasked++;
+        for (;;)
+            wfi();
+    }
     u64 r = (ctx >> 1) & 0x7fffffffUL;
     if ((ctx & ~0xffffffffUL) != CTX_MAGIC || r == 0 || r > opt_rounds) {
         stray_ctx = ctx;
@@ -144,11 +170,30 @@ static void __attribute__((noreturn)) caller_b(void)
     }
 }
 
+/* Reset mode, vCPU 1: CPU_ON(2) at vCPU 0's moment, then wait for the reset. */
+static void __attribute__((noreturn)) caller_b_reset(void)
+{
+    gic_setup_ppi(VTIMER_INTID, timer_irq);
+    u64 nap = ms_to_ticks(1) / 10;
+    flag_write(&b_up, 1);
+    while (!flag_read(&go))
+        sleep_until(cntvct() + nap);
+    u64 at = go_at + offset_b;
+    sleep_until(go_at - early);
+    while (cntvct() < at)
+        ;
+    psci(PSCI_CPU_ON, TARGET, (u64)secondary_entry, CTX_RESET);
+    for (;;)
+        wfi();
+}
+
 void secondary_main(u64 ctx)
 {
     u64 me = read_sysreg(mpidr_el1) & 0xff;
     if (me == CALLER_B && ctx == CTX_B)
         caller_b();
+    if (me == CALLER_B && ctx == CTX_B_RESET)
+        caller_b_reset();
     target_main(ctx);
 }
 
@@ -164,21 +209,67 @@ static int spin_until(volatile u32 *p, u32 v)
     return 1;
 }
 
+/* Sets go_at 1 ms ahead and the callers' offsets: vCPU 1 calls offset_b ticks after go_at,
+ * vCPU 0 at the returned count. */
+static u64 pick_moment(s64 shift)
+{
+    u64 at = cntvct() + ms_to_ticks(1);
+    go_at = at;
+    offset_b = shift > 0 ? shift : 0;
+    return shift < 0 ? at + (u64)-shift : at;
+}
+
+/* Reset mode: one boot (see the top of the file). */
+static void __attribute__((noreturn)) reset_boot(void)
+{
+    u64 nap = ms_to_ticks(1) / 10, settle = cntvct() + ms_to_ticks(10);
+    while (cntvct() < settle)
+        sleep_until(cntvct() + nap);
+    s64 a1 = affinity_info(CALLER_B), a2 = affinity_info(TARGET);
+    u64 now_ms = cntvct() * 1000 / cntfrq();
+    if (a1 != 1 || a2 != 1 || unasked) {
+        say("reset: what the SYSTEM_RESET that raced CPU_ON(%u) left (AFFINITY_INFO 1 = OFF):", TARGET);
+        check_failed("boot at %lu ms: AFFINITY_INFO(%u) %ld, AFFINITY_INFO(%u) %ld, vCPU %u entered unasked %u times",
+                     now_ms, CALLER_B, a1, TARGET, a2, TARGET, unasked);
+        finish();
+    }
+    if (now_ms >= opt_reset_ms) {
+        say("reset: boot at %lu ms: vCPUs %u and %u OFF and vCPU %u not entered after every SYSTEM_RESET that "
+            "raced CPU_ON(%u)", now_ms, CALLER_B, TARGET, TARGET, TARGET);
+        finish();
+    }
+    s64 r0 = psci(PSCI_CPU_ON, CALLER_B, (u64)secondary_entry, CTX_B_RESET);
+    if (r0 != 0 || !spin_until(&b_up, 1))
+        fail_now("CPU_ON(%u) -> %ld %s, vCPU 1 %s", CALLER_B, r0, psci_name(r0), b_up ? "up" : "never came up");
+    /* No round number survives the reset: the shift comes from the counter. */
+    u64 at = pick_moment(((s64)((cntvct() >> 4) & 63) - 32) * 3);
+    flag_write(&armed, 1);
+    flag_write(&go, 1);
+    sleep_until(go_at - early);
+    while (cntvct() < at)
+        ;
+    psci(PSCI_SYSTEM_RESET, 0, 0, 0);
+    fail_now("SYSTEM_RESET returned");
+}
+
 int main(u64 dtb)
 {
     check_dtb(dtb);
     char args[128];
     fdtx_bootargs(dtb, args, sizeof(args));
     fdtx_bootarg_u64(args, "rounds", &opt_rounds);
+    fdtx_bootarg_u64(args, "reset_ms", &opt_reset_ms);
     if (opt_rounds == 0 || opt_rounds > MAX_ROUNDS)
         fail_now("rounds=%lu: 1 to %u", opt_rounds, MAX_ROUNDS);
     int cpus = fdtx_cpu_count(dtb);
-    say("%d vCPUs, %lu rounds of two simultaneous CPU_ON(%u)", cpus, opt_rounds, TARGET);
     early = ms_to_ticks(1) / 5;
     if (cpus < 3)
         fail_now("needs 3 vCPUs, the domain has %d", cpus);
-
     gic_setup_ppi(VTIMER_INTID, timer_irq);
+    if (opt_reset_ms)
+        reset_boot();
+    say("%d vCPUs, %lu rounds of two simultaneous CPU_ON(%u)", cpus, opt_rounds, TARGET);
+
     s64 r0 = psci(PSCI_CPU_ON, CALLER_B, (u64)secondary_entry, CTX_B);
     if (r0 != 0 || !spin_until(&b_up, 1))
         fail_now("CPU_ON(%u) -> %ld %s, vCPU 1 %s", CALLER_B, r0, psci_name(r0), b_up ? "up" : "never came up");
@@ -189,6 +280,8 @@ int main(u64 dtb)
     u32 already_on = 0, on_pending = 0, two_success = 0, no_success = 0, odd_answer = 0;
     u32 double_entry = 0, wrong_ctx = 0;
     u64 close_ticks = ms_to_ticks(1) / 10, close = 0, nap = ms_to_ticks(1) / 10;
+    u64 longest_off = 0;                         /* longest wait from entry seen to OFF seen */
+    u32 longest_round = 0;
     u64 t0 = cntvct();
     for (u32 r = 1; r <= opt_rounds; r++) {
         if (!spin_until(&b_ready, r))
@@ -196,12 +289,7 @@ int main(u64 dtb)
         /* A common moment on the virtual counter (one clock for both callers, unlike a flag
          * that vCPU 1 sees a little late), one caller shifted by -96..+93 ticks: calls that
          * reach the hypervisor within about 1 us of each other are the ones that meet there. */
-        s64 shift = ((s64)(r % 64) - 32) * 3;
-        u64 at = cntvct() + ms_to_ticks(1);
-        go_at = at;
-        offset_b = shift > 0 ? shift : 0;
-        if (shift < 0)
-            at += (u64)-shift;
+        u64 at = pick_moment(((s64)(r % 64) - 32) * 3);
         flag_write(&go, r);
         sleep_until(go_at - early);
         while (cntvct() < at)
@@ -234,7 +322,7 @@ int main(u64 dtb)
             else if (loser == PSCI_ON_PENDING)
                 on_pending++;
             else if (odd_answer++ < REPORT_MAX)
-                check_failed("round %u: the losing CPU_ON(%u) returned %ld %s, expected ALREADY_ON or ON_PENDING",
+                check_failed("round %u: the losing CPU_ON(%u) returned %ld %s, not ALREADY_ON/ON_PENDING",
                              r, TARGET, loser, psci_name(loser));
         }
 
@@ -244,26 +332,30 @@ int main(u64 dtb)
         while (flag_read(&entries[r]) == 0) {
             if (cntvct() > deadline) {
                 a = affinity_info(TARGET);
-                check_failed("round %u: vCPU %u never ran within %u ms (AFFINITY_INFO %ld, CPU_ONs %ld %s and %ld %s)",
-                             r, TARGET, WATCHDOG_MS, a, ra, psci_name(ra), rb, psci_name(rb));
+                check_failed("round %u: vCPU %u never ran within %u ms (AFFINITY_INFO %ld, CPU_ONs %ld, %ld)", r, TARGET,
+                             WATCHDOG_MS, a, ra, rb);
                 finish();
             }
             sleep_until(cntvct() + nap);
         }
-        deadline = cntvct() + ms_to_ticks(WATCHDOG_MS);
+        u64 entered = cntvct();
+        deadline = entered + ms_to_ticks(WATCHDOG_MS);
         while ((a = affinity_info(TARGET)) != 1) {
             if (cntvct() > deadline) {
-                check_failed("round %u: vCPU %u not OFF within %u ms of its entry (AFFINITY_INFO %ld, %u entries, "
-                             "CPU_ONs %ld %s and %ld %s)", r, TARGET, WATCHDOG_MS, a, entries[r], ra, psci_name(ra),
-                             rb, psci_name(rb));
+                check_failed("round %u: vCPU %u not OFF %u ms after its entry (AFFINITY_INFO %ld, %u entries, CPU_ONs "
+                             "%ld, %ld)", r, TARGET, WATCHDOG_MS, a, entries[r], ra, rb);
                 finish();
             }
             sleep_until(cntvct() + nap);
+        }
+        if (cntvct() - entered > longest_off) {
+            longest_off = cntvct() - entered;
+            longest_round = r;
         }
         if (entries[r] != 1 && double_entry++ < REPORT_MAX)
             check_failed("round %u: vCPU %u entered %u times", r, TARGET, entries[r]);
         if (winner >= 0 && entry_ctx[r] != round_ctx(r, winner) && wrong_ctx++ < REPORT_MAX)
-            check_failed("round %u: vCPU %u entered with x0=0x%lx, the winner's context id is 0x%lx", r, TARGET,
+            check_failed("round %u: vCPU %u entered with x0=0x%lx, the winner's is 0x%lx", r, TARGET,
                          entry_ctx[r], round_ctx(r, winner));
         if (r % 1000 == 0)
             say("round %u: %lu ms", r, (cntvct() - t0) * 1000 / cntfrq());
@@ -281,6 +373,8 @@ int main(u64 dtb)
     a = affinity_info(TARGET);
     say("%lu rounds in %lu ms, %lu of them with the two calls within 100 us of each other", opt_rounds,
         (cntvct() - t0) * 1000 / cntfrq(), close);
+    say("longest wait for vCPU %u to be OFF after its entry: %lu ms (round %u)", TARGET,
+        longest_off * 1000 / cntfrq(), longest_round);
     say("%lu rounds: SUCCESS + ALREADY_ON %u, SUCCESS + ON_PENDING %u; two SUCCESS %u, no SUCCESS %u, "
         "other answer %u; entered more than once %u, with the loser's context id %u; rounds without exactly one "
         "entry at the end %u, stray entries %u; AFFINITY_INFO(%u) at the end %ld",
