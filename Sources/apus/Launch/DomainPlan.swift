@@ -90,13 +90,10 @@ enum DomainPlan {
             if let line = lineOf(key, in: text, fileName: config.fileName) { at += ":\(line)" }
             return .usage("\(at): \(key): \(path): \(why)")
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw fail("no such file") }
-        guard !isDirectory.boolValue else { throw fail("is a folder") }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw fail("not readable") }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
-        guard size > 0 else { throw fail("is empty") }
-        return size
+        switch ModuleFile.size(path) {
+        case .success(let size): return size
+        case .failure(let problem): throw fail(problem.description)
+        }
     }
 
     /// The line of the setting that took effect for `key` (the last one).
