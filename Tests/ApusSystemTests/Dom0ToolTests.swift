@@ -289,6 +289,7 @@ import Testing
         let big = try s.bytes("big.dtb", Self.xenDTB(modules: [("multiboot,kernel", 0x4800_0000, mib)],
                                                      xenArgs: "dom0_mem=1G", domU: (0x4900_0000, mib)))
         let fine = try s.bytes("fine.dtb", Self.xenDTB(modules: [("multiboot,kernel", 0x4800_0000, 3 * mib)]))
+        let high = try s.bytes("high.dtb", Self.xenDTB(modules: [("multiboot,kernel", 0x5000_0000, mib)]))
         let cases: [([String], String)] = [
             (["--dtb", twoKernels], "\(twoKernels): dom0: two dom0 kernels, /chosen/module@48000000 and /chosen/module@49000000"),
             (["--dtb", overlapping], "\(overlapping): dom0: boot modules /chosen/module@48000000 and /chosen/module@48100000 overlap"),
@@ -301,6 +302,10 @@ import Testing
             // The link's target is 3 MiB: at 0x48000000 it overlaps a module at 0x48200000.
             (["--dtb", fine, "--module", "\(kernel)@0x48000000", "--module", "\(disk)@0x48200000"],
              "--module \(disk)@0x48200000 (1048576 bytes) overlaps --module \(kernel)@0x48000000 (3145728 bytes)"),
+            // A 256 MiB board's RAM ends at 0x50000000.
+            (["--memory", "256", "--dtb", fine, "--module", "\(kernel)@0x4ff00000"],
+             "--module \(kernel)@0x4ff00000 (3145728 bytes) is outside the board's RAM (0x40000000-0x50000000, --memory 256)"),
+            (["--memory", "256", "--dtb", high], "\(high): boot module /chosen/module@50000000 is outside the board's RAM"),
         ]
         for (args, message) in cases {
             Self.expectRefusal(try Self.dryRun(s, args), message)

@@ -118,7 +118,7 @@ struct RunCommand: ParsableCommand {
             guard dom0 == nil else { throw ToolFailure.usage("--dtb describes dom0 too: give no --dom0-kernel with it") }
             try checkReadable(dtb, "--dtb")
             loads = try modules.map(parseModule)
-            try checkLoads(loads)
+            try checkLoads(loads, board: board)
             try BootDTBCheck.check(dtb, board: board, needsDom0: devices.isEmpty ? nil : deviceOption)
         } else {
             guard modules.isEmpty else { throw ToolFailure.usage("--module needs --dtb (.cfg files name their own modules)") }
@@ -211,9 +211,9 @@ struct RunCommand: ParsableCommand {
                            memoryMiB: memoryMiB, vcpus: vcpus)
     }
 
-    /// `--module` files must not overlap in RAM (QEMU would refuse its loader blobs), each
-    /// sized as QEMU reads it, through symbolic links.
-    private func checkLoads(_ loads: [(path: String, address: UInt64)]) throws {
+    /// `--module` files must lie in board RAM and not overlap (QEMU would refuse its loader
+    /// blobs), each sized as QEMU reads it, through symbolic links.
+    private func checkLoads(_ loads: [(path: String, address: UInt64)], board: Board) throws {
         var ranges: [(String, UInt64, UInt64)] = []
         for (path, address) in loads {
             let size: UInt64
@@ -222,7 +222,10 @@ struct RunCommand: ParsableCommand {
             case .failure(let p): throw ToolFailure.usage("--module \(path)@0x\(String(address, radix: 16)): \(p)")
             }
             let (end, overflow) = address.addingReportingOverflow(size)
-            if overflow { throw ToolFailure.usage("--module \(path)@0x\(String(address, radix: 16)): ends beyond 2^64") }
+            if overflow || address < Board.ramBase || end > board.ramEnd {
+                throw ToolFailure.usage("--module \(path)@0x\(String(address, radix: 16)) (\(size) bytes) is outside the board's RAM "
+                                        + "(0x\(String(Board.ramBase, radix: 16))-0x\(String(board.ramEnd, radix: 16)), --memory \(board.memoryMiB))")
+            }
             if let other = ranges.first(where: { $0.1 < end && address < $0.2 }) {
                 throw ToolFailure.usage("--module \(path)@0x\(String(address, radix: 16)) (\(size) bytes) overlaps "
                                         + "--module \(other.0)@0x\(String(other.1, radix: 16)) (\(other.2 - other.1) bytes)")

@@ -21,6 +21,11 @@ enum BootDTBCheck {
         } catch {
             throw ToolFailure.usage("\(path): \(error.message)")
         }
+        // QEMU's loader would put a module outside RAM into nothing (or refuse it).
+        for m in modules where m.range.base < Board.ramBase || m.range.end > board.ramEnd || m.range.end < m.range.base {
+            throw ToolFailure.usage("\(path): boot module \(String(decoding: m.path, as: UTF8.self)) is outside the board's RAM "
+                                    + "(0x\(String(Board.ramBase, radix: 16))-0x\(String(board.ramEnd, radix: 16)), --memory \(board.memoryMiB))")
+        }
         guard let spec else {
             if let option = needsDom0 {
                 throw ToolFailure.usage("\(option) needs a dom0, and \(path) describes none "
