@@ -185,9 +185,10 @@ import Testing
                                                   "if=none,id=disk1,format=raw,file=\(b),readonly=on"])
         #expect(Self.qemuOptions(r, "-netdev")
                 == ["user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:2222-:22"])
-        // Disks in the order given, then one network device; all on the virtio-mmio bus.
+        // All on the virtio-mmio bus: the disks' devices last first (QEMU gives the first
+        // -device the highest transport, Linux names the lowest vda), then one network device.
         #expect(Self.qemuOptions(r, "-device").filter { $0.hasPrefix("virtio") }
-                == ["virtio-blk-device,drive=disk0", "virtio-blk-device,drive=disk1", "virtio-net-device,netdev=net0"])
+                == ["virtio-blk-device,drive=disk1", "virtio-blk-device,drive=disk0", "virtio-net-device,netdev=net0"])
     }
 
     // MARK: refusals before QEMU starts

@@ -44,9 +44,7 @@ struct HostForward: Equatable {
 
 /// Dom0's QEMU devices. Both kinds are virtio-mmio devices (`virtio-*-device`, not the PCI
 /// ones): the virt board lists its virtio-mmio transports in its device tree as `virtio,mmio`
-/// nodes, and the dom0 plan passes those through to dom0 as they are. QEMU puts the first
-/// such `-device` where the guest probes it first, so disks are vda, vdb... in command-line
-/// order; the network device comes after them so it never shifts a disk's name.
+/// nodes, and the dom0 plan passes those through to dom0 as they are.
 struct Dom0Devices {
     var disks: [DiskSpec] = []
     var forwards: [HostForward] = []
@@ -79,11 +77,19 @@ struct Dom0Devices {
     /// another format), then ONE virtio-net on user networking with `restrict=on` (dom0 gets
     /// no route out of the host) and every forward bound to 127.0.0.1 (nothing else on the
     /// network reaches dom0).
+    ///
+    /// The disks' `-device` options come in reverse: QEMU plugs each `-device` into the free
+    /// virtio-mmio transport with the highest address (hw/arm/virt.c create_virtio_devices),
+    /// and Linux probes the transports from the lowest address, so the last `-device` is vda.
+    /// Reversed, `--disk` order is vda, vdb... (checked by booting Debian's 6.1 kernel on QEMU
+    /// 7.2 virt: in command-line order, the first disk was vdb).
     var qemuArguments: [String] {
         var args: [String] = []
         for (i, disk) in disks.enumerated() {
             args += ["-drive", "if=none,id=disk\(i),format=raw,file=\(QEMU.escape(disk.path))"
                         + (disk.readOnly ? ",readonly=on" : "")]
+        }
+        for i in disks.indices.reversed() {
             args += ["-device", "virtio-blk-device,drive=disk\(i)"]
         }
         if !forwards.isEmpty {
