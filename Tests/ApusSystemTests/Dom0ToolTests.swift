@@ -298,7 +298,8 @@ import Testing
             (["--dtb", dom0less, "--disk", disk], "--disk needs a dom0, and \(dom0less) describes none"),
             // 1024 MiB board: 66 for Apus, 4 of modules, 256 for the domU leave 698 MiB.
             (["--memory", "1024", "--dtb", big], "\(big): dom0: dom0_mem is 1024 MiB but only 698 MiB of RAM are free"),
-            (["--dtb", fine, "--dom0-kernel", kernel], "--dtb describes dom0 too"),
+            (["--dtb", fine, "--dom0-kernel", kernel], "--dtb describes dom0 too: give no --dom0-kernel with it"),
+            (["--dtb", fine, "--dom0-memory", "64"], "--dtb describes dom0 too: give no --dom0-memory with it"),
             (["--dtb", fine, "--disk", disk + "x"], "--disk \(disk)x: no such file"),
             // The link's target is 3 MiB: at 0x48000000 it overlaps a module at 0x48200000.
             (["--dtb", fine, "--module", "\(kernel)@0x48000000", "--module", "\(disk)@0x48200000"],

@@ -115,7 +115,6 @@ struct RunCommand: ParsableCommand {
         var loads: [(path: String, address: UInt64)] = []
         if let dtb {
             guard configs.isEmpty else { throw ToolFailure.usage("--dtb describes the domains: give no .cfg files with it") }
-            guard dom0 == nil else { throw ToolFailure.usage("--dtb describes dom0 too: give no --dom0-kernel with it") }
             try checkReadable(dtb, "--dtb")
             loads = try modules.map(parseModule)
             try checkLoads(loads, board: board)
@@ -193,10 +192,14 @@ struct RunCommand: ParsableCommand {
         if dom0Ramdisks.count > 1 {
             throw ToolFailure.usage("two dom0 ramdisks: --dom0-ramdisk \(dom0Ramdisks[0]) and --dom0-ramdisk \(dom0Ramdisks[1])")
         }
+        let given = [(!dom0Kernels.isEmpty, "--dom0-kernel"), (!dom0Ramdisks.isEmpty, "--dom0-ramdisk"),
+                     (dom0Cmdline != nil, "--dom0-cmdline"), (dom0Memory != nil, "--dom0-memory"),
+                     (dom0VCPUs != nil, "--dom0-vcpus")].first(where: { $0.0 })?.1
+        if dtb != nil, let option = given {
+            throw ToolFailure.usage("--dtb describes dom0 too: give no \(option) with it")
+        }
         guard let kernel = dom0Kernels.first else {
-            let given = [(!dom0Ramdisks.isEmpty, "--dom0-ramdisk"), (dom0Cmdline != nil, "--dom0-cmdline"),
-                         (dom0Memory != nil, "--dom0-memory"), (dom0VCPUs != nil, "--dom0-vcpus")]
-            if let option = given.first(where: { $0.0 })?.1 {
+            if let option = given {
                 throw ToolFailure.usage("\(option) needs --dom0-kernel: no dom0 kernel given")
             }
             return nil
