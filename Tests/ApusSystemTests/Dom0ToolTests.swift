@@ -1,5 +1,8 @@
 import ApusCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// `apus run`'s side of the control domain: the boot DTB it writes for `--dom0-kernel` and
@@ -189,6 +192,51 @@ import Testing
         // -device the highest transport, Linux names the lowest vda), then one network device.
         #expect(Self.qemuOptions(r, "-device").filter { $0.hasPrefix("virtio") }
                 == ["virtio-blk-device,drive=disk1", "virtio-blk-device,drive=disk0", "virtio-net-device,netdev=net0"])
+    }
+
+    /// QEMU itself takes the printed command (devices, drives, the restricted network with its
+    /// loopback forward): run with `-machine dumpdtb=`, it builds the whole machine (opens the
+    /// disks, binds the host port) and exits before any CPU runs.
+    @Test func qemuAcceptsTheDom0CommandLine() throws {
+        let s = try Scratch()
+        let kernel = try s.file("Image", size: 4096)
+        let a = try s.file("a.img", size: 1 << 20), b = try s.file("b.img", size: 1 << 20)
+        let port = try #require(Self.freeLoopbackPort())
+        let r = try Self.dryRun(s, ["--dom0-kernel", kernel, "--disk", a, "--disk", b + ",ro", "--hostfwd", "\(port):80",
+                                    "--save-dtb", s.savedDTB])
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = try #require(r.stderr.split(separator: "\n").first { $0.contains("qemu-system-aarch64 -M") })
+        var argv = line.dropFirst("apus: ".count).split(separator: " ").map(String.init)
+        #expect(argv.allSatisfy { !$0.hasPrefix("'") }, "a quoted argument: \(line)")
+        // The run's folder is gone (dryRun removed it): the console log goes to the scratch folder.
+        argv = argv.map { $0.hasPrefix("stdio,id=con") ? "stdio,id=con,signal=off,logfile=\(s.dir.path)/console.log" : $0 }
+        let dumped = s.dir.appendingPathComponent("qemu.dtb").path
+        let dtbIndex = try #require(argv.firstIndex(of: "-dtb"))
+        argv[dtbIndex + 1] = s.savedDTB
+        let q = try SystemHarness.launch(argv + ["-machine", "dumpdtb=" + dumped], input: nil, inputDelay: 0)
+        #expect(q.status == 0, "QEMU refused the command line: \(q.stderr)")
+        // What QEMU hands the hypervisor (QEMU adds its seeds to /chosen) still has dom0.
+        let handed = try DeviceTree.parse([UInt8](try #require(FileManager.default.contents(atPath: dumped))))
+        #expect(try Dom0BootSpec.parse(handed, physicalCPUs: 2) == Dom0BootSpec.parse(try Self.savedTree(s), physicalCPUs: 2))
+        #expect(try Dom0BootSpec.parse(handed, physicalCPUs: 2)?.kernel.size == 4096)
+    }
+
+    /// A TCP port nobody listens on at 127.0.0.1 right now (the kernel picks it).
+    static func freeLoopbackPort() -> UInt16? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
+        }
+        return ok ? UInt16(bigEndian: addr.sin_port) : nil
     }
 
     // MARK: refusals before QEMU starts
