@@ -26,8 +26,8 @@ struct BoardPlan {
     var modules: [BootModule] { (dom0?.modules ?? []) + domUs.flatMap(\.modules) }
 }
 
-/// From xl.cfg files (and dom0's options) to domains placed on the board. Every check that can fail happens here,
-/// before anything is built or started.
+/// From xl.cfg files and dom0's options to domains placed on the board. Every check that can
+/// fail happens here, before anything is built or started.
 enum DomainPlan {
     /// Parses and checks the configuration files and dom0's request, then places their modules
     /// at the top of RAM: dom0's first, then each domU's in command-line order.
@@ -76,8 +76,9 @@ enum DomainPlan {
             throw ToolFailure.usage(error.description)
         }
         if let dom0 {
-            // Dom0 gets what the domUs leave: Xen allocates dom0's RAM after the dom0less
-            // domains' (construct_dom0 runs last), and so does the hypervisor.
+            // Dom0 and the domUs share what Apus and the modules leave. (Xen 4.17 builds dom0
+            // first, then the dom0less domains: start_xen calls create_dom0, then create_domUs;
+            // only the sum matters here.) The domUs were checked above, so a shortfall is dom0's.
             let domUMiB = configs.reduce(0) { $0 + $1.memoryMiB }
             let free = board.memoryMiB - Board.hypervisorMiB - moduleMiB - domUMiB
             if dom0.allocatedMiB > free {
@@ -89,8 +90,9 @@ enum DomainPlan {
             }
         }
 
-        // Packed at the top of RAM, in command-line order, each on a 2 MiB boundary: the domains'
-        // memory is then one free range between the hypervisor and the modules.
+        // Packed at the top of RAM, dom0's first, then the domUs' in command-line order, each on a
+        // 2 MiB boundary: the domains' memory is then one free range between the hypervisor and
+        // the modules.
         var next = board.ramEnd - moduleSpace
         func place(_ kind: BootModule.Kind, _ path: String, _ size: UInt64) -> BootModule {
             defer { next += align(size) }
