@@ -46,12 +46,12 @@ import Testing
     }
 
     /// `apus run --dry-run --image <placeholder> ARGS`; removes the run's temporary folder
-    /// (which --dry-run keeps), found from the `-dtb` path of the printed command.
+    /// (which --dry-run keeps), found from the console log path of the printed command.
     static func dryRun(_ s: Scratch, _ args: [String]) throws -> SystemHarness.Run {
         let r = try SystemHarness.launch([SystemHarness.apus, "run", "--dry-run", "--image", s.image] + args,
                                          input: nil, inputDelay: 0)
-        if let range = r.stderr.range(of: #"-dtb (/[^ ]*/apus-run\.[A-Za-z0-9]+)/boot\.dtb"#, options: .regularExpression) {
-            let dir = String(r.stderr[range].dropFirst("-dtb ".count).dropLast("/boot.dtb".count))
+        if let range = r.stderr.range(of: #"logfile=/[^ ]*/apus-run\.[A-Za-z0-9]+/console\.log"#, options: .regularExpression) {
+            let dir = String(r.stderr[range].dropFirst("logfile=".count).dropLast("/console.log".count))
             try? FileManager.default.removeItem(atPath: dir)
         }
         return r
