@@ -2,17 +2,21 @@ import ApusCore
 import ArgumentParser
 import Foundation
 
-/// `apus run`: boots domains described by xl.cfg files on the hypervisor in QEMU.
+/// `apus run`: boots a control domain (dom0) and/or domains described by xl.cfg files on the
+/// hypervisor in QEMU.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Boot domains from xl.cfg files on Apus in QEMU.",
+        abstract: "Boot dom0 and domains from xl.cfg files on Apus in QEMU.",
         discussion: """
             The console is this terminal: everything typed goes to the hypervisor (Ctrl-A three times \
             switches between domains). Exit status: 0 when the board powers off, 1 on a hypervisor panic, \
             124 on --timeout, 2 for a bad configuration, else QEMU's own status.
-            With --dtb, the given boot DTB (e.g. a Xen dom0less one) is used unchanged and its modules \
-            are loaded with --module FILE@ADDR.
+            --dom0-kernel asks for a control domain as Xen boots one: its modules, dom0_mem, \
+            dom0_max_vcpus and xen,dom0-bootargs go into the boot DTB; the .cfg files are then \
+            dom0less domUs next to it. --disk and --hostfwd give dom0 virtio-mmio devices.
+            With --dtb, the given boot DTB (e.g. a Xen dom0 or dom0less one) is used unchanged and its \
+            modules are loaded with --module FILE@ADDR.
             """)
 
     @Option(help: "Physical CPUs of the board (1-\(Board.maxCPUs)).")
@@ -36,6 +40,36 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("module"),
             help: ArgumentHelp("With --dtb: load FILE at ADDR (hex with 0x, or decimal).", valueName: "file@addr"))
     var modules: [String] = []
+
+    @Option(name: .customLong("dom0-kernel"),
+            help: ArgumentHelp("Boot a control domain (dom0) with this arm64 kernel Image.", valueName: "file"))
+    var dom0Kernels: [String] = []
+
+    @Option(name: .customLong("dom0-ramdisk"), help: ArgumentHelp("Dom0's initramfs.", valueName: "file"))
+    var dom0Ramdisks: [String] = []
+
+    @Option(name: .customLong("dom0-cmdline"),
+            help: ArgumentHelp("Dom0's kernel command line (xen,dom0-bootargs; default \"\(Dom0Request.defaultCmdline)\").",
+                               valueName: "text"))
+    var dom0Cmdline: String?
+
+    @Option(name: .customLong("dom0-memory"),
+            help: ArgumentHelp("Dom0's RAM in MiB (dom0_mem; default \(Dom0Request.defaultMemoryMiB), as Xen's).", valueName: "MiB"))
+    var dom0Memory: Int?
+
+    @Option(name: .customLong("dom0-vcpus"),
+            help: ArgumentHelp("Dom0's vCPUs (dom0_max_vcpus, 1-\(Dom0Request.maxVCPUs); default one per board CPU).", valueName: "n"))
+    var dom0VCPUs: Int?
+
+    @Option(name: .customLong("disk"),
+            help: ArgumentHelp("A raw disk image for dom0, a virtio-blk device (repeat: vda, vdb... in order; ',ro' read-only).",
+                               valueName: "file[,ro]"))
+    var disks: [String] = []
+
+    @Option(name: .customLong("hostfwd"),
+            help: ArgumentHelp("Forward 127.0.0.1:HOSTPORT to dom0's TCP GUESTPORT (repeat; one virtio-net, restricted user networking).",
+                               valueName: "hostport:guestport"))
+    var hostForwards: [String] = []
 
     @Option(name: .customLong("qemu-arg"), parsing: .unconditionalSingleValue,
             help: ArgumentHelp("An extra QEMU argument (repeat for several).", valueName: "arg"))
@@ -74,18 +108,30 @@ struct RunCommand: ParsableCommand {
         guard memory >= 128 else { throw ToolFailure.usage("--memory \(memory): at least 128 MiB") }
         guard timeout >= 0 else { throw ToolFailure.usage("--timeout must not be negative") }
         let board = Board(cpus: cpus, memoryMiB: memory)
+        let dom0 = try dom0Request()
+        let devices = try Dom0Devices.parse(disks: disks, hostForwards: hostForwards)
 
-        var domains: [PlannedDomain] = []
+        var plan = BoardPlan(dom0: nil, domUs: [])
         var loads: [(path: String, address: UInt64)] = []
         if let dtb {
             guard configs.isEmpty else { throw ToolFailure.usage("--dtb describes the domains: give no .cfg files with it") }
             try checkReadable(dtb, "--dtb")
             loads = try modules.map(parseModule)
+            try checkLoads(loads, board: board)
+            try BootDTBCheck.check(dtb, board: board, needsDom0: devices.isEmpty ? nil : deviceOption)
         } else {
             guard modules.isEmpty else { throw ToolFailure.usage("--module needs --dtb (.cfg files name their own modules)") }
-            guard !configs.isEmpty else { throw ToolFailure.usage("no domain: give one or more .cfg files (or --dtb)") }
-            domains = try DomainPlan.make(configPaths: configs, board: board)
-            loads = domains.flatMap { $0.modules.map { (path: $0.path, address: $0.address) } }
+            guard !configs.isEmpty || dom0 != nil else {
+                throw ToolFailure.usage("no domain: give --dom0-kernel, one or more .cfg files, or --dtb")
+            }
+            if dom0 == nil, !devices.isEmpty {
+                throw ToolFailure.usage("\(deviceOption) needs a dom0 (--dom0-kernel, or a --dtb with one): its devices are dom0's")
+            }
+            guard sched == "credit" || sched == "credit2" || sched == "null" else {
+                throw ToolFailure.usage("--sched: unknown scheduler '\(sched)' (credit, credit2 or null)")
+            }
+            plan = try DomainPlan.make(configPaths: configs, dom0: dom0, board: board)
+            loads = plan.modules.map { (path: $0.path, address: $0.address) }
         }
         if let image { try checkReadable(image, "--image") }
         let qemu = try QEMU.find()
@@ -104,32 +150,91 @@ struct RunCommand: ParsableCommand {
         let bootDTB: String
         if let dtb {
             bootDTB = dtb
-            let bytes = [UInt8](FileManager.default.contents(atPath: dtb) ?? Data())
-            do { _ = try DeviceTree.parse(bytes) } catch { throw ToolFailure.usage("\(dtb): not a device tree blob (\(error))") }
         } else {
+            // The dump runs without dom0's devices: the virt board lists all its virtio-mmio
+            // transports whether or not a device is plugged, and so no disk is opened and no
+            // host port bound twice.
             let boardDTB = try QEMU.dumpDeviceTree(qemu, board: board, extra: qemuArguments, to: work + "/virt.dtb")
             bootDTB = work + "/boot.dtb"
-            guard sched == "credit" || sched == "credit2" || sched == "null" else {
-                throw ToolFailure.usage("--sched: unknown scheduler '\(sched)' (credit, credit2 or null)")
-            }
-            try write(BootDeviceTree.make(board: boardDTB, domains: domains, boardCPUs: cpus,
+            try write(BootDeviceTree.make(board: boardDTB, dom0: plan.dom0, domains: plan.domUs, boardCPUs: cpus,
                                           hypervisorArgs: "sched=\(sched == "null" ? "null" : "credit2")"), to: bootDTB)
         }
         if let saveDTB { try write([UInt8](FileManager.default.contents(atPath: bootDTB) ?? Data()), to: saveDTB) }
 
         let args = QEMU.runArguments(board: board, image: hypervisor, dtb: bootDTB, modules: loads,
+                                     devices: devices.qemuArguments,
                                      log: log ?? work + "/console.log", icount: icount, extra: qemuArguments)
         if verbose || dryRun {
-            for d in domains {
-                for m in d.modules {
-                    note("\(d.config.name): \(m.kind == .kernel ? "kernel " : "ramdisk") 0x\(String(m.address, radix: 16)) "
-                         + "\(m.size) bytes \(m.path)")
-                }
+            func describe(_ owner: String, _ m: BootModule) {
+                note("\(owner): \(m.kind == .kernel ? "kernel " : "ramdisk") 0x\(String(m.address, radix: 16)) "
+                     + "\(m.size) bytes \(m.path)")
             }
+            if let d = plan.dom0 {
+                d.modules.forEach { describe("dom0", $0) }
+                note("dom0: \(d.request.xenBootargs), bootargs \"\(d.request.cmdline)\"")
+            }
+            for d in plan.domUs { d.modules.forEach { describe(d.config.name, $0) } }
             note(QEMU.shellLine(qemu, args))
         }
         if dryRun { return 0 }
         return try QEMUSession(qemu: qemu, arguments: args, logPath: log ?? work + "/console.log", timeout: timeout).run()
+    }
+
+    /// The first dom0 device option given, for messages.
+    private var deviceOption: String { disks.isEmpty ? "--hostfwd" : "--disk" }
+
+    /// Dom0's options as one request; nil when none is given. Any dom0 option without a kernel,
+    /// or two kernels or ramdisks, is refused here.
+    private func dom0Request() throws -> Dom0Request? {
+        if dom0Kernels.count > 1 {
+            throw ToolFailure.usage("two dom0 kernels: --dom0-kernel \(dom0Kernels[0]) and --dom0-kernel \(dom0Kernels[1])")
+        }
+        if dom0Ramdisks.count > 1 {
+            throw ToolFailure.usage("two dom0 ramdisks: --dom0-ramdisk \(dom0Ramdisks[0]) and --dom0-ramdisk \(dom0Ramdisks[1])")
+        }
+        let given = [(!dom0Kernels.isEmpty, "--dom0-kernel"), (!dom0Ramdisks.isEmpty, "--dom0-ramdisk"),
+                     (dom0Cmdline != nil, "--dom0-cmdline"), (dom0Memory != nil, "--dom0-memory"),
+                     (dom0VCPUs != nil, "--dom0-vcpus")].first(where: { $0.0 })?.1
+        if dtb != nil, let option = given {
+            throw ToolFailure.usage("--dtb describes dom0 too: give no \(option) with it")
+        }
+        guard let kernel = dom0Kernels.first else {
+            if let option = given {
+                throw ToolFailure.usage("\(option) needs --dom0-kernel: no dom0 kernel given")
+            }
+            return nil
+        }
+        let memoryMiB = dom0Memory ?? Dom0Request.defaultMemoryMiB
+        guard memoryMiB > 0 else { throw ToolFailure.usage("--dom0-memory \(memoryMiB): at least 1 MiB") }
+        let vcpus = dom0VCPUs ?? cpus
+        guard (1...Dom0Request.maxVCPUs).contains(vcpus) else {
+            throw ToolFailure.usage("--dom0-vcpus \(vcpus): 1 to \(Dom0Request.maxVCPUs) (Xen's limit)")
+        }
+        return Dom0Request(kernel: kernel, ramdisk: dom0Ramdisks.first, cmdline: dom0Cmdline ?? Dom0Request.defaultCmdline,
+                           memoryMiB: memoryMiB, vcpus: vcpus)
+    }
+
+    /// `--module` files must lie in board RAM and not overlap (QEMU would refuse its loader
+    /// blobs), each sized as QEMU reads it, through symbolic links.
+    private func checkLoads(_ loads: [(path: String, address: UInt64)], board: Board) throws {
+        var ranges: [(String, UInt64, UInt64)] = []
+        for (path, address) in loads {
+            let size: UInt64
+            switch ModuleFile.size(path) {
+            case .success(let s): size = s
+            case .failure(let p): throw ToolFailure.usage("--module \(path)@0x\(String(address, radix: 16)): \(p)")
+            }
+            let (end, overflow) = address.addingReportingOverflow(size)
+            if overflow || address < Board.ramBase || end > board.ramEnd {
+                throw ToolFailure.usage("--module \(path)@0x\(String(address, radix: 16)) (\(size) bytes) is outside the board's RAM "
+                                        + "(0x\(String(Board.ramBase, radix: 16))-0x\(String(board.ramEnd, radix: 16)), --memory \(board.memoryMiB))")
+            }
+            if let other = ranges.first(where: { $0.1 < end && address < $0.2 }) {
+                throw ToolFailure.usage("--module \(path)@0x\(String(address, radix: 16)) (\(size) bytes) overlaps "
+                                        + "--module \(other.0)@0x\(String(other.1, radix: 16)) (\(other.2 - other.1) bytes)")
+            }
+            ranges.append((path, address, end))
+        }
     }
 
     /// `FILE@ADDR`, split at the last '@' so file names may contain one.

@@ -1,10 +1,11 @@
 import ApusCore
 
-/// The boot DTB: QEMU's own description of the board plus Xen's dom0less bindings under /chosen
-/// (docs/misc/arm/device-tree/booting.txt), which is where the hypervisor reads its domains
-/// (ApusCore BootDomain.parseAll).
+/// The boot DTB: QEMU's own description of the board plus Xen's boot bindings under /chosen
+/// (docs/misc/arm/device-tree/booting.txt): dom0's modules and command lines, and the dom0less
+/// domains, which is where the hypervisor reads its domains (ApusCore Dom0BootSpec,
+/// BootDomain.parseAll) and where Xen 4.17 would read them too.
 enum BootDeviceTree {
-    static func make(board dtb: [UInt8], domains: [PlannedDomain], boardCPUs: Int = 64,
+    static func make(board dtb: [UInt8], dom0: PlannedDom0? = nil, domains: [PlannedDomain], boardCPUs: Int = 64,
                      hypervisorArgs: String? = nil) throws -> [UInt8] {
         var dt: DeviceTree
         do {
@@ -22,8 +23,16 @@ enum BootDeviceTree {
             // Module addresses are above 4 GiB on large boards: two cells each, as Xen's examples use.
             chosen.setProperty(.u32("#address-cells", 2))
             chosen.setProperty(.u32("#size-cells", 2))
-            // Xen's own command line property: the hypervisor reads options such as sched=null.
-            if let args = hypervisorArgs { chosen.setProperty(.string("xen,xen-bootargs", args)) }
+            // Xen's own command line property: the hypervisor reads options such as sched=null,
+            // and dom0's size from dom0_mem= and dom0_max_vcpus=.
+            let xenArgs = [hypervisorArgs, dom0?.request.xenBootargs].compactMap { $0 }.joined(separator: " ")
+            if !xenArgs.isEmpty { chosen.setProperty(.string("xen,xen-bootargs", xenArgs)) }
+            if let dom0 {
+                // Dom0's modules sit directly under /chosen (outside any xen,domain node), its
+                // command line in /chosen as Xen's xen,dom0-bootargs.
+                chosen.setProperty(.string("xen,dom0-bootargs", dom0.request.cmdline))
+                for m in dom0.modules { chosen.setChild(moduleNode(m, bootargs: nil)) }
+            }
             for (i, d) in domains.enumerated() {
                 chosen.setChild(domainNode(d, name: "domU\(i + 1)", boardCPUs: boardCPUs))
             }

@@ -18,11 +18,20 @@ struct PlannedDomain {
     var modules: [BootModule] { [kernel] + (ramdisk.map { [$0] } ?? []) }
 }
 
-/// From xl.cfg files to domains placed on the board. Every check that can fail happens here,
-/// before anything is built or started.
+/// Everything `apus run` places on the board: dom0 (when asked for) and the dom0less domUs.
+struct BoardPlan {
+    var dom0: PlannedDom0?
+    var domUs: [PlannedDomain]
+    /// Every boot module, in placement order (ascending addresses, none overlapping).
+    var modules: [BootModule] { (dom0?.modules ?? []) + domUs.flatMap(\.modules) }
+}
+
+/// From xl.cfg files and dom0's options to domains placed on the board. Every check that can
+/// fail happens here, before anything is built or started.
 enum DomainPlan {
-    /// Parses and checks the configuration files, then places their modules at the top of RAM.
-    static func make(configPaths: [String], board: Board) throws -> [PlannedDomain] {
+    /// Parses and checks the configuration files and dom0's request, then places their modules
+    /// at the top of RAM: dom0's first, then each domU's in command-line order.
+    static func make(configPaths: [String], dom0: Dom0Request? = nil, board: Board) throws -> BoardPlan {
         var configs: [DomainConfig] = []
         var sources: [String: String] = [:]
         for path in configPaths {
@@ -49,7 +58,10 @@ enum DomainPlan {
             let r = try c.ramdisk.map { try moduleSize($0, key: "ramdisk", config: c, text: text) }
             sized.append((c, k, r))
         }
-        let moduleSpace = sized.reduce(0) { $0 + align($1.kernel) + align($1.ramdisk ?? 0) }
+        let dom0Kernel = try dom0.map { try optionFileSize($0.kernel, "--dom0-kernel") }
+        let dom0Ramdisk = try dom0?.ramdisk.map { try optionFileSize($0, "--dom0-ramdisk") }
+        let dom0Space = align(dom0Kernel ?? 0) + align(dom0Ramdisk ?? 0)
+        let moduleSpace = sized.reduce(dom0Space) { $0 + align($1.kernel) + align($1.ramdisk ?? 0) }
         let moduleMiB = Int((moduleSpace + (1 << 20) - 1) >> 20)
         if Board.hypervisorMiB + moduleMiB > board.memoryMiB {
             throw ToolFailure.usage("the kernels and ramdisks take \(moduleMiB) MiB: with \(Board.hypervisorMiB) MiB "
@@ -63,19 +75,39 @@ enum DomainPlan {
         } catch {
             throw ToolFailure.usage(error.description)
         }
+        if let dom0 {
+            // Dom0 and the domUs share what Apus and the modules leave. (Xen 4.17 builds dom0
+            // first, then the dom0less domains: start_xen calls create_dom0, then create_domUs;
+            // only the sum matters here.) The domUs were checked above, so a shortfall is dom0's.
+            let domUMiB = configs.reduce(0) { $0 + $1.memoryMiB }
+            let free = board.memoryMiB - Board.hypervisorMiB - moduleMiB - domUMiB
+            if dom0.allocatedMiB > free {
+                var why = "the board's \(board.memoryMiB) MiB (--memory) minus \(Board.hypervisorMiB) MiB for Apus"
+                    + " and \(moduleMiB) MiB of kernels and ramdisks"
+                if domUMiB > 0 { why += " and \(domUMiB) MiB for the domUs" }
+                throw ToolFailure.usage("--dom0-memory \(dom0.memoryMiB): dom0 does not fit: \(why) "
+                                        + "leaves \(max(0, free)) MiB")
+            }
+        }
 
-        // Packed at the top of RAM, in command-line order, each on a 2 MiB boundary: the domains'
-        // memory is then one free range between the hypervisor and the modules.
+        // Packed at the top of RAM, dom0's first, then the domUs' in command-line order, each on a
+        // 2 MiB boundary: the domains' memory is then one free range between the hypervisor and
+        // the modules.
         var next = board.ramEnd - moduleSpace
         func place(_ kind: BootModule.Kind, _ path: String, _ size: UInt64) -> BootModule {
             defer { next += align(size) }
             return BootModule(kind: kind, path: path, size: size, address: next)
         }
-        return sized.map { c, k, r in
+        let plannedDom0 = dom0.map { d in
+            PlannedDom0(request: d, kernel: place(.kernel, d.kernel, dom0Kernel ?? 0),
+                        ramdisk: dom0Ramdisk.map { place(.ramdisk, d.ramdisk!, $0) })
+        }
+        let domUs = sized.map { c, k, r in
             let kernel = place(.kernel, c.kernel, k)
             let ramdisk = r.map { place(.ramdisk, c.ramdisk!, $0) }
             return PlannedDomain(config: c, kernel: kernel, ramdisk: ramdisk)
         }
+        return BoardPlan(dom0: plannedDom0, domUs: domUs)
     }
 
     static func align(_ size: UInt64) -> UInt64 {
@@ -90,13 +122,18 @@ enum DomainPlan {
             if let line = lineOf(key, in: text, fileName: config.fileName) { at += ":\(line)" }
             return .usage("\(at): \(key): \(path): \(why)")
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw fail("no such file") }
-        guard !isDirectory.boolValue else { throw fail("is a folder") }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw fail("not readable") }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
-        guard size > 0 else { throw fail("is empty") }
-        return size
+        switch ModuleFile.size(path) {
+        case .success(let size): return size
+        case .failure(let problem): throw fail(problem.description)
+        }
+    }
+
+    /// The size of a module named by an option (`--dom0-kernel FILE`).
+    private static func optionFileSize(_ path: String, _ option: String) throws -> UInt64 {
+        switch ModuleFile.size(path) {
+        case .success(let size): return size
+        case .failure(let problem): throw ToolFailure.usage("\(option) \(path): \(problem.description)")
+        }
     }
 
     /// The line of the setting that took effect for `key` (the last one).

@@ -33,8 +33,9 @@ enum QEMU {
     /// The serial port is a stdio chardev without QEMU's mux (no -nographic): every byte typed,
     /// Ctrl-C and Ctrl-A included, goes to the hypervisor's console (`signal=off` stops QEMU from
     /// treating Ctrl-C as its own), and the `logfile` copy is what `apus run` watches for panics.
+    /// `devices` are dom0's (Dom0Devices.qemuArguments), placed before the user's --qemu-arg ones.
     static func runArguments(board: Board, image: String, dtb: String, modules: [(path: String, address: UInt64)],
-                             log: String, icount: Bool, extra: [String]) -> [String] {
+                             devices: [String] = [], log: String, icount: Bool, extra: [String]) -> [String] {
         var args = ["-M", Board.machine] + board.machineArguments
         args += ["-display", "none", "-nic", "none", "-no-reboot"]
         args += ["-chardev", "stdio,id=con,signal=off,logfile=" + escape(log), "-serial", "chardev:con", "-monitor", "none"]
@@ -45,7 +46,7 @@ enum QEMU {
         // One virtual nanosecond per instruction, no sleeping when idle: guest-visible time then
         // depends only on the instructions run, so timings compare across hosts and runs.
         if icount { args += ["-icount", "shift=0,sleep=off"] }
-        return args + extra
+        return args + devices + extra
     }
 
     /// A value inside a QEMU option list, where ',' separates options and ',,' is a literal comma.
