@@ -32,7 +32,7 @@ QICOUNT=(); [ "${ICOUNT:-0}" = 1 ] && QICOUNT=(-icount "${ICOUNT_OPTS:-shift=0,s
 # Per guest: vCPUs of its domain (CPUS, default 1), the board's CPUs (BOARD_CPUS, default 2),
 # its domains as "vcpus|bootargs" separated by ';' (DOMAINS, default one domain with CPUS[guest]
 # vCPUs and no bootargs), and extra Xen options (XEN_EXTRA).
-declare -A CPUS=([smp]=2)
+declare -A CPUS=([smp]=2 [psci-race]=3)
 declare -A BOARD_CPUS=([evtping]=1 [ctxswitch]=1 [nullcall]=1 [vtlat]=1)
 declare -A DOMAINS=([evtping]="1|evtping=a peer=2;1|evtping=b peer=1" [ctxswitch]="1|ctx=a;1|ctx=b")
 # Debian's Xen 4.17 boots with XSM SILO, which forbids event channels between two domUs.
