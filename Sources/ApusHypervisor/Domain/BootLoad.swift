@@ -44,7 +44,8 @@ final class BootLoad {
         let s = d.spec
         switch phase {
         case .tree:
-            dtb = b.dtb(domain: d.id, boot: d.restarts)
+            guard let t = d.boot?.dtb(domain: d.id, boot: d.restarts) else { return .failed }
+            dtb = t
             ranges = [(b.kernelIPA, s.kernel.size), (b.dtbIPA, UInt64(dtb.count))]
             if let rd = s.ramdisk, rd.size > 0 { ranges.append((b.initrdIPA, rd.size)) }
             phase = .claim

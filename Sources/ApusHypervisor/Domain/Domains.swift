@@ -45,7 +45,7 @@ enum Domains {
         let d = Domain(id: id, spec: spec, ram: ram, p2m: p2m)
         var dt = guestDT
         if let rd = b.ramdisk { dt.initrd = PhysicalRange(base: place.initrd, size: rd.size) }
-        let boot = BootImage(kernelIPA: place.kernel, initrdIPA: place.initrd, dtbIPA: place.dtb, tree: dt)
+        var boot = BootImage(kernelIPA: place.kernel, initrdIPA: place.initrd, dtbIPA: place.dtb, tree: dt)
         // Every boot's DTB has the same size (only the seed's bytes change): checked once.
         guard UInt64(boot.dtb(domain: id, boot: 0).count) <= dtbEstimate else { return fail("guest DTB too large") }
         d.boot = boot
