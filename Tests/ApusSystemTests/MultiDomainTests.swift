@@ -60,6 +60,13 @@ import Testing
         // Each boot that crashed first read the previous boot's blocks as zero.
         let zeroed = d1.filter { $0.hasPrefix("hostile: life: boot at ") && $0.contains(" blocks read zero; crash from vCPU ") }.count
         #expect(zeroed == restarts, "\(zeroed) boots found their RAM zeroed, \(restarts) restarts")
+        // Every boot got its own rng-seed (a reboot patches the seed into the DTB it kept).
+        let seeds = d1.compactMap { l -> String? in
+            guard l.hasPrefix("hostile: life: boot at "), let r = l.range(of: "; rng-seed ") else { return nil }
+            return String(l[r.upperBound...])
+        }
+        #expect(seeds.count == restarts && Set(seeds).count == seeds.count && !seeds.contains("0"),
+                "rng-seeds of the boots: \(seeds)")
         // The boot after the last restart ran to its end.
         #expect(d1.contains("TEST PASS hostile"))
         #expect(d2.filter { $0.hasPrefix("memcheck: pass ") && $0.contains(" ok ") }.count == 6)

@@ -161,6 +161,24 @@ int fdtx_bootargs(u64 dtb, char *buf, u32 cap)
     return -1;
 }
 
+int fdtx_chosen_head(u64 dtb, const char *name, u64 *out)
+{
+    struct walk w;
+    u64 pname, val;
+    u32 len;
+    *out = 0;
+    if (!walk_init(&w, dtb))
+        return 0;
+    while (walk_next_prop(&w, &pname, &val, &len, NULL)) {
+        if (kind_at(&w) == N_CHOSEN && name_is(pname, name)) {
+            for (u32 n = 0; n < 8; n++)
+                *out = (*out << 8) | (n < len ? (u8)rdc(val + n) : 0);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int fdtx_bootarg_u64(const char *args, const char *key, u64 *out)
 {
     const char *p = args;

@@ -16,6 +16,10 @@ int fdtx_cpu_count(u64 dtb);
  * there is no such property (buf is then ""). */
 int fdtx_bootargs(u64 dtb, char *buf, u32 cap);
 
+/* The first 8 bytes of /chosen/NAME, big-endian, in *out (fewer bytes: zero-padded). Returns
+ * 1 if the property exists, else 0. */
+int fdtx_chosen_head(u64 dtb, const char *name, u64 *out);
+
 /* Finds "key=VALUE" as a whole word in args; VALUE is decimal or 0x-prefixed hex. Returns 1 and
  * sets *out if found and well formed, else 0. */
 int fdtx_bootarg_u64(const char *args, const char *key, u64 *out);

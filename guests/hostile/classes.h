@@ -67,6 +67,7 @@
 #define NCLASS 9
 
 static u64 opt_more, opt_classes = MC_ALL, opt_peer, opt_life_ms, opt_lifeact = 7, opt_el0irq;
+static u64 rng_seed_head;       /* first 8 bytes of /chosen/rng-seed (life_boot prints it) */
 static u64 mc_count[NCLASS];                /* vCPU 0's operations per class; (g) from g_ops */
 static volatile u64 g_ops[MAXCPU], g_offs[MAXCPU];
 static volatile u32 sec_attack;              /* the other vCPUs attack while 1 */
@@ -236,8 +237,10 @@ static void life_boot(u64 dtb_lo, u64 dtb_hi)
         return;
     u64 a = acts[(cntvct() >> 4) % na];
     int from_other = ncpu > 1 && (cntvct() >> 6) % 2;
-    say("life: boot at %lu ms, %lu blocks read zero; %s from vCPU %d", now, n,
-        a == 0 ? "reboot" : a == 1 ? "SYSTEM_RESET" : a == 2 ? "crash" : a == 3 ? "suspend" : "poweroff", from_other);
+    /* the boot's rng-seed (its first 8 bytes): every boot must get its own */
+    say("life: boot at %lu ms, %lu blocks read zero; %s from vCPU %d; rng-seed %lx", now, n,
+        a == 0 ? "reboot" : a == 1 ? "SYSTEM_RESET" : a == 2 ? "crash" : a == 3 ? "suspend" : "poweroff", from_other,
+        rng_seed_head);
     /* the other vCPUs hammer hypercalls meanwhile; one of them may do it */
     life_action = a;
     flag_write(&sec_attack, 1);

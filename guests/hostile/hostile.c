@@ -1544,6 +1544,7 @@ int main(u64 dtb)
     fdtx_bootarg_u64(args, "classes", &opt_classes);
     fdtx_bootarg_u64(args, "peer", &opt_peer);
     fdtx_bootarg_u64(args, "life_ms", &opt_life_ms);
+    fdtx_chosen_head(dtb, "rng-seed", &rng_seed_head);
     fdtx_bootarg_u64(args, "lifeact", &opt_lifeact);
     fdtx_bootarg_u64(args, "el0irq", &opt_el0irq);
     fdtx_bootarg_u64(args, "probe", &opt_probe);
