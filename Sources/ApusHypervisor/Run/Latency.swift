@@ -41,17 +41,22 @@ enum Latency {
 
     static func reset() {
         longestState = 0; longestXen = 0; longestP2M = 0; longestDomain = 0; longestScheduler = 0
-        longestConsole = 0; longestEL2 = 0
+        longestConsole = 0; longestEL2 = 0; longestXenLine = 0
     }
 
     /// `lock` is a constant at every call site: the switch folds away.
+    /// Where the longest Xen-lock hold was taken (the caller of `Xen.locked`).
+    nonisolated(unsafe) static var longestXenFile: StaticString = ""
+    nonisolated(unsafe) static var longestXenLine: UInt = 0
+
     @inline(__always)
-    static func held(_ lock: Lock, since t0: UInt64) {
+    static func held(_ lock: Lock, since t0: UInt64, file: StaticString = "", line: UInt = 0) {
         guard enabled else { return }
         let d = read_cntpct_el0() &- t0
         switch lock {
         case .state: if d > longestState { longestState = d }
-        case .xen: if d > longestXen { longestXen = d }
+        case .xen:
+            if d > longestXen { longestXen = d; longestXenFile = file; longestXenLine = line }
         case .p2m: if d > longestP2M { longestP2M = d }
         case .domain: if d > longestDomain { longestDomain = d }
         case .scheduler: if d > longestScheduler { longestScheduler = d }
@@ -83,6 +88,9 @@ enum Latency {
             Log.put("Apus: longest lock hold ns:")
             for i in 0..<6 { Log.put(" "); Log.put(lockNames[i]); Log.put(" "); Log.dec(Int(holds[i])) }
             Log.put("; longest at EL2 with interrupts masked ns: "); Log.dec(Int(el2))
+        }
+        Log.line {
+            Log.put("Apus: longest Xen lock hold taken at "); Log.put(longestXenFile); Log.put(":"); Log.dec(Int(longestXenLine))
         }
     }
 }

@@ -57,11 +57,11 @@ enum Xen {
     /// (XenHost: event channels, grants, hypercall state) and the hypervisor's XenStore.
     /// Taken before a domain's p2m lock and its domain lock (docs/architecture.md, "Locks").
     @inline(__always)
-    static func locked<R>(_ body: (borrowing XenLocked) -> R) -> R {
+    static func locked<R>(file: StaticString = #fileID, line: UInt = #line, _ body: (borrowing XenLocked) -> R) -> R {
         apus_spin_lock(&lock)
         let t0 = Latency.stamp()
         let r = body(XenLocked())
-        Latency.held(.xen, since: t0)
+        Latency.held(.xen, since: t0, file: file, line: line)
         apus_spin_unlock(&lock)
         return r
     }
