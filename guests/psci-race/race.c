@@ -23,7 +23,9 @@
  * It fails on: two SUCCESS in a round, none, a loser's answer other than ALREADY_ON or
  * ON_PENDING, a target entered more than once in a round (a second CPU_ON wiped the running
  * vCPU's registers), entered with the loser's context id, or a hang as above.
- * Bootarg rounds=N (default 2000, at most MAX_ROUNDS).
+ * Bootarg rounds=N (default 2000, at most MAX_ROUNDS); off_ms=MS (default WATCHDOG_MS): the wait
+ * for OFF after the entry ends the test after MS ms (a tighter watchdog that catches a runnable
+ * vCPU 2 left waiting for a CPU, the scheduler stall of issue 10).
  *
  * With bootarg reset_ms=MS: CPU_ON racing SYSTEM_RESET instead, one race per boot (the
  * domain's on_reboot must be "restart"). Each boot first checks what the last one left: after
@@ -59,6 +61,7 @@ extern char secondary_entry[];
 
 static u64 opt_rounds = 2000;
 static u64 opt_reset_ms;                         /* reset mode: reboot until the board's counter passes this */
+static u64 opt_off_ms = WATCHDOG_MS;             /* off_ms=: watchdog on the wait for OFF after the entry */
 
 /* Shared words; MMU off, so every access is to Device memory (flag_read/flag_write). */
 static volatile u32 b_up, b_ready, go, b_done, results_in;
@@ -73,6 +76,9 @@ static volatile u32 stray_entries;               /* entries with a context id of
 static volatile u64 stray_ctx;
 static volatile u32 armed;                       /* reset mode: the racing CPU_ON may start vCPU 2 */
 static volatile u32 unasked;                     /* reset mode: vCPU 2 entries before that */
+static volatile u32 t_yields;                    /* target: SCHEDOP_yields in its current entry */
+static volatile u64 t_last;                      /* target: virtual count at its last step */
+static volatile u32 t_stage;                     /* target: 1 entered, 2 yielding, 3 calling CPU_OFF */
 
 #define VTIMER_INTID 27
 
@@ -138,13 +144,22 @@ static void __attribute__((noreturn)) target_main(u64 ctx)
         stray_ctx = ctx;
         stray_entries++;
     } else {
+        t_yields = 0;
+        t_stage = 1;
+        t_last = cntvct();
         entries[r]++;
         entry_ctx[r] = ctx;
         dsb();
         /* Both callers have their answers before this round's target may leave. */
-        while (flag_read(&results_in) < r)
+        while (flag_read(&results_in) < r) {
+            t_stage = 2;
+            t_yields++;
+            t_last = cntvct();
             yield();
+        }
     }
+    t_stage = 3;
+    t_last = cntvct();
     psci(PSCI_CPU_OFF, 0, 0, 0);
     for (;;)
         wfi();
@@ -259,6 +274,7 @@ int main(u64 dtb)
     fdtx_bootargs(dtb, args, sizeof(args));
     fdtx_bootarg_u64(args, "rounds", &opt_rounds);
     fdtx_bootarg_u64(args, "reset_ms", &opt_reset_ms);
+    fdtx_bootarg_u64(args, "off_ms", &opt_off_ms);
     if (opt_rounds == 0 || opt_rounds > MAX_ROUNDS)
         fail_now("rounds=%lu: 1 to %u", opt_rounds, MAX_ROUNDS);
     int cpus = fdtx_cpu_count(dtb);
@@ -339,11 +355,13 @@ int main(u64 dtb)
             sleep_until(cntvct() + nap);
         }
         u64 entered = cntvct();
-        deadline = entered + ms_to_ticks(WATCHDOG_MS);
+        deadline = entered + ms_to_ticks(opt_off_ms);
         while ((a = affinity_info(TARGET)) != 1) {
             if (cntvct() > deadline) {
-                check_failed("round %u: vCPU %u not OFF %u ms after its entry (AFFINITY_INFO %ld, %u entries, CPU_ONs "
-                             "%ld, %ld)", r, TARGET, WATCHDOG_MS, a, entries[r], ra, rb);
+                say("round %u: vCPU %u stage %u, %u yields, last step %lu us ago", r, TARGET, t_stage, t_yields,
+                    (cntvct() - t_last) * 1000000 / cntfrq());
+                check_failed("round %u: vCPU %u not OFF %lu ms after its entry (AFFINITY_INFO %ld, %u entries, CPU_ONs "
+                             "%ld, %ld)", r, TARGET, opt_off_ms, a, entries[r], ra, rb);
                 finish();
             }
             sleep_until(cntvct() + nap);
