@@ -120,20 +120,39 @@ int memcmp(const void *a, const void *b, size_t n) {
 
 size_t strlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
 
-// ---- spinlocks: tickets, so that CPUs get a lock in the order they asked for it ----
-// A test-and-set lock let one CPU that takes a lock in a loop (a guest issuing hypercalls
-// back to back) win it again and again while another CPU waited; with tickets the wait
-// is bounded by the holders ahead. The word holds the ticket now served in its low half
-// and the next ticket to hand out in its high half (as Linux's arm64 ticket locks did);
-// only the holder writes the low half. EL2 runs with interrupts masked.
+// Spinlocks: a free lock goes to whichever CPU asks first, and a CPU that has failed
+// APUS_LOCK_PATIENCE times reserves it (bits 8-15: its index + 1; nobody else takes the lock
+// until it has), so a CPU taking a lock in a loop cannot starve another for long.
+// Not ticket locks, which these were: a ticket lock hands the lock over in arrival order,
+// and when the board's CPUs are threads of a busy host (QEMU's multi-threaded TCG, or any
+// hypervisor below us) the next ticket's CPU is often not running. The CPU that released the
+// lock and wants it again then spins until the host runs the other thread (~4 ms here), at
+// every handover: a vCPU switch took tens of milliseconds and a runnable vCPU waited seconds
+// (issue 10, the psci-race stall; Linux as a guest falls back to test-and-set for the same
+// reason, virt_spin_lock). Bit 0: held.
+#define APUS_LOCK_PATIENCE (1u << 16)
+
 void apus_spin_lock(uint32_t *lock) {
-    uint32_t ticket = __atomic_fetch_add(lock, 1u << 16, __ATOMIC_ACQUIRE) >> 16;
-    while ((uint16_t)__atomic_load_n((uint16_t *)lock, __ATOMIC_ACQUIRE) != (uint16_t)ticket)
+    uint64_t cpu;
+    __asm__ volatile("mrs %0, tpidr_el2" : "=r"(cpu));      // this CPU's index (PerCPU)
+    uint32_t me = (uint32_t)((cpu & 0xff) + 1) << 8;
+    uint32_t tries = 0;
+    for (;;) {
+        uint32_t w = __atomic_load_n(lock, __ATOMIC_RELAXED);
+        uint32_t reserved = w & 0xff00;
+        if (!(w & 1) && (reserved == 0 || reserved == me)) {
+            // Taken, and our reservation (if it was ours) used up.
+            if (__atomic_compare_exchange_n(lock, &w, 1u, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+            continue;
+        }
+        if (++tries >= APUS_LOCK_PATIENCE && reserved == 0)
+            __atomic_compare_exchange_n(lock, &w, w | me, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
         __asm__ volatile("yield");
+    }
 }
 void apus_spin_unlock(uint32_t *lock) {
-    uint16_t *serving = (uint16_t *)lock;                  // little-endian: the low half
-    __atomic_store_n(serving, (uint16_t)(*serving + 1), __ATOMIC_RELEASE);
+    // Only the held bit: a reservation made meanwhile stays.
+    __atomic_fetch_and(lock, ~1u, __ATOMIC_RELEASE);
 }
 
 uint64_t apus_atomic_or64(uint64_t *p, uint64_t bits) { return __atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST); }

@@ -9,12 +9,7 @@ import ApusCore
 /// virtual timer is due.
 enum Scheduler {
     nonisolated(unsafe) static var policy: FairScheduler!
-    /// The scheduler's lock word (see `locked`): bit 0 held; bits 8-15 the CPU (index + 1)
-    /// that waited too long and is served next.
     nonisolated(unsafe) static var lock: UInt32 = 0
-    /// Failed tries after which a waiter reserves the lock for itself: a few milliseconds of
-    /// spinning, longer than a host normally keeps a runnable thread waiting.
-    static let patience = 1 << 16
     /// vCPU objects by scheduler id.
     nonisolated(unsafe) static var vcpus: [VCPU] = []
 
@@ -22,50 +17,12 @@ enum Scheduler {
 
     @inline(__always)
     static func locked<R>(_ body: () -> R) -> R {
-        acquire()
+        apus_spin_lock(&lock)
         let t0 = Latency.stamp()
         let r = body()
         Latency.held(.scheduler, since: t0)
-        release()
+        apus_spin_unlock(&lock)
         return r
-    }
-
-    /// Not a ticket lock, though the other locks are (issue 10, the psci-race stall): the
-    /// scheduler lock is taken several times per switch, by every CPU in turn, and a ticket
-    /// lock hands it over in arrival order. When the board's CPUs are threads of a busy host
-    /// (QEMU's multi-threaded TCG, or any hypervisor below us), the next ticket's CPU is often
-    /// not running: the CPU that just released the lock and wants it again spins until the
-    /// host runs the other (a host timeslice, ~4 ms here), at every handover. Switches then
-    /// cost tens of milliseconds, a vCPU's slice ends before it runs an instruction, and a
-    /// runnable vCPU waited seconds. Linux falls back to a test-and-set lock as a guest for
-    /// the same reason (virt_spin_lock). Here a free lock goes to whichever CPU asks first,
-    /// and a CPU that failed `patience` times reserves it (nobody else takes it until it
-    /// has): a CPU taking the lock in a loop still cannot starve another for long.
-    @inline(never)
-    static func acquire() {
-        let me = UInt32(PerCPU.this.index &+ 1) << 8
-        var tries = 0
-        while true {
-            let w = apus_atomic_cas32(&lock, 0, 0)                 // a read: stores only 0 over 0
-            let reserved = w & 0xFF00
-            if w & 1 == 0 && (reserved == 0 || reserved == me) {
-                if apus_atomic_cas32(&lock, w, 1) == w { return }  // held, our reservation used up
-                continue
-            }
-            tries &+= 1
-            if tries >= patience && reserved == 0 { _ = apus_atomic_cas32(&lock, w, w | me) }
-            arch_yield()
-        }
-    }
-
-    @inline(never)
-    static func release() {
-        var w = apus_atomic_cas32(&lock, 0, 0)
-        while true {
-            let seen = apus_atomic_cas32(&lock, w, w & ~1)        // a reservation made meanwhile stays
-            if seen == w { return }
-            w = seen
-        }
     }
 
     /// The CPU's main loop: never returns. Called at boot and whenever the vCPU that
