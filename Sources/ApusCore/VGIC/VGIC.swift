@@ -320,6 +320,13 @@ public final class VGIC {
                 w += 1
                 continue
             }
+            // An active interrupt (pending+active by ISACTIVER) cannot be signalled before the
+            // guest deactivates it: it gets only a free list register, never one taken from an
+            // interrupt the guest can take. (Issue 10: the hostile's SPIs activated at priority 0
+            // pushed its self-SGI out; with three parked entries valid, the underflow maintenance
+            // interrupt that would have brought the SGI back never came, and it waited seconds.)
+            // The ones after it in `want` are active too (they are sorted last).
+            guard !irq(next, vcpu: vcpu).active else { break }
             var worst = -1
             for n in 0..<lrs.count where ListRegister(raw: lrs[n]).state == .pending {
                 if worst < 0 || ListRegister(raw: lrs[n]).priority > ListRegister(raw: lrs[worst]).priority { worst = n }
