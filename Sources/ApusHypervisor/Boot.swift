@@ -64,10 +64,22 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         reserved.append(b.kernel)
         if let r = b.ramdisk { reserved.append(r) }
     }
-    var allocator = PhysicalAllocator(banks: board.memory, reserved: reserved)
     Wallclock.discover(rtc: board.rtc)
     Hypervisor.rngSeed = board.rngSeed
     Xen.boot(maxDomains: boots.count)
+    // Dom0 first, as Xen's create_dom0: its 1:1 banks are chosen before the domUs' RAM.
+    // Its grant window is IPA space it has no RAM or device in: the hypervisor's own image,
+    // as Xen puts it at _stext (64 frames).
+    let grantWindow = PhysicalRange(base: board.memory[0].base, size: UInt64(GrantTable.defaultMaxFrames) << 12)
+    if let plan = Dom0Build.plan(dt, board: board, reserved: reserved, grantTable: grantWindow) {
+        let d0 = Dom0Build.build(plan, board: board)
+        Hypervisor.domains.append(d0)
+        Hypervisor.console.addDomain(0)
+        reserved += plan.banks
+        reserved += plan.hardware.reservedMemory
+        for m in (try? BootModules.scan(dt)) ?? [] { reserved.append(m.range) }
+    }
+    var allocator = PhysicalAllocator(banks: board.memory, reserved: reserved)
     var id = 1
     for r in boots {
         switch r {

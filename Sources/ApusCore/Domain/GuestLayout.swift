@@ -73,3 +73,22 @@ public struct GuestBootPlacement: Equatable, Sendable {
         return GuestBootPlacement(kernel: kernel, initrd: initrd, dtb: dtb)
     }
 }
+
+/// Where a domain's virtual GICv3 is in its guest physical space: Xen's guest layout
+/// (GUEST_GICV3_GICD_BASE, GUEST_GICV3_GICR0_BASE) for domUs, the board's own GIC
+/// addresses for a direct-mapped dom0 (as Xen gives its hardware domain).
+public struct GuestGICLayout: Equatable, Sendable {
+    public var distributor: UInt64
+    public var redistributors: UInt64
+    public var redistributorsSize: UInt64
+
+    public init(distributor: UInt64, redistributors: UInt64, redistributorsSize: UInt64) {
+        self.distributor = distributor
+        self.redistributors = redistributors
+        self.redistributorsSize = redistributorsSize
+    }
+
+    public static let domU = GuestGICLayout(distributor: GICv3Layout.distributorBase,
+                                            redistributors: GICv3Layout.redistributorBase,
+                                            redistributorsSize: GICv3Layout.redistributorRegionSize)
+}

@@ -60,7 +60,7 @@ final class BootLoad {
             }
             guard ok else { return .failed }
             for blk in fresh {
-                let start = GuestLayout.ram0Base + UInt64(blk) * RAMBlocks.blockSize
+                let start = d.ramIPA + UInt64(blk) * RAMBlocks.blockSize
                 let whole = ranges.contains { r in r.ipa <= start && start - r.ipa <= r.length &- RAMBlocks.blockSize && r.length >= RAMBlocks.blockSize }
                 if !whole { toZero.append(blk) }
             }

@@ -8,7 +8,9 @@ struct BootImage {
     var kernelIPA: UInt64
     var initrdIPA: UInt64
     var dtbIPA: UInt64
-    var tree: GuestDeviceTree
+    /// Built again (with a fresh rng-seed) at every boot; nil for a fixed DTB (dom0's, from
+    /// the board's own: `serialized` holds it).
+    var tree: GuestDeviceTree?
 
     /// The DTB as serialized at the first boot, and where its rng-seed's bytes are in it
     /// (nil: it has none): later boots patch those bytes instead of building and
@@ -25,7 +27,7 @@ struct BootImage {
             for i in 0..<seed.count { b[at + i] = seed[i] }
             return b
         }
-        var t = tree
+        guard var t = tree else { return [] }
         t.rngSeed = seed
         let b = t.build().serialize()
         if let seed {
@@ -63,6 +65,8 @@ struct DomainSpec {
     var vpl011: Bool
     /// Xen PV interfaces (`xen,enhanced`): hypervisor DT node, console and XenStore rings.
     var xenEnhanced: XenEnhanced
+    /// The control domain (dom0): privileged, direct-mapped, console over console_io.
+    var control = false
 }
 
 /// A domain: its RAM and p2m, vCPUs, virtual GIC and virtual UART. One spinlock
@@ -73,6 +77,11 @@ final class Domain {
     /// Its PV console's output goes to the board console (see GuestConsoleChoice).
     let printsPVConsole: Bool
     let ram: PhysicalRange
+    /// Guest physical address of the start of its RAM: Xen's GUEST_RAM0_BASE for domUs; for
+    /// the direct-mapped dom0, `ram.base` itself (guest physical = machine physical).
+    let ramIPA: UInt64
+    /// Where its vGIC's distributor and redistributors are (trapped, never mapped).
+    let gic: GuestGICLayout
     let vmid: UInt64
     /// The p2m and what hangs on it, reached only through `withP2M` (P2MLocked).
     fileprivate var p2mTable: TranslationTable<HeapTableMemory>
@@ -115,15 +124,18 @@ final class Domain {
     /// (stage-1 entries its guest flushed only locally, on another CPU) must go first.
     var lastVCPURan = InlineArray<8, Int>(repeating: -1)
 
-    init(id: Int, spec: DomainSpec, ram: PhysicalRange, p2m: TranslationTable<HeapTableMemory>) {
+    init(id: Int, spec: DomainSpec, ram: PhysicalRange, p2m: TranslationTable<HeapTableMemory>,
+         ramIPA: UInt64 = GuestLayout.ram0Base, gic: GuestGICLayout = .domU, spis: Int = 32) {
         self.id = id
         self.spec = spec
         self.printsPVConsole = GuestConsoleChoice.printsPVConsole(bootargs: spec.bootargs, hasPL011: spec.vpl011)
         self.ram = ram
+        self.ramIPA = ramIPA
+        self.gic = gic
         self.vmid = UInt64(id & 0xFF)
         self.p2mTable = p2m
-        self.p2mBlocks = RAMBlocks(base: GuestLayout.ram0Base, size: ram.size)
-        self.vgicState = VGIC(vcpus: spec.vcpus)
+        self.p2mBlocks = RAMBlocks(base: ramIPA, size: ram.size)
+        self.vgicState = VGIC(vcpus: spec.vcpus, spis: spis)
         self.vgicRef = Unmanaged.passUnretained(vgicState)
         precondition(lastVCPURan.count >= Int(APUS_MAX_CPUS), "a lastVCPURan entry per CPU")
         vttbr = p2m.root | (vmid << 48)
@@ -164,9 +176,9 @@ final class Domain {
     /// Guest physical → host physical for RAM, nil outside RAM. Arithmetic only: what is
     /// read or written there goes through `P2MLocked.populatedRAM` so that its pages are zeroed first.
     func translate(_ ipa: UInt64, length: UInt64) -> UInt64? {
-        guard ipa >= GuestLayout.ram0Base, length <= ram.size,
-              ipa - GuestLayout.ram0Base <= ram.size - length else { return nil }
-        return ram.base + (ipa - GuestLayout.ram0Base)
+        guard ipa >= ramIPA, length <= ram.size,
+              ipa - ramIPA <= ram.size - length else { return nil }
+        return ram.base + (ipa - ramIPA)
     }
 
     /// Logs a guest-caused fault once per (kind, address), whichever of its vCPUs hit it

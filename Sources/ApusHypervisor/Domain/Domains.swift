@@ -100,10 +100,28 @@ enum Domains {
 
     enum ShutdownReason { case poweroff, reboot, crash }
 
+    /// Dom0 stopped: the machine halts or restarts, with Xen's words (hwdom_shutdown). A
+    /// crash restarts it, as Xen does without `noreboot` (after no delay here).
+    static func controlDomainStopped(_ reason: ShutdownReason) -> Never {
+        switch reason {
+        case .poweroff:
+            Log.line { Log.put("Hardware Dom0 halted: halting machine") }
+            _ = Hypervisor.firmwareCall(0x8400_0008)                 // PSCI SYSTEM_OFF
+        case .reboot:
+            Log.line { Log.put("Hardware Dom0 shutdown: rebooting machine") }
+            _ = Hypervisor.firmwareCall(0x8400_0009)                 // PSCI SYSTEM_RESET
+        case .crash:
+            Log.line { Log.put("Hardware Dom0 crashed: rebooting machine") }
+            _ = Hypervisor.firmwareCall(0x8400_0009)
+        }
+        apus_halt_forever()
+    }
+
     /// The domain shut down (PSCI SYSTEM_OFF/RESET, SCHEDOP_shutdown, or a crash):
     /// its xl.cfg on_* action decides what follows. It stops now; a restart happens in
     /// `finishRestart` once none of its vCPUs is on a CPU.
     static func shutdown(_ d: Domain, _ reason: ShutdownReason) {
+        if d.spec.control { controlDomainStopped(reason) }
         let action: LifecycleAction
         switch reason {
         case .poweroff: action = d.lifecycle.poweroff

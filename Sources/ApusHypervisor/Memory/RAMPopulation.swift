@@ -19,7 +19,7 @@ extension Domain {
     @inline(never)      // rare: the MMIO path that calls it stays small
     func populateOnFault(_ ipa: UInt64) -> Bool {
         // `ram` is immutable: most faults (device MMIO) are told apart without the lock.
-        guard ipa >= GuestLayout.ram0Base, ipa - GuestLayout.ram0Base < ram.size else { return false }
+        guard ipa >= ramIPA, ipa - ramIPA < ram.size else { return false }
         enum Next { case retry, fault, zero(block: Int, chunk: Int) }
         let next: Next = withP2M { held in
             guard let b = held.blocks.block(containing: ipa) else { return .fault }

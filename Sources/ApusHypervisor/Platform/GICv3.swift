@@ -16,12 +16,15 @@ enum GICv3 {
     static let maintenancePPI: UInt32 = 25
     static let hypervisorTimerPPI: UInt32 = 26
     static let virtualTimerPPI: UInt32 = 27
+    /// SPIs the distributor implements (GICD_TYPER.ITLinesNumber): dom0's vGIC has as many.
+    nonisolated(unsafe) static var spiCount = 0
 
     static func initDistributor() {
         let d = distributor
         mmio_write32(d, 0)                                     // disable while configuring
         while mmio_read32(d) & (1 << 31) != 0 {}               // RWP
         let lines = Int((mmio_read32(d + 4) & 0x1F) + 1) * 32
+        spiCount = min(lines, 1020) - 32
         var i = 32
         while i < lines {
             mmio_write32(d + 0x80 + UInt64(i / 8), 0xFFFF_FFFF)   // group 1

@@ -107,8 +107,9 @@ enum Hypervisor {
     static let trapWFI: UInt64 = 1 << 13
 
     static func domain(_ id: Int) -> Domain? {
-        // Built in id order from 1; only a domain that failed to build leaves a gap.
-        if id >= 1 && id <= domains.count, domains[id - 1].id == id { return domains[id - 1] }
+        // Built in id order from 0 (dom0) or 1; only a domain that failed to build leaves a gap.
+        let first = domains.first?.id ?? 1
+        if id >= first && id - first < domains.count, domains[id - first].id == id { return domains[id - first] }
         for d in domains where d.id == id { return d }
         return nil
     }

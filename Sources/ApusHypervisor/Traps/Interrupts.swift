@@ -62,6 +62,7 @@ enum ConsoleInput {
             switch r {
             case .toDomain(let id, let byte):
                 guard let d = Hypervisor.domain(id), d.alive else { continue }
+                if d.spec.control { ControlConsole.receive(d, byte); continue }
                 // Both consoles get the key: the guest reads whichever it uses (hvc0 or ttyAMA0).
                 _ = PVConsole.input(d, byte)
                 let target: Int? = d.withLock { held in

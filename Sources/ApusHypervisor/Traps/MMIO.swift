@@ -24,12 +24,12 @@ enum MMIO {
         var kind = TrapKind.otherMMIO
 
         d.withLock { held in
-            if let off = offset(ipa, GICv3Layout.distributorBase, GICv3Layout.distributorSize) {
+            if let off = offset(ipa, d.gic.distributor, GICv3Layout.distributorSize) {
                 kind = TrapKind.gicd
                 result = da.isWrite ? held.vgic.writeDistributor(offset: off, size: size, value: value, vcpu: v.index)
                                     : held.vgic.readDistributor(offset: off, size: size)
                 others = ListRegisters.takeCrossKicks(held)
-            } else if let off = offset(ipa, GICv3Layout.redistributorBase, GICv3Layout.redistributorRegionSize) {
+            } else if let off = offset(ipa, d.gic.redistributors, d.gic.redistributorsSize) {
                 kind = TrapKind.gicr
                 result = da.isWrite ? held.vgic.writeRedistributor(offset: off, size: size, value: value, writer: v.index)
                                     : held.vgic.readRedistributor(offset: off, size: size)

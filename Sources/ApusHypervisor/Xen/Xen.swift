@@ -21,15 +21,21 @@ enum Xen {
     /// Set with `pendingService` (under the lock), read without it: a hypercall that queued
     /// no service does not pay for the lock and the queue again.
     nonisolated(unsafe) static var serviceQueued = false
-    static let serviceDomain: XenDomainID = 0
+    /// The hypervisor's own end of the boot-time domains' console and XenStore channels
+    /// (xenconsoled and xenstored in Xen's dom0). Not domain 0: with a control domain that id
+    /// is dom0's (xl, xenstored and /local/domain/0 expect it there); it is the id after the
+    /// last boot-time domain. Set once at boot.
+    nonisolated(unsafe) static var serviceDomain: XenDomainID = 0
 
     /// Xen's guest layout (arch-arm.h, xg_dom_arm.c): console ring at the first magic
     /// page, xenstore ring at the second.
     static let consoleGFN: UInt64 = GuestLayout.magicBase >> 12
     static let storeGFN: UInt64 = (GuestLayout.magicBase >> 12) + 1
 
+    /// `maxDomains`: boot-time domains besides dom0, ids 1...maxDomains.
     static func boot(maxDomains: Int) {
-        let h = XenHost(maxDomains: maxDomains + 1)
+        serviceDomain = XenDomainID(maxDomains + 1)
+        let h = XenHost(maxDomains: maxDomains + 2)
         // Xen's default policy (the dummy XSM): any two domains may bind channels and grant.
         h.setPolicy { _, _ in true }
         var svc = XenDomainConfig(vcpus: 1)
@@ -119,6 +125,19 @@ enum Xen {
         }
         if ok && introduceNow { while !introduceStep(d) {} }
         return ok
+    }
+
+    /// The control domain's Xen state: privileged (XSM_PRIV checks pass, XENFEAT_dom0),
+    /// direct-mapped. No console or XenStore ring: its console is console_io (hvc0) and its
+    /// XenStore is its own xenstored, as on Xen.
+    static func setUpControl(_ d: Domain) -> Bool {
+        guard let pages = d.xen ?? XenDomainPages(maxGrantFrames: Int(GrantTable.defaultMaxFrames)) else { return false }
+        d.xen = pages
+        var config = XenDomainConfig(vcpus: d.vcpus.count)
+        config.privileged = true
+        config.directMapped = true
+        var prepared: XenPreparedDomain? = XenHost.prepareDomain(XenDomainID(d.id), config, now: nowNS)
+        return locked { x in x.host.install(&prepared) }
     }
 
     /// One bounded step of `d`'s XenStore introduction (one hold of the Xen lock); true once

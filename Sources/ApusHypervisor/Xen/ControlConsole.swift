@@ -1,0 +1,55 @@
+#if hasFeature(Embedded)
+import AArch64
+import ApusCore
+
+/// Dom0's console: `console_io` (Xen's CONSOLEIO_write / CONSOLEIO_read), which Linux's
+/// hvc_xen uses as hvc0 in the initial domain. Output is printed with the `(d0)` prefix;
+/// keys typed while dom0 has the console focus wait in a small buffer and VIRQ_CONSOLE
+/// tells dom0, as Xen's serial_rx does. Only the control domain may use it (Xen 4.17
+/// release builds refuse it to others with -EPERM).
+enum ControlConsole {
+    /// Typed bytes not yet read (Xen's serial_rx_ring is 128 bytes; older ones are dropped).
+    nonisolated(unsafe) private static var input: [UInt8] = []
+    nonisolated(unsafe) private static var lock: UInt32 = 0
+    static let inputCapacity = 128
+    /// Bytes one CONSOLEIO_write may print: the guest's count is not trusted to bound the
+    /// time spent printing under the Xen lock (Xen continues longer writes in a
+    /// continuation; Linux's hvc_xen writes at most a page).
+    static let writeLimit: UInt64 = 4096
+
+    static func io(_ d: Domain, cmd: UInt64, count: UInt64, buffer: UInt64) -> Int64 {
+        guard d.spec.control else { return XenErrno.EPERM.result }
+        switch cmd {
+        case 0:                                             // CONSOLEIO_write
+            guard count <= writeLimit else { return XenErrno.EINVAL.result }
+            guard count > 0 else { return 0 }
+            guard let bytes = GuestAccess(domain: d).readVirtual(buffer, count: Int(count)) else { return XenErrno.EFAULT.result }
+            Log.withConsole { mux, uart in for b in bytes { mux.write(domain: d.id, b, to: &uart) } }
+            return 0
+        case 1:                                             // CONSOLEIO_read
+            let want = Int(min(count, UInt64(inputCapacity)))
+            apus_spin_lock(&lock)
+            let n = min(want, input.count)
+            let out = Array(input.prefix(n))
+            input.removeFirst(n)
+            apus_spin_unlock(&lock)
+            guard n > 0 else { return 0 }
+            guard GuestAccess(domain: d).writeVirtual(buffer, out) else { return XenErrno.EFAULT.result }
+            return Int64(n)
+        default:
+            return XenErrno.ENOSYS.result
+        }
+    }
+
+    /// A key typed for dom0.
+    static func receive(_ d: Domain, _ byte: UInt8) {
+        apus_spin_lock(&lock)
+        if input.count >= inputCapacity { input.removeFirst() }
+        input.append(byte)
+        apus_spin_unlock(&lock)
+        Xen.locked { x in
+            x.host.raiseVIRQ(domain: XenDomainID(d.id), vcpu: 0, virq: XenVIRQ.console, platform: XenBoard(current: nil))
+        }
+    }
+}
+#endif

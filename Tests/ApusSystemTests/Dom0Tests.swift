@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// Debian's unmodified arm64 kernel as the control domain (issue 11): `apus run --dom0-kernel`,
+/// the same boot bindings Xen 4.17 reads, dom0 direct-mapped with the board's devices, its
+/// console hvc0 over console_io, and two dom0less domUs next to it in the same boot.
+@Suite(.serialized) struct Dom0Tests {
+    /// One boot shared by the tests below: dom0 runs initrd-xen's checks (without XenStore:
+    /// `apus.dom0`, no xenstored runs in it yet) and powers off; two bare-metal domUs run
+    /// beside it (nullcall also checks that console_io is refused to it).
+    static let boot = Result {
+        try SystemHarness.run([
+            ("nullcall.cfg", """
+            name = "nullcall"
+            memory = 32
+            kernel = "\(SystemHarness.guestImage("nullcall"))"
+            extra = "n=1000"
+            """),
+            ("vtimer.cfg", """
+            name = "vtimer"
+            memory = 32
+            kernel = "\(SystemHarness.guestImage("vtimer"))"
+            """),
+        ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
+                       "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
+                       "--dom0-cmdline", "console=hvc0 apus.dom0"], timeout: 300)
+    }
+
+    static func value(_ name: String, in lines: [String]) -> String? {
+        lines.first { $0.hasPrefix("XENTEST \(name)=") }.map { String($0.dropFirst("XENTEST \(name)=".count)) }
+    }
+
+    @Test func debianIsTheControlDomainOnHvc0AndItsPowerOffHaltsTheBoard() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.contains("(XEN) d0 (Domain-0): 512 MiB at "), "\(r.output.suffix(3000))")
+        #expect(d0.contains { $0.contains("Xen 4.17 support found") }, "\(d0.suffix(30).joined(separator: "\n"))")
+        #expect(d0.contains { $0.contains("Run /init as init process") })
+        // Everything came through console_io: hvc0 is the only console.
+        #expect(d0.contains { $0.hasPrefix("XENTEST consoles=hvc0") })
+        #expect(Self.value("hypervisor-type", in: d0) == "xen")
+        // Linux's xen_initial_domain(): XENFEAT_dom0 reached it.
+        #expect(Self.value("capabilities", in: d0) == "control_d", "\(d0.filter { $0.contains("FAILED") })")
+        #expect(d0.contains("XENTEST end"))
+        // Xen's words when dom0 powers off, and the board with it.
+        #expect(r.contains("(XEN) Hardware Dom0 halted: halting machine"))
+        #expect(!r.contains("PANIC"))
+    }
+
+    @Test func dom0RAMIsDirectMappedInOneBankOfTheBoard() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        // The hypervisor's line names the bank; Linux sees the same physical range.
+        guard let line = r.output.split(separator: "\n").first(where: { $0.contains("(XEN) d0 (Domain-0): ") }),
+              let at = line.range(of: " MiB at 0x") else {
+            Issue.record("no dom0 line"); return
+        }
+        let hex = line[at.upperBound...].prefix { $0.isHexDigit }
+        let base = UInt64(hex, radix: 16) ?? 0
+        #expect(line.contains("(1:1)"))
+        let node = String(format: "node   0: [mem 0x%016llx-0x%016llx]", base, base + (512 << 20) - 1)
+        #expect(d0.contains { $0.contains(node) }, "expected '\(node)' in dom0's boot log")
+    }
+
+    @Test func dom0lessDomUsRunBesideDom0AndConsoleIOIsRefusedToThem() throws {
+        let r = try Self.boot.get()
+        let nullcall = r.domainLines(1), vtimer = r.domainLines(2)
+        #expect(nullcall.contains("TEST PASS nullcall"), "\(nullcall.suffix(10))")
+        #expect(nullcall.contains { $0.contains("console_io(CONSOLEIO_write) = -1") })
+        #expect(vtimer.contains("TEST PASS vtimer"), "\(vtimer.suffix(10))")
+    }
+}
