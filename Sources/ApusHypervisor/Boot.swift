@@ -74,6 +74,8 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     if let plan = Dom0Build.plan(dt, board: board, reserved: reserved, grantTable: grantWindow) {
         let d0 = Dom0Build.build(plan, board: board)
         Hypervisor.domains.append(d0)
+        Hypervisor.control = d0
+        Dom0Build.routeInterrupts(d0, plan.hardware, bootCPU: read_mpidr_el1() & 0xFF_00FF_FFFF)
         Hypervisor.console.addDomain(0)
         reserved += plan.banks
         reserved += plan.hardware.reservedMemory

@@ -196,6 +196,13 @@ enum GuestInitramfs {
         fi
         listing dev-xen ls /dev/xen
 
+        # apus.disk on the command line: the first virtio disk is read whole (its md5) and a
+        # marker written at 1 MiB into it, synced (the test finds it in the image afterwards).
+        if grep -q 'apus\.disk' /proc/cmdline; then
+            value disk-md5 sh -c 'md5sum /dev/vda | cut -d" " -f1'
+            action disk-write sh -c 'echo APUS-DOM0-WROTE-THIS | dd of=/dev/vda bs=1024 seek=1024 conv=notrunc,fsync 2>/dev/null'
+        fi
+
         echo "XENTEST end"
         poweroff -f
 

@@ -310,7 +310,9 @@ extension GuestImages {
     static let xenToolPackages = ["xenstore-utils", "libxenstore4", "libxentoolcore1", "libc6", "libgcc-s1"]
     /// Kernel modules loaded by /init (their `depends=` are added and loaded first). The xenbus
     /// device /dev/xen/xenbus, hvc0 and /sys/hypervisor are built into Debian's cloud kernel.
-    static let xenModules = ["xen-evtchn", "xenfs", "xen-gntdev"]
+    /// virtio-mmio, -blk and -net are for a control domain's own devices (`apus run --disk`,
+    /// `--hostfwd`); in a domU they find no device and stay idle.
+    static let xenModules = ["xen-evtchn", "xenfs", "xen-gntdev", "virtio-mmio", "virtio-blk", "virtio-net"]
     /// Libraries glibc opens with dlopen (not in any DT_NEEDED): included when the packages have them.
     static let xenDlopened = ["libgcc_s.so.1"]
     /// Where the dynamic loader looks without an ld.so.cache (Debian's multiarch directories first).

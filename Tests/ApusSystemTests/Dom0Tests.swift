@@ -6,8 +6,30 @@ import Testing
 /// console hvc0 over console_io, and two dom0less domUs next to it in the same boot.
 @Suite(.serialized) struct Dom0Tests {
     /// One boot shared by the tests below: dom0 runs initrd-xen's checks (without XenStore:
-    /// `apus.dom0`, no xenstored runs in it yet) and powers off; two bare-metal domUs run
-    /// beside it (nullcall also checks that console_io is refused to it).
+    /// `apus.dom0`, no xenstored runs in it yet), reads its virtio disk and writes to it
+    /// (`apus.disk`), and powers off; two bare-metal domUs run beside it (nullcall also
+    /// checks that console_io is refused to it).
+    /// Dom0's virtio-blk disk (`--disk`): 8 MiB of random bytes, and their md5.
+    static let disk: (path: String, md5: String) = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("apus-dom0-disk-\(UUID().uuidString).img").path
+        var g = SystemRandomNumberGenerator()
+        let bytes = (0..<(8 << 20) / 8).flatMap { _ in withUnsafeBytes(of: g.next()) { Array($0) } }
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return (path, md5(bytes))
+    }()
+
+    static func md5(_ bytes: [UInt8]) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
+        let inp = Pipe(), out = Pipe()
+        p.standardInput = inp; p.standardOutput = out
+        try? p.run()
+        inp.fileHandleForWriting.write(Data(bytes)); try? inp.fileHandleForWriting.close()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return String(text.prefix(32))
+    }
+
     static let boot = Result {
         try SystemHarness.run([
             ("nullcall.cfg", """
@@ -23,7 +45,8 @@ import Testing
             """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
-                       "--dom0-cmdline", "console=hvc0 apus.dom0"], timeout: 300)
+                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk",
+                       "--disk", disk.path], timeout: 300)
     }
 
     static func value(_ name: String, in lines: [String]) -> String? {
@@ -69,5 +92,19 @@ import Testing
         #expect(nullcall.contains("TEST PASS nullcall"), "\(nullcall.suffix(10))")
         #expect(nullcall.contains { $0.contains("console_io(CONSOLEIO_write) = -1") })
         #expect(vtimer.contains("TEST PASS vtimer"), "\(vtimer.suffix(10))")
+    }
+
+    /// The board's virtio-mmio disk, driven by dom0's own virtio-blk driver through its MMIO
+    /// (mapped 1:1) and its interrupt (the physical SPI handed to dom0's vGIC).
+    @Test func dom0ReadsItsVirtioDiskExactlyAndItsWriteReachesTheImage() throws {
+        let r = try Self.boot.get()
+        defer { try? FileManager.default.removeItem(atPath: Self.disk.path) }
+        let d0 = r.domainLines(0)
+        #expect(d0.contains { $0.contains("[vda] 16384 512-byte logical blocks") }, "\(d0.filter { $0.contains("virtio") })")
+        #expect(Self.value("disk-md5", in: d0) == Self.disk.md5, "\(d0.filter { $0.contains("disk") })")
+        #expect(d0.contains("XENTEST disk-write ok"))
+        let image = try #require(FileManager.default.contents(atPath: Self.disk.path))
+        let marker = Array("APUS-DOM0-WROTE-THIS\n".utf8)
+        #expect(Array(image[(1 << 20)..<((1 << 20) + marker.count)]) == marker)
     }
 }

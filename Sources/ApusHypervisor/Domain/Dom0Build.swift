@@ -95,6 +95,24 @@ enum Dom0Build {
         return d
     }
 
+    /// Dom0's devices' SPIs reach its vGIC: each is configured as its device tree says and
+    /// routed to this (the boot) CPU, which hands it to dom0 (`Interrupts.toControlDomain`).
+    /// Edge-triggered ones only, for now: a level-sensitive SPI stays asserted until dom0's
+    /// driver clears the device, so it must stay masked from the hypervisor's EOI until the
+    /// guest's (Xen: the list register's HW bit); it is left disabled and said so.
+    static func routeInterrupts(_ d: Domain, _ hw: Dom0Hardware, bootCPU mpidr: UInt64) {
+        var level = 0
+        for spi in hw.spis where spi.intid >= 32 && spi.intid < 1020 && Int(spi.intid) - 32 < d.withLock({ $0.vgic.spiCount }) {
+            guard spi.edgeTriggered else { level += 1; continue }
+            Hypervisor.dom0SPIs[Int(spi.intid / 64)] |= 1 << UInt64(spi.intid % 64)
+            GICv3.configureSPI(spi.intid, edge: true)
+            GICv3.enableSPI(spi.intid, targetMPIDR: mpidr)
+        }
+        if level > 0 {
+            Log.line { Log.put("d0: "); Log.dec(level); Log.put(" level-sensitive device interrupt(s) not delivered yet") }
+        }
+    }
+
     /// The board's devices dom0 drives: MMIO 1:1 as device memory, /reserved-memory 1:1 as
     /// normal memory. A region beyond the p2m's input range (QEMU's 512 GiB high PCIe window
     /// at 2^39) is left out and said so.

@@ -89,6 +89,14 @@ enum GICv3 {
         write_ich_hcr_el2(1)                                   // En
     }
 
+    /// GICD_ICFGR<n>: edge-triggered (0b10) or level-sensitive (0b00), as Xen's irq_set_type.
+    static func configureSPI(_ intid: UInt32, edge: Bool) {
+        let reg = distributor + 0xC00 + UInt64(intid / 16) * 4
+        let shift = UInt32(2 * (intid % 16))
+        let v = mmio_read32(reg) & ~(UInt32(3) << shift)
+        mmio_write32(reg, v | (edge ? UInt32(2) << shift : 0))
+    }
+
     static func enableSPI(_ intid: UInt32, targetMPIDR: UInt64) {
         let d = distributor
         let route = (targetMPIDR & 0xFF_FFFF) | ((targetMPIDR >> 32) & 0xFF) << 32

@@ -88,6 +88,10 @@ enum Hypervisor {
     }
     nonisolated(unsafe) static var psciUsesHVC = false
     nonisolated(unsafe) static var uartIntid: UInt32 = 0
+    /// The control domain, when there is one (its devices' interrupts go to it).
+    nonisolated(unsafe) static var control: Domain? = nil
+    /// Bit n: SPI n (< 1024) is a device of dom0's, delivered to its vGIC.
+    nonisolated(unsafe) static var dom0SPIs = InlineArray<16, UInt64>(repeating: 0)
     nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2
     nonisolated(unsafe) static var counterFrequency: UInt64 = 62_500_000
     /// The board's /chosen/rng-seed, from which each guest's is derived.

@@ -42,10 +42,21 @@ enum Interrupts {
                 Scheduler.programTimer(cpu)
                 if Tasklets.pending { cpu.deferredDue = true }
             default:
-                break                                          // nothing else is enabled at EL2
+                // Only dom0's devices' (edge-triggered) SPIs are enabled besides the above.
+                toControlDomain(id)
             }
             GICv3.endOfInterrupt(id)
         }
+    }
+
+    /// A physical SPI of one of dom0's devices: pending in dom0's vGIC (virq == pirq, as Xen
+    /// routes them), its target vCPU kicked.
+    @inline(never)
+    static func toControlDomain(_ id: UInt32) {
+        guard id >= 32, id < 1024, Hypervisor.dom0SPIs[Int(id / 64)] & (1 << UInt64(id % 64)) != 0,
+              let d = Hypervisor.control, d.alive else { return }
+        let target: Int? = d.withLock { held in held.withVGIC { $0.raise(Int(id), vcpu: 0) } }
+        Scheduler.kick(domain: d, vcpu: target)
     }
 }
 
