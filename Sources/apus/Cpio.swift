@@ -203,13 +203,28 @@ enum GuestInitramfs {
             action disk-write sh -c 'echo APUS-DOM0-WROTE-THIS | dd of=/dev/vda bs=1024 seek=1024 conv=notrunc,fsync 2>/dev/null'
         fi
 
+        # apus.httpd on the command line: the first network device up as 192.0.2.15 and
+        # busybox httpd on port 80 serving a marker page; /init waits (at most 120 s) until
+        # /cgi-bin/done has been fetched (the test asks for it once it has the page).
+        if grep -q 'apus\.httpd' /proc/cmdline; then
+            mkdir -p /www/cgi-bin
+            echo APUS-DOM0-HTTPD > /www/index.html
+            printf '#!/bin/sh\necho "Content-Type: text/plain"\necho\necho bye\ntouch /tmp/done\n' > /www/cgi-bin/done
+            chmod 755 /www/cgi-bin/done
+            action net-up sh -c 'ip link set eth0 up && ip addr add 192.0.2.15/24 dev eth0'
+            action httpd httpd -p 80 -h /www
+            i=0
+            while [ ! -e /tmp/done ] && [ $i -lt 240 ]; do usleep 500000; i=$((i + 1)); done
+            if [ -e /tmp/done ]; then echo "XENTEST httpd-fetched ok"; else echo "XENTEST httpd-fetched FAILED exit=1: nobody came"; fi
+        fi
+
         echo "XENTEST end"
         poweroff -f
 
         """#
 
     /// Applets the Xen guest's /init needs on top of `applets`.
-    static let xenApplets = ["timeout", "insmod", "lsmod", "rmmod", "readlink"]
+    static let xenApplets = ["timeout", "insmod", "lsmod", "rmmod", "readlink", "ip", "httpd"]
 
     /// The Xen test guest: busybox, `files` (the xenstore tools, their libraries and the dynamic
     /// loader, kernel modules, /etc/xen-modules: see GuestImages.fetchXenGuest) and `xenInit`.

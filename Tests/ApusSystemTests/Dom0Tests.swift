@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Debian's unmodified arm64 kernel as the control domain (issue 11): `apus run --dom0-kernel`,
@@ -30,8 +33,50 @@ import Testing
         return String(text.prefix(32))
     }
 
+    /// `GET path` at 127.0.0.1:`port` over HTTP/1.0: the whole response, nil when nothing answers.
+    static func httpGet(port: UInt16, _ path: String) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        a.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let ok = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { return nil }
+        let req = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        guard write(fd, req, req.count) == req.count else { return nil }
+        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return out.isEmpty ? nil : String(decoding: out, as: UTF8.self)
+    }
+
+    /// The host port forwarded to dom0's port 80 (`--hostfwd`), and what was fetched there
+    /// while the board ran (written by the fetching thread, read after the run).
+    static let httpPort = UInt16.random(in: 20000...60000)
+    nonisolated(unsafe) static var fetchedPage: String? = nil
+
     static let boot = Result {
-        try SystemHarness.run([
+        // Fetch dom0's page once it answers, then tell it we are done (/cgi-bin/done).
+        Thread.detachNewThread {
+            let end = Date().addingTimeInterval(200)
+            while Date() < end {
+                if let r = httpGet(port: httpPort, "/"), r.contains("APUS-DOM0-HTTPD") {
+                    fetchedPage = r
+                    _ = httpGet(port: httpPort, "/cgi-bin/done")
+                    return
+                }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        return try SystemHarness.run([
             ("nullcall.cfg", """
             name = "nullcall"
             memory = 32
@@ -45,8 +90,8 @@ import Testing
             """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
-                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk",
-                       "--disk", disk.path], timeout: 300)
+                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd",
+                       "--disk", disk.path, "--hostfwd", "\(httpPort):80"], timeout: 300)
     }
 
     static func value(_ name: String, in lines: [String]) -> String? {
@@ -106,5 +151,17 @@ import Testing
         let image = try #require(FileManager.default.contents(atPath: Self.disk.path))
         let marker = Array("APUS-DOM0-WROTE-THIS\n".utf8)
         #expect(Array(image[(1 << 20)..<((1 << 20) + marker.count)]) == marker)
+    }
+
+    /// The board's virtio-mmio network card, driven by dom0's virtio-net: busybox httpd in dom0
+    /// serves a page this host fetches at 127.0.0.1 (QEMU user networking, restrict=on).
+    @Test func dom0ServesAPageTheHostFetchesThroughHostfwd() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        #expect(d0.contains("XENTEST net-up ok"), "\(d0.filter { $0.contains("net") || $0.contains("httpd") })")
+        #expect(d0.contains("XENTEST httpd ok"))
+        let page = try #require(Self.fetchedPage, "nothing fetched from 127.0.0.1:\(Self.httpPort)")
+        #expect(page.hasPrefix("HTTP/1.") && page.contains("APUS-DOM0-HTTPD"))
+        #expect(d0.contains("XENTEST httpd-fetched ok"))
     }
 }

@@ -94,7 +94,9 @@ struct Dom0Devices {
         }
         if !forwards.isEmpty {
             let fwd = forwards.map { ",hostfwd=tcp:127.0.0.1:\($0.hostPort)-:\($0.guestPort)" }.joined()
-            args += ["-netdev", "user,id=net0,restrict=on" + fwd, "-device", "virtio-net-device,netdev=net0"]
+            // Inside the board only TEST-NET-1 (192.0.2.0/24): QEMU's gateway .2, DNS .3, DHCP from .15.
+            args += ["-netdev", "user,id=net0,restrict=on,net=192.0.2.0/24,host=192.0.2.2,dhcpstart=192.0.2.15" + fwd,
+                     "-device", "virtio-net-device,netdev=net0"]
         }
         return args
     }
