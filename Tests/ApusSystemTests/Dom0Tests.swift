@@ -164,4 +164,19 @@ import Testing
         #expect(page.hasPrefix("HTTP/1.") && page.contains("APUS-DOM0-HTTPD"))
         #expect(d0.contains("XENTEST httpd-fetched ok"))
     }
+
+    /// Keys typed while dom0 has the console reach its shell on hvc0 (CONSOLEIO_read after
+    /// VIRQ_CONSOLE), a pasted 300-byte line whole.
+    @Test func keyboardInputReachesDom0sShellOnHvc0() throws {
+        let pasted = String(repeating: "0123456789", count: 30)
+        let r = try SystemHarness.run([], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
+                                                      "--dom0-ramdisk", SystemHarness.debian("initrd-demo.cpio"),
+                                                      "--dom0-cmdline", "console=hvc0"], timeout: 300,
+                                      input: "echo typed-$((6*7))\nx=\(pasted); echo pasted-${#x}\npoweroff", inputDelay: 25)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.contains("(XEN) *** Serial input to DOM0 (type 'CTRL-a' three times to switch input)"))
+        #expect(r.domainLines(0).contains { $0.hasPrefix("typed-42") }, "\(r.domainLines(0).suffix(10))")
+        #expect(r.domainLines(0).contains { $0.hasPrefix("pasted-300") }, "a pasted line arrives whole")
+        #expect(r.contains("(XEN) Hardware Dom0 halted: halting machine"))
+    }
 }

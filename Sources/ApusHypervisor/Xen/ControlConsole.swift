@@ -8,10 +8,11 @@ import ApusCore
 /// tells dom0, as Xen's serial_rx does. Only the control domain may use it (Xen 4.17
 /// release builds refuse it to others with -EPERM).
 enum ControlConsole {
-    /// Typed bytes not yet read (Xen's serial_rx_ring is 128 bytes; older ones are dropped).
+    /// Typed bytes not yet read; past `inputCapacity` the oldest go. (Xen's serial_rx_ring
+    /// keeps 128 and drops new ones: a pasted line longer than that arrived cut on Xen.)
     nonisolated(unsafe) private static var input: [UInt8] = []
     nonisolated(unsafe) private static var lock: UInt32 = 0
-    static let inputCapacity = 128
+    static let inputCapacity = 4096
     /// Bytes one CONSOLEIO_write may print: the guest's count is not trusted to bound the
     /// time spent printing under the Xen lock (Xen continues longer writes in a
     /// continuation; Linux's hvc_xen writes at most a page).
