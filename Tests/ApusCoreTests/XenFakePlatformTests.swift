@@ -20,6 +20,8 @@ final class FakeXen: XenPlatform {
     var refuseXenPageAt: Set<UInt64> = []
     var downVCPUs: Set<UInt32> = []
     var consoleCalls: [(UInt64, UInt64, UInt64)] = []
+    /// GNTTABOP_cache_flush's maintenance: (machine address, length, clean, invalidate).
+    var cacheOps: [(UInt64, Int, Bool, Bool)] = []
     /// hypercallPreemptCheck(): how many times the core asked, and the answer to the n-th
     /// question (1-based), so a test can preempt a batch at any point it chooses.
     var preemptChecks = 0
@@ -106,7 +108,20 @@ final class FakeXen: XenPlatform {
     func mapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64, readOnly: Bool) -> UInt64? {
         if refuseGrantMapAt.contains(gfn) { return nil }
         grantMaps[GrantMapKey(mapper: mapper, gfn: gfn, granter: granter)] = (frame, readOnly)
-        return 0x8_0000_0000 | (frame << 12)
+        return FakeXen.machineAddress(domain: granter, gfn: frame)
+    }
+    /// Machine memory of the fake board: domain d's guest frame g at 0x8_0000_0000 + (d - 1) * 4 GiB + g * 4 KiB.
+    static func machineAddress(domain d: XenDomainID, gfn: UInt64) -> UInt64 {
+        0x8_0000_0000 + UInt64(d &- 1) * 0x1_0000_0000 + (gfn << 12)
+    }
+    func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? {
+        guard maddr >= 0x8_0000_0000 else { return nil }
+        let d = XenDomainID((maddr - 0x8_0000_0000) >> 32) + 1
+        guard ram[d] != nil || pages[d] != nil else { return nil }
+        return (d, (maddr & 0xFFFF_FFFF) >> 12)
+    }
+    func cacheMaintenance(machineAddress maddr: UInt64, length: Int, clean: Bool, invalidate: Bool) {
+        cacheOps.append((maddr, length, clean, invalidate))
     }
     func unmapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64) -> Bool {
         unmapGrantCalls += 1

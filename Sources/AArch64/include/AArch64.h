@@ -210,6 +210,29 @@ static inline void arch_dcache_flush_poc(uint64_t pa, uint64_t n) {
     __asm__ volatile("dsb sy" ::: "memory");
 }
 
+// GNTTABOP_cache_flush (Xen's clean_dcache_va_range / invalidate_dcache_va_range): clean
+// [pa, pa + n) to the point of coherency (DC CVAC), or invalidate it (DC IVAC), where the
+// partial lines at either end are cleaned and invalidated so that no bytes outside the range
+// are lost.
+static inline uint64_t arch_dcache_line(void) {
+    uint64_t ctr;
+    __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr));
+    return 4ull << ((ctr >> 16) & 0xf);
+}
+static inline void arch_dcache_clean_poc(uint64_t pa, uint64_t n) {
+    uint64_t line = arch_dcache_line();
+    for (uint64_t a = pa & ~(line - 1); a < pa + n; a += line) __asm__ volatile("dc cvac, %0" ::"r"(a) : "memory");
+    __asm__ volatile("dsb sy" ::: "memory");
+}
+static inline void arch_dcache_inval_poc(uint64_t pa, uint64_t n) {
+    uint64_t line = arch_dcache_line(), end = pa + n;
+    uint64_t a = pa & ~(line - 1);
+    if (a != pa) { arch_dc_civac(a); a += line; }
+    for (; a + line <= end; a += line) __asm__ volatile("dc ivac, %0" ::"r"(a) : "memory");
+    if (a < end) arch_dc_civac(a);
+    __asm__ volatile("dsb sy" ::: "memory");
+}
+
 // Atomics on words a guest shares with the hypervisor (event-channel bitmaps, vcpu_info):
 // runtime.c, exclusive-monitor loops (the Cortex-A57 has no LSE atomics).
 uint64_t apus_atomic_or64(uint64_t *p, uint64_t bits);

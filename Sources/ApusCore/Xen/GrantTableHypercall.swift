@@ -119,10 +119,49 @@ extension XenHost {
             XenBytes.put32(&out, 0, 1)
             return platform.write(uop &+ UInt64(L.version), out) ? r(0) : efault
 
+        case GrantTableOp.cacheFlush:
+            // gnttab_cache_flush: the opaque high bits of the command are Xen's scan position
+            // (cur_ref); Apus finds a grant in one look and never continues a scan, so they
+            // matter only for Xen's -EILSEQ on an empty entry after a partial one.
+            typealias L = XenLayout.GnttabCacheFlush
+            let curRef = cmdFull >> 12
+            var failed: Int64? = nil
+            let res = batch(L.size) { addr in
+                guard failed == nil else { return true }
+                guard let b = platform.readStruct(addr, size: L.size) else { return false }
+                let rc = cacheFlush(caller: me, maddr: XenBytes.u64(b, L.address), offset: XenBytes.u16(b, L.offset),
+                                    length: XenBytes.u16(b, L.length), op: XenBytes.u32(b, L.op), curRef: curRef,
+                                    platform: platform)
+                if rc < 0 { failed = rc }
+                return true
+            }
+            return failed.map { r($0) } ?? res
         default:
-            // dump_table, transfer, unmap_and_replace, get_status_frames, swap_grant_ref,
-            // cache_flush: not offered.
+            // dump_table, transfer, unmap_and_replace, get_status_frames, swap_grant_ref:
+            // not offered.
             return r(XenErrno.ENOSYS.result)
         }
+    }
+}
+
+extension XenHost {
+    /// Xen's cache_flush() for one entry: clean and/or invalidate part of one page, which must
+    /// be the caller's own RAM or a frame another domain has granted it (and it has mapped).
+    func cacheFlush<P: XenPlatform>(caller: XenDomainID, maddr: UInt64, offset: UInt16, length: UInt16, op: UInt32,
+                                    curRef: UInt32, platform: P) -> Int64 {
+        let clean: UInt32 = 1 << 0, inval: UInt32 = 1 << 1
+        let page = UInt32(XenPage.size)
+        guard UInt32(offset) < page, UInt32(length) <= page, UInt32(offset) + UInt32(length) <= page,
+              op & ~(clean | inval) == 0 else { return XenErrno.EINVAL.result }
+        if length == 0 || op == 0 { return curRef == 0 ? 0 : XenErrno.EILSEQ.result }
+        guard let owner = platform.frameOwner(machineAddress: maddr & ~UInt64(page - 1)) else {
+            return XenErrno.EINVAL.result              // not RAM of any domain (!mfn_valid or no owner)
+        }
+        if owner.domain != caller && !grants.grantsFrame(owner: owner.domain, to: caller, frame: owner.gfn) {
+            return XenErrno.EINVAL.result              // grant_map_exists found none
+        }
+        platform.cacheMaintenance(machineAddress: (maddr & ~UInt64(page - 1)) + UInt64(offset), length: Int(length),
+                                  clean: op & clean != 0, invalidate: op & inval != 0)
+        return 0
     }
 }

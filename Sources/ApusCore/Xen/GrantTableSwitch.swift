@@ -96,6 +96,12 @@ public struct GrantTableSwitch {
         return t.mappingCount(of: granter)
     }
 
+    /// grant_map_exists: `user` holds a pin on a grant of `owner`'s frame `frame`.
+    func grantsFrame(owner: XenDomainID, to user: XenDomainID, frame: UInt64) -> Bool {
+        guard let t = table(owner) else { return false }
+        return t.active.contains { $0.pin != 0 && $0.user == user && $0.frame == frame }
+    }
+
     /// Handle `handle` of `mapper`, if it maps one of `granter`'s grants (any granter: nil).
     func mapping(mapper: Int, handle: Int, granter: XenDomainID? = nil) -> GrantMapping? {
         guard mapper < tables.count, let t = tables[mapper], handle < t.maptrack.count,

@@ -95,6 +95,10 @@ public enum XenLayout {
         public static let hostAddr = 0, flags = 8, ref = 12, dom = 16, status = 18
         public static let handle = 20, devBusAddr = 24
     }
+    public enum GnttabCacheFlush {            // union { dev_bus_addr, ref } u64, offset u16, length u16, op u32
+        public static let size = 16
+        public static let address = 0, offset = 8, length = 10, op = 12
+    }
     public enum GnttabUnmapGrantRef {         // host_addr, dev_bus_addr, handle, status
         public static let size = 24
         public static let hostAddr = 0, devBusAddr = 8, handle = 16, status = 20

@@ -25,6 +25,13 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
     /// (guest_physmap_remove_page); false otherwise.
     func unmapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64) -> Bool
 
+    /// The domain whose RAM holds machine address `maddr`, and the guest frame it is at there
+    /// (Xen's page_get_owner); nil for memory no domain owns (the hypervisor's, devices).
+    func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)?
+
+    /// GNTTABOP_cache_flush's maintenance of [maddr, maddr + length) (within one page).
+    func cacheMaintenance(machineAddress maddr: UInt64, length: Int, clean: Bool, invalidate: Bool)
+
     /// The vCPU is down (never started or stopped with PSCI CPU_OFF).
     func isVCPUDown(domain: XenDomainID, vcpu: UInt32) -> Bool
 
@@ -48,6 +55,8 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
 
 extension XenPlatform {
     public func hypercallPreemptCheck() -> Bool { false }
+    public func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? { nil }
+    public func cacheMaintenance(machineAddress maddr: UInt64, length: Int, clean: Bool, invalidate: Bool) {}
 }
 
 /// Pages Xen owns and maps into a guest on XENMEM_add_to_physmap.

@@ -208,6 +208,21 @@ struct XenBoard: XenPlatform {
     static let preemptAfterNS: UInt64 = 20_000
     nonisolated(unsafe) static var preemptAfterTicks: UInt64 = .max
 
+    func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? {
+        for d in Hypervisor.domains where maddr >= d.ram.base && maddr - d.ram.base < d.ram.size {
+            return (XenDomainID(d.id), (d.ramIPA + (maddr - d.ram.base)) >> 12)
+        }
+        return nil
+    }
+
+    /// Through the hypervisor's own identity map of RAM (cacheable, as the guest's alias).
+    func cacheMaintenance(machineAddress maddr: UInt64, length: Int, clean: Bool, invalidate: Bool) {
+        let n = UInt64(length)
+        if clean && invalidate { arch_dcache_flush_poc(maddr, n) }
+        else if invalidate { arch_dcache_inval_poc(maddr, n) }
+        else if clean { arch_dcache_clean_poc(maddr, n) }
+    }
+
     /// Xen 4.17 release builds (Debian's) let only the control domain use console_io.
     func consoleIO(caller: XenCaller, cmd: UInt64, count: UInt64, buffer: UInt64) -> Int64 {
         guard let d = current, d.id == Int(caller.domain) else { return XenErrno.EPERM.result }
