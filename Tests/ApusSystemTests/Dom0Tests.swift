@@ -179,4 +179,15 @@ import Testing
         #expect(r.domainLines(0).contains { $0.hasPrefix("pasted-300") }, "a pasted line arrives whole")
         #expect(r.contains("(XEN) Hardware Dom0 halted: halting machine"))
     }
+
+    /// A dom0 that panics (no init; panic=1) restarts itself, and the board restarts with it,
+    /// with Xen's line; under `apus run` (QEMU's -no-reboot) the run then ends: never a hang.
+    @Test func aDom0PanicRestartsTheBoardWithXensWords() throws {
+        let r = try SystemHarness.run([], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
+                                                      "--dom0-ramdisk", SystemHarness.debian("initrd-test.cpio"),
+                                                      "--dom0-cmdline", "console=hvc0 rdinit=/nonexistent panic=1"], timeout: 120)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.domainLines(0).contains { $0.contains("Kernel panic") })
+        #expect(r.contains("(XEN) Hardware Dom0 shutdown: rebooting machine"), "\(r.output.suffix(2000))")
+    }
 }

@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-xen"), help: "Skip the Xen 4.17 runs (they need Debian's xen-hypervisor package).")
     var noXen = false
 
-    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), or all.", valueName: "parts"))
+    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), disk (a 256 MiB virtio-blk read in dom0), or all.", valueName: "parts"))
     var only: String = "all"
 
     @Option(help: "Runs of each Linux boot setup, taken in turn across setups; the run with the median wall time is reported (guest times under icount repeat exactly, wall times vary with the host's load).")
@@ -50,20 +50,20 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("neighbour-rounds"), help: "Rounds of the neighbour's measurement counted per run (with hostile: rounds that began once hostile was into its random operations).")
     var neighbourRounds = 5
 
-    static let parts = ["boot", "two", "micro", "hostile", "neighbour"]
+    static let parts = ["boot", "two", "micro", "hostile", "neighbour", "disk"]
 
     func run() throws {
         try Apus.reporting {
             let parts = Set(only == "all" ? BenchCommand.parts : only.split(separator: ",").map(String.init))
             for p in parts where !BenchCommand.parts.contains(p) {
-                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour or all)")
+                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour, disk or all)")
             }
             let root = try PackageRoot.find()
             let qemu = try QEMU.find()
             let log: (String) -> Void = { if !json { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             let work = root + "/.cache/bench"
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            let linux = parts.contains("boot") || parts.contains("two")
+            let linux = parts.contains("boot") || parts.contains("two") || parts.contains("disk")
             let guest = linux ? try GuestImages.fetch(cacheDir: root + "/.cache/guest", log: log) : nil
             // Without Xen (no network, no package) the Apus figures are still measured.
             var xen: String? = nil, xenMissing: String? = noXen ? "not run (--no-xen)" : nil
@@ -143,11 +143,28 @@ struct BenchCommand: ParsableCommand {
                 }
                 if parts.contains("neighbour") { neighbour = try runNeighbour(g, log: log) }
             }
+            var disk: [DiskMeasurement]? = nil
+            if parts.contains("disk") {
+                let initrd = try GuestImages.fetchXenGuest(cacheDir: root + "/.cache/guest", log: log)
+                let file = try DiskBenchmark.disk(in: work)
+                // Round after round (real time: the host's slow spells fall on every setup alike);
+                // each setup's median read.
+                let list = DiskBenchmark.setups(setups, initrd: initrd, disk: file)
+                var all: [[DiskMeasurement]] = list.map { _ in [] }
+                for r in 0..<rounds {
+                    for (i, s) in list.enumerated() {
+                        log("[bench] disk: \(DiskBenchmark.mib) MiB read, \(s.name) (run \(r + 1) of \(rounds))…")
+                        all[i].append(DiskBenchmark.measure(s, log: work + "/disk-\(s.name).log"))
+                    }
+                }
+                disk = all.map(DiskBenchmark.median)
+            }
             var report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
                                      xenImageBytes: xen.map(fileSize), micro: micro, hostile: hostile)
             report.locks = locks
             report.locksNotes = lockNotes
             report.neighbour = neighbour
+            report.disk = disk
             report.xenMissing = xenMissing
             print(json ? report.json() : report.table())
         }
@@ -563,6 +580,8 @@ struct BenchReport: Codable {
     var locksNotes: [String]? = nil
     /// The neighbour's timer latency alone and next to hostile (nil when not run).
     var neighbour: NeighbourReport? = nil
+    /// The virtio-blk read in dom0 (nil when not run).
+    var disk: [DiskMeasurement]? = nil
     /// Why there are no Xen figures (nil when Xen ran).
     var xenMissing: String? = nil
 
@@ -694,6 +713,18 @@ struct BenchReport: Codable {
                 s += pad("", 21) + pad(r.console, 10) + pad(f(r.apusOverNative), 14)
                 s += pad(f(r.apusOverXenDomU), 16) + pad(f(r.apusOverXenDom0), 16)
                 s += pad(f(r.apusDom0OverNative), 19) + f(r.apusDom0OverXenDom0) + "\n"
+            }
+        }
+        if let disk, !disk.isEmpty {
+            if !s.isEmpty { s += "\n" }
+            s += "Virtio-blk sequential read of \(DiskBenchmark.mib) MiB in dom0 (dd bs=1M; guest seconds, real time: not icount, see DiskBenchmark)\n\n"
+            s += "setup                guest_s     MiB_per_s       wall_s   vs native   vs xen-dom0\n"
+            let native = disk.first { $0.setup == "linux-native" }?.guestSeconds
+            let xenDom0 = disk.first { $0.setup == "xen-dom0" }?.guestSeconds
+            for d in disk {
+                s += pad(d.setup, 21) + pad(f(d.guestSeconds, 3), 12) + pad(d.mibPerSecond.map { String(format: "%.1f", $0) } ?? "-", 16)
+                s += pad(f(d.wallSeconds, 1), 9)
+                s += pad(f(d.guestSeconds.flatMap { g in native.map { g / $0 } }), 12) + f(d.guestSeconds.flatMap { g in xenDom0.map { g / $0 } }) + "\n"
             }
         }
         if !twoDomainBoots.isEmpty {
