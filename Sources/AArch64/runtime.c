@@ -133,6 +133,9 @@ size_t strlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
 #define APUS_LOCK_PATIENCE (1u << 16)
 
 void apus_spin_lock(uint32_t *lock) {
+    uint32_t expected = 0;
+    // Free and reserved by nobody: the usual case, one exclusive pair.
+    if (__atomic_compare_exchange_n(lock, &expected, 1u, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
     uint64_t cpu;
     __asm__ volatile("mrs %0, tpidr_el2" : "=r"(cpu));      // this CPU's index (PerCPU)
     uint32_t me = (uint32_t)((cpu & 0xff) + 1) << 8;
@@ -151,8 +154,9 @@ void apus_spin_lock(uint32_t *lock) {
     }
 }
 void apus_spin_unlock(uint32_t *lock) {
-    // Only the held bit: a reservation made meanwhile stays.
-    __atomic_fetch_and(lock, ~1u, __ATOMIC_RELEASE);
+    // Only the held byte (bits 0-7, little-endian), with one store: a reservation made
+    // meanwhile (bits 8-15) stays, and a waiter's exclusive pair on the word fails and retries.
+    __atomic_store_n((uint8_t *)lock, (uint8_t)0, __ATOMIC_RELEASE);
 }
 
 uint64_t apus_atomic_or64(uint64_t *p, uint64_t bits) { return __atomic_fetch_or(p, bits, __ATOMIC_SEQ_CST); }

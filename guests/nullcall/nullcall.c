@@ -36,11 +36,11 @@ int main(u64 dtb)
     say("xen_version(XENVER_version) = 0x%lx%s", (u64)rc,
         rc == -XEN_ENOSYS ? " (-ENOSYS: the hypervisor has no xen_version)" : "");
 
-    /* console_io is the control domain's (Xen 4.17 release builds refuse it to any other) */
+    /* console_io: Apus refuses it (-EPERM) to every domain but dom0; Xen 4.17 lets a dom0less
+     * domU use it (d->is_console). Reported, the system test checks Apus's answer. */
     static const char hello[] = "hello";
     s64 cio = xen_hc(__HYPERVISOR_console_io, 0 /* CONSOLEIO_write */, 5, (u64)hello, 0, 0);
     say("console_io(CONSOLEIO_write) = %ld", cio);
-    CHECK(cio == -XEN_EPERM, "console_io from a domU returned %ld, not -EPERM", cio);
 
     /* warm up, then time: n null calls, and the same loop without the hvc */
     nullcall_loop(n / 10 + 1);

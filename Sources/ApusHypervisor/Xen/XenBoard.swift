@@ -223,7 +223,9 @@ struct XenBoard: XenPlatform {
         else if clean { arch_dcache_clean_poc(maddr, n) }
     }
 
-    /// Xen 4.17 release builds (Debian's) let only the control domain use console_io.
+    /// Only the control domain may use console_io (issue 11). Xen 4.17 also lets dom0less domUs
+    /// (d->is_console; Debian's Xen answers a domU's CONSOLEIO_write with 0): Apus does not,
+    /// so that no domain but dom0 reaches the hypervisor's console (docs/dom0.md).
     func consoleIO(caller: XenCaller, cmd: UInt64, count: UInt64, buffer: UInt64) -> Int64 {
         guard let d = current, d.id == Int(caller.domain) else { return XenErrno.EPERM.result }
         return ControlConsole.io(d, cmd: cmd, count: count, buffer: buffer)
