@@ -64,16 +64,9 @@ private struct GuestCPUInterface {
     }
 }
 
-/// A small deterministic generator (SplitMix64) so a failure names its seed and repeats.
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The XenStore tests' SplitMix64 generator, so a failure names its seed and repeats.
+private typealias SplitMix = XSSplitMix
+extension XSSplitMix {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
@@ -191,7 +184,7 @@ private struct SplitMix {
         let g = VGIC(vcpus: 2)
         g.distributorControl = 2
         var cpus = [GuestCPUInterface(listRegisters: 4), GuestCPUInterface(listRegisters: 4)]
-        var r = SplitMix(state: seed)
+        var r = SplitMix(seed: seed)
         for step in 1...20_000 {
             randomStep(g, &cpus, &r)
             for v in 0..<2 {
