@@ -9,10 +9,12 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     let heapSize: UInt64 = 48 << 20
     apus_heap_init(heapBase, heapSize)
 
-    // The DTB: copy it (bounded by its own header, at most 2 MiB), then parse.
+    // The DTB: copy it (bounded by its own header, at most 4 MiB), then parse. Not Xen's
+    // 2 MiB: a tree QEMU dumped (`-machine dumpdtb`, 1 MiB with its free space) and is given
+    // back with `-dtb` (apus run --dtb) comes with another 1 MiB of room, just over 2 MiB.
     let header = PhysicalMemory.bytes(at: dtbAddress, count: 8)
     let total = Int(header[4]) << 24 | Int(header[5]) << 16 | Int(header[6]) << 8 | Int(header[7])
-    guard header[0] == 0xD0, header[1] == 0x0D, total >= 40, total <= 2 << 20,
+    guard header[0] == 0xD0, header[1] == 0x0D, total >= 40, total <= 4 << 20,
           case .some(let dt) = try? DeviceTree.parse(PhysicalMemory.bytes(at: dtbAddress, count: total)),
           case .some(let board) = try? BoardInfo.discover(dt) else {
         // Without a DTB there is no console to report on: stop.

@@ -54,6 +54,23 @@ private typealias F = Dom0Fixtures
         #expect(s.ramdisk == F.ramdisk)
     }
 
+    /// QEMU's guest-loader (how Xen users boot dom0 on QEMU) writes modules with 2+2-cell reg
+    /// under a /chosen without #address-cells/#size-cells: Xen reads them with the root's
+    /// counts, inherited, and so does Apus.
+    @Test func modulesUnderAChosenWithoutCellCountsUseTheRootsCounts() throws {
+        var t = F.bootTree(modules: [F.module(["multiboot,module", "multiboot,kernel"], F.kernel, bootargs: "console=hvc0"),
+                                     F.module(["multiboot,module", "multiboot,ramdisk"], F.ramdisk)],
+                           properties: [.string("bootargs", "dom0_mem=256M")])
+        t.root.withNode(atPath: "/chosen") { chosen in
+            chosen.properties.removeAll { $0.name == Array("#address-cells".utf8) || $0.name == Array("#size-cells".utf8) }
+        }
+        t = try DeviceTree.parse(t.serialize())
+        let s = try #require(try Dom0BootSpec.parse(t, physicalCPUs: 2))
+        #expect(s.kernel == F.kernel && s.ramdisk == F.ramdisk)
+        #expect(s.cmdline == F.text("console=hvc0"))
+        #expect(s.memory.amount == 256 << 20)
+    }
+
     @Test func modulesOfDom0lessDomainsAreNotDom0s() throws {
         let t = F.bootTree(modules: [F.domU(kernel: F.domUKernel)], properties: [])
         #expect(try Dom0BootSpec.parse(t, physicalCPUs: 2) == nil, "dom0less only: no dom0, as today")

@@ -190,4 +190,36 @@ import Testing
         #expect(r.domainLines(0).contains { $0.contains("Kernel panic") })
         #expect(r.contains("(XEN) Hardware Dom0 shutdown: rebooting machine"), "\(r.output.suffix(2000))")
     }
+
+    /// The boot DTB a Xen 4.17 user makes for QEMU virt (the board's own tree, QEMU's
+    /// guest-loader adding the dom0 kernel and ramdisk module nodes with the kernel's
+    /// `bootargs`, Xen's own command line in /chosen/bootargs) boots Apus's dom0 unchanged
+    /// through `apus run --dtb FILE --module FILE@ADDR`.
+    @Test func xensDom0BootDTBBootsDom0Unchanged() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("apus-xendom0-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let dtb = dir.appendingPathComponent("xen-dom0.dtb").path
+        let kernel = SystemHarness.debian("Image"), initrd = SystemHarness.debian("initrd-xen.cpio")
+        let q = Process()
+        q.executableURL = URL(fileURLWithPath: "/usr/bin/qemu-system-aarch64")
+        q.arguments = ["-M", "virt,virtualization=on,gic-version=3,dumpdtb=" + dtb, "-cpu", "cortex-a57", "-smp", "2",
+                       "-m", "2048M", "-display", "none", "-serial", "none", "-monitor", "none", "-nic", "none",
+                       "-kernel", kernel, "-append", "dom0_mem=256M dom0_max_vcpus=1 console=dtuart dtuart=/pl011@9000000",
+                       "-device", "guest-loader,addr=0x49000000,kernel=\(kernel),bootargs=console=hvc0 apus.dom0",
+                       "-device", "guest-loader,addr=0x50000000,initrd=\(initrd)"]
+        try q.run(); q.waitUntilExit()
+        #expect(q.terminationStatus == 0)
+        let r = try SystemHarness.launch([SystemHarness.apus, "run", "--timeout", "200", "--cpus", "2", "--memory", "2048",
+                                          "--dtb", dtb, "--module", "\(kernel)@0x49000000", "--module", "\(initrd)@0x50000000"],
+                                         input: nil, inputDelay: 0)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        // dom0_mem and dom0_max_vcpus from Xen's command line, the kernel's bootargs from its module node.
+        #expect(r.contains("(XEN) d0 (Domain-0): 256 MiB at "), "\(r.output.prefix(3000))")
+        #expect(r.contains(" (1:1), 1 vCPU(s), "))
+        let d0 = r.domainLines(0)
+        #expect(d0.contains { $0.contains("Kernel command line: console=hvc0 apus.dom0") })
+        #expect(Self.value("capabilities", in: d0) == "control_d")
+        #expect(r.contains("(XEN) Hardware Dom0 halted: halting machine"))
+    }
 }

@@ -117,7 +117,12 @@ public enum BootModules {
         }
         guard depth < 3 else { return }
         let isDomain = node.isCompatible(with: "xen,domain")
-        let cells = node.childCellCounts
+        // A node without #address-cells / #size-cells passes its parent's on, as Xen's
+        // device_tree_for_each_node does (not the DT spec's 2/1): QEMU's guest-loader, which
+        // Xen users boot dom0 with, writes /chosen/module@ nodes with 2+2-cell reg under a
+        // /chosen that has no cell counts.
+        let cells = DTCellCounts(addressCells: node.property("#address-cells")?.u32().map { Int($0) } ?? parentCells.addressCells,
+                                 sizeCells: node.property("#size-cells")?.u32().map { Int($0) } ?? parentCells.sizeCells)
         for child in node.children {
             var childPath = path
             if childPath.count > 1 { childPath.append(UInt8(ascii: "/")) }
