@@ -207,6 +207,16 @@ enum GuestInitramfs {
         fi
         listing dev-xen ls /dev/xen
 
+        # apus.rtc on the command line: an RTC alarm 2 s ahead (the PL031's level-sensitive
+        # interrupt); the interrupt counts of the pl031 line before and after.
+        if grep -q 'apus\.rtc' /proc/cmdline; then
+            count() { awk '/pl031/ { n = 0; for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) n += $i; else break; print n }' /proc/interrupts; }
+            b=$(count)
+            echo +2 > /sys/class/rtc/rtc0/wakealarm
+            sleep 4
+            echo "XENTEST rtc-irqs=${b:-none}->$(count)"
+        fi
+
         # apus.disk on the command line: the first virtio disk is read whole (its md5) and a
         # marker written at 1 MiB into it, synced (the test finds it in the image afterwards).
         if grep -q 'apus\.disk' /proc/cmdline; then

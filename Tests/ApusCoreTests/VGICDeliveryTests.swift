@@ -257,6 +257,28 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(g.needsFill[0])
     }
 
+    /// A device's level line passed through (dom0): delivered while high, and reported for
+    /// resampling when the guest has finished with it, once; other SPIs are not reported.
+    @Test func passedThroughLevelLinesAreReportedAtTheGuestsEOI() {
+        let g = enabledVGIC(vcpus: 1, enable: [40, 41])
+        g.passThroughLevel(40)
+        for id in [40, 41] { _ = g.setLine(id, vcpu: 0, high: true) }
+        var lrs = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(Set(decoded(lrs)) == [40, 41])
+        #expect(lrs.allSatisfy { $0 == 0 || ListRegister(raw: $0).raw & (1 << 41) != 0 }, "EOI maintenance asked for")
+        #expect(g.takeLineResamples().isEmpty, "not finished yet")
+        for n in lrs.indices where lrs[n] != 0 { lrs[n] = finished(ListRegister(raw: lrs[n]).virtualID) }
+        g.sync(vcpu: 0, lrs: &lrs)
+        #expect(g.takeLineResamples() == [40])
+        #expect(g.takeLineResamples().isEmpty, "taken once")
+        // Lowered by the hypervisor before it unmasks: nothing pending any more.
+        _ = g.setLine(40, vcpu: 0, high: false)
+        #expect(!g.irq(40, vcpu: 0).isPending)
+        g.reset()
+        #expect(g.passedThroughLevel.count == 1, "the routing survives a reset")
+    }
+
     @Test func acknowledgedAndRaisedAgainIsNotParked() {
         let g = enabledVGIC(vcpus: 1, enable: [40, 41, 42, 43])
         for id in 40...43 { g.raise(id, vcpu: 0) }

@@ -186,6 +186,34 @@ public final class VGIC {
         return out
     }
 
+    /// SPIs that are a device's level-sensitive line passed through to this domain (dom0's):
+    /// the hypervisor masks the physical interrupt when it raises the virtual line, and lowers
+    /// the line and unmasks once the guest has finished with it (`takeLineResamples`), so a
+    /// device still asserting it interrupts again. Kept across `reset` (the routing is the board's).
+    public private(set) var passedThroughLevel: [UInt64] = []
+    /// Passed-through level SPIs the guest finished (EOI) since last taken.
+    public private(set) var lineResamples: [Int] = []
+
+    public func passThroughLevel(_ intid: Int) {
+        guard intid >= VGIC.privateCount, isValid(intid: intid) else { return }
+        let s = intid - VGIC.privateCount
+        if passedThroughLevel.count <= s >> 6 { passedThroughLevel += [UInt64](repeating: 0, count: (s >> 6) + 1 - passedThroughLevel.count) }
+        passedThroughLevel[s >> 6] |= 1 << UInt64(s & 63)
+    }
+
+    func isPassedThroughLevel(_ intid: Int) -> Bool {
+        let s = intid - VGIC.privateCount
+        return s >= 0 && s >> 6 < passedThroughLevel.count && passedThroughLevel[s >> 6] & (1 << UInt64(s & 63)) != 0
+    }
+
+    /// The passed-through level SPIs the guest has finished with since the last call.
+    public func takeLineResamples() -> [Int] {
+        guard !lineResamples.isEmpty else { return [] }
+        let r = lineResamples
+        lineResamples = []
+        return r
+    }
+
     /// Folds the hardware's view back after the guest ran: `lrs` are the vCPU's list
     /// registers as read; entries the guest has finished with are freed (set to 0).
     public func sync<L: ListRegisterSet>(vcpu: Int, lrs: inout L) {
@@ -198,6 +226,9 @@ public final class VGIC {
                 update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false; $0.clearRequested = false; $0.parked = false }
                 lrs[n] = 0
                 needsFill[vcpu] = true
+                if !passedThroughLevel.isEmpty && isPassedThroughLevel(id) && lineResamples.count < spiCount {
+                    lineResamples.append(id)
+                }
             case .active:
                 update(id, vcpu: vcpu) { $0.active = true; $0.parked = false }
             case .pendingActive:

@@ -98,19 +98,20 @@ enum Dom0Build {
 
     /// Dom0's devices' SPIs reach its vGIC: each is configured as its device tree says and
     /// routed to this (the boot) CPU, which hands it to dom0 (`Interrupts.toControlDomain`).
-    /// Edge-triggered ones only, for now: a level-sensitive SPI stays asserted until dom0's
-    /// driver clears the device, so it must stay masked from the hypervisor's EOI until the
-    /// guest's (Xen: the list register's HW bit); it is left disabled and said so.
+    /// A level-sensitive one stays asserted until dom0's driver quiets the device: it is
+    /// masked from its arrival until dom0's EOI, when the vGIC reports it and the line is
+    /// looked at again (`ListRegisters.resampleLines`; Xen uses the list register's HW bit).
     static func routeInterrupts(_ d: Domain, _ hw: Dom0Hardware, bootCPU mpidr: UInt64) {
-        var level = 0
-        for spi in hw.spis where spi.intid >= 32 && spi.intid < 1020 && Int(spi.intid) - 32 < d.withLock({ $0.vgic.spiCount }) {
-            guard spi.edgeTriggered else { level += 1; continue }
-            Hypervisor.dom0SPIs[Int(spi.intid / 64)] |= 1 << UInt64(spi.intid % 64)
-            GICv3.configureSPI(spi.intid, edge: true)
+        let spis = d.withLock { $0.vgic.spiCount }
+        for spi in hw.spis where spi.intid >= 32 && spi.intid < 1020 && Int(spi.intid) - 32 < spis {
+            let word = Int(spi.intid / 64), bit = UInt64(1) << UInt64(spi.intid % 64)
+            Hypervisor.dom0SPIs[word] |= bit
+            if !spi.edgeTriggered {
+                Hypervisor.dom0LevelSPIs[word] |= bit
+                d.withLock { held in held.withVGIC { $0.passThroughLevel(Int(spi.intid)) } }
+            }
+            GICv3.configureSPI(spi.intid, edge: spi.edgeTriggered)
             GICv3.enableSPI(spi.intid, targetMPIDR: mpidr)
-        }
-        if level > 0 {
-            Log.line { Log.put("d0: "); Log.dec(level); Log.put(" level-sensitive device interrupt(s) not delivered yet") }
         }
     }
 

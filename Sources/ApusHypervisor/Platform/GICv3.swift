@@ -97,6 +97,14 @@ enum GICv3 {
         mmio_write32(reg, v | (edge ? UInt32(2) << shift : 0))
     }
 
+    /// GICD_ICENABLER / GICD_ISENABLER for one SPI (routing unchanged).
+    static func maskSPI(_ intid: UInt32) {
+        mmio_write32(distributor + 0x180 + UInt64(intid / 32) * 4, 1 << (intid % 32))
+    }
+    static func unmaskSPI(_ intid: UInt32) {
+        mmio_write32(distributor + 0x100 + UInt64(intid / 32) * 4, 1 << (intid % 32))
+    }
+
     static func enableSPI(_ intid: UInt32, targetMPIDR: UInt64) {
         let d = distributor
         let route = (targetMPIDR & 0xFF_FFFF) | ((targetMPIDR >> 32) & 0xFF) << 32

@@ -55,7 +55,12 @@ enum Interrupts {
     static func toControlDomain(_ id: UInt32) {
         guard id >= 32, id < 1024, Hypervisor.dom0SPIs[Int(id / 64)] & (1 << UInt64(id % 64)) != 0,
               let d = Hypervisor.control, d.alive else { return }
-        let target: Int? = d.withLock { held in held.withVGIC { $0.raise(Int(id), vcpu: 0) } }
+        let level = Hypervisor.dom0LevelSPIs[Int(id / 64)] & (1 << UInt64(id % 64)) != 0
+        // Level: quiet until dom0 has handled it (unmasked again at its EOI).
+        if level { GICv3.maskSPI(id) }
+        let target: Int? = d.withLock { held in
+            held.withVGIC { level ? $0.setLine(Int(id), vcpu: 0, high: true) : $0.raise(Int(id), vcpu: 0) }
+        }
         Scheduler.kick(domain: d, vcpu: target)
     }
 }
