@@ -488,7 +488,7 @@ private func finished(_ intid: UInt32) -> UInt64 {
         for v in 0..<2 { for id in 0..<g.intidLimit { #expect(g.irq(id, vcpu: v) == fresh.irq(id, vcpu: v)) } }
         #expect(g.privateWant == [0, 0] && g.spiWant == [0])
         #expect(g.spiRoute == fresh.spiRoute && g.distributorControl == 0 && g.crossKicks == 0)
-        #expect(g.needsFill == [false, false] && g.processorSleep == [true, true])
+        #expect(g.needsFill == [false, false])
     }
 
     // MARK: kicks for register writes made by another vCPU

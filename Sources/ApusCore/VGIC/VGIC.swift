@@ -25,8 +25,6 @@ public final class VGIC {
     /// Per SPI: the vCPU whose list register it was last loaded into. Meaningful while the SPI
     /// is `inListRegister`: after IROUTER changes, that vCPU, not the SPI's target, holds it.
     public private(set) var spiHolder: [Int]
-    /// GICR_WAKER.ProcessorSleep per vCPU.
-    public var processorSleep: [Bool]
     /// Per vCPU: something may have become deliverable since its list registers were
     /// last filled. Keeps the trap-return path from rescanning every interrupt.
     public var needsFill: [Bool]
@@ -35,7 +33,7 @@ public final class VGIC {
         vcpuCount = max(0, vcpus)
         spiCount = max(0, spis)
         banked = []; self.spis = []; spiRoute = []; spiHolder = []; privateWant = []; spiWant = []
-        processorSleep = []; needsFill = []
+        needsFill = []
         reset()
     }
 
@@ -52,7 +50,6 @@ public final class VGIC {
         spiHolder = [Int](repeating: 0, count: spiCount)
         privateWant = [UInt32](repeating: 0, count: vcpuCount)
         spiWant = [UInt64](repeating: 0, count: (spiCount + 63) / 64)
-        processorSleep = [Bool](repeating: true, count: vcpuCount)
         needsFill = [Bool](repeating: false, count: vcpuCount)
     }
 
