@@ -181,6 +181,23 @@ public final class XenStore {
 
     var generation: UInt64 = 0
 
+    /// Work a request left to be done in bounded actions (XenStoreSteps.swift): while any
+    /// of it is left, no other request is taken, so a request done in steps is still atomic
+    /// as every domain sees it (xenstored serves one request at a time too).
+    /// The watch firings not yet delivered, oldest first (from `fanOutHead`).
+    var fanOuts: [XSFanOut] = []
+    var fanOutHead = 0
+    /// Clean-up with nothing to answer: transactions' trees to free, watches to drop.
+    var chores: [XSChore] = []
+    /// A removal or commit in progress.
+    var job: XSJob?
+    /// The request whose reply waits for the backlog to be done.
+    var pending: XSPendingReply?
+    /// The reply `handle` is waiting for (when the backlog it finished was its own request's).
+    var handledReply: [UInt8]?
+    /// How the last job with nobody to answer ended (`finishBacklog` returns it).
+    var lastJobError: XenStoreError?
+
     public init(limits: XenStoreLimits = XenStoreLimits()) {
         self.limits = limits
         nodes = XSNodeTree<XSNode>(work: work)
@@ -291,7 +308,15 @@ public final class XenStore {
         conn.watches.append(w)
         var list = watchIndex[w.path] ?? []
         watchIndex[w.path] = nil            // keep the list's storage unique while it grows
-        list.append(w)
+        // Kept in delivery order (domid, then registration): a firing merges the lists of
+        // a path and its ancestors a watch at a time (XSFanOut) instead of sorting them.
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = lo &+ (hi &- lo) / 2
+            if list[mid].domid <= w.domid { lo = mid &+ 1 } else { hi = mid }
+        }
+        work.units &+= list.count &- lo
+        list.insert(w, at: lo)
         watchIndex.insert(w.path, list)
     }
 
@@ -305,7 +330,7 @@ public final class XenStore {
         if list.isEmpty { watchIndex.removeValue(forKey: w.path) } else { watchIndex.insert(w.path, list) }
     }
 
-    /// Forgets all of a connection's watches.
+    /// Forgets all of a connection's watches (at once; `forgetConnectionState` in steps).
     func dropWatches(_ conn: XSConnection) {
         while !conn.watches.isEmpty { removeWatch(conn, at: conn.watches.count &- 1) }
         conn.watchBytes = 0
@@ -321,6 +346,7 @@ public final class XenStore {
     /// Drains the WATCH_EVENT messages queued for `domid` (message-level use; `service`
     /// drains them into the ring itself).
     public func pendingWatchEvents(for domid: UInt16) -> [[UInt8]] {
+        finishBacklog()
         guard let conn = connections[domid] else { return [] }
         let q = conn.events
         conn.events = []
@@ -389,34 +415,46 @@ public final class XenStore {
 
     /// READ as domain 0 (nil if invalid or absent). Relative paths are under /local/domain/0.
     public func read(_ path: [UInt8]) -> [UInt8]? {
+        finishBacklog()
         guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: false) else { return nil }
         return nodes[c.path]?.value
     }
 
     public func directory(_ path: [UInt8]) -> [[UInt8]]? {
+        finishBacklog()
         guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: false) else { return nil }
         return nodes[c.path]?.children
     }
 
     public func permissions(of path: [UInt8]) -> [XenStorePermission]? {
+        finishBacklog()
         guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: true) else { return nil }
         return nodes[c.path]?.perms
     }
 
-    /// WRITE as domain 0 (creates missing parents; fires watches).
+    /// WRITE as domain 0 (creates missing parents; fires watches). These calls do their
+    /// whole work at once, with any backlog left by a ring's request before them.
     public func write(_ path: [UInt8], _ value: [UInt8]) throws(XenStoreError) {
+        finishBacklog()
+        defer { finishBacklog() }
         try opWrite(path[...], value[...], privilegedContext)
     }
 
     public func mkdir(_ path: [UInt8]) throws(XenStoreError) {
+        finishBacklog()
+        defer { finishBacklog() }
         try opMkdir(path[...], privilegedContext)
     }
 
     public func remove(_ path: [UInt8]) throws(XenStoreError) {
+        finishBacklog()
         try opRemove(path[...], privilegedContext)
+        if let e = finishBacklog() { throw e }
     }
 
     public func setPermissions(_ path: [UInt8], _ perms: [XenStorePermission]) throws(XenStoreError) {
+        finishBacklog()
+        defer { finishBacklog() }
         try opSetPermissions(path[...], perms, privilegedContext)
     }
 }

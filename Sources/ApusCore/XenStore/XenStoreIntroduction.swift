@@ -98,10 +98,14 @@ extension XenStore {
     public func introduceStep(_ intro: XenStoreIntroduction, budget: Int) -> Bool {
         let start = work.units
         repeat {
+            // The store's backlog first (a request in steps, watch firings, this
+            // introduction's own removals and firings).
+            if backlogAction() { continue }
             if intro.next >= intro.writes.count {
                 if intro.next == intro.writes.count {
                     fire(XenStore.introduceDomainPath, subtree: false, extraPerms: nil)
                     intro.next += 1
+                    continue
                 }
                 return true
             }
@@ -109,15 +113,16 @@ extension XenStore {
             intro.next += 1
             work.units &+= 1
             // Privileged writes of valid paths cannot fail; keep going regardless.
+            let ctx = privilegedContext
             do throws(XenStoreError) {
                 switch w {
-                case .removeTree(let p): if nodes[p] != nil { try removeTree(p, privilegedContext) }
-                case .mkdir(let p): try mkdir(p)
-                case .permissions(let p, let perms): try setPermissions(p, perms)
-                case .value(let p, let v): try write(p, v)
+                case .removeTree(let p): if nodes[p] != nil { try beginRemoval(p, ctx) }
+                case .mkdir(let p): try opMkdir(p[...], ctx)
+                case .permissions(let p, let perms): try opSetPermissions(p[...], perms, ctx)
+                case .value(let p, let v): try opWrite(p[...], v[...], ctx)
                 }
             } catch {}
         } while work.units &- start < budget
-        return false
+        return intro.isFinished && !hasBacklog
     }
 }

@@ -236,36 +236,10 @@ extension XenStore {
     /// one that can read the node (with its old or new permissions) or its parent.
     /// The candidates come from the watch index: watches on `path` (and with `subtree` on
     /// its ancestors), found in one walk down the path; they go out in domid order, each
-    /// domain's in the order it set them.
+    /// domain's in the order it set them, a watch per backlog action (XSFanOut).
     func fire(_ path: [UInt8], subtree: Bool, extraPerms: [XenStorePermission]?) {
-        var matches: [XSWatch] = []
-        if subtree {
-            watchIndex.forEachPrefix(of: path) { list in matches.append(contentsOf: list) }
-        } else if let list = watchIndex[path] {
-            matches = list
-        }
-        if matches.isEmpty { return }
-        work.units &+= matches.count
-        if matches.count > 1 {
-            matches.sort { a, b in a.domid != b.domid ? a.domid < b.domid : a.sequence < b.sequence }
-        }
-        let nodePerms = nodes[path]?.perms
-        let parentPerms = nodes[XSPath.parent(path)]?.perms
-        var current: UInt16? = nil
-        var conn: XSConnection? = nil
-        var permitted = false
-        for w in matches {
-            if w.domid != current {
-                current = w.domid
-                conn = connections[w.domid]
-                permitted = false
-                let privileged = w.domid == XenStore.privilegedDomid
-                if let p = extraPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
-                if !permitted, let p = nodePerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
-                if !permitted, let p = parentPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            }
-            if permitted, let c = conn { enqueueEvent(c, path: watchEventPath(path, w), token: w.token) }
-        }
+        work.units &+= path.count
+        queueFanOut(path, subtree: subtree, extraPerms: extraPerms)
     }
 
     func watchEventPath(_ path: [UInt8], _ w: XSWatch) -> [UInt8] {
@@ -376,49 +350,16 @@ extension XenStore {
             throw .enoent
         }
         if path.count == 1 && path[0] == XSPath.slash { throw .einval }
-        try removeTree(path, ctx)
+        try beginRemoval(path, ctx)
     }
 
     /// Deletes `path` and everything below it (no permission checks; the caller did them).
     /// Watches fire per node, children first: exact matches for descendants, subtree
-    /// matches for `path` itself (xenstored's rm_node / delnode_sub).
+    /// matches for `path` itself (xenstored's rm_node / delnode_sub). All at once; a ring's
+    /// XS_RM does the same in steps (`beginRemoval`, XenStoreSteps.swift).
     func removeTree(_ path: [UInt8], _ ctx: XSContext) throws(XenStoreError) {
-        let parentPath = XSPath.parent(path)
-        guard var parentNode = try fetch(parentPath, ctx) else { throw .einval }
-        // Collect the subtree first (all reads, so a transaction's node limit can stop us
-        // before anything changed). Pre-order, iterative.
-        var order: [([UInt8], XSNode)] = []
-        var stack: [[UInt8]] = [path]
-        while let p = stack.popLast() {
-            guard let n = try fetch(p, ctx) else { continue }
-            order.append((p, n))
-            for c in n.children {
-                let cp = XSPath.child(p, c)
-                work.units &+= cp.count
-                stack.append(cp)
-            }
-        }
-        var i = order.count &- 1
-        while i >= 0 {
-            let (p, n) = order[i]
-            changed(p, subtree: i == 0, extraPerms: n.perms, ctx)
-            erase(p, ctx)
-            i &-= 1
-        }
-        let name = XSPath.basename(path)
-        if let idx = parentNode.children.firstIndex(of: name) {
-            work.units &+= parentNode.childBytes
-            parentNode.children.remove(at: idx)
-            parentNode.childBytes &-= name.count &+ 1
-            // A list emptied by removals gives its room back (it is charged by capacity).
-            if parentNode.children.capacity > 8 && parentNode.children.count &* 4 < parentNode.children.capacity {
-                var shrunk = [[UInt8]]()
-                shrunk.reserveCapacity(parentNode.children.count &* 2)
-                shrunk.append(contentsOf: parentNode.children)
-                parentNode.children = shrunk
-            }
-            store(parentPath, parentNode, ctx)
-        }
+        let r = try makeRemoval(path, ctx)
+        while try !removalAction(r) {}
     }
 
     func opSetPermissions(_ rawPath: ArraySlice<UInt8>, _ newPerms: [XenStorePermission], _ ctx: XSContext) throws(XenStoreError) {
@@ -444,53 +385,5 @@ extension XenStore {
         }
         store(path, node, ctx)
         changed(path, subtree: true, extraPerms: old.perms, ctx)
-    }
-
-    // MARK: Transactions
-
-    func commit(_ tx: XSTransaction, _ ctx: XSContext) throws(XenStoreError) {
-        // Conflicts: anything this transaction looked at has changed since.
-        var conflict = false
-        tx.accessed.forEach { key, e in
-            if !conflict && nodes[key]?.generation != e.baseGeneration { conflict = true }
-        }
-        if conflict { throw .eagain }
-        // Quota, against the committed counts and charges of now (the transaction's own
-        // charge is already given back: it is no longer open).
-        var delta = XSMap<UInt16, Int>()
-        var bytes = XSMap<UInt16, Int>()
-        tx.accessed.forEach { key, e in
-            guard e.modified else { return }
-            let old = nodes[key]
-            adjust(&delta, from: old?.owner, to: e.node?.owner)
-            if let o = old { bytes[o.owner] = (bytes[o.owner] ?? 0) &- XSCost.node(key, o) }
-            if let n = e.node { bytes[n.owner] = (bytes[n.owner] ?? 0) &+ XSCost.node(key, n) }
-        }
-        if !ctx.privileged {
-            var d = 0
-            while d < delta.count {
-                let dom = delta.keys[d], add = delta.values[d]
-                if add > 0 && dom != XenStore.privilegedDomid && (nodeCounts[dom] ?? 0) + add > limits.nodesPerDomain {
-                    throw .enospc
-                }
-                d += 1
-            }
-            d = 0
-            while d < bytes.count {
-                try checkMemory(bytes.keys[d], adding: bytes.values[d])
-                d += 1
-            }
-        }
-        tx.accessed.forEach { key, e in
-            guard e.modified else { return }
-            if let n = e.node {
-                putCommitted(key, n)
-            } else if let old = nodes.removeValue(forKey: key) {
-                accountCommitted(key, old: old, new: nil)
-            }
-        }
-        for ev in tx.events {
-            fire(ev.path, subtree: ev.subtree, extraPerms: tx.accessed[ev.path]?.originalPerms)
-        }
     }
 }
