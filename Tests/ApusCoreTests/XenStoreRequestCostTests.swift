@@ -146,10 +146,9 @@ struct XenStoreRequestCostTests {
         }
         do {    // deep path, long names, 2048-byte value
             let s = fourDomains()
-            let name = String(repeating: "n", count: 90)
+            let name = String(repeating: "n", count: 60)
             let deep = (0..<28).map { "\(name)\($0)" }.joined(separator: "/")
-            let v = String(repeating: "v", count: 4096 - 6 - deep.utf8.count)
-            out.append(s.costThroughRing("write 28 new levels", xsMsg(XS.write, xz("data/\(deep)") + xb(v)), from: 1))
+            out.append(s.costThroughRing("write 28 new levels", xsMsg(XS.write, xz("data/\(deep)") + xb(value)), from: 1))
         }
         do {    // directory of a node with many children
             let s = fourDomains()

@@ -135,13 +135,32 @@ final class XSNodeTree<Value> {
     /// Sets the value at `path`; returns the heap bytes of the trie nodes it had to add.
     @discardableResult
     func insert(_ path: [UInt8], _ value: Value) -> Int {
-        if path.isEmpty { return 0 }
+        guard let (n, added) = slot(path) else { return 0 }
+        if n.value == nil { count &+= 1 }
+        n.value = value
+        return added
+    }
+
+    /// Sets the value at `path` and returns the one it replaced: one walk down the path.
+    @discardableResult
+    func exchange(_ path: [UInt8], _ value: Value) -> Value? {
+        guard let (n, _) = slot(path) else { return nil }
+        let old = n.value
+        if old == nil { count &+= 1 }
+        n.value = value
+        return old
+    }
+
+    /// The trie node for `path`, made with any missing ones (nil for an empty or
+    /// malformed path), and the heap bytes of those it added.
+    private func slot(_ path: [UInt8]) -> (XSTrieNode<Value>, Int)? {
+        if path.isEmpty { return nil }
         var added = 0
         var n = root
         var s = 0
         while s < path.count {
             let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return added }
+            if e == s { return nil }
             let r = n.search(path, s, e, &work.units)
             if r.found {
                 n = n.kids[r.index]
@@ -155,9 +174,7 @@ final class XSNodeTree<Value> {
             }
             s = XSNodeTree.nextStart(path, s, e)
         }
-        if n.value == nil { count &+= 1 }
-        n.value = value
-        return added
+        return (n, added)
     }
 
     @discardableResult

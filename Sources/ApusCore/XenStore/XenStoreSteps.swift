@@ -81,9 +81,29 @@ final class XSCommit {
     }
 }
 
+/// A write or mkdir whose path has several missing levels (up to `maxDepth`): a node
+/// per action, top first (xenstored's create_node), each added to its parent's list; the
+/// watches fire once the last is there.
+final class XSCreation {
+    let path: [UInt8]
+    let missing: [Int]
+    var next = 0
+    var parentPath: [UInt8]
+    var parentNode: XSNode
+    let value: [UInt8]
+    let ctx: XSContext
+    var fire = false
+
+    init(path: [UInt8], missing: [Int], parentPath: [UInt8], parentNode: XSNode, value: [UInt8], ctx: XSContext) {
+        self.path = path; self.missing = missing; self.parentPath = parentPath
+        self.parentNode = parentNode; self.value = value; self.ctx = ctx
+    }
+}
+
 enum XSJob {
     case removal(XSRemoval)
     case commit(XSCommit)
+    case creation(XSCreation)
 }
 
 /// A reply held back until the backlog its request left is done.
@@ -275,6 +295,8 @@ extension XenStore {
             } catch {
                 jobFinished(error)
             }
+        case .creation(let c):
+            if creationAction(c) { jobFinished(nil) }
         case .commit(let c):
             do throws(XenStoreError) {
                 if try commitAction(c) { jobFinished(nil) }
@@ -349,6 +371,28 @@ extension XenStore {
             }
             store(r.parentPath, parentNode, ctx)
         }
+        return true
+    }
+
+    /// One node of a creation (the checks were made before it started); true when done.
+    func creationAction(_ c: XSCreation) -> Bool {
+        let ctx = c.ctx
+        if c.next < c.missing.count {
+            let p = Array(c.path[0..<c.missing[c.next]])
+            let name = XSPath.basename(p)
+            work.units &+= p.count
+            c.parentNode.children.append(name)
+            c.parentNode.childBytes &+= name.count &+ 1
+            store(c.parentPath, c.parentNode, ctx)
+            var perms = c.parentNode.perms
+            if !ctx.privileged && !perms.isEmpty { perms[0].domid = ctx.domid; perms[0].ignored = false }
+            c.parentNode = XSNode(value: c.next == c.missing.count &- 1 ? c.value : [], perms: perms)
+            c.parentPath = p
+            c.next &+= 1
+            return false
+        }
+        store(c.parentPath, c.parentNode, ctx)
+        if c.fire { changed(c.path, subtree: true, extraPerms: nil, ctx) }
         return true
     }
 

@@ -14,8 +14,7 @@ extension XenStore {
         generation &+= 1
         var n = node
         n.generation = generation
-        let old = nodes[path]
-        nodes[path] = n
+        let old = nodes.exchange(path, n)
         accountCommitted(path, old: old, new: n)
     }
 
@@ -252,10 +251,12 @@ extension XenStore {
     /// Creates `path` and any missing parents (xenstored's create_node): new nodes inherit
     /// the parent's permissions, and a domain owns what it creates. Everything it will be
     /// charged is checked before anything changes.
-    func create(_ path: [UInt8], value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
+    /// True when it is done (the caller fires the watches); false when the nodes are made
+    /// by a job that fires them when done.
+    func create(_ path: [UInt8], value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) -> Bool {
         let near = try nearestAncestor(path, ctx)
-        guard var parentNode = near.node else { throw .enoent }
-        var parentPath = Array(path[0..<near.lengths[near.index]])
+        guard let parentNode = near.node else { throw .enoent }
+        let parentPath = Array(path[0..<near.lengths[near.index]])
         // Lengths of the nodes to create, top first; the last is `path` itself.
         var missing: [Int] = []
         var k = near.index &+ 1
@@ -290,21 +291,17 @@ extension XenStore {
                 try checkMemory(payer(parentNode.owner, ctx), adding: growth)
             }
         }
-        var i = 0
-        while i < missing.count {
-            let p = Array(path[0..<missing[i]])
-            let name = XSPath.basename(p)
-            work.units &+= p.count
-            parentNode.children.append(name)
-            parentNode.childBytes &+= name.count &+ 1
-            store(parentPath, parentNode, ctx)
-            var perms = parentNode.perms
-            if !ctx.privileged && !perms.isEmpty { perms[0].domid = ctx.domid; perms[0].ignored = false }
-            parentNode = XSNode(value: i == missing.count &- 1 ? Array(value) : [], perms: perms)
-            parentPath = p
-            i &+= 1
+        let c = XSCreation(path: path, missing: missing, parentPath: parentPath, parentNode: parentNode,
+                           value: Array(value), ctx: ctx)
+        if missing.count == 1 {
+            // One new node: done here.
+            while !creationAction(c) {}
+            return true
         }
-        store(parentPath, parentNode, ctx)
+        // Several: a node per backlog action (XenStoreSteps.swift), the watches fire last.
+        c.fire = true
+        job = .creation(c)
+        return false
     }
 
     func opWrite(_ rawPath: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
@@ -322,7 +319,7 @@ extension XenStore {
             store(path, node, ctx)
         } catch {
             guard error == .enoent else { throw error }
-            try create(path, value: value, ctx)
+            if try !create(path, value: value, ctx) { return }
         }
         changed(path, subtree: true, extraPerms: nil, ctx)
     }
@@ -335,8 +332,7 @@ extension XenStore {
         } catch {
             guard error == .enoent else { throw error }
         }
-        try create(path, value: [], ctx)
-        changed(path, subtree: true, extraPerms: nil, ctx)
+        if try create(path, value: [], ctx) { changed(path, subtree: true, extraPerms: nil, ctx) }
     }
 
     func opRemove(_ rawPath: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
