@@ -202,20 +202,7 @@ extension XenStore {
             guard var parentNode = nodes[parentPath] else { return true }
             changed(root, subtree: true, extraPerms: n.perms, ctx)
             erase(root, ctx)
-            let name = XSPath.basename(root)
-            if let idx = parentNode.children.firstIndex(of: name) {
-                work.units &+= parentNode.childBytes
-                parentNode.children.remove(at: idx)
-                parentNode.childBytes &-= name.count &+ 1
-                // A list emptied by removals gives its room back (it is charged by capacity).
-                if parentNode.children.capacity > 8 && parentNode.children.count &* 4 < parentNode.children.capacity {
-                    var shrunk = [[UInt8]]()
-                    shrunk.reserveCapacity(parentNode.children.count &* 2)
-                    shrunk.append(contentsOf: parentNode.children)
-                    parentNode.children = shrunk
-                }
-                store(parentPath, parentNode, ctx)
-            }
+            if removeChild(XSPath.basename(root), of: &parentNode) { store(parentPath, parentNode, ctx) }
             return true
         }
         changed(p, subtree: false, extraPerms: n.perms, ctx)

@@ -357,20 +357,7 @@ extension XenStore {
             return false
         }
         var parentNode = r.parentNode
-        let name = XSPath.basename(r.path)
-        if let idx = parentNode.children.firstIndex(of: name) {
-            work.units &+= parentNode.childBytes
-            parentNode.children.remove(at: idx)
-            parentNode.childBytes &-= name.count &+ 1
-            // A list emptied by removals gives its room back (it is charged by capacity).
-            if parentNode.children.capacity > 8 && parentNode.children.count &* 4 < parentNode.children.capacity {
-                var shrunk = [[UInt8]]()
-                shrunk.reserveCapacity(parentNode.children.count &* 2)
-                shrunk.append(contentsOf: parentNode.children)
-                parentNode.children = shrunk
-            }
-            store(r.parentPath, parentNode, ctx)
-        }
+        if removeChild(XSPath.basename(r.path), of: &parentNode) { store(r.parentPath, parentNode, ctx) }
         return true
     }
 

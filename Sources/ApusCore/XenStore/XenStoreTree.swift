@@ -77,21 +77,7 @@ extension XenStore {
         generation &+= 1
         var n = node
         n.generation = generation
-        let old: XSNode?
-        if let t = tx.accessed.find(path), var e = t.value {
-            old = e.node
-            let before = XSCost.txEntry(e)
-            e.node = n
-            e.modified = true
-            t.value = e
-            tx.bytes &+= XSCost.txEntry(e) &- before
-        } else {
-            let m = nodes[path]
-            old = m
-            let e = XSTxEntry(baseGeneration: m?.generation, node: n, modified: true, originalPerms: m?.perms)
-            let added = tx.accessed.insert(path, e)
-            tx.bytes &+= XSCost.txEntry(e) &+ added
-        }
+        let old = put(n, at: path, in: tx)
         adjust(&tx.ownerDelta, from: old?.owner, to: n.owner)
     }
 
@@ -100,22 +86,43 @@ extension XenStore {
             if let old = nodes.removeValue(forKey: path) { accountCommitted(path, old: old, new: nil) }
             return
         }
-        let old: XSNode?
+        let old = put(nil, at: path, in: tx)
+        adjust(&tx.ownerDelta, from: old?.owner, to: nil)
+    }
+
+    /// Sets `tx`'s view of `path` to `node` (nil: deleted), recording the committed node's
+    /// generation first if the transaction had not touched it; returns the node it replaced.
+    func put(_ node: XSNode?, at path: [UInt8], in tx: XSTransaction) -> XSNode? {
         if let t = tx.accessed.find(path), var e = t.value {
-            old = e.node
+            let old = e.node
             let before = XSCost.txEntry(e)
-            e.node = nil
+            e.node = node
             e.modified = true
             t.value = e
             tx.bytes &+= XSCost.txEntry(e) &- before
-        } else {
-            let m = nodes[path]
-            old = m
-            let e = XSTxEntry(baseGeneration: m?.generation, node: nil, modified: true, originalPerms: m?.perms)
-            let added = tx.accessed.insert(path, e)
-            tx.bytes &+= XSCost.txEntry(e) &+ added
+            return old
         }
-        adjust(&tx.ownerDelta, from: old?.owner, to: nil)
+        let m = nodes[path]
+        let e = XSTxEntry(baseGeneration: m?.generation, node: node, modified: true, originalPerms: m?.perms)
+        let added = tx.accessed.insert(path, e)
+        tx.bytes &+= XSCost.txEntry(e) &+ added
+        return m
+    }
+
+    /// Takes `name` out of `parent`'s child list; a list emptied by removals gives its room
+    /// back (it is charged by capacity). False if the name was not there.
+    func removeChild(_ name: [UInt8], of parent: inout XSNode) -> Bool {
+        guard let idx = parent.children.firstIndex(of: name) else { return false }
+        work.units &+= parent.childBytes
+        parent.children.remove(at: idx)
+        parent.childBytes &-= name.count &+ 1
+        if parent.children.capacity > 8 && parent.children.count &* 4 < parent.children.capacity {
+            var shrunk = [[UInt8]]()
+            shrunk.reserveCapacity(parent.children.count &* 2)
+            shrunk.append(contentsOf: parent.children)
+            parent.children = shrunk
+        }
+        return true
     }
 
     /// Nodes `domid` owns as `ctx` sees them.
