@@ -306,8 +306,11 @@ public final class XenStore {
         w.sequence = watchSequence
         w.domid = conn.domid
         conn.watches.append(w)
-        var list = watchIndex[w.path] ?? []
-        watchIndex[w.path] = nil            // keep the list's storage unique while it grows
+        // The list is changed in place in its tree node (taken out for the change, so that
+        // its storage is not shared and copied with every watch in it).
+        watchIndex.insert(w.path, watchIndex[w.path] ?? [])
+        guard let t = watchIndex.find(w.path), var list = t.value else { return }
+        t.value = nil
         // Kept in delivery order (domid, then registration): a firing merges the lists of
         // a path and its ancestors a watch at a time (XSFanOut) instead of sorting them.
         var lo = 0, hi = list.count
@@ -317,17 +320,21 @@ public final class XenStore {
         }
         work.units &+= list.count &- lo
         list.insert(w, at: lo)
-        watchIndex.insert(w.path, list)
+        t.value = list
     }
 
     /// Removes `conn.watches[i]` from the connection and the index.
     func removeWatch(_ conn: XSConnection, at i: Int) {
         let w = conn.watches.remove(at: i)
         conn.watchBytes &-= XSCost.watch(path: w.path, token: w.token.count)
-        guard var list = watchIndex[w.path] else { return }
-        work.units &+= list.count
-        list.removeAll { $0.sequence == w.sequence }
-        if list.isEmpty { watchIndex.removeValue(forKey: w.path) } else { watchIndex.insert(w.path, list) }
+        guard let t = watchIndex.find(w.path), var list = t.value else { return }
+        t.value = nil                       // unshared while it changes, as in addWatch
+        var k = 0
+        while k < list.count && list[k].sequence != w.sequence { k &+= 1 }
+        work.units &+= k &+ 1
+        if k < list.count { list.remove(at: k) }
+        t.value = list
+        if list.isEmpty { watchIndex.removeValue(forKey: w.path) }
     }
 
     /// Forgets all of a connection's watches (at once; `forgetConnectionState` in steps).
@@ -407,7 +414,15 @@ public final class XenStore {
             conn.droppedEvents &+= 1
             return
         }
-        conn.events.append(contentsOf: XenStoreWire.watchEvent(path: path, token: token))
+        // XenStoreWire.watchEvent, built in place in the queue.
+        xsAppendLE32(&conn.events, XenStoreMessageType.watchEvent.rawValue)
+        xsAppendLE32(&conn.events, 0)
+        xsAppendLE32(&conn.events, 0)
+        xsAppendLE32(&conn.events, UInt32(truncatingIfNeeded: path.count &+ token.count &+ 2))
+        conn.events.append(contentsOf: path)
+        conn.events.append(0)
+        conn.events.append(contentsOf: token)
+        conn.events.append(0)
         pendingDomains[conn.domid] = true
     }
 
