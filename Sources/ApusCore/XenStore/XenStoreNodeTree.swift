@@ -106,17 +106,25 @@ final class XSNodeTree<Value> {
         return end < path.count ? end &+ 1 : end
     }
 
+    /// One step of a walk down `path`: the component starting at `s` looked up among `n`'s
+    /// children (`index`: where it is, or would go), its end and where the next starts;
+    /// nil for an empty component (not a canonical path).
+    @inline(__always)
+    func child(of n: XSTrieNode<Value>, _ path: [UInt8], _ s: Int) -> (found: Bool, index: Int, end: Int, next: Int)? {
+        let e = XSNodeTree.componentEnd(path, s)
+        if e == s { return nil }
+        let r = n.search(path, s, e, &work.units)
+        return (r.found, r.index, e, XSNodeTree.nextStart(path, s, e))
+    }
+
     func find(_ path: [UInt8]) -> XSTrieNode<Value>? {
         if path.isEmpty { return nil }
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return nil }
-            let r = n.search(path, s, e, &work.units)
-            guard r.found else { return nil }
-            n = n.kids[r.index]
-            s = XSNodeTree.nextStart(path, s, e)
+            guard let c = child(of: n, path, s), c.found else { return nil }
+            n = n.kids[c.index]
+            s = c.next
         }
         return n
     }
@@ -159,20 +167,18 @@ final class XSNodeTree<Value> {
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return nil }
-            let r = n.search(path, s, e, &work.units)
-            if r.found {
-                n = n.kids[r.index]
+            guard let c = child(of: n, path, s) else { return nil }
+            if c.found {
+                n = n.kids[c.index]
             } else {
                 let k = XSTrieNode<Value>()
-                n.names.insert(Array(path[s..<e]), at: r.index)
-                n.kids.insert(k, at: r.index)
-                work.units &+= n.names.count &- r.index &+ e &- s
-                added &+= XSNodeTree.trieNodeBytes(nameLength: e &- s)
+                n.names.insert(Array(path[s..<c.end]), at: c.index)
+                n.kids.insert(k, at: c.index)
+                work.units &+= n.names.count &- c.index &+ c.end &- s
+                added &+= XSNodeTree.trieNodeBytes(nameLength: c.end &- s)
                 n = k
             }
-            s = XSNodeTree.nextStart(path, s, e)
+            s = c.next
         }
         return (n, added)
     }
@@ -184,13 +190,10 @@ final class XSNodeTree<Value> {
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return nil }
-            let r = n.search(path, s, e, &work.units)
-            guard r.found else { return nil }
-            chain.append((n, r.index))
-            n = n.kids[r.index]
-            s = XSNodeTree.nextStart(path, s, e)
+            guard let c = child(of: n, path, s), c.found else { return nil }
+            chain.append((n, c.index))
+            n = n.kids[c.index]
+            s = c.next
         }
         guard let old = n.value else { return nil }
         n.value = nil
@@ -216,13 +219,10 @@ final class XSNodeTree<Value> {
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return }
-            let r = n.search(path, s, e, &work.units)
-            guard r.found else { return }
-            n = n.kids[r.index]
+            guard let c = child(of: n, path, s), c.found else { return }
+            n = n.kids[c.index]
             if let v = n.value { body(v) }
-            s = XSNodeTree.nextStart(path, s, e)
+            s = c.next
         }
     }
 
