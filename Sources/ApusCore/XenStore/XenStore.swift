@@ -181,6 +181,23 @@ public final class XenStore {
 
     var generation: UInt64 = 0
 
+    /// Work a request left to be done in bounded actions (XenStoreSteps.swift): while any
+    /// of it is left, no other request is taken, so a request done in steps is still atomic
+    /// as every domain sees it (xenstored serves one request at a time too).
+    /// The watch firings not yet delivered, oldest first (from `fanOutHead`).
+    var fanOuts: [XSFanOut] = []
+    var fanOutHead = 0
+    /// Clean-up with nothing to answer: transactions' trees to free, watches to drop.
+    var chores: [XSChore] = []
+    /// A removal or commit in progress.
+    var job: XSJob?
+    /// The request whose reply waits for the backlog to be done.
+    var pending: XSPendingReply?
+    /// The reply `handle` is waiting for (when the backlog it finished was its own request's).
+    var handledReply: [UInt8]?
+    /// How the last job with nobody to answer ended (`finishBacklog` returns it).
+    var lastJobError: XenStoreError?
+
     public init(limits: XenStoreLimits = XenStoreLimits()) {
         self.limits = limits
         nodes = XSNodeTree<XSNode>(work: work)
@@ -289,23 +306,38 @@ public final class XenStore {
         w.sequence = watchSequence
         w.domid = conn.domid
         conn.watches.append(w)
-        var list = watchIndex[w.path] ?? []
-        watchIndex[w.path] = nil            // keep the list's storage unique while it grows
-        list.append(w)
-        watchIndex.insert(w.path, list)
+        // The list is changed in place in its tree node (taken out for the change, so that
+        // its storage is not shared and copied with every watch in it).
+        watchIndex.insert(w.path, watchIndex[w.path] ?? [])
+        guard let t = watchIndex.find(w.path), var list = t.value else { return }
+        t.value = nil
+        // Kept in delivery order (domid, then registration): a firing merges the lists of
+        // a path and its ancestors a watch at a time (XSFanOut) instead of sorting them.
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = lo &+ (hi &- lo) / 2
+            if list[mid].domid <= w.domid { lo = mid &+ 1 } else { hi = mid }
+        }
+        work.units &+= list.count &- lo
+        list.insert(w, at: lo)
+        t.value = list
     }
 
     /// Removes `conn.watches[i]` from the connection and the index.
     func removeWatch(_ conn: XSConnection, at i: Int) {
         let w = conn.watches.remove(at: i)
         conn.watchBytes &-= XSCost.watch(path: w.path, token: w.token.count)
-        guard var list = watchIndex[w.path] else { return }
-        work.units &+= list.count
-        list.removeAll { $0.sequence == w.sequence }
-        if list.isEmpty { watchIndex.removeValue(forKey: w.path) } else { watchIndex.insert(w.path, list) }
+        guard let t = watchIndex.find(w.path), var list = t.value else { return }
+        t.value = nil                       // unshared while it changes, as in addWatch
+        var k = 0
+        while k < list.count && list[k].sequence != w.sequence { k &+= 1 }
+        work.units &+= k &+ 1
+        if k < list.count { list.remove(at: k) }
+        t.value = list
+        if list.isEmpty { watchIndex.removeValue(forKey: w.path) }
     }
 
-    /// Forgets all of a connection's watches.
+    /// Forgets all of a connection's watches (at once; `forgetConnectionState` in steps).
     func dropWatches(_ conn: XSConnection) {
         while !conn.watches.isEmpty { removeWatch(conn, at: conn.watches.count &- 1) }
         conn.watchBytes = 0
@@ -321,6 +353,7 @@ public final class XenStore {
     /// Drains the WATCH_EVENT messages queued for `domid` (message-level use; `service`
     /// drains them into the ring itself).
     public func pendingWatchEvents(for domid: UInt16) -> [[UInt8]] {
+        finishBacklog()
         guard let conn = connections[domid] else { return [] }
         let q = conn.events
         conn.events = []
@@ -381,7 +414,15 @@ public final class XenStore {
             conn.droppedEvents &+= 1
             return
         }
-        conn.events.append(contentsOf: XenStoreWire.watchEvent(path: path, token: token))
+        // XenStoreWire.watchEvent, built in place in the queue.
+        xsAppendLE32(&conn.events, XenStoreMessageType.watchEvent.rawValue)
+        xsAppendLE32(&conn.events, 0)
+        xsAppendLE32(&conn.events, 0)
+        xsAppendLE32(&conn.events, UInt32(truncatingIfNeeded: path.count &+ token.count &+ 2))
+        conn.events.append(contentsOf: path)
+        conn.events.append(0)
+        conn.events.append(contentsOf: token)
+        conn.events.append(0)
         pendingDomains[conn.domid] = true
     }
 
@@ -389,34 +430,46 @@ public final class XenStore {
 
     /// READ as domain 0 (nil if invalid or absent). Relative paths are under /local/domain/0.
     public func read(_ path: [UInt8]) -> [UInt8]? {
+        finishBacklog()
         guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: false) else { return nil }
         return nodes[c.path]?.value
     }
 
     public func directory(_ path: [UInt8]) -> [[UInt8]]? {
+        finishBacklog()
         guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: false) else { return nil }
         return nodes[c.path]?.children
     }
 
     public func permissions(of path: [UInt8]) -> [XenStorePermission]? {
+        finishBacklog()
         guard let c = try? XSPath.canonicalize(path[...], domid: 0, privileged: true, allowSpecial: true) else { return nil }
         return nodes[c.path]?.perms
     }
 
-    /// WRITE as domain 0 (creates missing parents; fires watches).
+    /// WRITE as domain 0 (creates missing parents; fires watches). These calls do their
+    /// whole work at once, with any backlog left by a ring's request before them.
     public func write(_ path: [UInt8], _ value: [UInt8]) throws(XenStoreError) {
+        finishBacklog()
+        defer { finishBacklog() }
         try opWrite(path[...], value[...], privilegedContext)
     }
 
     public func mkdir(_ path: [UInt8]) throws(XenStoreError) {
+        finishBacklog()
+        defer { finishBacklog() }
         try opMkdir(path[...], privilegedContext)
     }
 
     public func remove(_ path: [UInt8]) throws(XenStoreError) {
+        finishBacklog()
         try opRemove(path[...], privilegedContext)
+        if let e = finishBacklog() { throw e }
     }
 
     public func setPermissions(_ path: [UInt8], _ perms: [XenStorePermission]) throws(XenStoreError) {
+        finishBacklog()
+        defer { finishBacklog() }
         try opSetPermissions(path[...], perms, privilegedContext)
     }
 }

@@ -148,3 +148,17 @@ extension XenStore {
         return lookups &* lookup &+ depth &* path &+ 4 &* message
     }
 }
+
+extension XenStore {
+    /// Work units one backlog action (XenStoreSteps.swift) costs at most: a node of a
+    /// removal or commit (its path built, looked up in the store and in a transaction,
+    /// its parent's child list, its cost), one watch event of a firing (the merge of up to
+    /// `maxDepth` + 1 lists, the event's bytes), a chore. A `service` call stops once its
+    /// budget is used, so it does at most `workPerService` plus this, or plus one simple
+    /// request (`maxWorkPerRequest`).
+    public static func maxWorkPerAction(for limits: XenStoreLimits) -> Int {
+        let path = XenStoreWire.absolutePathMax &+ 1
+        let message = XenStoreWire.headerSize &+ XenStoreWire.payloadMax
+        return 8 &* path &+ 2 &* limits.nodeSize &+ message &+ 2 &* (limits.maxDepth &+ 2)
+    }
+}

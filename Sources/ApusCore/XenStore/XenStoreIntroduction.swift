@@ -17,25 +17,44 @@ public final class XenStoreIntroduction {
         case mkdir([UInt8])
         case permissions([UInt8], [XenStorePermission])
         case value([UInt8], [UInt8])
+        /// cpu/<n>/availability = "online" (its path made when it is written).
+        case cpu(Int)
     }
     var writes: [Write] = []
     var next = 0
+    /// The writes are planned by the first `introduceStep`, not by `beginIntroduce` (some
+    /// 120 paths made: a hold of its own).
+    var planned = false
+    let name: [UInt8]
+    let setup: XenStoreDomainSetup
 
-    init(domid: UInt16) { self.domid = domid }
+    init(domid: UInt16, name: [UInt8], setup: XenStoreDomainSetup) {
+        self.domid = domid; self.name = name; self.setup = setup
+    }
 
     public var isFinished: Bool { next > writes.count }
 }
 
 extension XenStore {
-    /// Connects `domid` and plans its home /local/domain/<domid> (owned by the domain,
-    /// readable by 0, as init-dom0less writes it) and /vm/<uuid>; nil (nothing done) if the
-    /// domid is 0, reserved or already introduced.
+    /// Connects `domid`; its home /local/domain/<domid> (owned by the domain, readable by
+    /// 0, as init-dom0less writes it) and /vm/<uuid> are planned and written by
+    /// `introduceStep`s. Nil (nothing done) if the domid is 0, reserved or already
+    /// introduced.
     public func beginIntroduce(domid: UInt16, name: [UInt8], setup: XenStoreDomainSetup = XenStoreDomainSetup()) -> XenStoreIntroduction? {
         guard domid != XenStore.privilegedDomid, domid < XenStoreWire.domidFirstReserved,
               !connections.contains(domid) else { return nil }
-        let conn = XSConnection(domid: domid)
-        connections[domid] = conn
-        let intro = XenStoreIntroduction(domid: domid)
+        connections[domid] = XSConnection(domid: domid)
+        return XenStoreIntroduction(domid: domid, name: name, setup: setup)
+    }
+
+    /// The writes of `intro` (its first step).
+    func planIntroduction(_ intro: XenStoreIntroduction) {
+        intro.planned = true
+        let domid = intro.domid, name = intro.name, setup = intro.setup
+        guard let conn = connections[domid] else {
+            intro.next = 1                  // released meanwhile: nothing to do
+            return
+        }
         func add(_ w: XenStoreIntroduction.Write) { intro.writes.append(w) }
         let home = XSPath.home(domid)
         if nodes[home] != nil { add(.removeTree(home)) }
@@ -61,9 +80,7 @@ extension XenStore {
         put("cpu", [])
         var cpu = 0
         while cpu < setup.vcpus && cpu < 512 {
-            var p = XSPath.child(home, xsBytes("cpu"))
-            p = XSPath.child(p, xsDecimal(UInt32(cpu)))
-            add(.value(XSPath.child(p, xsBytes("availability")), xsBytes("online")))
+            add(.cpu(cpu))
             cpu += 1
         }
         if let kib = setup.memoryKiB {
@@ -88,7 +105,7 @@ extension XenStore {
         put("error", [])
         if let port = setup.storeEventChannel { put("store/port", xsDecimal(port)) }
         if let gfn = setup.storeRingGFN { put("store/ring-ref", xsDecimal(gfn)) }
-        return intro
+        work.units &+= 64 &* intro.writes.count
     }
 
     /// Does the planned writes of `intro` until `budget` work units are used up (at least
@@ -96,12 +113,20 @@ extension XenStore {
     /// they are all done and @introduceDomain has fired.
     @discardableResult
     public func introduceStep(_ intro: XenStoreIntroduction, budget: Int) -> Bool {
+        if !intro.planned {
+            planIntroduction(intro)
+            return false
+        }
         let start = work.units
         repeat {
+            // The store's backlog first (a request in steps, watch firings, this
+            // introduction's own removals and firings).
+            if backlogAction() { continue }
             if intro.next >= intro.writes.count {
                 if intro.next == intro.writes.count {
                     fire(XenStore.introduceDomainPath, subtree: false, extraPerms: nil)
                     intro.next += 1
+                    continue
                 }
                 return true
             }
@@ -109,15 +134,20 @@ extension XenStore {
             intro.next += 1
             work.units &+= 1
             // Privileged writes of valid paths cannot fail; keep going regardless.
+            let ctx = privilegedContext
             do throws(XenStoreError) {
                 switch w {
-                case .removeTree(let p): if nodes[p] != nil { try removeTree(p, privilegedContext) }
-                case .mkdir(let p): try mkdir(p)
-                case .permissions(let p, let perms): try setPermissions(p, perms)
-                case .value(let p, let v): try write(p, v)
+                case .removeTree(let p): if nodes[p] != nil { try beginRemoval(p, ctx) }
+                case .mkdir(let p): try opMkdir(p[...], ctx)
+                case .permissions(let p, let perms): try opSetPermissions(p[...], perms, ctx)
+                case .value(let p, let v): try opWrite(p[...], v[...], ctx)
+                case .cpu(let n):
+                    var p = XSPath.child(XSPath.home(intro.domid), xsBytes("cpu"))
+                    p = XSPath.child(p, xsDecimal(UInt32(n)))
+                    try opWrite(XSPath.child(p, xsBytes("availability"))[...], xsBytes("online")[...], ctx)
                 }
             } catch {}
         } while work.units &- start < budget
-        return false
+        return intro.isFinished && !hasBacklog
     }
 }

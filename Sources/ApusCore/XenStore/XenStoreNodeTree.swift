@@ -106,17 +106,25 @@ final class XSNodeTree<Value> {
         return end < path.count ? end &+ 1 : end
     }
 
+    /// One step of a walk down `path`: the component starting at `s` looked up among `n`'s
+    /// children (`index`: where it is, or would go), its end and where the next starts;
+    /// nil for an empty component (not a canonical path).
+    @inline(__always)
+    func child(of n: XSTrieNode<Value>, _ path: [UInt8], _ s: Int) -> (found: Bool, index: Int, end: Int, next: Int)? {
+        let e = XSNodeTree.componentEnd(path, s)
+        if e == s { return nil }
+        let r = n.search(path, s, e, &work.units)
+        return (r.found, r.index, e, XSNodeTree.nextStart(path, s, e))
+    }
+
     func find(_ path: [UInt8]) -> XSTrieNode<Value>? {
         if path.isEmpty { return nil }
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return nil }
-            let r = n.search(path, s, e, &work.units)
-            guard r.found else { return nil }
-            n = n.kids[r.index]
-            s = XSNodeTree.nextStart(path, s, e)
+            guard let c = child(of: n, path, s), c.found else { return nil }
+            n = n.kids[c.index]
+            s = c.next
         }
         return n
     }
@@ -135,29 +143,44 @@ final class XSNodeTree<Value> {
     /// Sets the value at `path`; returns the heap bytes of the trie nodes it had to add.
     @discardableResult
     func insert(_ path: [UInt8], _ value: Value) -> Int {
-        if path.isEmpty { return 0 }
+        guard let (n, added) = slot(path) else { return 0 }
+        if n.value == nil { count &+= 1 }
+        n.value = value
+        return added
+    }
+
+    /// Sets the value at `path` and returns the one it replaced: one walk down the path.
+    @discardableResult
+    func exchange(_ path: [UInt8], _ value: Value) -> Value? {
+        guard let (n, _) = slot(path) else { return nil }
+        let old = n.value
+        if old == nil { count &+= 1 }
+        n.value = value
+        return old
+    }
+
+    /// The trie node for `path`, made with any missing ones (nil for an empty or
+    /// malformed path), and the heap bytes of those it added.
+    private func slot(_ path: [UInt8]) -> (XSTrieNode<Value>, Int)? {
+        if path.isEmpty { return nil }
         var added = 0
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return added }
-            let r = n.search(path, s, e, &work.units)
-            if r.found {
-                n = n.kids[r.index]
+            guard let c = child(of: n, path, s) else { return nil }
+            if c.found {
+                n = n.kids[c.index]
             } else {
                 let k = XSTrieNode<Value>()
-                n.names.insert(Array(path[s..<e]), at: r.index)
-                n.kids.insert(k, at: r.index)
-                work.units &+= n.names.count &- r.index &+ e &- s
-                added &+= XSNodeTree.trieNodeBytes(nameLength: e &- s)
+                n.names.insert(Array(path[s..<c.end]), at: c.index)
+                n.kids.insert(k, at: c.index)
+                work.units &+= n.names.count &- c.index &+ c.end &- s
+                added &+= XSNodeTree.trieNodeBytes(nameLength: c.end &- s)
                 n = k
             }
-            s = XSNodeTree.nextStart(path, s, e)
+            s = c.next
         }
-        if n.value == nil { count &+= 1 }
-        n.value = value
-        return added
+        return (n, added)
     }
 
     @discardableResult
@@ -167,13 +190,10 @@ final class XSNodeTree<Value> {
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return nil }
-            let r = n.search(path, s, e, &work.units)
-            guard r.found else { return nil }
-            chain.append((n, r.index))
-            n = n.kids[r.index]
-            s = XSNodeTree.nextStart(path, s, e)
+            guard let c = child(of: n, path, s), c.found else { return nil }
+            chain.append((n, c.index))
+            n = n.kids[c.index]
+            s = c.next
         }
         guard let old = n.value else { return nil }
         n.value = nil
@@ -199,13 +219,10 @@ final class XSNodeTree<Value> {
         var n = root
         var s = 0
         while s < path.count {
-            let e = XSNodeTree.componentEnd(path, s)
-            if e == s { return }
-            let r = n.search(path, s, e, &work.units)
-            guard r.found else { return }
-            n = n.kids[r.index]
+            guard let c = child(of: n, path, s), c.found else { return }
+            n = n.kids[c.index]
             if let v = n.value { body(v) }
-            s = XSNodeTree.nextStart(path, s, e)
+            s = c.next
         }
     }
 

@@ -53,7 +53,8 @@ extension XenStore {
     public func beginRelease(domid: UInt16) -> XenStoreRelease? {
         guard domid != XenStore.privilegedDomid, let conn = connections.removeValue(forKey: domid) else { return nil }
         pendingDomains.removeValue(forKey: domid)
-        // Its transactions and queued events go with the connection object.
+        // Its transactions (their copies freed in backlog steps) and queued events go.
+        for t in conn.transactions.values { dispose(t) }
         conn.transactions = XSMap<UInt32, XSTransaction>()
         conn.events = []
         return XenStoreRelease(domid: domid, connection: conn)
@@ -71,14 +72,20 @@ extension XenStore {
 
     /// Does work units of `r` until `budget` is used up (the last action may go past it by
     /// `releaseActionBound`); true once the release has finished (@releaseDomain fired).
+    /// The store's backlog (a request in steps, watch firings) goes first: a release is
+    /// not done in the middle of a request, and its own watch firings are delivered by
+    /// its steps.
     @discardableResult
     public func releaseStep(_ r: XenStoreRelease, budget: Int) -> Bool {
         let start = work.units
         // At least one action per step, whatever the budget: every step makes progress.
         repeat {
-            if releaseAction(r) { return true }
+            if !backlogAction() {
+                if r.isFinished { return true }
+                _ = releaseAction(r)
+            }
         } while work.units &- start < budget
-        return false
+        return r.isFinished && !hasBacklog
     }
 
     /// One bounded action of the release; true when it has finished.
@@ -195,20 +202,7 @@ extension XenStore {
             guard var parentNode = nodes[parentPath] else { return true }
             changed(root, subtree: true, extraPerms: n.perms, ctx)
             erase(root, ctx)
-            let name = XSPath.basename(root)
-            if let idx = parentNode.children.firstIndex(of: name) {
-                work.units &+= parentNode.childBytes
-                parentNode.children.remove(at: idx)
-                parentNode.childBytes &-= name.count &+ 1
-                // A list emptied by removals gives its room back (it is charged by capacity).
-                if parentNode.children.capacity > 8 && parentNode.children.count &* 4 < parentNode.children.capacity {
-                    var shrunk = [[UInt8]]()
-                    shrunk.reserveCapacity(parentNode.children.count &* 2)
-                    shrunk.append(contentsOf: parentNode.children)
-                    parentNode.children = shrunk
-                }
-                store(parentPath, parentNode, ctx)
-            }
+            if removeChild(XSPath.basename(root), of: &parentNode) { store(parentPath, parentNode, ctx) }
             return true
         }
         changed(p, subtree: false, extraPerms: n.perms, ctx)

@@ -8,26 +8,45 @@ extension XenStore {
     /// XS_ERROR with the request's req_id and tx_id). Watch events produced on the way are
     /// queued per domain (`pendingWatchEvents(for:)`, `domainsWithPendingEvents()`).
     public func handle(_ message: [UInt8], from domid: UInt16) -> [[UInt8]] {
+        finishBacklog()
+        if let r = begin(message, from: domid, conn: nil) { return [r] }
+        handledReply = nil
+        finishBacklog()
+        let r = handledReply ?? XenStore.errorReply(requestID: 0, transactionID: 0, .eio)
+        handledReply = nil
+        return [r]
+    }
+
+    /// Handles one message (the backlog must be empty): its reply if the request is done,
+    /// else nil, and the reply goes to `conn` (nil: `handledReply`) once the backlog the
+    /// request left (a removal, a commit, watch firings) is done.
+    func begin(_ message: [UInt8], from domid: UInt16, conn replyTo: XSConnection?) -> [UInt8]? {
         guard let h = XenStoreHeader(message) else {
-            return [XenStore.errorReply(requestID: 0, transactionID: 0, .einval)]
+            return XenStore.errorReply(requestID: 0, transactionID: 0, .einval)
         }
         guard h.length <= UInt32(XenStoreWire.payloadMax),
               Int(h.length) == message.count - XenStoreWire.headerSize else {
-            return [XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, .einval)]
+            return XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, .einval)
         }
         guard let conn = connections[domid] else {
-            return [XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, .eacces)]
+            return XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, .eacces)
         }
         let payload = message[XenStoreWire.headerSize...]
+        var reply: [UInt8]
         do throws(XenStoreError) {
-            let reply = try execute(h, payload, conn)
-            guard reply.count <= XenStoreWire.payloadMax else {
-                return [XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, .e2big)]
+            let r = try execute(h, payload, conn)
+            if r.count <= XenStoreWire.payloadMax {
+                reply = XenStoreWire.message(type: h.type, requestID: h.requestID, transactionID: h.transactionID, payload: r)
+            } else {
+                reply = XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, .e2big)
             }
-            return [XenStoreWire.message(type: h.type, requestID: h.requestID, transactionID: h.transactionID, payload: reply)]
         } catch {
-            return [XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, error)]
+            reply = XenStore.errorReply(requestID: h.requestID, transactionID: h.transactionID, error)
         }
+        if !hasBacklog { return reply }
+        pending = XSPendingReply(conn: replyTo, type: h.type, requestID: h.requestID,
+                                 transactionID: h.transactionID, reply: job == nil ? reply : nil)
+        return nil
     }
 
     static func errorReply(requestID: UInt32, transactionID: UInt32, _ e: XenStoreError) -> [UInt8] {
@@ -145,8 +164,7 @@ extension XenStore {
             return XenStore.ok
 
         case .resetWatches:
-            dropWatches(conn)
-            conn.transactions.removeAll()
+            forgetConnectionState(conn)
             return XenStore.ok
 
         case .transactionStart:
@@ -166,8 +184,10 @@ extension XenStore {
                   arg[arg.startIndex] == 0x54 || arg[arg.startIndex] == 0x46 else { throw .einval }
             guard let t = tx else { throw .enoent }
             conn.transactions.removeValue(forKey: t.id)
-            if arg[arg.startIndex] == 0x54 {             // "T": commit
-                try commit(t, XSContext(domid: conn.domid, privileged: privileged, tx: nil))
+            if arg[arg.startIndex] == 0x54 {             // "T": commit, in steps
+                beginCommit(t, XSContext(domid: conn.domid, privileged: privileged, tx: nil))
+            } else {
+                dispose(t)
             }
             return XenStore.ok
 
@@ -252,7 +272,19 @@ extension XenStore {
         let workBefore = work.units
         moveEvents(conn)
         work.units &+= conn.ring.flush(&page)
+        var backlogActions = 0
         while !conn.ring.isBroken {
+            if hasBacklog {
+                // A request in steps (this domain's or another's), its watch firings, or
+                // clean-up: no new request until it is done. At least one action per call,
+                // so that every call makes progress.
+                if backlogActions > 0 && work.units &- workBefore >= limits.workPerService { break }
+                backlogAction()
+                backlogActions &+= 1
+                moveEvents(conn)
+                work.units &+= conn.ring.flush(&page)
+                continue
+            }
             // Backpressure: while the response ring is full, take no new requests.
             if conn.ring.pendingOutputBytes > 0 { break }
             // Budget: a bounded number of requests and of work per call; the caller
@@ -265,7 +297,7 @@ extension XenStore {
             guard let m = msgs.first else { break }
             handled += 1
             work.units &+= m.count
-            for r in handle(m, from: domid) {
+            if let r = begin(m, from: domid, conn: conn) {
                 work.units &+= r.count
                 conn.ring.enqueue(r)
             }
@@ -273,12 +305,14 @@ extension XenStore {
             work.units &+= conn.ring.flush(&page)
         }
         if conn.ring.isBroken {
-            // As xenstored's ignore_connection: forget watches, transactions and queues.
-            dropWatches(conn)
-            conn.transactions.removeAll()
+            // As xenstored's ignore_connection: forget watches, transactions and queues
+            // (the watches and the transactions' copies go in backlog steps).
+            forgetConnectionState(conn)
             conn.events = []
             pendingDomains.removeValue(forKey: domid)
         }
+        // Work left in the backlog: whoever is served next continues it.
+        if hasBacklog && !conn.ring.isBroken { moreWork = true }
         let notify = conn.ring.consumedBytes != consumedBefore || conn.ring.producedBytes != producedBefore
         return XenStoreServiceResult(notify: notify, broken: conn.ring.isBroken, moreWork: moreWork)
     }

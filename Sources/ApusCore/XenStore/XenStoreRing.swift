@@ -71,8 +71,10 @@ public struct XenStoreBufferPage: XenStoreRingPage, Sendable {
 /// bounded by them; a bad index or an oversized header marks the connection broken and the
 /// ring is left alone from then on.
 public struct XenStoreRing: Sendable {
-    var header: [UInt8] = []
-    var payload: [UInt8] = []
+    /// The request being received, header and payload, allocated at its full size once
+    /// the header is in; `received` bytes of it are filled.
+    var message: [UInt8] = []
+    var received = 0
     var payloadLength = -1          // -1 while the header is incomplete
     var output: [UInt8] = []
     var outputHead = 0
@@ -98,7 +100,7 @@ public struct XenStoreRing: Sendable {
 
     mutating func fail<P: XenStoreRingPage>(_ why: XenStoreRingFailure, _ page: inout P) {
         failure = why
-        header = []; payload = []; payloadLength = -1
+        message = []; received = 0; payloadLength = -1
         output = []; outputHead = 0
         page.storeIndex(why.rawValue, at: XenStoreRingLayout.error)
         page.barrier()
@@ -131,33 +133,47 @@ public struct XenStoreRing: Sendable {
             let avail = prod &- cons
             if avail > UInt32(ringSize) { fail(.ringIndex, &page); return messages }
             if avail == 0 { break }
-            let want: Int
-            if payloadLength < 0 { want = XenStoreWire.headerSize - header.count }
-            else { want = payloadLength - payload.count }
+            if message.isEmpty { message = [UInt8](repeating: 0, count: XenStoreWire.headerSize) }
+            let want = message.count &- received
             var n = Int(avail)
             if n > want { n = want }
             if n > budget { n = budget }
-            var i = 0
-            while i < n {
-                let b = page.loadByte(at: XenStoreRingLayout.request + Int((cons &+ UInt32(i)) & UInt32(ringSize - 1)))
-                if payloadLength < 0 { header.append(b) } else { payload.append(b) }
-                i += 1
+            // Straight into the message's storage: a load and a store per byte (these
+            // copies are most of what a large request costs).
+            let start = received
+            let first = Int(cons & UInt32(ringSize &- 1))
+            message.withUnsafeMutableBufferPointer { buf in
+                var i = 0
+                var off = first
+                while i < n {
+                    buf[start &+ i] = page.loadByte(at: XenStoreRingLayout.request &+ off)
+                    off = (off &+ 1) & (ringSize &- 1)
+                    i &+= 1
+                }
             }
+            received &+= n
             page.barrier()
             page.storeIndex(cons &+ UInt32(n), at: XenStoreRingLayout.requestConsumer)
             consumedBytes &+= UInt64(n)
             budget -= n
-            if payloadLength < 0 && header.count == XenStoreWire.headerSize {
-                let len = xsLE32(header, 12)
+            if payloadLength < 0 && received == XenStoreWire.headerSize {
+                let len = xsLE32(message, 12)
                 if len > UInt32(XenStoreWire.payloadMax) { fail(.protocolViolation, &page); return messages }
                 payloadLength = Int(len)
-                payload.reserveCapacity(payloadLength)
+                if payloadLength > 0 {
+                    var m = [UInt8](repeating: 0, count: XenStoreWire.headerSize &+ payloadLength)
+                    m.withUnsafeMutableBufferPointer { dst in
+                        message.withUnsafeBufferPointer { src in
+                            var i = 0
+                            while i < XenStoreWire.headerSize { dst[i] = src[i]; i &+= 1 }
+                        }
+                    }
+                    message = m
+                }
             }
-            if payloadLength >= 0 && payload.count == payloadLength {
-                var m = header
-                m.append(contentsOf: payload)
-                messages.append(m)
-                header = []; payload = []; payloadLength = -1
+            if payloadLength >= 0 && received == message.count {
+                messages.append(message)
+                message = []; received = 0; payloadLength = -1
             }
         }
         return messages
@@ -180,11 +196,16 @@ public struct XenStoreRing: Sendable {
         if used > UInt32(ringSize) { fail(.ringIndex, &page); return 0 }
         var n = ringSize - Int(used)
         if n > output.count - outputHead { n = output.count - outputHead }
-        var i = 0
-        while i < n {
-            page.storeByte(output[outputHead + i],
-                           at: XenStoreRingLayout.response + Int((prod &+ UInt32(i)) & UInt32(ringSize - 1)))
-            i += 1
+        let head = outputHead
+        let first = Int(prod & UInt32(ringSize &- 1))
+        output.withUnsafeBufferPointer { buf in
+            var i = 0
+            var off = first
+            while i < n {
+                page.storeByte(buf[head &+ i], at: XenStoreRingLayout.response &+ off)
+                off = (off &+ 1) & (ringSize &- 1)
+                i &+= 1
+            }
         }
         page.barrier()
         page.storeIndex(prod &+ UInt32(n), at: XenStoreRingLayout.responseProducer)

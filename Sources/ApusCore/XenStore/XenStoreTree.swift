@@ -14,8 +14,7 @@ extension XenStore {
         generation &+= 1
         var n = node
         n.generation = generation
-        let old = nodes[path]
-        nodes[path] = n
+        let old = nodes.exchange(path, n)
         accountCommitted(path, old: old, new: n)
     }
 
@@ -78,21 +77,7 @@ extension XenStore {
         generation &+= 1
         var n = node
         n.generation = generation
-        let old: XSNode?
-        if let t = tx.accessed.find(path), var e = t.value {
-            old = e.node
-            let before = XSCost.txEntry(e)
-            e.node = n
-            e.modified = true
-            t.value = e
-            tx.bytes &+= XSCost.txEntry(e) &- before
-        } else {
-            let m = nodes[path]
-            old = m
-            let e = XSTxEntry(baseGeneration: m?.generation, node: n, modified: true, originalPerms: m?.perms)
-            let added = tx.accessed.insert(path, e)
-            tx.bytes &+= XSCost.txEntry(e) &+ added
-        }
+        let old = put(n, at: path, in: tx)
         adjust(&tx.ownerDelta, from: old?.owner, to: n.owner)
     }
 
@@ -101,22 +86,43 @@ extension XenStore {
             if let old = nodes.removeValue(forKey: path) { accountCommitted(path, old: old, new: nil) }
             return
         }
-        let old: XSNode?
+        let old = put(nil, at: path, in: tx)
+        adjust(&tx.ownerDelta, from: old?.owner, to: nil)
+    }
+
+    /// Sets `tx`'s view of `path` to `node` (nil: deleted), recording the committed node's
+    /// generation first if the transaction had not touched it; returns the node it replaced.
+    func put(_ node: XSNode?, at path: [UInt8], in tx: XSTransaction) -> XSNode? {
         if let t = tx.accessed.find(path), var e = t.value {
-            old = e.node
+            let old = e.node
             let before = XSCost.txEntry(e)
-            e.node = nil
+            e.node = node
             e.modified = true
             t.value = e
             tx.bytes &+= XSCost.txEntry(e) &- before
-        } else {
-            let m = nodes[path]
-            old = m
-            let e = XSTxEntry(baseGeneration: m?.generation, node: nil, modified: true, originalPerms: m?.perms)
-            let added = tx.accessed.insert(path, e)
-            tx.bytes &+= XSCost.txEntry(e) &+ added
+            return old
         }
-        adjust(&tx.ownerDelta, from: old?.owner, to: nil)
+        let m = nodes[path]
+        let e = XSTxEntry(baseGeneration: m?.generation, node: node, modified: true, originalPerms: m?.perms)
+        let added = tx.accessed.insert(path, e)
+        tx.bytes &+= XSCost.txEntry(e) &+ added
+        return m
+    }
+
+    /// Takes `name` out of `parent`'s child list; a list emptied by removals gives its room
+    /// back (it is charged by capacity). False if the name was not there.
+    func removeChild(_ name: [UInt8], of parent: inout XSNode) -> Bool {
+        guard let idx = parent.children.firstIndex(of: name) else { return false }
+        work.units &+= parent.childBytes
+        parent.children.remove(at: idx)
+        parent.childBytes &-= name.count &+ 1
+        if parent.children.capacity > 8 && parent.children.count &* 4 < parent.children.capacity {
+            var shrunk = [[UInt8]]()
+            shrunk.reserveCapacity(parent.children.count &* 2)
+            shrunk.append(contentsOf: parent.children)
+            parent.children = shrunk
+        }
+        return true
     }
 
     /// Nodes `domid` owns as `ctx` sees them.
@@ -236,36 +242,10 @@ extension XenStore {
     /// one that can read the node (with its old or new permissions) or its parent.
     /// The candidates come from the watch index: watches on `path` (and with `subtree` on
     /// its ancestors), found in one walk down the path; they go out in domid order, each
-    /// domain's in the order it set them.
+    /// domain's in the order it set them, a watch per backlog action (XSFanOut).
     func fire(_ path: [UInt8], subtree: Bool, extraPerms: [XenStorePermission]?) {
-        var matches: [XSWatch] = []
-        if subtree {
-            watchIndex.forEachPrefix(of: path) { list in matches.append(contentsOf: list) }
-        } else if let list = watchIndex[path] {
-            matches = list
-        }
-        if matches.isEmpty { return }
-        work.units &+= matches.count
-        if matches.count > 1 {
-            matches.sort { a, b in a.domid != b.domid ? a.domid < b.domid : a.sequence < b.sequence }
-        }
-        let nodePerms = nodes[path]?.perms
-        let parentPerms = nodes[XSPath.parent(path)]?.perms
-        var current: UInt16? = nil
-        var conn: XSConnection? = nil
-        var permitted = false
-        for w in matches {
-            if w.domid != current {
-                current = w.domid
-                conn = connections[w.domid]
-                permitted = false
-                let privileged = w.domid == XenStore.privilegedDomid
-                if let p = extraPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
-                if !permitted, let p = nodePerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
-                if !permitted, let p = parentPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
-            }
-            if permitted, let c = conn { enqueueEvent(c, path: watchEventPath(path, w), token: w.token) }
-        }
+        work.units &+= path.count
+        queueFanOut(path, subtree: subtree, extraPerms: extraPerms)
     }
 
     func watchEventPath(_ path: [UInt8], _ w: XSWatch) -> [UInt8] {
@@ -278,10 +258,12 @@ extension XenStore {
     /// Creates `path` and any missing parents (xenstored's create_node): new nodes inherit
     /// the parent's permissions, and a domain owns what it creates. Everything it will be
     /// charged is checked before anything changes.
-    func create(_ path: [UInt8], value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
+    /// True when it is done (the caller fires the watches); false when the nodes are made
+    /// by a job that fires them when done.
+    func create(_ path: [UInt8], value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) -> Bool {
         let near = try nearestAncestor(path, ctx)
-        guard var parentNode = near.node else { throw .enoent }
-        var parentPath = Array(path[0..<near.lengths[near.index]])
+        guard let parentNode = near.node else { throw .enoent }
+        let parentPath = Array(path[0..<near.lengths[near.index]])
         // Lengths of the nodes to create, top first; the last is `path` itself.
         var missing: [Int] = []
         var k = near.index &+ 1
@@ -316,21 +298,17 @@ extension XenStore {
                 try checkMemory(payer(parentNode.owner, ctx), adding: growth)
             }
         }
-        var i = 0
-        while i < missing.count {
-            let p = Array(path[0..<missing[i]])
-            let name = XSPath.basename(p)
-            work.units &+= p.count
-            parentNode.children.append(name)
-            parentNode.childBytes &+= name.count &+ 1
-            store(parentPath, parentNode, ctx)
-            var perms = parentNode.perms
-            if !ctx.privileged && !perms.isEmpty { perms[0].domid = ctx.domid; perms[0].ignored = false }
-            parentNode = XSNode(value: i == missing.count &- 1 ? Array(value) : [], perms: perms)
-            parentPath = p
-            i &+= 1
+        let c = XSCreation(path: path, missing: missing, parentPath: parentPath, parentNode: parentNode,
+                           value: Array(value), ctx: ctx)
+        if missing.count == 1 {
+            // One new node: done here.
+            while !creationAction(c) {}
+            return true
         }
-        store(parentPath, parentNode, ctx)
+        // Several: a node per backlog action (XenStoreSteps.swift), the watches fire last.
+        c.fire = true
+        job = .creation(c)
+        return false
     }
 
     func opWrite(_ rawPath: ArraySlice<UInt8>, _ value: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
@@ -348,7 +326,7 @@ extension XenStore {
             store(path, node, ctx)
         } catch {
             guard error == .enoent else { throw error }
-            try create(path, value: value, ctx)
+            if try !create(path, value: value, ctx) { return }
         }
         changed(path, subtree: true, extraPerms: nil, ctx)
     }
@@ -361,8 +339,7 @@ extension XenStore {
         } catch {
             guard error == .enoent else { throw error }
         }
-        try create(path, value: [], ctx)
-        changed(path, subtree: true, extraPerms: nil, ctx)
+        if try create(path, value: [], ctx) { changed(path, subtree: true, extraPerms: nil, ctx) }
     }
 
     func opRemove(_ rawPath: ArraySlice<UInt8>, _ ctx: XSContext) throws(XenStoreError) {
@@ -376,49 +353,16 @@ extension XenStore {
             throw .enoent
         }
         if path.count == 1 && path[0] == XSPath.slash { throw .einval }
-        try removeTree(path, ctx)
+        try beginRemoval(path, ctx)
     }
 
     /// Deletes `path` and everything below it (no permission checks; the caller did them).
     /// Watches fire per node, children first: exact matches for descendants, subtree
-    /// matches for `path` itself (xenstored's rm_node / delnode_sub).
+    /// matches for `path` itself (xenstored's rm_node / delnode_sub). All at once; a ring's
+    /// XS_RM does the same in steps (`beginRemoval`, XenStoreSteps.swift).
     func removeTree(_ path: [UInt8], _ ctx: XSContext) throws(XenStoreError) {
-        let parentPath = XSPath.parent(path)
-        guard var parentNode = try fetch(parentPath, ctx) else { throw .einval }
-        // Collect the subtree first (all reads, so a transaction's node limit can stop us
-        // before anything changed). Pre-order, iterative.
-        var order: [([UInt8], XSNode)] = []
-        var stack: [[UInt8]] = [path]
-        while let p = stack.popLast() {
-            guard let n = try fetch(p, ctx) else { continue }
-            order.append((p, n))
-            for c in n.children {
-                let cp = XSPath.child(p, c)
-                work.units &+= cp.count
-                stack.append(cp)
-            }
-        }
-        var i = order.count &- 1
-        while i >= 0 {
-            let (p, n) = order[i]
-            changed(p, subtree: i == 0, extraPerms: n.perms, ctx)
-            erase(p, ctx)
-            i &-= 1
-        }
-        let name = XSPath.basename(path)
-        if let idx = parentNode.children.firstIndex(of: name) {
-            work.units &+= parentNode.childBytes
-            parentNode.children.remove(at: idx)
-            parentNode.childBytes &-= name.count &+ 1
-            // A list emptied by removals gives its room back (it is charged by capacity).
-            if parentNode.children.capacity > 8 && parentNode.children.count &* 4 < parentNode.children.capacity {
-                var shrunk = [[UInt8]]()
-                shrunk.reserveCapacity(parentNode.children.count &* 2)
-                shrunk.append(contentsOf: parentNode.children)
-                parentNode.children = shrunk
-            }
-            store(parentPath, parentNode, ctx)
-        }
+        let r = try makeRemoval(path, ctx)
+        while try !removalAction(r) {}
     }
 
     func opSetPermissions(_ rawPath: ArraySlice<UInt8>, _ newPerms: [XenStorePermission], _ ctx: XSContext) throws(XenStoreError) {
@@ -444,53 +388,5 @@ extension XenStore {
         }
         store(path, node, ctx)
         changed(path, subtree: true, extraPerms: old.perms, ctx)
-    }
-
-    // MARK: Transactions
-
-    func commit(_ tx: XSTransaction, _ ctx: XSContext) throws(XenStoreError) {
-        // Conflicts: anything this transaction looked at has changed since.
-        var conflict = false
-        tx.accessed.forEach { key, e in
-            if !conflict && nodes[key]?.generation != e.baseGeneration { conflict = true }
-        }
-        if conflict { throw .eagain }
-        // Quota, against the committed counts and charges of now (the transaction's own
-        // charge is already given back: it is no longer open).
-        var delta = XSMap<UInt16, Int>()
-        var bytes = XSMap<UInt16, Int>()
-        tx.accessed.forEach { key, e in
-            guard e.modified else { return }
-            let old = nodes[key]
-            adjust(&delta, from: old?.owner, to: e.node?.owner)
-            if let o = old { bytes[o.owner] = (bytes[o.owner] ?? 0) &- XSCost.node(key, o) }
-            if let n = e.node { bytes[n.owner] = (bytes[n.owner] ?? 0) &+ XSCost.node(key, n) }
-        }
-        if !ctx.privileged {
-            var d = 0
-            while d < delta.count {
-                let dom = delta.keys[d], add = delta.values[d]
-                if add > 0 && dom != XenStore.privilegedDomid && (nodeCounts[dom] ?? 0) + add > limits.nodesPerDomain {
-                    throw .enospc
-                }
-                d += 1
-            }
-            d = 0
-            while d < bytes.count {
-                try checkMemory(bytes.keys[d], adding: bytes.values[d])
-                d += 1
-            }
-        }
-        tx.accessed.forEach { key, e in
-            guard e.modified else { return }
-            if let n = e.node {
-                putCommitted(key, n)
-            } else if let old = nodes.removeValue(forKey: key) {
-                accountCommitted(key, old: old, new: nil)
-            }
-        }
-        for ev in tx.events {
-            fire(ev.path, subtree: ev.subtree, extraPerms: tx.accessed[ev.path]?.originalPerms)
-        }
     }
 }

@@ -216,17 +216,24 @@ func xsStrings(_ payload: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
 
 /// Number of NUL bytes (xenstore_count_strings).
 func xsCountNULs(_ payload: ArraySlice<UInt8>) -> Int {
-    var n = 0
-    for c in payload where c == 0 { n += 1 }
-    return n
+    payload.withUnsafeBufferPointer { b in
+        var n = 0
+        var i = 0
+        while i < b.count { if b[i] == 0 { n &+= 1 }; i &+= 1 }
+        return n
+    }
 }
 
 /// The single argument of a payload that must be exactly one string and its NUL (xenstored's onearg).
 func xsOneArg(_ payload: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
     guard let last = payload.last, last == 0 else { return nil }
     let body = payload.dropLast()
-    for c in body where c == 0 { return nil }
-    return body
+    let nul: Bool = body.withUnsafeBufferPointer { b in
+        var i = 0
+        while i < b.count { if b[i] == 0 { return true }; i &+= 1 }
+        return false
+    }
+    return nul ? nil : body
 }
 
 /// Lexicographic byte order (then shorter first): the order of the store's sorted maps.
