@@ -7,7 +7,7 @@
 /// to twice (the store's child arrays: four times, then they are shrunk) the room they use.
 /// A domain is charged for
 /// - each node it owns: value, name (twice: the parent's child list and the tree's own
-///   copy), permissions, child list (by capacity), and `nodeFixed` for the tree object and
+///   copy), permissions, child list (by `listRoom`), and `nodeFixed` for the tree object and
 ///   its slots in the parent;
 /// - each node its open transactions touched: the path and a full copy of the node as it
 ///   was (the copy shares storage with the committed node until that changes, and is then
@@ -43,6 +43,20 @@ enum XSCost {
         return path.count &- i &- 1
     }
 
+    /// The slots a child list is charged for: as many as it can hold at the most, not its
+    /// `capacity`. An allocated list never holds more than max(8, 4 x count) (appends double
+    /// it, `shrinkIfSparse` and release give room back past 4 x), so this bounds the heap. Not
+    /// `capacity` itself: on the host Swift counts the allocator's slack in it
+    /// (malloc_usable_size), which varies with the heap's history, so the same store was
+    /// charged differently from run to run (flaky XenStoreReleaseTests, XenStoreInvariantTests).
+    static func listRoom(count: Int, allocated: Bool) -> Int {
+        allocated ? Swift.max(8, 4 &* count) : 0
+    }
+
+    static func listRoom(_ children: [[UInt8]]) -> Int {
+        listRoom(count: children.count, allocated: children.capacity > 0)
+    }
+
     /// A committed node.
     static func node(_ path: [UInt8], _ n: XSNode) -> Int {
         node(nameLength: nameLength(path), n)
@@ -50,14 +64,14 @@ enum XSCost {
 
     static func node(nameLength: Int, _ n: XSNode) -> Int {
         array(n.value.count) &+ 2 &* array(nameLength) &+ array(4 &* n.perms.count)
-            &+ array(8 &* n.children.capacity) &+ nodeFixed
+            &+ array(8 &* listRoom(n.children)) &+ nodeFixed
     }
 
     /// A transaction's private copy of a node: value, child list and names, permissions.
     /// Names: each at most 2 x (length + 32) + 16 = 2 x length + 80, and childBytes counts
     /// length + 1 per name.
     static func snapshot(_ n: XSNode) -> Int {
-        array(n.value.count) &+ array(8 &* n.children.capacity) &+ 2 &* n.childBytes
+        array(n.value.count) &+ array(8 &* listRoom(n.children)) &+ 2 &* n.childBytes
             &+ 80 &* n.children.count &+ array(4 &* n.perms.count)
     }
 
@@ -119,8 +133,8 @@ extension XenStore {
     static let connectionFixed = 2048
 
     /// What one request may be charged beyond the checks made before it changed anything:
-    /// the growth of the child list of the parent of a new node (checked at its current
-    /// capacity; doubling it may add one array of nodeSize/2 references).
+    /// the growth of the child list of the parent of a new node (`listRoom` grows by four
+    /// slots a child, and by a block's doubling at most).
     static func requestSlack(_ limits: XenStoreLimits) -> Int {
         XSCost.array(8 &* (limits.nodeSize &+ 1))
     }

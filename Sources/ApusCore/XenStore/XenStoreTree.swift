@@ -292,11 +292,10 @@ extension XenStore {
             // The parent's child list grows: its owner pays (in a transaction, the
             // transaction's domain), so a domain cannot grow a directory it was only given
             // write access to past its owner's quota.
-            let cap = parentNode.children.capacity
-            if parentNode.children.count >= cap {
-                let growth = XSCost.array(8 &* 2 &* (cap &+ 1)) &- XSCost.array(8 &* cap)
-                try checkMemory(payer(parentNode.owner, ctx), adding: growth)
-            }
+            let room = XSCost.listRoom(parentNode.children)
+            let grown = XSCost.listRoom(count: parentNode.children.count &+ 1, allocated: true)
+            let growth = XSCost.array(8 &* grown) &- XSCost.array(8 &* room)
+            if growth > 0 { try checkMemory(payer(parentNode.owner, ctx), adding: growth) }
         }
         let c = XSCreation(path: path, missing: missing, parentPath: parentPath, parentNode: parentNode,
                            value: Array(value), ctx: ctx)
