@@ -187,7 +187,7 @@ import Testing
         #expect(Self.qemuOptions(r, "-drive") == ["if=none,id=disk0,format=raw,file=\(a)",
                                                   "if=none,id=disk1,format=raw,file=\(b),readonly=on"])
         #expect(Self.qemuOptions(r, "-netdev")
-                == ["user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:2222-:22"])
+                == ["user,id=net0,restrict=on,net=192.0.2.0/24,host=192.0.2.2,dhcpstart=192.0.2.15,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:2222-:22"])
         // All on the virtio-mmio bus: the disks' devices last first (QEMU gives the first
         // -device the highest transport, Linux names the lowest vda), then one network device.
         #expect(Self.qemuOptions(r, "-device").filter { $0.hasPrefix("virtio") }
@@ -320,7 +320,7 @@ import Testing
         #expect(r.stderr[i.upperBound...].hasPrefix(dtb + " "))
         #expect(Self.qemuOptions(r, "-device").contains("loader,file=\(kernel),addr=0x48000000,force-raw=on"))
         #expect(Self.qemuOptions(r, "-drive") == ["if=none,id=disk0,format=raw,file=\(disk),readonly=on"])
-        #expect(Self.qemuOptions(r, "-netdev") == ["user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80"])
+        #expect(Self.qemuOptions(r, "-netdev") == ["user,id=net0,restrict=on,net=192.0.2.0/24,host=192.0.2.2,dhcpstart=192.0.2.15,hostfwd=tcp:127.0.0.1:8080-:80"])
     }
 
     @Test func badDom0DTBIsRefusedWithOneLine() throws {
