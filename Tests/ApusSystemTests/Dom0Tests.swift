@@ -94,9 +94,8 @@ import Testing
                        "--disk", disk.path, "--hostfwd", "\(httpPort):80"], timeout: 300)
     }
 
-    static func value(_ name: String, in lines: [String]) -> String? {
-        lines.first { $0.hasPrefix("XENTEST \(name)=") }.map { String($0.dropFirst("XENTEST \(name)=".count)) }
-    }
+    /// initrd-xen's `XENTEST <name>=<value>` lines, read as XenGuestTests reads them.
+    static func value(_ name: String, in lines: [String]) -> String? { XenGuestTests.value(name, in: lines) }
 
     @Test func debianIsTheControlDomainOnHvc0AndItsPowerOffHaltsTheBoard() throws {
         let r = try Self.boot.get()
