@@ -66,7 +66,14 @@ enum Latency {
 
     /// This CPU starts running hypervisor code (a trap from a guest, a wake from idle).
     @inline(__always)
-    static func el2Begins(_ cpu: PerCPU) { if enabled { cpu.el2Since = read_cntpct_el0() } }
+    static func el2Begins(_ cpu: PerCPU, tag: UInt64 = 0) {
+        if enabled { cpu.el2Since = read_cntpct_el0(); cpu.el2Tag = tag }
+    }
+
+    /// What started the longest EL2 stretch: the trap's ESR (upper 32 bits) and, for a
+    /// hypercall, its number and first argument's low half; 0 for a wake from idle.
+    nonisolated(unsafe) static var longestEL2Tag: UInt64 = 0
+    nonisolated(unsafe) static var longestEL2Arg: UInt64 = 0
 
     /// ... and stops (enters a guest, or waits in WFI).
     @inline(__always)
@@ -74,7 +81,7 @@ enum Latency {
         guard enabled, cpu.el2Since != 0 else { return }
         let d = read_cntpct_el0() &- cpu.el2Since
         cpu.el2Since = 0
-        if d > longestEL2 { longestEL2 = d }
+        if d > longestEL2 { longestEL2 = d; longestEL2Tag = cpu.el2Tag; longestEL2Arg = cpu.el2Arg }
     }
 
     /// "(XEN) Apus: longest lock hold ns: state N xen N ...; longest at EL2 N ns".
@@ -91,6 +98,10 @@ enum Latency {
         }
         Log.line {
             Log.put("Apus: longest Xen lock hold taken at "); Log.put(longestXenFile); Log.put(":"); Log.dec(Int(longestXenLine))
+        }
+        Log.line {
+            Log.put("Apus: longest EL2 stretch began with ESR/x16 "); Log.hex(longestEL2Tag)
+            Log.put(" x0/x1 "); Log.hex(longestEL2Arg)
         }
     }
 }

@@ -20,6 +20,9 @@ final class PerCPU {
     var wfiTrapped = false
     /// Physical count when this CPU last began running hypervisor code (Latency).
     var el2Since: UInt64 = 0
+    /// What began this CPU's current EL2 stretch (Latency, profile builds only).
+    var el2Tag: UInt64 = 0
+    var el2Arg: UInt64 = 0
     /// Set/way emulation (SystemRegisters.setWay): the last trap on this CPU was a set/way
     /// operation of `setWayOwner`, whose domain's RAM has been flushed since.
     var setWayBatch = false

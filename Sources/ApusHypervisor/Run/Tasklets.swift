@@ -53,7 +53,11 @@ enum Tasklets {
     /// One step of deferred work, if there is any this CPU may do (none when the only jobs
     /// are on other CPUs right now). Called with no lock held.
     static func runOne(_ cpu: PerCPU) {
-        if Xen.serviceQueued { Xen.continueServices() }
+        // One bounded piece of work per step: a store call, or else a job's step.
+        if Xen.continueServices() {
+            if pending { soon(cpu) }
+            return
+        }
         guard pending else { return }
         let job: DomainJob? = Hypervisor.withStateLock { _ in
             guard let j = jobs.first(where: { !$0.running }) else { return nil }
@@ -69,7 +73,7 @@ enum Tasklets {
             return pending
         }
         if finished { job.completed() }
-        if left { soon(cpu) }
+        if left || Xen.serviceQueued || Xen.watchersQueued { soon(cpu) }
     }
 
     /// Brings this CPU back to deferred work soon: its EL2 timer fires at once when it is

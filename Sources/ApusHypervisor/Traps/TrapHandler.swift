@@ -9,7 +9,11 @@ import ApusCore
 func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     if Panic.active { apus_halt_forever() }
     let handled: Void? = PerCPU.withCurrent { cpu, v, d in
-        Latency.el2Begins(cpu)
+        if Latency.enabled {
+            let f = frame.pointee
+            Latency.el2Begins(cpu, tag: (f.esr << 32) | (kind << 16) | (f.x.16 & 0xFFFF))
+            cpu.el2Arg = (f.x.0 << 32) | (f.x.1 & 0xFFFF_FFFF)
+        }
         Trap.lower(frame, kind, cpu, v, d)
         Latency.el2Ends(cpu)
     }

@@ -41,8 +41,10 @@ extension Xen {
                 d.xen?.consoleService = 0
                 d.xen?.storeService = 0
                 stage = .finished
-                // The removals and @releaseDomain fired other domains' watches.
-                serviceWatchers()
+                // The removals and @releaseDomain fired other domains' watches: served by
+                // later steps (Tasklets), one store call each.
+                watchersQueued = true
+                Tasklets.soon(PerCPU.this)
                 return true
             case .finished:
                 return true
