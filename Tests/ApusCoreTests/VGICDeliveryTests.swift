@@ -257,26 +257,85 @@ private func finished(_ intid: UInt32) -> UInt64 {
         #expect(g.needsFill[0])
     }
 
-    /// A device's level line passed through (dom0): delivered while high, and reported for
-    /// resampling when the guest has finished with it, once; other SPIs are not reported.
-    @Test func passedThroughLevelLinesAreReportedAtTheGuestsEOI() {
+    /// A passed-through device SPI goes into a list register with the HW bit and its own
+    /// INTID as the physical one, never with an EOI maintenance request (that bit is part
+    /// of pINTID then): the guest's deactivation deactivates the device's interrupt.
+    @Test func passedThroughSPIsUseTheHWBitWithTheirOwnINTID() {
         let g = enabledVGIC(vcpus: 1, enable: [40, 41])
-        g.passThroughLevel(40)
-        for id in [40, 41] { _ = g.setLine(id, vcpu: 0, high: true) }
+        let g2 = VGIC(vcpus: 1, spis: 64)
+        g2.distributorControl = 2
+        g2.update(79, vcpu: 0) { $0.enabled = true }
+        g2.passThroughHardware(79)
+        g.passThroughHardware(40)
+        g.update(40, vcpu: 0) { $0.edge = false }                   // level per ICFGR: no matter
+        g.raise(40, vcpu: 0)
+        _ = g.setLine(41, vcpu: 0, high: true)
         var lrs = [UInt64](repeating: 0, count: 4)
         _ = g.fill(vcpu: 0, lrs: &lrs)
-        #expect(Set(decoded(lrs)) == [40, 41])
-        #expect(lrs.allSatisfy { $0 == 0 || ListRegister(raw: $0).raw & (1 << 41) != 0 }, "EOI maintenance asked for")
-        #expect(g.takeLineResamples().isEmpty, "not finished yet")
-        for n in lrs.indices where lrs[n] != 0 { lrs[n] = finished(ListRegister(raw: lrs[n]).virtualID) }
-        g.sync(vcpu: 0, lrs: &lrs)
-        #expect(g.takeLineResamples() == [40])
-        #expect(g.takeLineResamples().isEmpty, "taken once")
-        // Lowered by the hypervisor before it unmasks: nothing pending any more.
-        _ = g.setLine(40, vcpu: 0, high: false)
-        #expect(!g.irq(40, vcpu: 0).isPending)
+        let hw = lrs.map(ListRegister.init(raw:)).first { $0.virtualID == 40 }!
+        #expect(hw.isHardware && hw.physicalID == 40 && hw.state == .pending)
+        #expect(hw.raw == 40 | UInt64(40) << 32 | UInt64(1) << 61 | UInt64(1) << 60 | UInt64(1) << 62)
+        let soft = lrs.map(ListRegister.init(raw:)).first { $0.virtualID == 41 }!
+        #expect(!soft.isHardware && soft.raw & (1 << 41) != 0, "an emulated level line still asks for its EOI")
+        g2.raise(79, vcpu: 0)
+        var lrs2 = [UInt64](repeating: 0, count: 4)
+        _ = g2.fill(vcpu: 0, lrs: &lrs2)
+        #expect(ListRegister(raw: lrs2[0]).physicalID == 79 && ListRegister(raw: lrs2[0]).virtualID == 79)
         g.reset()
-        #expect(g.passedThroughLevel.count == 1, "the routing survives a reset")
+        #expect(g.irq(40, vcpu: 0).hardware && !g.irq(41, vcpu: 0).hardware, "the routing survives a reset")
+    }
+
+    /// Its pending and active state are the device's: the guest's ISPENDR, ICPENDR,
+    /// ISACTIVER and ICACTIVER writes leave it alone (as Xen's vGIC does for hardware IRQs).
+    @Test func aPassedThroughSPIsStateIgnoresSetAndClearPendingAndActive() {
+        let g = enabledVGIC(vcpus: 1, enable: [40, 42])
+        g.passThroughHardware(40)
+        let word: UInt64 = 1 << 8 | 1 << 10                         // INTIDs 40 and 42 in word 1
+        _ = g.writeDistributor(offset: 0x204, size: 4, value: word)  // ISPENDR1
+        #expect(!g.irq(40, vcpu: 0).isPending && g.irq(42, vcpu: 0).isPending)
+        _ = g.writeDistributor(offset: 0x304, size: 4, value: word)  // ISACTIVER1
+        #expect(!g.irq(40, vcpu: 0).active && g.irq(42, vcpu: 0).active)
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        // Acknowledged by the guest: active in its list register.
+        for n in lrs.indices where ListRegister(raw: lrs[n]).virtualID == 40 {
+            lrs[n] = (lrs[n] & ~(UInt64(3) << 62)) | (ListRegister.State.active.rawValue << 62)
+        }
+        g.sync(vcpu: 0, lrs: &lrs)
+        _ = g.writeDistributor(offset: 0x384, size: 4, value: word)  // ICACTIVER1
+        _ = g.writeDistributor(offset: 0x284, size: 4, value: word)  // ICPENDR1
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        let hw = lrs.map(ListRegister.init(raw:)).first { $0.virtualID == 40 }
+        #expect(hw?.state == .active, "still the guest's to deactivate")
+    }
+
+    /// Raised again while the guest still has it active (a race with its deactivation): not
+    /// made pending+active, loaded again once the entry is free. A vCPU reset hands back the
+    /// physical INTIDs it had active, for the hypervisor to deactivate.
+    @Test func aPassedThroughSPIIsNeverPendingAndActiveAndAResetHandsItBack() {
+        let g = enabledVGIC(vcpus: 1, enable: [40])
+        g.passThroughHardware(40)
+        g.raise(40, vcpu: 0)
+        var lrs = [UInt64](repeating: 0, count: 4)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        lrs[0] = (lrs[0] & ~(UInt64(3) << 62)) | (ListRegister.State.active.rawValue << 62)
+        g.sync(vcpu: 0, lrs: &lrs)
+        g.raise(40, vcpu: 0)
+        _ = g.fill(vcpu: 0, lrs: &lrs)
+        #expect(ListRegister(raw: lrs[0]).state == .active && decoded(lrs) == [40])
+        #expect(g.releaseListRegisters(vcpu: 0, lrs: lrs) == [40])
+        let g2 = enabledVGIC(vcpus: 1, enable: [40])
+        g2.passThroughHardware(40)
+        g2.raise(40, vcpu: 0)
+        var lrs2 = [UInt64](repeating: 0, count: 4)
+        _ = g2.fill(vcpu: 0, lrs: &lrs2)
+        lrs2[0] = finished(40)                                       // deactivated by the guest
+        g2.sync(vcpu: 0, lrs: &lrs2)
+        g2.raise(40, vcpu: 0)
+        _ = g2.fill(vcpu: 0, lrs: &lrs2)
+        #expect(ListRegister(raw: lrs2[0]).state == .pending && ListRegister(raw: lrs2[0]).isHardware)
+        #expect(g2.releaseListRegisters(vcpu: 0, lrs: lrs2).isEmpty, "pending only: the physical one is not active")
     }
 
     @Test func acknowledgedAndRaisedAgainIsNotParked() {

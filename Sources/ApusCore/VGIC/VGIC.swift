@@ -45,7 +45,10 @@ public final class VGIC {
         banked = [VirtualInterrupt](repeating: priv, count: VGIC.privateCount * vcpuCount)
         priv.edge = true; priv.enabled = true                       // SGIs: edge, always enabled
         for v in 0..<vcpuCount { for i in 0..<16 { banked[v * VGIC.privateCount + i] = priv } }
+        // Which SPIs are the board's passed-through ones survives a reset (the routing is the board's).
+        let hardware = spis.indices.filter { spis[$0].hardware }
         spis = [VirtualInterrupt](repeating: VirtualInterrupt(), count: spiCount)
+        for s in hardware where s < spiCount { spis[s].hardware = true }
         spiRoute = [UInt64](repeating: 0, count: spiCount)
         spiHolder = [Int](repeating: 0, count: spiCount)
         privateWant = [UInt32](repeating: 0, count: vcpuCount)
@@ -183,32 +186,10 @@ public final class VGIC {
         return out
     }
 
-    /// SPIs that are a device's level-sensitive line passed through to this domain (dom0's):
-    /// the hypervisor masks the physical interrupt when it raises the virtual line, and lowers
-    /// the line and unmasks once the guest has finished with it (`takeLineResamples`), so a
-    /// device still asserting it interrupts again. Kept across `reset` (the routing is the board's).
-    public private(set) var passedThroughLevel: [UInt64] = []
-    /// Passed-through level SPIs the guest finished (EOI) since last taken.
-    public private(set) var lineResamples: [Int] = []
-
-    public func passThroughLevel(_ intid: Int) {
+    /// Makes SPI `intid` a passed-through physical one (`VirtualInterrupt.hardware`).
+    public func passThroughHardware(_ intid: Int) {
         guard intid >= VGIC.privateCount, isValid(intid: intid) else { return }
-        let s = intid - VGIC.privateCount
-        if passedThroughLevel.count <= s >> 6 { passedThroughLevel += [UInt64](repeating: 0, count: (s >> 6) + 1 - passedThroughLevel.count) }
-        passedThroughLevel[s >> 6] |= 1 << UInt64(s & 63)
-    }
-
-    func isPassedThroughLevel(_ intid: Int) -> Bool {
-        let s = intid - VGIC.privateCount
-        return s >= 0 && s >> 6 < passedThroughLevel.count && passedThroughLevel[s >> 6] & (1 << UInt64(s & 63)) != 0
-    }
-
-    /// The passed-through level SPIs the guest has finished with since the last call.
-    public func takeLineResamples() -> [Int] {
-        guard !lineResamples.isEmpty else { return [] }
-        let r = lineResamples
-        lineResamples = []
-        return r
+        spis[intid - VGIC.privateCount].hardware = true
     }
 
     /// Folds the hardware's view back after the guest ran: `lrs` are the vCPU's list
@@ -223,9 +204,6 @@ public final class VGIC {
                 update(id, vcpu: vcpu) { $0.inListRegister = false; $0.active = false; $0.clearRequested = false; $0.parked = false }
                 lrs[n] = 0
                 needsFill[vcpu] = true
-                if !passedThroughLevel.isEmpty && isPassedThroughLevel(id) && lineResamples.count < spiCount {
-                    lineResamples.append(id)
-                }
             case .active:
                 update(id, vcpu: vcpu) { $0.active = true; $0.parked = false }
             case .pendingActive:
@@ -240,11 +218,16 @@ public final class VGIC {
     /// A vCPU is reset (PSCI CPU_ON after CPU_OFF): the interrupts its saved list registers
     /// held come back to the vGIC (a pending one stays pending, an active one is forgotten
     /// with the CPU's state), so none stays marked as held by a list register forever.
-    public func releaseListRegisters<L: ListRegisterSet>(vcpu: Int, lrs: L) {
-        guard vcpu >= 0, vcpu < vcpuCount else { return }
+    /// Returns the physical INTIDs of hardware entries that were active: nobody will
+    /// deactivate them through a list register now, so the hypervisor must.
+    @discardableResult
+    public func releaseListRegisters<L: ListRegisterSet>(vcpu: Int, lrs: L) -> [UInt32] {
+        guard vcpu >= 0, vcpu < vcpuCount else { return [] }
+        var physical: [UInt32] = []
         for raw in lrs where raw != 0 {
             let lr = ListRegister(raw: raw)
             let id = Int(lr.virtualID)
+            if lr.isHardware && (lr.state == .active || lr.state == .pendingActive) { physical.append(lr.physicalID) }
             guard isValid(intid: id) else { continue }
             let pending = lr.state == .pending || lr.state == .pendingActive
             update(id, vcpu: vcpu) {
@@ -252,6 +235,7 @@ public final class VGIC {
                 if pending { $0.latch = true }
             }
         }
+        return physical
     }
 
     /// Fills free list registers with deliverable interrupts. Returns true when some
@@ -271,7 +255,7 @@ public final class VGIC {
             guard s.inListRegister else { continue }
             lrs[n] = (lrs[n] & ~(UInt64(0xFF) << 48)) | (UInt64(s.priority) << 48)
             // Its level line rose while it sat here: look again at the guest's EOI.
-            if !s.edge && s.line { lrs[n] |= 1 << 41 }
+            if !s.edge && s.line && !s.hardware { lrs[n] |= 1 << 41 }
             if s.clearRequested {
                 update(id, vcpu: vcpu) { $0.clearRequested = false; $0.latch = false }
                 if lr.state == .pending { lrs[n] = 0; update(id, vcpu: vcpu) { $0.inListRegister = false }; continue }
@@ -301,6 +285,13 @@ public final class VGIC {
                 continue
             }
             guard s.latch else { continue }
+            // A hardware entry is never made pending+active: its physical interrupt cannot
+            // fire again before the guest deactivates it, so a latch while it is active (a
+            // race with that deactivation) waits in the vGIC for the entry to free.
+            if s.hardware {
+                if ListRegister(raw: lrs[n]).state == .pending { update(id, vcpu: vcpu) { $0.latch = false } }
+                continue
+            }
             if ListRegister(raw: lrs[n]).state == .active {
                 lrs[n] = (lrs[n] & ~(3 << 62)) | (ListRegister.State.pendingActive.rawValue << 62)
                 update(id, vcpu: vcpu) { $0.parked = false }         // acknowledged by the guest
@@ -396,7 +387,7 @@ public final class VGIC {
                               // guest finishes: ask for a maintenance interrupt on EOI to look
                               // again. Not for one only latched (an event-channel upcall, the
                               // timer): that would cost the guest a trap at every EOI.
-                              eoiMaintenance: !v.edge && v.line).raw
+                              eoiMaintenance: !v.edge && v.line, hardware: v.hardware).raw
         update(id, vcpu: vcpu) { $0.inListRegister = true; $0.latch = false; $0.clearRequested = false; $0.parked = v.active }
         if id >= VGIC.privateCount { spiHolder[id - VGIC.privateCount] = vcpu }
     }

@@ -204,6 +204,8 @@ extension VGIC {
             let first = Int((offset & 0x7F) / 4) * 32
             guard let r = bankRange(first: first, count: 32, distributor: distributor) else { return .handled(0) }
             for id in r where value & (1 << UInt64(id - first)) != 0 {
+                // A passed-through SPI's pending and active state is the device's.
+                if bank >= 3 && bank <= 6 && irq(id, vcpu: vcpu).hardware { continue }
                 update(id, vcpu: vcpu) { s in
                     switch bank {
                     case 1: s.enabled = true

@@ -22,6 +22,14 @@ public struct VirtualInterrupt: Sendable, Equatable {
     /// signals it, so the list register may be taken back when another interrupt
     /// needs it.
     public var parked = false
+    /// A physical SPI of the same INTID passed through (dom0's devices): it goes into list
+    /// registers with the HW bit, so the guest's deactivation also deactivates the physical
+    /// interrupt (no maintenance trap, and a level line that is still asserted simply
+    /// interrupts again). The hypervisor leaves the physical one active until then, so it is
+    /// raised at most once per activation. Its pending and active state belong to the
+    /// hardware: ISPENDR, ICPENDR, ISACTIVER and ICACTIVER ignore it, as Xen's vGIC does for
+    /// hardware IRQs.
+    public var hardware = false
 
     public init() {}
 
@@ -37,12 +45,23 @@ public struct ListRegister: Equatable, Sendable {
 
     public enum State: UInt64, Sendable { case invalid = 0, pending = 1, active = 2, pendingActive = 3 }
 
-    public init(virtualID: UInt32, priority: UInt8, group1: Bool, state: State, eoiMaintenance: Bool) {
+    /// `hardware`: HW = 1 with pINTID = `virtualID` (bits [44:32], where the EOI
+    /// maintenance bit would otherwise be: a hardware entry never asks for one).
+    public init(virtualID: UInt32, priority: UInt8, group1: Bool, state: State, eoiMaintenance: Bool,
+                hardware: Bool = false) {
         var v = UInt64(virtualID) | (UInt64(priority) << 48) | (state.rawValue << 62)
         if group1 { v |= 1 << 60 }
-        if eoiMaintenance { v |= 1 << 41 }
+        if hardware {
+            v |= ListRegister.hwBit | (UInt64(virtualID & 0x1FFF) << 32)
+        } else if eoiMaintenance {
+            v |= 1 << 41
+        }
         raw = v
     }
+    public static let hwBit: UInt64 = 1 << 61
+    public var isHardware: Bool { raw & ListRegister.hwBit != 0 }
+    /// The physical INTID a hardware entry deactivates.
+    public var physicalID: UInt32 { UInt32(truncatingIfNeeded: raw >> 32) & 0x1FFF }
     public var virtualID: UInt32 { UInt32(truncatingIfNeeded: raw) }
     public var state: State { State(rawValue: raw >> 62)! }
     public var priority: UInt8 { UInt8(truncatingIfNeeded: raw >> 48) }

@@ -98,18 +98,15 @@ enum Dom0Build {
 
     /// Dom0's devices' SPIs reach its vGIC: each is configured as its device tree says and
     /// routed to this (the boot) CPU, which hands it to dom0 (`Interrupts.toControlDomain`).
-    /// A level-sensitive one stays asserted until dom0's driver quiets the device: it is
-    /// masked from its arrival until dom0's EOI, when the vGIC reports it and the line is
-    /// looked at again (`ListRegisters.resampleLines`; Xen uses the list register's HW bit).
+    /// Each is a hardware interrupt in dom0's vGIC: it reaches dom0 through a list register
+    /// with the HW bit, and dom0's EOI deactivates the physical one (as on Xen). A level
+    /// line still asserted then simply interrupts again.
     static func routeInterrupts(_ d: Domain, _ hw: Dom0Hardware, bootCPU mpidr: UInt64) {
         let spis = d.withLock { $0.vgic.spiCount }
         for spi in hw.spis where spi.intid >= 32 && spi.intid < 1020 && Int(spi.intid) - 32 < spis {
             let word = Int(spi.intid / 64), bit = UInt64(1) << UInt64(spi.intid % 64)
             Hypervisor.dom0SPIs[word] |= bit
-            if !spi.edgeTriggered {
-                Hypervisor.dom0LevelSPIs[word] |= bit
-                d.withLock { held in held.withVGIC { $0.passThroughLevel(Int(spi.intid)) } }
-            }
+            d.withLock { held in held.withVGIC { $0.passThroughHardware(Int(spi.intid)) } }
             GICv3.configureSPI(spi.intid, edge: spi.edgeTriggered)
             GICv3.enableSPI(spi.intid, targetMPIDR: mpidr)
         }

@@ -78,7 +78,10 @@ enum GICv3 {
         arch_isb()
         write_icc_pmr_el1(0xFF)
         write_icc_bpr1_el1(0)
-        write_icc_ctlr_el1(0)                                  // EOImode 0: EOIR also deactivates
+        // EOImode 1: EOIR only drops the priority and DIR deactivates, so that a device's
+        // SPI handed to dom0 stays active until dom0's own deactivation does it through
+        // the list register's HW bit (as Xen does).
+        write_icc_ctlr_el1(2)
         write_icc_igrpen1_el1(1)
         arch_isb()
 
@@ -97,12 +100,9 @@ enum GICv3 {
         mmio_write32(reg, v | (edge ? UInt32(2) << shift : 0))
     }
 
-    /// GICD_ICENABLER / GICD_ISENABLER for one SPI (routing unchanged).
+    /// GICD_ICENABLER for one SPI (routing unchanged).
     static func maskSPI(_ intid: UInt32) {
         mmio_write32(distributor + 0x180 + UInt64(intid / 32) * 4, 1 << (intid % 32))
-    }
-    static func unmaskSPI(_ intid: UInt32) {
-        mmio_write32(distributor + 0x100 + UInt64(intid / 32) * 4, 1 << (intid % 32))
     }
 
     static func enableSPI(_ intid: UInt32, targetMPIDR: UInt64) {
@@ -123,7 +123,15 @@ enum GICv3 {
     }
 
     static func acknowledge() -> UInt32 { UInt32(truncatingIfNeeded: read_icc_iar1_el1() & 0xFF_FFFF) }
-    static func endOfInterrupt(_ intid: UInt32) { write_icc_eoir1_el1(UInt64(intid)) }
+    /// Priority drop and deactivation: done with `intid` at EL2.
+    static func endOfInterrupt(_ intid: UInt32) {
+        write_icc_eoir1_el1(UInt64(intid))
+        write_icc_dir_el1(UInt64(intid))
+    }
+    /// Priority drop only: `intid` stays active until a guest's deactivation (a list
+    /// register with the HW bit) or `deactivate`.
+    static func dropPriority(_ intid: UInt32) { write_icc_eoir1_el1(UInt64(intid)) }
+    static func deactivate(_ intid: UInt32) { write_icc_dir_el1(UInt64(intid)) }
 
     static func readListRegister(_ n: Int) -> UInt64 {
         switch n {

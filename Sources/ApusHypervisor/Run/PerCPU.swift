@@ -95,8 +95,6 @@ enum Hypervisor {
     nonisolated(unsafe) static var control: Domain? = nil
     /// Bit n: SPI n (< 1024) is a device of dom0's, delivered to its vGIC.
     nonisolated(unsafe) static var dom0SPIs = InlineArray<16, UInt64>(repeating: 0)
-    /// Bit n: dom0's SPI n is level-sensitive (masked from its arrival to dom0's EOI).
-    nonisolated(unsafe) static var dom0LevelSPIs = InlineArray<16, UInt64>(repeating: 0)
     nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2
     nonisolated(unsafe) static var counterFrequency: UInt64 = 62_500_000
     /// The board's /chosen/rng-seed, from which each guest's is derived.

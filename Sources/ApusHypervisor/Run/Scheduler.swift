@@ -308,21 +308,12 @@ enum ListRegisters {
             if now != v.lrs[n] { v.lrs.observe(n, now); moved = true }
         }
         guard moved else { return }
-        let (others, resample): (UInt64, [Int]) = d.withLock { held in
+        let others: UInt64 = d.withLock { held in
             held.withVGIC { $0.sync(vcpu: v.index, lrs: &v.lrs) }
-            return (takeCrossKicks(held), held.withVGIC { $0.takeLineResamples() })
+            return takeCrossKicks(held)
         }
         writeChanged(v)
         kick(d, others)
-        if !resample.isEmpty { resampleLines(d, resample) }
-    }
-
-    /// Dom0 has finished with level-sensitive device interrupts: their virtual lines go low
-    /// and the physical ones are unmasked, so a device that still asserts interrupts again.
-    @inline(never)
-    static func resampleLines(_ d: Domain, _ ids: [Int]) {
-        d.withLock { held in held.withVGIC { g in for id in ids { _ = g.setLine(id, vcpu: 0, high: false) } } }
-        for id in ids { GICv3.unmaskSPI(UInt32(id)) }
     }
 
     /// Writes the list registers the vGIC changed to the hardware.

@@ -17,7 +17,9 @@ enum Firmware {
                 return (UInt64(bitPattern: PSCIResult.denied.rawValue), PSCIAction.none, 0)
             case .startVCPU(let index, let entry, let context):
                 let t = d.vcpus[index]
-                held.vgic.releaseListRegisters(vcpu: index, lrs: t.lrs)
+                // A device interrupt it had acknowledged is deactivated here: its list
+                // register, which would have done it, is gone with the vCPU's state.
+                for pirq in held.vgic.releaseListRegisters(vcpu: index, lrs: t.lrs) { GICv3.deactivate(pirq) }
                 t.reset(entry: entry, x0: context)
                 t.setPower(.onPending, held)
                 return (result, action, ListRegisters.takeCrossKicks(held))

@@ -42,26 +42,24 @@ enum Interrupts {
                 Scheduler.programTimer(cpu)
                 if Tasklets.pending { cpu.deferredDue = true }
             default:
-                // Only dom0's devices' (edge-triggered) SPIs are enabled besides the above.
-                toControlDomain(id)
+                // Only dom0's devices' SPIs are enabled besides the above. Handed over, it
+                // stays active until dom0 deactivates it through its list register.
+                if toControlDomain(id) { GICv3.dropPriority(id); continue }
             }
             GICv3.endOfInterrupt(id)
         }
     }
 
     /// A physical SPI of one of dom0's devices: pending in dom0's vGIC (virq == pirq, as Xen
-    /// routes them), its target vCPU kicked.
+    /// routes them) as a hardware interrupt, its target vCPU kicked. False when there is
+    /// nobody to hand it to (then it is masked: a level line would fire again at once).
     @inline(never)
-    static func toControlDomain(_ id: UInt32) {
-        guard id >= 32, id < 1024, Hypervisor.dom0SPIs[Int(id / 64)] & (1 << UInt64(id % 64)) != 0,
-              let d = Hypervisor.control, d.alive else { return }
-        let level = Hypervisor.dom0LevelSPIs[Int(id / 64)] & (1 << UInt64(id % 64)) != 0
-        // Level: quiet until dom0 has handled it (unmasked again at its EOI).
-        if level { GICv3.maskSPI(id) }
-        let target: Int? = d.withLock { held in
-            held.withVGIC { level ? $0.setLine(Int(id), vcpu: 0, high: true) : $0.raise(Int(id), vcpu: 0) }
-        }
+    static func toControlDomain(_ id: UInt32) -> Bool {
+        guard id >= 32, id < 1024, Hypervisor.dom0SPIs[Int(id / 64)] & (1 << UInt64(id % 64)) != 0 else { return false }
+        guard let d = Hypervisor.control, d.alive else { GICv3.maskSPI(id); return false }
+        let target: Int? = d.withLock { held in held.withVGIC { $0.raise(Int(id), vcpu: 0) } }
         Scheduler.kick(domain: d, vcpu: target)
+        return true
     }
 }
 
