@@ -52,30 +52,30 @@ enum Dom0Build {
     /// Domain 0 from `plan`: RAM, p2m with the board's devices, kernel/initrd/DTB loaded,
     /// vCPU 0 ready.
     static func build(_ plan: Dom0Plan, board: BoardInfo) -> Domain {
-        // One bank for now: a Domain has one RAM range (RAMBlocks, translate). Xen gives
-        // dom0 power-of-two chunks; a dom0_mem that is not one becomes several banks.
-        guard plan.banks.count == 1, let bank = plan.banks.first else {
-            stop("dom0: its memory would be in several banks; use a power-of-two dom0_mem (Apus maps dom0's RAM as one bank)")
-        }
+        // Xen gives dom0 power-of-two chunks, so a dom0_mem that is not one may be several
+        // banks: the first (lowest) holds kernel, initrd and DTB and is the Domain's `ram`;
+        // the others are `moreRAM`, mapped whole here as bank 0 is.
+        guard let bank = plan.banks.first else { stop("dom0: no RAM bank") }
+        let more = Array(plan.banks.dropFirst())
         let spec = DomainSpec(name: Array("Domain-0".utf8), memory: bank.size, vcpus: plan.spec.vcpus,
                               kernel: plan.spec.kernel, ramdisk: plan.spec.ramdisk, bootargs: plan.spec.cmdline,
                               vpl011: false, xenEnhanced: .enabled, control: true)
         // The board's devices take tables of their own: a few per region at most (2 MiB blocks).
-        let budget = Domains.p2mTableBudget(bank.size) + 16 * plan.hardware.mmio.count + 64
+        let budget = plan.banks.reduce(0) { $0 + Domains.p2mTableBudget($1.size) } + 16 * plan.hardware.mmio.count + 64
         guard let p2m = TranslationTable<HeapTableMemory>(regime: .stage2, memory: HeapTableMemory(budget: budget, vmid: 0)) else {
             stop("dom0: no memory for its p2m")
         }
         let gic = GuestGICLayout(distributor: board.gicDistributor.base, redistributors: board.gicRedistributors.base,
                                  redistributorsSize: board.gicRedistributors.size)
         let spis = max(32, min(GICv3.spiCount, 960))
-        let d = Domain(id: 0, spec: spec, ram: bank, p2m: p2m, ramIPA: bank.base, gic: gic, spis: spis)
+        let d = Domain(id: 0, spec: spec, ram: bank, p2m: p2m, ramIPA: bank.base, gic: gic, spis: spis, moreRAM: more)
         var boot = BootImage(kernelIPA: plan.placement.kernel, initrdIPA: plan.placement.initrd,
                              dtbIPA: plan.placement.dtb, tree: nil)
         boot.serialized = (plan.dtb, nil)
         d.boot = boot
         guard Domains.load(d) else { stop("dom0: no memory for its p2m") }
         mapAllRAM(d)
-        mapDevices(d, plan.hardware)
+        mapDevices(d, plan.hardware, moreRAM: more)
 
         for i in 0..<plan.spec.vcpus {
             let sid = Scheduler.policy.add(weight: 256, capPercent: 0, affinity: ~0)
@@ -89,6 +89,7 @@ enum Dom0Build {
         Domains.start(d)
         Log.line {
             Log.put("d0 (Domain-0): "); Log.dec(Int(bank.size >> 20)); Log.put(" MiB at "); Log.hex(bank.base)
+            for b in more { Log.put(" + "); Log.dec(Int(b.size >> 20)); Log.put(" MiB at "); Log.hex(b.base) }
             Log.put(" (1:1), "); Log.dec(plan.spec.vcpus); Log.put(" vCPU(s), kernel at "); Log.hex(plan.placement.kernel)
             Log.put(", DTB at "); Log.hex(plan.placement.dtb); Log.put(", "); Log.dec(plan.hardware.mmio.count)
             Log.put(" device regions")
@@ -127,7 +128,7 @@ enum Dom0Build {
     /// The board's devices dom0 drives: MMIO 1:1 as device memory, /reserved-memory 1:1 as
     /// normal memory. A region beyond the p2m's input range (QEMU's 512 GiB high PCIe window
     /// at 2^39) is left out and said so.
-    static func mapDevices(_ d: Domain, _ hw: Dom0Hardware) {
+    static func mapDevices(_ d: Domain, _ hw: Dom0Hardware, moreRAM: [PhysicalRange]) {
         func map(_ r: PhysicalRange, _ kind: MemoryKind, _ perms: MemoryPermissions) {
             let base = r.base & ~0xFFF
             let size = (r.end - base + 0xFFF) & ~0xFFF
@@ -141,6 +142,8 @@ enum Dom0Build {
         }
         for r in hw.mmio { map(r, .device, [.read, .write]) }
         for r in hw.reservedMemory { map(r, .normal, .all) }
+        // Dom0's further RAM banks: fresh from the board's reset like bank 0 (mapAllRAM).
+        for r in moreRAM { map(r, .normal, .all) }
     }
 }
 #endif

@@ -80,6 +80,12 @@ final class Domain {
     /// Guest physical address of the start of its RAM: Xen's GUEST_RAM0_BASE for domUs; for
     /// the direct-mapped dom0, `ram.base` itself (guest physical = machine physical).
     let ramIPA: UInt64
+    /// Dom0's RAM banks after the first (`ram`), as Xen allocates a dom0_mem that is not a
+    /// power of two: direct-mapped (guest physical = machine physical), mapped whole when
+    /// dom0 is built, so never populated on first touch. Empty for every other domain.
+    let moreRAM: [PhysicalRange]
+    /// All its RAM, in bytes.
+    var ramSize: UInt64 { moreRAM.reduce(ram.size) { $0 &+ $1.size } }
     /// Where its vGIC's distributor and redistributors are (trapped, never mapped).
     let gic: GuestGICLayout
     let vmid: UInt64
@@ -125,12 +131,14 @@ final class Domain {
     var lastVCPURan = InlineArray<8, Int>(repeating: -1)
 
     init(id: Int, spec: DomainSpec, ram: PhysicalRange, p2m: TranslationTable<HeapTableMemory>,
-         ramIPA: UInt64 = GuestLayout.ram0Base, gic: GuestGICLayout = .domU, spis: Int = 32) {
+         ramIPA: UInt64 = GuestLayout.ram0Base, gic: GuestGICLayout = .domU, spis: Int = 32,
+         moreRAM: [PhysicalRange] = []) {
         self.id = id
         self.spec = spec
         self.printsPVConsole = GuestConsoleChoice.printsPVConsole(bootargs: spec.bootargs, hasPL011: spec.vpl011)
         self.ram = ram
         self.ramIPA = ramIPA
+        self.moreRAM = moreRAM
         self.gic = gic
         self.vmid = UInt64(id & 0xFF)
         self.p2mTable = p2m
@@ -177,8 +185,15 @@ final class Domain {
     /// read or written there goes through `P2MLocked.populatedRAM` so that its pages are zeroed first.
     func translate(_ ipa: UInt64, length: UInt64) -> UInt64? {
         guard ipa >= ramIPA, length <= ram.size,
-              ipa - ramIPA <= ram.size - length else { return nil }
+              ipa - ramIPA <= ram.size - length else { return moreRAMHolds(ipa, length: length) ? ipa : nil }
         return ram.base + (ipa - ramIPA)
+    }
+
+    /// Whether [address, address + length) lies in one of dom0's further banks (where guest
+    /// physical and machine physical are the same address).
+    func moreRAMHolds(_ address: UInt64, length: UInt64) -> Bool {
+        for b in moreRAM where address >= b.base && length <= b.size && address - b.base <= b.size - length { return true }
+        return false
     }
 
     /// Logs a guest-caused fault once per (kind, address), whichever of its vCPUs hit it

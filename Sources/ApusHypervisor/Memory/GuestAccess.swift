@@ -25,7 +25,8 @@ struct GuestAccess {
         guard par & 1 == 0 else { return nil }                    // PAR_EL1.F: translation failed
         let pa = (par & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF)
         // Defence in depth: stage 2 maps only this domain's RAM, but check anyway.
-        guard pa >= domain.ram.base, pa - domain.ram.base <= domain.ram.size - length else { return nil }
+        guard (pa >= domain.ram.base && pa - domain.ram.base <= domain.ram.size - length)
+                || domain.moreRAMHolds(pa, length: length) else { return nil }
         return pa
     }
 

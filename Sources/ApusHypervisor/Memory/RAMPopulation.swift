@@ -92,7 +92,9 @@ extension P2MLocked {
     func mapHomePage(_ ipa: UInt64) -> Bool {
         let page = ipa & ~(RAMBlocks.pageSize - 1)
         guard let host = domain.translate(page, length: RAMBlocks.pageSize) else { return false }
-        if !blocks.isPagePopulated(page) {
+        // In dom0's further banks every page is populated (mapped at build, never zeroed).
+        let inBlocks = blocks.block(containing: page) != nil
+        if inBlocks && !blocks.isPagePopulated(page) {
             PhysicalMemory.zero(host, count: RAMBlocks.pageSize)
             PhysicalMemory.flushToRAM(host, count: RAMBlocks.pageSize)
         }
@@ -101,7 +103,7 @@ extension P2MLocked {
             try p2m.map(input: page, output: host, size: RAMBlocks.pageSize, kind: .normal, permissions: .all)
         } catch { return false }
         if replacing { changed() } else { arch_dsb_ish() }
-        blocks.setPagePopulated(page)
+        if inBlocks { blocks.setPagePopulated(page) }
         return true
     }
 
@@ -164,6 +166,7 @@ extension P2MLocked {
     /// first; nil outside RAM or when a page could not be mapped.
     func populatedRAM(_ ipa: UInt64, length: UInt64) -> UInt64? {
         guard length > 0, let pa = domain.translate(ipa, length: length) else { return nil }
+        if blocks.block(containing: ipa) == nil { return pa }          // dom0's further banks: mapped at build
         var page = ipa & ~(RAMBlocks.pageSize - 1)
         while page < ipa &+ length {
             if !blocks.isPagePopulated(page) { guard populatePage(page) else { return nil } }

@@ -150,7 +150,7 @@ enum DebugKeys {
                     Log.put("d"); Log.dec(d.id); Log.put(" ")
                     Log.bytes(d.spec.name)
                     Log.put(d.alive ? " running" : " dead")
-                    Log.put(" mem "); Log.dec(Int(d.ram.size >> 20)); Log.put(" MiB at "); Log.hex(d.ram.base)
+                    Log.put(" mem "); Log.dec(Int(d.ramSize >> 20)); Log.put(" MiB at "); Log.hex(d.ram.base)
                     Log.put(" ("); Log.dec(Int(touched >> 20)); Log.put(" MiB touched)")
                     if d.restarts > 0 { Log.put(", restarted "); Log.dec(d.restarts); Log.put("x") }
                     for v in d.vcpus {

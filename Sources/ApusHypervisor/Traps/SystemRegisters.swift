@@ -62,14 +62,25 @@ enum SystemRegisters {
             v.setWayCursor = 0
         }
         let piece = setWayBytesPerTrap
-        let pieces = Int(d.ram.size / piece)
+        // Bank 0 first, then dom0's further banks (mapped whole at build: all touched).
+        let pieces = Int(d.ramSize / piece)
+        let firstBank = Int(d.ram.size / piece)
         var next = v.setWayCursor ?? 0
         var flushed = false
         while next < pieces && !flushed {
-            let offset = UInt64(next) * piece
-            let touched = d.withP2M { held in held.blocks.state(Int(offset / RAMBlocks.blockSize)) != .untouched }
-            if touched {
-                arch_dcache_flush_poc(d.ram.base &+ offset, piece)
+            var offset = UInt64(next) * piece
+            if next < firstBank {
+                let touched = d.withP2M { held in held.blocks.state(Int(offset / RAMBlocks.blockSize)) != .untouched }
+                if touched {
+                    arch_dcache_flush_poc(d.ram.base &+ offset, piece)
+                    flushed = true
+                }
+            } else {
+                offset -= d.ram.size
+                for b in d.moreRAM {
+                    if offset < b.size { arch_dcache_flush_poc(b.base &+ offset, piece); break }
+                    offset -= b.size
+                }
                 flushed = true
             }
             next += 1

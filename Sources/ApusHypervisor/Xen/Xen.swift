@@ -119,7 +119,7 @@ enum Xen {
             x.host.setHVMParam(domain: id, index: HVMParam.storePFN, value: storeGFN)
             x.host.setHVMParam(domain: id, index: HVMParam.storeEvtchn, value: UInt64(sg))
             pages.introduction = x.store.beginIntroduce(domid: id, name: d.spec.name,
-                                                         setup: XenStoreDomainSetup(vcpus: d.vcpus.count, memoryKiB: d.ram.size >> 10,
+                                                         setup: XenStoreDomainSetup(vcpus: d.vcpus.count, memoryKiB: d.ramSize >> 10,
                                                                                     storeEventChannel: sg, storeRingGFN: storeGFN))
             return true
         }

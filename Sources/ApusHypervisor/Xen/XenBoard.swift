@@ -209,8 +209,11 @@ struct XenBoard: XenPlatform {
     nonisolated(unsafe) static var preemptAfterTicks: UInt64 = .max
 
     func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? {
-        for d in Hypervisor.domains where maddr >= d.ram.base && maddr - d.ram.base < d.ram.size {
-            return (XenDomainID(d.id), (d.ramIPA + (maddr - d.ram.base)) >> 12)
+        for d in Hypervisor.domains {
+            if maddr >= d.ram.base && maddr - d.ram.base < d.ram.size {
+                return (XenDomainID(d.id), (d.ramIPA + (maddr - d.ram.base)) >> 12)
+            }
+            if d.moreRAMHolds(maddr, length: 1) { return (XenDomainID(d.id), maddr >> 12) }   // direct-mapped
         }
         return nil
     }
