@@ -97,6 +97,9 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         }
         id += 1
     }
+    // What sysctl physinfo reports: the board's RAM, and what no domain took at boot.
+    Hypervisor.ramFacts = (total: board.memory.reduce(0) { $0 &+ $1.size } >> 12, free: allocator.totalFree >> 12,
+                           maxMFN: board.memory.reduce(0) { max($0, $1.end) } >> 12)
     if Hypervisor.domains.isEmpty {
         Log.line { Log.put("no domain to run") }
         Hypervisor.powerOffBoard()

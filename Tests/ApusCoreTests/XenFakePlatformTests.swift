@@ -139,6 +139,12 @@ final class FakeXen: XenPlatform {
     var clock: UInt64 = 0
     func now() -> UInt64 { clock }
 
+    /// sysctl physinfo's board and getdomaininfo's per-domain facts.
+    var board = XenBoardFacts(cpus: 2, cpuKHz: 62_500, totalPages: 0x8_0000, freePages: 0x2_0000, maxMFN: 0xC_0000)
+    var facts: [XenDomainID: XenDomainFacts] = [:]
+    func boardFacts() -> XenBoardFacts { board }
+    func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? { facts[domain] }
+
     func hypercallPreemptCheck() -> Bool {
         preemptChecks += 1
         return preemptWhen(preemptChecks)

@@ -144,9 +144,14 @@ public final class XenHost {
             return XenHypercallResult(eventChannelOp(cmd: cmd, arg: a.x1, caller: caller, platform: platform))
         case XenHypercallNumber.hvmOp:
             return XenHypercallResult(hvmOp(op: a.x0, arg: a.x1, caller: caller, platform: platform))
+        case XenHypercallNumber.sysctl:
+            return XenHypercallResult(sysctl(arg: a.x0, caller: caller, platform: platform))
+        case XenHypercallNumber.domctl:
+            return XenHypercallResult(domctl(arg: a.x0, caller: caller, platform: platform))
         default:
-            // physdev_op (-ENOSYS on Arm), the deprecated compat calls, and everything a
-            // domU cannot use here (platform_op, sysctl, domctl, dm_op, argo, hypfs, xsm).
+            // physdev_op (-ENOSYS on Arm), the deprecated compat calls, and what Apus does
+            // not offer (platform_op, dm_op, argo, hypfs, xsm: FLASK is not built in, and
+            // libxl carries on without labels).
             return XenHypercallResult(XenErrno.ENOSYS.result)
         }
     }

@@ -51,10 +51,52 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
     /// The hypervisor's monotonic time in ns (Xen's NOW()). Asked only by the few hypercalls
     /// that need it, not read on every hypercall.
     func now() -> UInt64
+
+    /// The board as sysctl physinfo reports it.
+    func boardFacts() -> XenBoardFacts
+
+    /// What the toolstack's getdomaininfo reports of `domain` that only the hypervisor knows
+    /// (memory, the shared_info frame, pause state); nil when it has no such domain.
+    func domainFacts(_ domain: XenDomainID) -> XenDomainFacts?
+}
+
+/// The board, for sysctl physinfo.
+public struct XenBoardFacts: Equatable, Sendable {
+    public var cpus: UInt32
+    /// The generic timer's frequency in kHz (Xen/Arm's cpu_khz).
+    public var cpuKHz: UInt32
+    public var totalPages: UInt64
+    public var freePages: UInt64
+    /// One past the highest RAM frame.
+    public var maxMFN: UInt64
+
+    public init(cpus: UInt32, cpuKHz: UInt32, totalPages: UInt64, freePages: UInt64, maxMFN: UInt64) {
+        self.cpus = cpus; self.cpuKHz = cpuKHz; self.totalPages = totalPages
+        self.freePages = freePages; self.maxMFN = maxMFN
+    }
+}
+
+/// A domain as the hypervisor sees it, for getdomaininfo.
+public struct XenDomainFacts: Equatable, Sendable {
+    public var totPages: UInt64
+    public var maxPages: UInt64
+    /// Machine frame of its shared_info page (Arm Xen reports the MFN).
+    public var sharedInfoFrame: UInt64
+    /// Paused by the toolstack (controller pause count > 0).
+    public var paused: Bool
+    /// Bits of guest physical address its p2m translates.
+    public var gpaddrBits: UInt8
+
+    public init(totPages: UInt64, maxPages: UInt64, sharedInfoFrame: UInt64, paused: Bool = false, gpaddrBits: UInt8 = 39) {
+        self.totPages = totPages; self.maxPages = maxPages; self.sharedInfoFrame = sharedInfoFrame
+        self.paused = paused; self.gpaddrBits = gpaddrBits
+    }
 }
 
 extension XenPlatform {
     public func hypercallPreemptCheck() -> Bool { false }
+    public func boardFacts() -> XenBoardFacts { XenBoardFacts(cpus: 1, cpuKHz: 62_500, totalPages: 0, freePages: 0, maxMFN: 0) }
+    public func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? { nil }
     public func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? { nil }
     public func cacheMaintenance(machineAddress maddr: UInt64, length: Int, clean: Bool, invalidate: Bool) {}
 }

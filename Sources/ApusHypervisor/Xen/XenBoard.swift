@@ -200,6 +200,20 @@ struct XenBoard: XenPlatform {
     /// same point.
     func now() -> UInt64 { Xen.nowNS }
 
+    func boardFacts() -> XenBoardFacts {
+        let r = Hypervisor.ramFacts
+        return XenBoardFacts(cpus: UInt32(Hypervisor.cpus.count), cpuKHz: UInt32(read_cntfrq_el0() / 1000),
+                             totalPages: r.total, freePages: r.free, maxMFN: r.maxMFN)
+    }
+
+    /// A domain's RAM is all its own from its build (Xen's tot_pages and max_pages), its
+    /// shared_info a hypervisor page whose machine frame Arm Xen reports.
+    func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? {
+        guard let d = Hypervisor.domain(Int(domain)) else { return nil }
+        let pages = d.ramSize >> 12
+        return XenDomainFacts(totPages: pages, maxPages: pages, sharedInfoFrame: (d.xen?.sharedInfo ?? 0) >> 12)
+    }
+
     func hypercallPreemptCheck() -> Bool {
         guard let t0 = since else { return false }
         return read_cntpct_el0() &- t0 > XenBoard.preemptAfterTicks

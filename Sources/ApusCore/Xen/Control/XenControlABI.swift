@@ -1,0 +1,77 @@
+/// The toolstack's hypercalls as Xen 4.17 defines them (xen/include/public/domctl.h and
+/// sysctl.h, interface version 0x15), laid out for arm64: the sub-op numbers and the byte
+/// offsets inside the 144-byte `struct xen_domctl` and the 136-byte `struct xen_sysctl`
+/// that Apus reads and writes. Offsets are absolute (from the start of the envelope).
+public enum XenControl {
+    public static let interfaceVersion: UInt32 = 0x15
+
+    /// Scheduler ids (domctl.h XEN_SCHEDULER_*). Apus's fair-share policy is reported as
+    /// credit2, the default of Debian's Xen 4.17 (weights 1..65535, default 256; caps in %).
+    public static let schedulerCredit2: UInt32 = 6
+
+    /// physinfo capability bits (sysctl.h XEN_SYSCTL_PHYSCAP_*): hvm, hap and grant v1, as
+    /// Arm Xen 4.17 reports them without an IOMMU. libxl asks for grant version 1 from
+    /// the last bit; without it createdomain would get version 0 and fail.
+    public static let physcapHVM: UInt32 = 1 << 0
+    public static let physcapHAP: UInt32 = 1 << 3
+    public static let physcapGnttabV1: UInt32 = 1 << 8
+
+    /// getdomaininfo flags (domctl.h XEN_DOMINF_*).
+    public enum DomainFlag {
+        public static let dying: UInt32 = 1 << 0
+        public static let hvmGuest: UInt32 = 1 << 1
+        public static let shutdown: UInt32 = 1 << 2
+        public static let paused: UInt32 = 1 << 3
+        public static let blocked: UInt32 = 1 << 4
+        public static let running: UInt32 = 1 << 5
+        public static let hap: UInt32 = 1 << 8
+        public static let shutdownShift: UInt32 = 16
+    }
+}
+
+/// `struct xen_domctl` (hypercall 36).
+public enum XenDomctl {
+    public static let size = 144
+    public static let cmd = 0, interfaceVersion = 4, domain = 8, union = 16
+
+    public static let getDomainInfo: UInt32 = 5
+
+    /// `struct xen_domctl_getdomaininfo` (120 bytes), at `union` in a domctl and as the
+    /// element of sysctl getdomaininfolist's buffer. Offsets within the struct.
+    public enum DomainInfo {
+        public static let size = 120
+        public static let domain = 0, flags = 4, totPages = 8, maxPages = 16, outstandingPages = 24
+        public static let shrPages = 32, pagedPages = 40, sharedInfoFrame = 48, cpuTime = 56
+        public static let onlineVCPUs = 64, maxVCPUID = 68, ssidref = 72, handle = 76, cpupool = 92
+        public static let gpaddrBits = 96
+    }
+}
+
+/// `struct xen_sysctl` (hypercall 35).
+public enum XenSysctl {
+    public static let size = 136
+    public static let cmd = 0, interfaceVersion = 4
+
+    public static let readConsole: UInt32 = 1
+    public static let physinfo: UInt32 = 3
+    public static let schedID: UInt32 = 4
+    public static let getDomainInfoList: UInt32 = 6
+    public static let cpupoolOp: UInt32 = 18
+
+    public enum Physinfo {
+        public static let threadsPerCore = 8, coresPerSocket = 12, nrCPUs = 16, maxCPUID = 20
+        public static let nrNodes = 24, maxNodeID = 28, cpuKHz = 32, capabilities = 36
+        public static let archCapabilities = 40, totalPages = 48, freePages = 56, scrubPages = 64
+        public static let outstandingPages = 72, maxMFN = 80, hwCap = 88
+    }
+    public enum SchedID { public static let schedID = 8 }
+    public enum DomainInfoList {
+        public static let firstDomain = 8, maxDomains = 12, buffer = 16, numDomains = 24
+    }
+    /// `struct xen_sysctl_cpupool_op`; `cpumap` is a xenctl_bitmap {handle, u32 nr_bits}.
+    public enum CpupoolOp {
+        public static let op = 8, cpupoolID = 12, schedID = 16, domid = 20, cpu = 24, nDom = 28
+        public static let cpumapHandle = 32, cpumapBits = 40
+        public static let info: UInt32 = 3, freeinfo: UInt32 = 7
+    }
+}

@@ -1,0 +1,83 @@
+/// sysctl (hypercall 35): the board as the toolstack sees it. Today: physinfo, sched_id,
+/// getdomaininfolist and the cpupool queries `xl info` and `xl list` make; other sub-ops
+/// answer -ENOSYS.
+extension XenHost {
+    @inline(never)   // out of `dispatch`
+    func sysctl<P: XenPlatform>(arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
+        let (read, error) = controlEnvelope(arg, size: XenSysctl.size, caller: caller, platform: platform)
+        guard var op = read else { return error }
+        var result: Int64 = 0
+        switch XenBytes.u32(op, XenSysctl.cmd) {
+        case XenSysctl.physinfo:
+            physinfo(&op, platform.boardFacts())
+        case XenSysctl.schedID:
+            XenBytes.put32(&op, XenSysctl.SchedID.schedID, XenControl.schedulerCredit2)
+        case XenSysctl.getDomainInfoList:
+            result = domainInfoList(&op, platform: platform)
+        case XenSysctl.cpupoolOp:
+            result = cpupoolOp(&op, board: platform.boardFacts(), platform: platform)
+        default:
+            return XenErrno.ENOSYS.result
+        }
+        guard result == 0 else { return result }
+        return platform.write(arg, op) ? 0 : XenErrno.EFAULT.result
+    }
+
+    /// XEN_SYSCTL_physinfo as Arm Xen 4.17 fills it: one thread per core, every CPU in one
+    /// socket and one node (no NUMA on Arm), cpu_khz = the generic timer's rate.
+    func physinfo(_ op: inout [UInt8], _ b: XenBoardFacts) {
+        typealias L = XenSysctl.Physinfo
+        for i in L.threadsPerCore..<XenSysctl.size { op[i] = 0 }
+        XenBytes.put32(&op, L.threadsPerCore, 1)
+        XenBytes.put32(&op, L.coresPerSocket, b.cpus)
+        XenBytes.put32(&op, L.nrCPUs, b.cpus)
+        XenBytes.put32(&op, L.maxCPUID, b.cpus &- 1)
+        XenBytes.put32(&op, L.nrNodes, 1)
+        XenBytes.put32(&op, L.maxNodeID, 0)
+        XenBytes.put32(&op, L.cpuKHz, b.cpuKHz)
+        XenBytes.put32(&op, L.capabilities, XenControl.physcapHVM | XenControl.physcapHAP | XenControl.physcapGnttabV1)
+        XenBytes.put64(&op, L.totalPages, b.totalPages)
+        XenBytes.put64(&op, L.freePages, b.freePages)
+        XenBytes.put64(&op, L.maxMFN, b.maxMFN)
+    }
+
+    /// XEN_SYSCTL_getdomaininfolist: the domains with id >= first_domain, at most
+    /// max_domains, each a 120-byte record; num_domains says how many (0 past the last).
+    func domainInfoList<P: XenPlatform>(_ op: inout [UInt8], platform: P) -> Int64 {
+        typealias L = XenSysctl.DomainInfoList
+        let first = XenBytes.u16(op, L.firstDomain)
+        let max = Int(min(XenBytes.u32(op, L.maxDomains), UInt32(domains.count)))
+        let buffer = XenBytes.u64(op, L.buffer)
+        var n = 0
+        for id in listedDomainIDs(from: first) where n < max {
+            let record = domainInfoRecord(id, platform: platform)
+            guard platform.write(buffer &+ UInt64(n * XenDomctl.DomainInfo.size), record) else {
+                return XenErrno.EFAULT.result
+            }
+            n += 1
+        }
+        XenBytes.put32(&op, L.numDomains, UInt32(n))
+        return 0
+    }
+
+    /// XEN_SYSCTL_cpupool_op: one pool, 0, with every CPU and every domain, under credit2.
+    /// INFO finds the first pool with an id >= cpupool_id (-ENOENT past the last);
+    /// FREEINFO gives the CPUs in no pool (none). Creating and moving pools: -EOPNOTSUPP.
+    func cpupoolOp<P: XenPlatform>(_ op: inout [UInt8], board: XenBoardFacts, platform: P) -> Int64 {
+        typealias L = XenSysctl.CpupoolOp
+        let handle = XenBytes.u64(op, L.cpumapHandle), nrBits = XenBytes.u32(op, L.cpumapBits)
+        switch XenBytes.u32(op, L.op) {
+        case L.info:
+            guard XenBytes.u32(op, L.cpupoolID) == 0 else { return XenErrno.ENOENT.result }
+            XenBytes.put32(&op, L.schedID, XenControl.schedulerCredit2)
+            XenBytes.put32(&op, L.nDom, UInt32(listedDomainIDs(from: 0).count))
+            var map = [UInt8](repeating: 0, count: Int((board.cpus + 7) / 8))
+            for c in 0..<Int(board.cpus) { map[c / 8] |= 1 << UInt8(c % 8) }
+            return writeBitmap(handle: handle, nrBits: nrBits, map, memory: platform) ? 0 : XenErrno.EFAULT.result
+        case L.freeinfo:
+            return writeBitmap(handle: handle, nrBits: nrBits, [], memory: platform) ? 0 : XenErrno.EFAULT.result
+        default:
+            return XenErrno.EOPNOTSUPP.result
+        }
+    }
+}

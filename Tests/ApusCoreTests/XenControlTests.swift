@@ -1,0 +1,176 @@
+import Testing
+@testable import ApusCore
+
+/// The toolstack's sysctl and domctl (hypercalls 35 and 36) at Xen 4.17's interface version
+/// 0x15: the envelope's refusals in Xen's order, and the records `xl info`, `xl list`,
+/// xenstored and xenconsoled read, byte by byte at the offsets of Debian's libxen-dev headers
+/// (../shared/notes/xen-dom0-toolstack.md 2.3-2.6).
+@Suite struct XenControlTests {
+    /// Domain 1 is the control domain (2 vCPUs), domain 2 a domU (1 vCPU).
+    static func rig() -> XenRig { XenRig(privileged1: true) }
+
+    /// A domctl or sysctl envelope of `size` bytes: cmd, version, then `fill`.
+    static func envelope(_ size: Int, cmd: UInt32, version: UInt32 = 0x15, _ fill: (inout [UInt8]) -> Void = { _ in }) -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: size)
+        XenBytes.put32(&b, 0, cmd)
+        XenBytes.put32(&b, 4, version)
+        fill(&b)
+        return b
+    }
+
+    static func sysctl(_ r: XenRig, _ op: [UInt8], dom: XenDomainID = 1, now: UInt64 = 0) -> (Int64, [UInt8]) {
+        r.mem.poke(dom, XenRig.scratch, op)
+        let rc = r.call(XenHypercallNumber.sysctl, XenRig.scratch, dom: dom, now: now).result
+        return (rc, r.out(XenSysctl.size, dom: dom))
+    }
+
+    static func domctl(_ r: XenRig, _ op: [UInt8], dom: XenDomainID = 1, now: UInt64 = 0) -> (Int64, [UInt8]) {
+        r.mem.poke(dom, XenRig.scratch, op)
+        let rc = r.call(XenHypercallNumber.domctl, XenRig.scratch, dom: dom, now: now).result
+        return (rc, r.out(XenDomctl.size, dom: dom))
+    }
+
+    // MARK: envelope
+
+    /// do_sysctl/do_domctl: -EFAULT for an unreadable struct, -EACCES for another interface
+    /// version (whoever asks: libxc's "need to rebuild the user-space tool set?"), then
+    /// -EPERM for every domain but the control domain.
+    @Test func refusalsComeInXensOrder() {
+        let r = Self.rig()
+        let physinfo = Self.envelope(XenSysctl.size, cmd: XenSysctl.physinfo)
+        #expect(Self.sysctl(r, physinfo, dom: 2).0 == XenErrno.EPERM.result)
+        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.getDomainInfo), dom: 2).0 == XenErrno.EPERM.result)
+        #expect(Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.physinfo, version: 0x14), dom: 2).0
+                == XenErrno.EACCES.result)
+        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.getDomainInfo, version: 0x16)).0
+                == XenErrno.EACCES.result)
+        #expect(r.call(XenHypercallNumber.sysctl, 0x1000).result == XenErrno.EFAULT.result, "outside RAM")
+        #expect(Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: 99)).0 == XenErrno.ENOSYS.result)
+        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: 99)).0 == XenErrno.ENOSYS.result)
+    }
+
+    // MARK: sysctl
+
+    @Test func physinfoDescribesTheBoardAsArmXenDoes() {
+        let r = Self.rig()
+        let (rc, o) = Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.physinfo) { b in
+            for i in 8..<b.count { b[i] = 0xEE }                  // whatever the caller left
+        })
+        #expect(rc == 0)
+        typealias L = XenSysctl.Physinfo
+        #expect(XenBytes.u32(o, L.threadsPerCore) == 1 && XenBytes.u32(o, L.coresPerSocket) == 2)
+        #expect(XenBytes.u32(o, L.nrCPUs) == 2 && XenBytes.u32(o, L.maxCPUID) == 1)
+        #expect(XenBytes.u32(o, L.nrNodes) == 1 && XenBytes.u32(o, L.maxNodeID) == 0)
+        #expect(XenBytes.u32(o, L.cpuKHz) == 62_500)
+        #expect(XenBytes.u32(o, L.capabilities) == 0x109, "hvm | hap | gnttab_v1")
+        #expect(XenBytes.u32(o, L.archCapabilities) == 0)
+        #expect(XenBytes.u64(o, L.totalPages) == 0x8_0000 && XenBytes.u64(o, L.freePages) == 0x2_0000)
+        #expect(XenBytes.u64(o, L.scrubPages) == 0 && XenBytes.u64(o, L.outstandingPages) == 0)
+        #expect(XenBytes.u64(o, L.maxMFN) == 0xC_0000)
+        #expect(o[L.hwCap..<(L.hwCap + 32)].allSatisfy { $0 == 0 })
+        #expect(XenBytes.u32(o, 0) == XenSysctl.physinfo && XenBytes.u32(o, 4) == 0x15, "the envelope comes back")
+    }
+
+    @Test func theSchedulerIsCredit2InSchedIDAndPoolZero() {
+        let r = Self.rig()
+        let (rc, o) = Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.schedID))
+        #expect(rc == 0 && XenBytes.u32(o, XenSysctl.SchedID.schedID) == 6)
+        typealias P = XenSysctl.CpupoolOp
+        let map = XenRig.scratch2
+        r.mem.poke(1, map, [0xFF, 0xFF, 0xFF, 0xFF])
+        let (rc2, o2) = Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.cpupoolOp) { b in
+            XenBytes.put32(&b, P.op, P.info)
+            XenBytes.put64(&b, P.cpumapHandle, map)
+            XenBytes.put32(&b, P.cpumapBits, 32)
+        })
+        #expect(rc2 == 0)
+        #expect(XenBytes.u32(o2, P.cpupoolID) == 0 && XenBytes.u32(o2, P.schedID) == 6)
+        #expect(XenBytes.u32(o2, P.nDom) == 2)
+        #expect(r.out(4, at: map) == [0b11, 0, 0, 0], "CPUs 0 and 1, the rest of the caller's bytes zeroed")
+        // The next pool after 0: none.
+        let (rc3, _) = Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.cpupoolOp) { b in
+            XenBytes.put32(&b, P.op, P.info)
+            XenBytes.put32(&b, P.cpupoolID, 1)
+        })
+        #expect(rc3 == XenErrno.ENOENT.result)
+        r.mem.poke(1, map, [0xFF])
+        let (rc4, _) = Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.cpupoolOp) { b in
+            XenBytes.put32(&b, P.op, P.freeinfo)
+            XenBytes.put64(&b, P.cpumapHandle, map)
+            XenBytes.put32(&b, P.cpumapBits, 8)
+        })
+        #expect(rc4 == 0 && r.out(1, at: map) == [0], "no CPU is outside pool 0")
+    }
+
+    /// getdomaininfolist from first_domain, at most max_domains, 120 bytes each; 0 records
+    /// past the last domain (libxl_list_domain stops there). The hypervisor's own service
+    /// endpoint is no domain of the toolstack's.
+    @Test func domainInfoListWalksTheDomainsInIDOrder() {
+        let r = Self.rig()
+        var svc = XenDomainConfig(vcpus: 1)
+        svc.serviceEndpoint = true
+        svc.privileged = true
+        r.host.createDomain(5, svc)
+        r.mem.facts[2] = XenDomainFacts(totPages: 8192, maxPages: 8192, sharedInfoFrame: 0x4_8123)
+        typealias L = XenSysctl.DomainInfoList
+        func list(first: UInt16, max: UInt32) -> (Int64, UInt32, [UInt8]) {
+            let (rc, o) = Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.getDomainInfoList) { b in
+                XenBytes.put16(&b, L.firstDomain, first)
+                XenBytes.put32(&b, L.maxDomains, max)
+                XenBytes.put64(&b, L.buffer, XenRig.scratch2)
+            })
+            return (rc, XenBytes.u32(o, L.numDomains), r.out(4 * 120, at: XenRig.scratch2))
+        }
+        let all = list(first: 0, max: 1024)
+        #expect(all.0 == 0 && all.1 == 2)
+        #expect(XenBytes.u16(all.2, 0) == 1 && XenBytes.u16(all.2, 120) == 2)
+        #expect(XenBytes.u64(all.2, 120 + 8) == 8192 && XenBytes.u64(all.2, 120 + 48) == 0x4_8123)
+        let fromTwo = list(first: 2, max: 1024)
+        #expect(fromTwo.1 == 1 && XenBytes.u16(fromTwo.2, 0) == 2)
+        #expect(list(first: 3, max: 1024).1 == 0, "the service endpoint (5) is not listed")
+        #expect(list(first: 0, max: 1).1 == 1)
+    }
+
+    // MARK: domctl
+
+    /// getdomaininfo answers for the first domain at or after the one asked (its id in the
+    /// envelope's domain field), -ESRCH past the last, -EINVAL for reserved ids.
+    @Test func getDomainInfoFindsTheNextDomainAndFillsItsRecord() {
+        let r = Self.rig()
+        r.mem.facts[1] = XenDomainFacts(totPages: 131_072, maxPages: 131_072, sharedInfoFrame: 0x7_0001)
+        r.host.setRunstate(domain: 1, vcpu: 0, .running, at: 1_000)
+        r.host.setRunstate(domain: 1, vcpu: 1, .blocked, at: 1_000)
+        func info(_ dom: UInt16, now: UInt64 = 5_000) -> (Int64, [UInt8]) {
+            Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.getDomainInfo) { b in
+                XenBytes.put16(&b, XenDomctl.domain, dom)
+            }, now: now)
+        }
+        typealias L = XenDomctl.DomainInfo
+        let u = XenDomctl.union
+        let (rc, o) = info(0)
+        #expect(rc == 0 && XenBytes.u16(o, XenDomctl.domain) == 1 && XenBytes.u16(o, u + L.domain) == 1)
+        let flags = XenBytes.u32(o, u + L.flags)
+        #expect(flags == XenControl.DomainFlag.hvmGuest | XenControl.DomainFlag.hap | XenControl.DomainFlag.running)
+        #expect(XenBytes.u64(o, u + L.totPages) == 131_072 && XenBytes.u64(o, u + L.maxPages) == 131_072)
+        #expect(XenBytes.u64(o, u + L.sharedInfoFrame) == 0x7_0001)
+        #expect(XenBytes.u64(o, u + L.cpuTime) == 4_000, "vCPU 0 ran from 1,000 to 5,000 ns")
+        #expect(XenBytes.u32(o, u + L.onlineVCPUs) == 2 && XenBytes.u32(o, u + L.maxVCPUID) == 1)
+        #expect(o[u + L.gpaddrBits] == 39)
+        #expect(XenBytes.u32(o, u + L.cpupool) == 0)
+
+        // Domain 2: both of nothing running and all online vCPUs blocked; shut down for reboot.
+        r.host.setRunstate(domain: 2, vcpu: 0, .blocked, at: 0)
+        _ = r.host.withDomain(2) { d in d.shuttingDown = true; d.shutdownCode = 1 }
+        let (rc2, o2) = info(2)
+        #expect(rc2 == 0)
+        #expect(XenBytes.u32(o2, u + L.flags) == XenControl.DomainFlag.hvmGuest | XenControl.DomainFlag.hap
+                | XenControl.DomainFlag.blocked | XenControl.DomainFlag.shutdown | 1 << 16)
+        #expect(info(3).0 == XenErrno.ESRCH.result)
+        #expect(info(0x7FF0).0 == XenErrno.EINVAL.result)
+        // A vCPU that is down is neither online nor counted as running.
+        r.mem.downVCPUs = [0]
+        let (_, o3) = info(1)
+        #expect(XenBytes.u32(o3, u + L.onlineVCPUs) == 1)
+        #expect(XenBytes.u32(o3, u + L.flags) & XenControl.DomainFlag.running == 0)
+    }
+}
