@@ -207,6 +207,21 @@ enum GuestInitramfs {
         fi
         listing dev-xen ls /dev/xen
 
+        # apus.xl on the command line (a control domain): Debian's toolstack started as its
+        # /etc/init.d/xen does (C xenstored, then xen-init-dom0), then `xl info` and `xl list`.
+        if grep -q 'apus\.xl' /proc/cmdline; then
+            mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen /var/lock /etc/xen
+            [ -e /var/run ] || ln -s /run /var/run
+            echo 'autoballoon="off"' > /etc/xen/xl.conf
+            action xenstored xenstored --pid-file /run/xenstore.pid
+            i=0
+            while ! xenstore-read -s / >/dev/null 2>&1 && [ $i -lt 80 ]; do usleep 250000; i=$((i + 1)); done
+            action xen-init-dom0 xen-init-dom0
+            value dom0-name xenstore-read /local/domain/0/name
+            listing xl-info xl info
+            listing xl-list xl list
+        fi
+
         # apus.rtc on the command line: an RTC alarm 2 s ahead (the PL031's level-sensitive
         # interrupt); the interrupt counts of the pl031 line before and after.
         if grep -q 'apus\.rtc' /proc/cmdline; then

@@ -307,7 +307,15 @@ extension GuestImages {
 extension GuestImages {
     /// Debian packages the guest's files come from: the tools and the closure of their package
     /// dependencies (libgcc-s1 is libc6's: glibc loads libgcc_s.so.1 itself for pthread_cancel).
-    static let xenToolPackages = ["xenstore-utils", "libxenstore4", "libxentoolcore1", "libc6", "libgcc-s1"]
+    static let xenToolPackages = ["xenstore-utils", "libxenstore4", "libxentoolcore1", "libc6", "libgcc-s1",
+                                  // Debian's toolstack for a control domain (xl, xenstored, xenconsoled,
+                                  // xen-init-dom0) and the closure of the libraries they load.
+                                  "xen-utils-4.17", "libxenmisc4.17", "libxencall1", "libxendevicemodel1",
+                                  "libxenevtchn1", "libxenforeignmemory1", "libxengnttab1", "libxenhypfs1",
+                                  "libxentoollog1", "libyajl2", "libfdt1", "libuuid1", "zlib1g"]
+    /// The toolstack's programs, at Debian's paths; `usr/sbin/<name>` links to each (Debian's
+    /// wrapper there picks /usr/lib/xen-<major>.<minor> from /sys/hypervisor: here it is fixed).
+    static let xenToolstackPrograms = ["xl", "xenstored", "xenconsoled", "xen-init-dom0"].map { "usr/lib/xen-4.17/bin/" + $0 }
     /// Kernel modules loaded by /init (their `depends=` are added and loaded first). The xenbus
     /// device /dev/xen/xenbus, hvc0 and /sys/hypervisor are built into Debian's cloud kernel.
     /// virtio-mmio, -blk and -net are for a control domain's own devices (`apus run --disk`,
@@ -318,7 +326,7 @@ extension GuestImages {
     /// Where the dynamic loader looks without an ld.so.cache (Debian's multiarch directories first).
     static let librarySearchPath = ["lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib"]
     /// Bumped when the selection logic changes, so a cached xen-guest/ is rebuilt.
-    static let xenGuestLayoutVersion = 1
+    static let xenGuestLayoutVersion = 2
 
     /// Builds `<cache>/initrd-xen.cpio` (after `fetch`, which provides the kernel and busybox).
     /// Returns its path.
@@ -438,6 +446,15 @@ extension GuestImages {
             }
         }
         guard !elfQueue.isEmpty else { throw GuestImagesError(description: "xenstore-utils has no usr/bin/xenstore*") }
+        try fm.createDirectory(atPath: staging + "/usr/sbin", withIntermediateDirectories: true)
+        for rel in xenToolstackPrograms {
+            guard let chain = resolve(rel, in: tools) else { throw GuestImagesError(description: "xen-utils-4.17 has no \(rel)") }
+            try stage(chain, from: tools, to: staging, copied: &copied)
+            elfQueue.append(chain.last!)
+            let name = (rel as NSString).lastPathComponent
+            try fm.createSymbolicLink(atPath: staging + "/usr/sbin/" + name, withDestinationPath: "../lib/xen-4.17/bin/" + name)
+            copied.insert("usr/sbin/" + name)
+        }
 
         // What ldd would list: the program interpreter and the DT_NEEDED closure, found the way
         // ld.so finds them without a cache (its default directories), symbolic links included.

@@ -313,8 +313,12 @@ import Testing
     let rig = XenRig()
 
     @Test func unknownAndRefusedHypercalls() {
-        for nr: UInt64 in [0, 1, 6, 16, 19, 33, 35, 36, 41, 42, 63, 64, 1000, ~0] {
+        for nr: UInt64 in [0, 1, 6, 16, 19, 33, 41, 42, 63, 64, 1000, ~0] {
             #expect(rig.call(nr, 0, 0) == XenHypercallResult(XenErrno.ENOSYS.result), "hypercall \(nr)")
+        }
+        // sysctl and domctl exist: their envelope at address 0 cannot be read (XenControlTests).
+        for nr: UInt64 in [35, 36] {
+            #expect(rig.call(nr, 0, 0) == XenHypercallResult(XenErrno.EFAULT.result), "hypercall \(nr)")
         }
     }
 

@@ -90,8 +90,33 @@ import Testing
             """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
-                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc",
+                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl",
                        "--disk", disk.path, "--hostfwd", "\(httpPort):80"], timeout: 300)
+    }
+
+    /// Debian's own toolstack in dom0 (xen-utils-4.17, unmodified): C xenstored starts and
+    /// xen-init-dom0 names dom0 in it, `xl info` reads the board and Xen's version through
+    /// sysctl and xen_version, and `xl list` lists Domain-0 through getdomaininfolist.
+    @Test func debiansXenstoredAndXlInfoAndXlListRunInDom0() throws {
+        let d0 = try Self.boot.get().domainLines(0)
+        #expect(d0.contains("XENTEST xenstored ok"), "\(d0.filter { $0.contains("xen") }.suffix(20))")
+        #expect(d0.contains { $0.hasPrefix("XENTEST xen-init-dom0 ok") })
+        #expect(Self.value("dom0-name", in: d0) == "Domain-0")
+        func info(_ key: String) -> String? {
+            d0.first { $0.hasPrefix("XENTEST xl-info: \(key) ") }.flatMap { $0.split(separator: ":", maxSplits: 2).last }
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(d0.contains("XENTEST xl-info ok"), "\(d0.filter { $0.contains("xl-info") })")
+        #expect(info("xen_major") == "4" && info("xen_minor") == "17")
+        #expect(info("xen_scheduler") == "credit2")
+        #expect(info("nr_cpus") == "2" && info("threads_per_core") == "1")
+        #expect(info("virt_caps") == "hvm hap gnttab-v1")
+        #expect(info("total_memory") == "2048", "the board's RAM in MiB")
+        #expect(info("xen_caps")?.hasPrefix("xen-3.0-aarch64") == true)
+        #expect(d0.contains("XENTEST xl-list ok"), "\(d0.filter { $0.contains("xl-list") })")
+        let dom0 = d0.first { $0.hasPrefix("XENTEST xl-list: Domain-0 ") }?.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        // Name, ID, Mem (MiB), VCPUs, State: dom0 is the one running `xl list`.
+        #expect(dom0.count >= 7 && dom0[3] == "0" && dom0[4] == "512" && dom0[5] == "2" && dom0[6].hasPrefix("r"), "\(dom0)")
     }
 
     /// The banks of the hypervisor's "d0 (Domain-0): N MiB at 0x... + M MiB at 0x..." line.
@@ -147,6 +172,9 @@ import Testing
         let nullcall = r.domainLines(1), vtimer = r.domainLines(2)
         #expect(nullcall.contains("TEST PASS nullcall"), "\(nullcall.suffix(10))")
         #expect(nullcall.contains { $0.contains("console_io(CONSOLEIO_write) = -1") })
+        // The toolstack's hypercalls are dom0's too: -EPERM.
+        #expect(nullcall.contains { $0.contains("sysctl(XEN_SYSCTL_physinfo) = -1") }, "\(nullcall)")
+        #expect(nullcall.contains { $0.contains("domctl(XEN_DOMCTL_getdomaininfo) = -1") })
         #expect(vtimer.contains("TEST PASS vtimer"), "\(vtimer.suffix(10))")
     }
 

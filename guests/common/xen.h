@@ -16,6 +16,8 @@ typedef unsigned short u16;
 #define __HYPERVISOR_multicall        13
 #define __HYPERVISOR_xen_version      17
 #define __HYPERVISOR_console_io       18
+#define __HYPERVISOR_sysctl           35
+#define __HYPERVISOR_domctl           36
 #define __HYPERVISOR_grant_table_op   20
 #define __HYPERVISOR_vcpu_op          24
 #define __HYPERVISOR_sched_op         29

@@ -42,6 +42,15 @@ int main(u64 dtb)
     s64 cio = xen_hc(__HYPERVISOR_console_io, 0 /* CONSOLEIO_write */, 5, (u64)hello, 0, 0);
     say("console_io(CONSOLEIO_write) = %ld", cio);
 
+    /* The toolstack's hypercalls at Xen 4.17's interface version 0x15: only the control
+     * domain may use them; every other domain gets -EPERM, on Xen and on Apus. */
+    static u32 op[36];                         /* 144 bytes: a domctl, or a 136-byte sysctl */
+    op[0] = 3; op[1] = 0x15;                   /* XEN_SYSCTL_physinfo */
+    say("sysctl(XEN_SYSCTL_physinfo) = %ld", (s64)xen_hc(__HYPERVISOR_sysctl, (u64)op, 0, 0, 0, 0));
+    for (int i = 0; i < 36; i++) op[i] = 0;
+    op[0] = 5; op[1] = 0x15;                   /* XEN_DOMCTL_getdomaininfo, domain 0 */
+    say("domctl(XEN_DOMCTL_getdomaininfo) = %ld", (s64)xen_hc(__HYPERVISOR_domctl, (u64)op, 0, 0, 0, 0));
+
     /* warm up, then time: n null calls, and the same loop without the hvc */
     nullcall_loop(n / 10 + 1);
     nop_loop(n / 10 + 1);
