@@ -8,6 +8,7 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     let heapBase = (apus_bss_end() + 0xFFFF) & ~0xFFFF
     let heapSize: UInt64 = 48 << 20
     apus_heap_init(heapBase, heapSize)
+    Log.ring = ConsoleRing()                   // before the first line: xl dmesg shows the boot
 
     // The DTB: copy it (bounded by its own header, at most 4 MiB), then parse. Not Xen's
     // 2 MiB: a tree QEMU dumped (`-machine dumpdtb`, 1 MiB with its free space) and is given

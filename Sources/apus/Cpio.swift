@@ -220,6 +220,20 @@ enum GuestInitramfs {
             value dom0-name xenstore-read /local/domain/0/name
             listing xl-info xl info
             listing xl-list xl list
+            listing xl-dmesg sh -c 'xl dmesg | head -n 20'
+            # apus.xlpause=N: domain N paused and unpaused with xl; its CPU time (xl list's
+            # Time(s)) before, 2 s into the pause, and 2 s after it.
+            n=$(sed -n 's/.*apus\.xlpause=\([0-9]*\).*/\1/p' /proc/cmdline)
+            if [ -n "$n" ]; then
+                cputime() { xl list "$n" 2>/dev/null | awk 'NR == 2 { print $NF }'; }
+                action xl-pause xl pause "$n"
+                t1=$(cputime); sleep 2; t2=$(cputime)
+                listing xl-list-paused xl list "$n"
+                listing xl-vcpu-list xl vcpu-list "$n"
+                action xl-unpause xl unpause "$n"
+                sleep 2; t3=$(cputime)
+                echo "XENTEST pause-cputime=$t1,$t2,$t3"
+            fi
         fi
 
         # apus.rtc on the command line: an RTC alarm 2 s ahead (the PL031's level-sensitive

@@ -46,7 +46,10 @@ import Testing
                 == XenErrno.EACCES.result)
         #expect(r.call(XenHypercallNumber.sysctl, 0x1000).result == XenErrno.EFAULT.result, "outside RAM")
         #expect(Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: 99)).0 == XenErrno.ENOSYS.result)
-        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: 99)).0 == XenErrno.ENOSYS.result)
+        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: 99) { XenBytes.put16(&$0, XenDomctl.domain, 2) }).0
+                == XenErrno.ENOSYS.result)
+        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: 99) { XenBytes.put16(&$0, XenDomctl.domain, 7) }).0
+                == XenErrno.ESRCH.result, "the domain is looked up first, as Xen's do_domctl does")
     }
 
     // MARK: sysctl
@@ -131,7 +134,88 @@ import Testing
         #expect(list(first: 0, max: 1).1 == 1)
     }
 
+    /// xl dmesg's loop: readconsole with incremental=1 from index 0, then from the index it
+    /// got back, until count comes back 0.
+    @Test func readConsoleHandsOutTheRingIncrementally() {
+        let r = Self.rig()
+        for b in "(XEN) Apus 0.1.0\n(XEN) d1: up\n".utf8 { r.mem.consoleRing.append(b) }
+        typealias L = XenSysctl.ReadConsole
+        func read(index: UInt32, count: UInt32, clear: Bool = false) -> (Int64, UInt32, UInt32, [UInt8]) {
+            let (rc, o) = Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.readConsole) { b in
+                b[L.clear] = clear ? 1 : 0
+                b[L.incremental] = 1
+                XenBytes.put32(&b, L.index, index)
+                XenBytes.put64(&b, L.buffer, XenRig.scratch2)
+                XenBytes.put32(&b, L.count, count)
+            })
+            let n = XenBytes.u32(o, L.count)
+            return (rc, n, XenBytes.u32(o, L.index), r.out(Int(n), at: XenRig.scratch2))
+        }
+        let first = read(index: 0, count: 10)
+        #expect(first.0 == 0 && first.1 == 10 && first.2 == 10 && first.3 == Array("(XEN) Apus".utf8))
+        let rest = read(index: first.2, count: 16 * 1024)
+        #expect(rest.1 == 20 && String(decoding: rest.3, as: UTF8.self) == " 0.1.0\n(XEN) d1: up\n")
+        #expect(read(index: rest.2, count: 16 * 1024).1 == 0, "caught up")
+        _ = read(index: 0, count: 16 * 1024, clear: true)                 // xl dmesg -c
+        #expect(read(index: 0, count: 16 * 1024).1 == 0, "cleared")
+        #expect(Self.sysctl(r, Self.envelope(XenSysctl.size, cmd: XenSysctl.readConsole), dom: 2).0 == XenErrno.EPERM.result)
+    }
+
     // MARK: domctl
+
+    /// pausedomain/unpausedomain keep Xen's count: the platform hears only 0 -> 1 and 1 -> 0;
+    /// nobody pauses itself (-EINVAL), unpausing below 0 is -EINVAL, more than 255 deep
+    /// -EOVERFLOW, a domain that does not exist -ESRCH; getdomaininfo shows the paused flag.
+    @Test func pauseAndUnpauseCountAsXensDo() {
+        let r = Self.rig()
+        func op(_ cmd: UInt32, _ dom: UInt16) -> Int64 {
+            Self.domctl(r, Self.envelope(XenDomctl.size, cmd: cmd) { XenBytes.put16(&$0, XenDomctl.domain, dom) }).0
+        }
+        #expect(op(XenDomctl.pauseDomain, 2) == 0 && op(XenDomctl.pauseDomain, 2) == 0)
+        #expect(r.mem.pauses.count == 1 && r.mem.pauses[0] == (2, true))
+        let (_, info) = Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.getDomainInfo) {
+            XenBytes.put16(&$0, XenDomctl.domain, 2)
+        })
+        #expect(XenBytes.u32(info, XenDomctl.union + XenDomctl.DomainInfo.flags) & XenControl.DomainFlag.paused != 0)
+        #expect(op(XenDomctl.unpauseDomain, 2) == 0 && r.mem.pauses.count == 1, "still paused once")
+        #expect(op(XenDomctl.unpauseDomain, 2) == 0 && r.mem.pauses.count == 2 && r.mem.pauses[1] == (2, false))
+        #expect(op(XenDomctl.unpauseDomain, 2) == XenErrno.EINVAL.result)
+        #expect(op(XenDomctl.pauseDomain, 1) == XenErrno.EINVAL.result, "the caller itself")
+        #expect(op(XenDomctl.pauseDomain, 3) == XenErrno.ESRCH.result)
+        for _ in 0..<255 { _ = op(XenDomctl.pauseDomain, 2) }
+        #expect(op(XenDomctl.pauseDomain, 2) == XenErrno.EOVERFLOW.result)
+        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.pauseDomain) {
+            XenBytes.put16(&$0, XenDomctl.domain, 1)
+        }, dom: 2).0 == XenErrno.EPERM.result, "a domU pausing dom0")
+    }
+
+    /// What `xl vcpu-list` reads: getvcpuinfo (online, blocked, running, cpu_time, cpu) and
+    /// getvcpuaffinity (hard from the scheduler, soft: every CPU), bitmaps zero-filled.
+    @Test func vcpuInfoAndAffinityDescribeEachVCPU() {
+        let r = Self.rig()
+        r.host.setRunstate(domain: 2, vcpu: 0, .running, at: 100)
+        typealias I = XenDomctl.VCPUInfo
+        let (rc, o) = Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.getVCPUInfo) {
+            XenBytes.put16(&$0, XenDomctl.domain, 2)
+        }, now: 1_100)
+        #expect(rc == 0 && o[I.online] == 1 && o[I.blocked] == 0 && o[I.running] == 1)
+        #expect(XenBytes.u64(o, I.cpuTime) == 1_000 && XenBytes.u32(o, I.cpu) == 1)
+        #expect(Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.getVCPUInfo) {
+            XenBytes.put16(&$0, XenDomctl.domain, 2); XenBytes.put32(&$0, I.vcpu, 1)
+        }).0 == XenErrno.EINVAL.result, "domain 2 has one vCPU")
+        typealias A = XenDomctl.VCPUAffinity
+        r.mem.poke(1, XenRig.scratch2, [0xFF, 0xFF])
+        r.mem.poke(1, XenRig.scratch2 + 16, [0, 0])
+        let (rc2, _) = Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.getVCPUAffinity) { b in
+            XenBytes.put16(&b, XenDomctl.domain, 2)
+            XenBytes.put32(&b, A.flags, A.hard | A.soft)
+            XenBytes.put64(&b, A.hardHandle, XenRig.scratch2); XenBytes.put32(&b, A.hardBits, 16)
+            XenBytes.put64(&b, A.softHandle, XenRig.scratch2 + 16); XenBytes.put32(&b, A.softBits, 16)
+        })
+        #expect(rc2 == 0)
+        #expect(r.out(2, at: XenRig.scratch2) == [0b10, 0], "hard: CPU 1 only")
+        #expect(r.out(2, at: XenRig.scratch2 + 16) == [0b11, 0], "soft: both CPUs")
+    }
 
     /// getdomaininfo answers for the first domain at or after the one asked (its id in the
     /// envelope's domain field), -ESRCH past the last, -EINVAL for reserved ids.

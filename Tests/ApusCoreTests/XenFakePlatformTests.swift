@@ -144,6 +144,15 @@ final class FakeXen: XenPlatform {
     var facts: [XenDomainID: XenDomainFacts] = [:]
     func boardFacts() -> XenBoardFacts { board }
     func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? { facts[domain] }
+    var consoleRing = ConsoleRing(size: 1024)
+    /// setPaused calls, and what vcpuPlacement answers.
+    var pauses: [(XenDomainID, Bool)] = []
+    var placement: (cpu: UInt32, hardAffinity: UInt64) = (1, 0b10)
+    func setPaused(_ domain: XenDomainID, _ paused: Bool) { pauses.append((domain, paused)) }
+    func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64) { placement }
+    func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32) {
+        consoleRing.read(index: index, max: max, incremental: incremental, clear: clear)
+    }
 
     func hypercallPreemptCheck() -> Bool {
         preemptChecks += 1

@@ -88,16 +88,24 @@ import Testing
             memory = 32
             kernel = "\(SystemHarness.guestImage("vtimer"))"
             """),
+            // Domain 3, running until the board stops: dom0's xl pauses and unpauses it.
+            ("memcheck.cfg", """
+            name = "memcheck"
+            memory = 32
+            kernel = "\(SystemHarness.guestImage("memcheck"))"
+            extra = "passes=0"
+            """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
-                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl",
+                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xlpause=3",
                        "--disk", disk.path, "--hostfwd", "\(httpPort):80"], timeout: 300)
     }
 
     /// Debian's own toolstack in dom0 (xen-utils-4.17, unmodified): C xenstored starts and
     /// xen-init-dom0 names dom0 in it, `xl info` reads the board and Xen's version through
-    /// sysctl and xen_version, and `xl list` lists Domain-0 through getdomaininfolist.
-    @Test func debiansXenstoredAndXlInfoAndXlListRunInDom0() throws {
+    /// sysctl and xen_version, `xl list` lists Domain-0 through getdomaininfolist, and
+    /// `xl dmesg` shows the hypervisor's boot lines through readconsole.
+    @Test func debiansXenstoredAndXlInfoListAndDmesgRunInDom0() throws {
         let d0 = try Self.boot.get().domainLines(0)
         #expect(d0.contains("XENTEST xenstored ok"), "\(d0.filter { $0.contains("xen") }.suffix(20))")
         #expect(d0.contains { $0.hasPrefix("XENTEST xen-init-dom0 ok") })
@@ -117,6 +125,39 @@ import Testing
         let dom0 = d0.first { $0.hasPrefix("XENTEST xl-list: Domain-0 ") }?.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
         // Name, ID, Mem (MiB), VCPUs, State: dom0 is the one running `xl list`.
         #expect(dom0.count >= 7 && dom0[3] == "0" && dom0[4] == "512" && dom0[5] == "2" && dom0[6].hasPrefix("r"), "\(dom0)")
+        // xl dmesg: the hypervisor's own lines from the first (sysctl readconsole).
+        let dmesg = d0.filter { $0.hasPrefix("XENTEST xl-dmesg: ") }
+        #expect(d0.contains("XENTEST xl-dmesg ok"))
+        #expect(dmesg.first?.hasPrefix("XENTEST xl-dmesg: (XEN) Apus ") == true, "\(dmesg.prefix(3))")
+        #expect(dmesg.contains { $0.contains("(XEN) d0 (Domain-0): 512 MiB at ") })
+    }
+
+    /// `xl pause 3` stops the running memcheck domU (its CPU time stands still and xl list
+    /// shows it paused), `xl vcpu-list 3` lists its vCPU, `xl unpause 3` lets it run on, and
+    /// its memory is still its own (no "TEST FAIL memcheck").
+    @Test func xlPauseStopsADomUAndUnpauseResumesIt() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        #expect(d0.contains("XENTEST xl-pause ok"), "\(d0.filter { $0.contains("xl-") }.suffix(12))")
+        // xl warns that it has no /libxl/3/type for a domain it did not create (so on Xen too,
+        // for a dom0less domU without init-dom0less): the unpause is done all the same.
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-unpause ok") })
+        let times = (Self.value("pause-cputime", in: d0) ?? "").split(separator: ",").compactMap { Double($0) }
+        #expect(times.count == 3, "\(Self.value("pause-cputime", in: d0) ?? "none")")
+        if times.count == 3 {
+            #expect(times[1] == times[0], "no CPU time while paused: \(times)")
+            #expect(times[2] > times[1], "running again after the unpause: \(times)")
+        }
+        let paused = d0.first { $0.hasPrefix("XENTEST xl-list-paused: ") && !$0.contains("Name") }?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        #expect(paused.count >= 7 && paused[3] == "3" && paused[6].contains("p"), "\(paused)")
+        let vcpu = d0.first { $0.hasPrefix("XENTEST xl-vcpu-list: ") && !$0.contains("Name") }?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        // Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)
+        #expect(vcpu.count >= 9 && vcpu[3] == "3" && vcpu[4] == "0" && vcpu[8] == "all", "\(vcpu)")
+        let memcheck = r.domainLines(3)
+        #expect(memcheck.contains { $0.contains("memcheck: pass") }, "\(memcheck.suffix(5))")
+        #expect(!memcheck.contains { $0.contains("TEST FAIL") })
     }
 
     /// The banks of the hypervisor's "d0 (Domain-0): N MiB at 0x... + M MiB at 0x..." line.

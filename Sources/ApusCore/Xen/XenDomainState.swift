@@ -31,6 +31,8 @@ public struct XenDomainState: Sendable {
     /// SCHEDOP_shutdown_code / first shutdown reason.
     public var shutdownCode: UInt8? = nil
     public var shuttingDown = false
+    /// The toolstack's pause count (XEN_DOMCTL_pausedomain / unpausedomain), 0...255.
+    public var pauseCount: UInt8 = 0
     public var runstate: [XenVCPURunstate]
     /// VCPUOP_register_runstate_memory_area (guest virtual), per vCPU.
     public var runstateArea: [UInt64?]

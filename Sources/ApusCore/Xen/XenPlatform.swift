@@ -58,6 +58,17 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
     /// What the toolstack's getdomaininfo reports of `domain` that only the hypervisor knows
     /// (memory, the shared_info frame, pause state); nil when it has no such domain.
     func domainFacts(_ domain: XenDomainID) -> XenDomainFacts?
+
+    /// The toolstack paused `domain` (its pause count went 0 -> 1: its vCPUs must stop
+    /// running) or unpaused it (1 -> 0: they may run again).
+    func setPaused(_ domain: XenDomainID, _ paused: Bool)
+
+    /// The physical CPU `vcpu` of `domain` runs on (or last ran on) and its hard affinity
+    /// (bit n: may run on CPU n).
+    func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64)
+
+    /// XEN_SYSCTL_readconsole on the hypervisor's console ring (ConsoleRing.read).
+    func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32)
 }
 
 /// The board, for sysctl physinfo.
@@ -82,14 +93,12 @@ public struct XenDomainFacts: Equatable, Sendable {
     public var maxPages: UInt64
     /// Machine frame of its shared_info page (Arm Xen reports the MFN).
     public var sharedInfoFrame: UInt64
-    /// Paused by the toolstack (controller pause count > 0).
-    public var paused: Bool
     /// Bits of guest physical address its p2m translates.
     public var gpaddrBits: UInt8
 
-    public init(totPages: UInt64, maxPages: UInt64, sharedInfoFrame: UInt64, paused: Bool = false, gpaddrBits: UInt8 = 39) {
+    public init(totPages: UInt64, maxPages: UInt64, sharedInfoFrame: UInt64, gpaddrBits: UInt8 = 39) {
         self.totPages = totPages; self.maxPages = maxPages; self.sharedInfoFrame = sharedInfoFrame
-        self.paused = paused; self.gpaddrBits = gpaddrBits
+        self.gpaddrBits = gpaddrBits
     }
 }
 
@@ -97,6 +106,11 @@ extension XenPlatform {
     public func hypercallPreemptCheck() -> Bool { false }
     public func boardFacts() -> XenBoardFacts { XenBoardFacts(cpus: 1, cpuKHz: 62_500, totalPages: 0, freePages: 0, maxMFN: 0) }
     public func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? { nil }
+    public func setPaused(_ domain: XenDomainID, _ paused: Bool) {}
+    public func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64) { (0, ~0) }
+    public func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32) {
+        ([], index)
+    }
     public func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? { nil }
     public func cacheMaintenance(machineAddress maddr: UInt64, length: Int, clean: Bool, invalidate: Bool) {}
 }

@@ -123,6 +123,10 @@ final class Domain {
     var lifecycle: (poweroff: LifecycleAction, reboot: LifecycleAction, crash: LifecycleAction) = (.destroy, .restart, .destroy)
     /// Written holding Hypervisor.stateLock and then `lock`, so either lock is enough to read it.
     var alive = true
+    /// Paused by the toolstack (domctl pausedomain): its vCPUs leave their CPUs and none is
+    /// admitted until unpaused. Written under the Xen lock (the Xen core keeps the count),
+    /// read without a lock on entry and trap exit: a stale read is followed by the kick.
+    var paused = false
     var dtb: [UInt8] = []
     /// Per physical CPU (index < APUS_MAX_CPUS): the vCPU of this domain that ran there last,
     /// -1 for none (Xen's p2m->last_vcpu_ran). TLB entries are tagged by VMID, not by vCPU:

@@ -52,6 +52,8 @@ final class VCPU {
     let schedID: Int
     /// The CPU it is on now (under the scheduler lock).
     var runningOn: Int? = nil
+    /// The CPU it last entered on (Xen's v->processor, for getvcpuinfo): written on entry.
+    var lastCPU = 0
     /// Blocked in WFI, waiting for an interrupt (under the scheduler lock).
     var blocked = false
     /// Physical count at which its virtual timer fires while blocked, and the CPU

@@ -30,7 +30,7 @@ enum PhysicalUART {
 /// The console multiplexer's output, straight to the UART. Whoever prints through it
 /// holds PhysicalUART.lock (or is the panic path, which owns the board).
 struct UARTSink: ConsoleSink {
-    func put(_ byte: UInt8) { PhysicalUART.putByte(byte) }
+    func put(_ byte: UInt8) { Log.emit(byte) }
 }
 
 /// Printing without String formatting: the hypervisor's log lines are built from
@@ -51,23 +51,35 @@ enum Log {
         apus_spin_unlock(&Hypervisor.consoleLock)
     }
 
+    /// The hypervisor's own lines, kept for `xl dmesg` (sysctl readconsole) as Xen's conring
+    /// keeps them: under Hypervisor.consoleLock (Log.line), set once at boot.
+    nonisolated(unsafe) static var ring: ConsoleRing? = nil
+    /// Set while Log.line prints: what is printed then also goes to `ring`.
+    nonisolated(unsafe) static var recording = false
+
+    @inline(__always)
+    static func emit(_ b: UInt8) {
+        PhysicalUART.putByte(b)
+        if recording && b != 0x0D { ring?.append(b) }
+    }
+
     static func put(_ s: StaticString) {
         s.withUTF8Buffer { buf in
             for b in buf {
                 if b == 0x0A { PhysicalUART.putByte(0x0D) }
-                PhysicalUART.putByte(b)
+                emit(b)
             }
         }
     }
 
     static func hex(_ v: UInt64) {
-        PhysicalUART.putByte(0x30); PhysicalUART.putByte(0x78)
+        emit(0x30); emit(0x78)
         var started = false
         for i in stride(from: 60, through: 0, by: -4) {
             let d = UInt8((v >> UInt64(i)) & 0xF)
             if d != 0 || started || i == 0 {
                 started = true
-                PhysicalUART.putByte(d < 10 ? 0x30 + d : 0x57 + d)
+                emit(d < 10 ? 0x30 + d : 0x57 + d)
             }
         }
     }
@@ -75,15 +87,17 @@ enum Log {
     /// No allocation: the out-of-memory report prints with it.
     static func dec(_ v: Int) { var u = UARTSink(); putDecimal(v, to: &u) }
 
-    static func bytes(_ b: [UInt8]) { for c in b { PhysicalUART.putByte(c) } }
+    static func bytes(_ b: [UInt8]) { for c in b { emit(c) } }
 
     /// One "(XEN) ..." line; the body closure prints with put/hex/dec (and takes no lock).
     static func line(_ body: () -> Void) {
         withConsole { mux, uart in
             mux.beginHypervisorLine(to: &uart)
+            recording = true
             put("(XEN) ")
             body()
             put("\n")
+            recording = false
             mux.endHypervisorLine(to: &uart)
         }
     }

@@ -71,8 +71,9 @@ enum Scheduler {
         let d = v.domain
         let t = now
         let admitted: Bool = locked {
-            guard v.power == .on, d.alive else { policy.offline(v.schedID, now: t); return false }
+            guard v.power == .on, d.alive, !d.paused else { policy.offline(v.schedID, now: t); return false }
             v.runningOn = cpu.index                  // from here a kick reaches it on this CPU
+            v.lastCPU = cpu.index
             return true
         }
         guard admitted else { return }
@@ -134,6 +135,24 @@ enum Scheduler {
         let t = now
         locked { policy.offline(v.schedID, now: t) }
         switchOut(v, frame: frame, cpu: cpu, leaving: true)
+    }
+
+    /// The toolstack paused `d` (domctl pausedomain): each vCPU on a CPU traps and leaves
+    /// it (Trap.lower), one blocked in WFI is woken and refused at entry. Unpaused: every
+    /// powered-on vCPU competes for a CPU again (one that was blocked gets a spurious wake-up,
+    /// which WFI allows).
+    static func setPaused(_ d: Domain, _ paused: Bool) {
+        d.paused = paused
+        arch_dsb_ish()
+        for v in d.vcpus where v.power == .on {
+            if paused {
+                kick(v)
+            } else {
+                let t = now
+                let idle = locked { policy.wake(v.schedID, now: t) }
+                woke(idle)
+            }
+        }
     }
 
     /// A vCPU is powered on (domain start, PSCI CPU_ON): it competes for a CPU.

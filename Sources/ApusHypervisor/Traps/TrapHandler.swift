@@ -35,7 +35,7 @@ enum Trap {
         default:
             d.reportOnce(0x5E_0000) { Log.line { Log.put("d"); Log.dec(d.id); Log.put(": SError from guest, ESR "); Log.hex(frame.pointee.esr) } }
         }
-        if !d.alive || v.power != .on || v.stopping {
+        if !d.alive || v.power != .on || v.stopping || d.paused {
             Scheduler.leave(v, frame: frame, cpu: cpu)
             if v.stopping { d.withLock { held in v.setPower(.off, held); v.stopping = false } }
             if d.restartPending { Domains.finishRestart(d) }

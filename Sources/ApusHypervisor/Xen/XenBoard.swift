@@ -206,6 +206,26 @@ struct XenBoard: XenPlatform {
                              totalPages: r.total, freePages: r.free, maxMFN: r.maxMFN)
     }
 
+    func setPaused(_ domain: XenDomainID, _ paused: Bool) {
+        guard let d = Hypervisor.domain(Int(domain)) else { return }
+        Scheduler.setPaused(d, paused)
+    }
+
+    func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64) {
+        guard let d = Hypervisor.domain(Int(domain)), Int(vcpu) < d.vcpus.count else { return (0, ~0) }
+        let v = d.vcpus[Int(vcpu)]
+        let affinity = Scheduler.locked { Scheduler.policy.entities[v.schedID].affinity }
+        return (UInt32(v.runningOn ?? v.lastCPU), affinity)
+    }
+
+    func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32) {
+        var r: (bytes: [UInt8], next: UInt32) = ([], index)
+        Log.withConsole { _, _ in
+            r = Log.ring?.read(index: index, max: max, incremental: incremental, clear: clear) ?? ([], index)
+        }
+        return r
+    }
+
     /// A domain's RAM is all its own from its build (Xen's tot_pages and max_pages), its
     /// shared_info a hypervisor page whose machine frame Arm Xen reports.
     func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? {

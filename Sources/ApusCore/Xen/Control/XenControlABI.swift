@@ -34,7 +34,21 @@ public enum XenDomctl {
     public static let size = 144
     public static let cmd = 0, interfaceVersion = 4, domain = 8, union = 16
 
+    public static let pauseDomain: UInt32 = 3
+    public static let unpauseDomain: UInt32 = 4
     public static let getDomainInfo: UInt32 = 5
+    public static let getVCPUInfo: UInt32 = 14
+    public static let getVCPUAffinity: UInt32 = 25
+
+    /// `struct xen_domctl_getvcpuinfo`.
+    public enum VCPUInfo {
+        public static let vcpu = 16, online = 20, blocked = 21, running = 22, cpuTime = 24, cpu = 32
+    }
+    /// `struct xen_domctl_vcpuaffinity`: two xenctl_bitmaps {handle, u32 nr_bits}.
+    public enum VCPUAffinity {
+        public static let vcpu = 16, flags = 20, hardHandle = 24, hardBits = 32, softHandle = 40, softBits = 48
+        public static let hard: UInt32 = 1, soft: UInt32 = 2
+    }
 
     /// `struct xen_domctl_getdomaininfo` (120 bytes), at `union` in a domctl and as the
     /// element of sysctl getdomaininfolist's buffer. Offsets within the struct.
@@ -65,6 +79,9 @@ public enum XenSysctl {
         public static let outstandingPages = 72, maxMFN = 80, hwCap = 88
     }
     public enum SchedID { public static let schedID = 8 }
+    public enum ReadConsole {
+        public static let clear = 8, incremental = 9, index = 12, buffer = 16, count = 24
+    }
     public enum DomainInfoList {
         public static let firstDomain = 8, maxDomains = 12, buffer = 16, numDomains = 24
     }

@@ -38,7 +38,7 @@ extension XenHost {
             flags |= XenControl.DomainFlag.shutdown
             flags |= UInt32(d.shutdownCode ?? 0) << XenControl.DomainFlag.shutdownShift
         }
-        if facts?.paused == true { flags |= XenControl.DomainFlag.paused }
+        if d.pauseCount > 0 { flags |= XenControl.DomainFlag.paused }
         var online: UInt32 = 0, blocked = 0, running = false
         var cpuTime: UInt64 = 0
         for v in 0..<d.vcpuCount {

@@ -1,6 +1,6 @@
 /// sysctl (hypercall 35): the board as the toolstack sees it. Today: physinfo, sched_id,
-/// getdomaininfolist and the cpupool queries `xl info` and `xl list` make; other sub-ops
-/// answer -ENOSYS.
+/// getdomaininfolist and the cpupool queries `xl info` and `xl list` make, and readconsole
+/// (`xl dmesg`); other sub-ops answer -ENOSYS.
 extension XenHost {
     @inline(never)   // out of `dispatch`
     func sysctl<P: XenPlatform>(arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
@@ -14,6 +14,8 @@ extension XenHost {
             XenBytes.put32(&op, XenSysctl.SchedID.schedID, XenControl.schedulerCredit2)
         case XenSysctl.getDomainInfoList:
             result = domainInfoList(&op, platform: platform)
+        case XenSysctl.readConsole:
+            result = readConsole(&op, platform: platform)
         case XenSysctl.cpupoolOp:
             result = cpupoolOp(&op, board: platform.boardFacts(), platform: platform)
         default:
@@ -21,6 +23,20 @@ extension XenHost {
         }
         guard result == 0 else { return result }
         return platform.write(arg, op) ? 0 : XenErrno.EFAULT.result
+    }
+
+    /// XEN_SYSCTL_readconsole: up to `count` bytes of the hypervisor's console ring into
+    /// `buffer`; `count` becomes the bytes copied and `index` the next place to read from.
+    /// At most 64 KiB per call (xl dmesg asks for 16 KiB at a time).
+    func readConsole<P: XenPlatform>(_ op: inout [UInt8], platform: P) -> Int64 {
+        typealias L = XenSysctl.ReadConsole
+        let max = min(XenBytes.u32(op, L.count), 64 * 1024)
+        let r = platform.readConsoleRing(index: XenBytes.u32(op, L.index), max: max,
+                                         incremental: op[L.incremental] != 0, clear: op[L.clear] != 0)
+        if !r.bytes.isEmpty && !platform.write(XenBytes.u64(op, L.buffer), r.bytes) { return XenErrno.EFAULT.result }
+        XenBytes.put32(&op, L.count, UInt32(r.bytes.count))
+        XenBytes.put32(&op, L.index, r.next)
+        return 0
     }
 
     /// XEN_SYSCTL_physinfo as Arm Xen 4.17 fills it: one thread per core, every CPU in one
