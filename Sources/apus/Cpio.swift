@@ -221,9 +221,10 @@ enum GuestInitramfs {
             listing xl-info xl info
             listing xl-list xl list
             listing xl-dmesg sh -c 'xl dmesg | head -n 20'
-            # apus.xlpause=N: domain N paused and unpaused with xl; its CPU time (xl list's
-            # Time(s)) before, 2 s into the pause, and 2 s after it.
-            n=$(sed -n 's/.*apus\.xlpause=\([0-9]*\).*/\1/p' /proc/cmdline)
+            # apus.xldomu=N: domain N paused and unpaused with xl (its CPU time, xl list's
+            # Time(s), before, 2 s into the pause and 2 s after it), its credit2 weight set,
+            # its vCPU pinned to CPU 1, and then destroyed.
+            n=$(sed -n 's/.*apus\.xldomu=\([0-9]*\).*/\1/p' /proc/cmdline)
             if [ -n "$n" ]; then
                 cputime() { xl list "$n" 2>/dev/null | awk 'NR == 2 { print $NF }'; }
                 action xl-pause xl pause "$n"
@@ -233,6 +234,13 @@ enum GuestInitramfs {
                 action xl-unpause xl unpause "$n"
                 sleep 2; t3=$(cputime)
                 echo "XENTEST pause-cputime=$t1,$t2,$t3"
+                action xl-sched-set xl sched-credit2 -d "$n" -w 512 -c 50
+                listing xl-sched xl sched-credit2 -d "$n"
+                action xl-vcpu-pin xl vcpu-pin "$n" 0 1
+                listing xl-vcpu-pinned xl vcpu-list "$n"
+                action xl-destroy xl destroy "$n"
+                sleep 1
+                listing xl-list-after xl list
             fi
         fi
 

@@ -189,6 +189,66 @@ import Testing
         }, dom: 2).0 == XenErrno.EPERM.result, "a domU pausing dom0")
     }
 
+    /// destroydomain: the hypervisor tears the domain down after the hypercall (an action);
+    /// never the caller itself, never a domain that does not exist.
+    @Test func destroyDomainAsksTheHypervisorToTearItDown() {
+        let r = Self.rig()
+        func destroy(_ dom: UInt16, by caller: XenDomainID = 1) -> XenHypercallResult {
+            r.mem.poke(caller, XenRig.scratch, Self.envelope(XenDomctl.size, cmd: XenDomctl.destroyDomain) {
+                XenBytes.put16(&$0, XenDomctl.domain, dom)
+            })
+            return r.call(XenHypercallNumber.domctl, XenRig.scratch, dom: caller)
+        }
+        #expect(destroy(2) == XenHypercallResult(0, .destroy(domain: 2)))
+        #expect(destroy(1) == XenHypercallResult(XenErrno.EINVAL.result))
+        #expect(destroy(4) == XenHypercallResult(XenErrno.ESRCH.result))
+        #expect(destroy(1, by: 2) == XenHypercallResult(XenErrno.EPERM.result))
+    }
+
+    /// scheduler_op with credit2's id: getinfo reads weight and cap, putinfo sets them
+    /// (weight 0 keeps it, cap 0 removes it, more than 100% per vCPU is -EINVAL); another
+    /// scheduler's id is -EINVAL.
+    @Test func schedulerOpGetsAndPutsCredit2sWeightAndCap() {
+        let r = Self.rig()
+        typealias S = XenDomctl.SchedulerOp
+        func sched(_ cmd: UInt32, id: UInt32 = 6, weight: UInt16 = 0, cap: UInt16 = 0) -> (Int64, [UInt8]) {
+            Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.schedulerOp) { b in
+                XenBytes.put16(&b, XenDomctl.domain, 2)
+                XenBytes.put32(&b, S.schedID, id)
+                XenBytes.put32(&b, S.cmd, cmd)
+                XenBytes.put16(&b, S.weight, weight)
+                XenBytes.put16(&b, S.cap, cap)
+            })
+        }
+        let (rc, o) = sched(S.getInfo)
+        #expect(rc == 0 && XenBytes.u16(o, S.weight) == 256 && XenBytes.u16(o, S.cap) == 0)
+        #expect(sched(S.putInfo, weight: 512, cap: 50).0 == 0)
+        #expect(r.mem.schedulerParams[2]! == (512, 50))
+        #expect(sched(S.putInfo, weight: 0, cap: 0).0 == 0)
+        #expect(r.mem.schedulerParams[2]! == (512, 0), "weight kept, cap removed")
+        #expect(sched(S.putInfo, weight: 1, cap: 101).0 == XenErrno.EINVAL.result, "one vCPU: at most 100%")
+        #expect(sched(S.getInfo, id: 5).0 == XenErrno.EINVAL.result, "credit, not credit2")
+    }
+
+    /// setvcpuaffinity (xl vcpu-pin): the hard map goes to the scheduler, and the effective
+    /// map comes back in the caller's bitmap; a map with none of the board's CPUs -EINVAL.
+    @Test func setVCPUAffinityPinsAndReportsTheEffectiveMap() {
+        let r = Self.rig()
+        typealias A = XenDomctl.VCPUAffinity
+        func pin(_ byte: UInt8) -> Int64 {
+            r.mem.poke(1, XenRig.scratch2, [byte, 0xFF])
+            return Self.domctl(r, Self.envelope(XenDomctl.size, cmd: XenDomctl.setVCPUAffinity) { b in
+                XenBytes.put16(&b, XenDomctl.domain, 2)
+                XenBytes.put32(&b, A.flags, A.hard)
+                XenBytes.put64(&b, A.hardHandle, XenRig.scratch2); XenBytes.put32(&b, A.hardBits, 16)
+            }).0
+        }
+        #expect(pin(0b0111) == 0 && r.mem.placement.hardAffinity == 0b11)
+        #expect(r.out(2, at: XenRig.scratch2) == [0b11, 0], "the effective map: the board has two CPUs")
+        #expect(pin(0b0001) == 0 && r.mem.placement.hardAffinity == 0b01)
+        #expect(pin(0b0100) == XenErrno.EINVAL.result, "no CPU of the board")
+    }
+
     /// What `xl vcpu-list` reads: getvcpuinfo (online, blocked, running, cpu_time, cpu) and
     /// getvcpuaffinity (hard from the scheduler, soft: every CPU), bitmaps zero-filled.
     @Test func vcpuInfoAndAffinityDescribeEachVCPU() {
@@ -256,5 +316,25 @@ import Testing
         let (_, o3) = info(1)
         #expect(XenBytes.u32(o3, u + L.onlineVCPUs) == 1)
         #expect(XenBytes.u32(o3, u + L.flags) & XenControl.DomainFlag.running == 0)
+    }
+}
+
+/// The scheduler's side of scheduler_op and setvcpuaffinity.
+@Suite struct FairSchedulerToolstackTests {
+    @Test func parametersAndAffinityChangeAtRunTime() {
+        let s = FairScheduler(cpus: 2, policy: .fair)
+        let id = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        s.setParameters(id, weight: 1024, capPercent: nil)
+        #expect(s.entities[id].weight == 1024 && s.entities[id].capPercent == 0)
+        s.setParameters(id, weight: nil, capPercent: 30)
+        #expect(s.entities[id].weight == 1024 && s.entities[id].capPercent == 30)
+        #expect(s.setAffinity(id, 0b110) == 0b10, "limited to the board's CPUs")
+        #expect(s.setAffinity(id, 0b100) == nil && s.entities[id].affinity == 0b10)
+        // The vCPU, runnable, is picked only on the CPU it may use.
+        _ = s.wake(id, now: 0)
+        #expect(s.pick(cpu: 0, now: 0).vcpu == nil && s.pick(cpu: 1, now: 0).vcpu == id)
+        let null = FairScheduler(cpus: 2, policy: .noSharing)
+        let n = null.add(weight: 256, capPercent: 0, affinity: ~0)
+        #expect(null.setAffinity(n, 0b10) == nil, "the null scheduler's vCPUs own their CPU")
     }
 }

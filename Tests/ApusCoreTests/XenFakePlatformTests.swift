@@ -150,6 +150,18 @@ final class FakeXen: XenPlatform {
     var placement: (cpu: UInt32, hardAffinity: UInt64) = (1, 0b10)
     func setPaused(_ domain: XenDomainID, _ paused: Bool) { pauses.append((domain, paused)) }
     func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64) { placement }
+    var schedulerParams: [XenDomainID: (weight: UInt16, cap: UInt16)] = [:]
+    func schedulerParameters(domain: XenDomainID) -> (weight: UInt16, cap: UInt16)? { schedulerParams[domain] }
+    func setSchedulerParameters(domain: XenDomainID, weight: UInt16?, cap: UInt16?) {
+        let old = schedulerParams[domain] ?? (256, 0)
+        schedulerParams[domain] = (weight ?? old.weight, cap ?? old.cap)
+    }
+    func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64? {
+        let m = mask & 0b11                                   // the fake board's two CPUs
+        guard m != 0 else { return nil }
+        placement.hardAffinity = m
+        return m
+    }
     func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32) {
         consoleRing.read(index: index, max: max, incremental: incremental, clear: clear)
     }

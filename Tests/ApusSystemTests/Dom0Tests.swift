@@ -97,7 +97,7 @@ import Testing
             """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
-                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xlpause=3",
+                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xldomu=3",
                        "--disk", disk.path, "--hostfwd", "\(httpPort):80"], timeout: 300)
     }
 
@@ -158,6 +158,31 @@ import Testing
         let memcheck = r.domainLines(3)
         #expect(memcheck.contains { $0.contains("memcheck: pass") }, "\(memcheck.suffix(5))")
         #expect(!memcheck.contains { $0.contains("TEST FAIL") })
+    }
+
+    /// After the pause test: `xl sched-credit2` sets and reads back memcheck's weight and
+    /// cap, `xl vcpu-pin` pins its vCPU to CPU 1 (xl vcpu-list's hard affinity), and `xl
+    /// destroy` ends it: gone from `xl list`, and the hypervisor says why.
+    @Test func xlSchedCredit2VcpuPinAndDestroyActOnADomU() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        func row(_ name: String) -> [String] {
+            d0.first { $0.hasPrefix("XENTEST \(name): ") && !$0.contains("Name") }?
+                .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        }
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-sched-set ok") }, "\(d0.filter { $0.contains("xl-sched") })")
+        // Name ID Weight Cap
+        let sched = row("xl-sched")
+        #expect(sched.count >= 6 && sched[3] == "3" && sched[4] == "512" && sched[5] == "50", "\(sched)")
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-vcpu-pin ok") }, "\(d0.filter { $0.contains("xl-vcpu-pin") })")
+        // Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)
+        let pinned = row("xl-vcpu-pinned")
+        #expect(pinned.count >= 9 && pinned[3] == "3" && pinned[8] == "1", "\(pinned)")
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-destroy ok") }, "\(d0.filter { $0.contains("xl-destroy") })")
+        #expect(r.contains("(XEN) d3 (memcheck): destroyed by the toolstack"))
+        let after = d0.filter { $0.hasPrefix("XENTEST xl-list-after: ") }
+        #expect(d0.contains("XENTEST xl-list-after ok") && after.contains { $0.contains("Domain-0") })
+        #expect(!after.contains { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst(3).first == "3" }, "\(after)")
     }
 
     /// The banks of the hypervisor's "d0 (Domain-0): N MiB at 0x... + M MiB at 0x..." line.

@@ -69,6 +69,25 @@ public final class FairScheduler {
 
     func valid(_ id: Int) -> Bool { id >= 0 && id < entities.count }
 
+    /// The toolstack's scheduler_op putinfo: a new weight (1...65535) and cap (percent of one
+    /// CPU, 0 = none), charged from the next accounting on.
+    public func setParameters(_ id: Int, weight: Int?, capPercent: Int?) {
+        guard valid(id) else { return }
+        if let w = weight { entities[id].weight = UInt64(max(1, min(w, 65535))) }
+        if let c = capPercent { entities[id].capPercent = UInt64(max(0, min(c, 6400))) }
+    }
+
+    /// setvcpuaffinity: the CPUs the vCPU may run on from its next pick, limited to this
+    /// board's; nil (nothing changed) when none of them is left, or under the no-sharing
+    /// policy, where each vCPU owns the CPU it was given at boot.
+    public func setAffinity(_ id: Int, _ mask: UInt64) -> UInt64? {
+        guard valid(id), policy != .noSharing else { return nil }
+        let all: UInt64 = cpuCount >= 64 ? ~0 : (1 << UInt64(cpuCount)) - 1
+        guard mask & all != 0 else { return nil }
+        entities[id].affinity = mask & all
+        return mask & all
+    }
+
     /// The lowest virtual time among vCPUs that want a CPU: where a waking vCPU starts,
     /// so sleeping does not bank credit to starve the others later.
     var floorTime: UInt64 {

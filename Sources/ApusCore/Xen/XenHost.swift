@@ -147,7 +147,7 @@ public final class XenHost {
         case XenHypercallNumber.sysctl:
             return XenHypercallResult(sysctl(arg: a.x0, caller: caller, platform: platform))
         case XenHypercallNumber.domctl:
-            return XenHypercallResult(domctl(arg: a.x0, caller: caller, platform: platform))
+            return domctl(arg: a.x0, caller: caller, platform: platform)
         default:
             // physdev_op (-ENOSYS on Arm), the deprecated compat calls, and what Apus does
             // not offer (platform_op, dm_op, argo, hypfs, xsm: FLASK is not built in, and

@@ -67,6 +67,15 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
     /// (bit n: may run on CPU n).
     func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64)
 
+    /// The credit2 parameters of `domain` (its first vCPU's weight and cap), nil when none.
+    func schedulerParameters(domain: XenDomainID) -> (weight: UInt16, cap: UInt16)?
+
+    /// scheduler_op putinfo for every vCPU of `domain` (nil: keep).
+    func setSchedulerParameters(domain: XenDomainID, weight: UInt16?, cap: UInt16?)
+
+    /// setvcpuaffinity (hard): the effective mask, nil when refused.
+    func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64?
+
     /// XEN_SYSCTL_readconsole on the hypervisor's console ring (ConsoleRing.read).
     func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32)
 }
@@ -107,6 +116,9 @@ extension XenPlatform {
     public func boardFacts() -> XenBoardFacts { XenBoardFacts(cpus: 1, cpuKHz: 62_500, totalPages: 0, freePages: 0, maxMFN: 0) }
     public func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? { nil }
     public func setPaused(_ domain: XenDomainID, _ paused: Bool) {}
+    public func schedulerParameters(domain: XenDomainID) -> (weight: UInt16, cap: UInt16)? { nil }
+    public func setSchedulerParameters(domain: XenDomainID, weight: UInt16?, cap: UInt16?) {}
+    public func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64? { nil }
     public func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64) { (0, ~0) }
     public func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32) {
         ([], index)
@@ -156,6 +168,8 @@ public enum XenAction: Equatable, Sendable {
     /// Stop all vCPUs of `domain` for `reason` (SHUTDOWN_*: 0 poweroff, 1 reboot, 2 suspend,
     /// 3 crash, 4 watchdog, 5 soft reset).
     case shutdown(domain: XenDomainID, reason: UInt8)
+    /// XEN_DOMCTL_destroydomain: tear `domain` down (after the hypercall, with no lock held).
+    case destroy(domain: XenDomainID)
 }
 
 /// A hypercall's outcome. Small on purpose: it is returned on every hypercall, and the

@@ -13,6 +13,8 @@ final class PerCPU {
     /// When the running vCPU's timeslice ends (physical count), if it has one.
     var sliceEnd: UInt64? = nil
     /// The timeslice ended and another vCPU waits: switch at the end of this trap.
+    /// Set by this CPU, or by another to move this CPU's vCPU off it (setvcpuaffinity,
+    /// followed by a kick): a Bool, a stale read only delays the move to the next trap.
     var needResched = false
     /// The switch that follows is a SCHEDOP_yield: the yielding vCPU goes behind the others.
     var yielded = false

@@ -261,6 +261,10 @@ enum Xen {
                 Domains.destroy(target, reason: "suspended (no toolstack to resume it), stopped")
             default: Domains.shutdown(target, .crash)             // crash, watchdog
             }
+        case .destroy(let id):
+            // XEN_DOMCTL_destroydomain (xl destroy): whatever its on_* settings say.
+            guard let target = Hypervisor.domain(Int(id)), !target.spec.control else { break }
+            Domains.destroy(target, reason: "destroyed by the toolstack")
         }
     }
 

@@ -218,6 +218,34 @@ struct XenBoard: XenPlatform {
         return (UInt32(v.runningOn ?? v.lastCPU), affinity)
     }
 
+    func schedulerParameters(domain: XenDomainID) -> (weight: UInt16, cap: UInt16)? {
+        guard let d = Hypervisor.domain(Int(domain)), let v = d.vcpus.first else { return nil }
+        let e = Scheduler.locked { Scheduler.policy.entities[v.schedID] }
+        return (UInt16(truncatingIfNeeded: e.weight), UInt16(truncatingIfNeeded: e.capPercent))
+    }
+
+    func setSchedulerParameters(domain: XenDomainID, weight: UInt16?, cap: UInt16?) {
+        guard let d = Hypervisor.domain(Int(domain)) else { return }
+        Scheduler.locked {
+            for v in d.vcpus {
+                Scheduler.policy.setParameters(v.schedID, weight: weight.map { Int($0) }, capPercent: cap.map { Int($0) })
+            }
+        }
+    }
+
+    func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64? {
+        guard let d = Hypervisor.domain(Int(domain)), Int(vcpu) < d.vcpus.count else { return nil }
+        let v = d.vcpus[Int(vcpu)]
+        let now: UInt64? = Scheduler.locked { Scheduler.policy.setAffinity(v.schedID, mask) }
+        // Running on a CPU it may no longer use: that CPU reschedules at its next trap,
+        // which the kick makes immediate, and its pick moves the vCPU.
+        if let m = now, let c = v.runningOn, c < Hypervisor.cpus.count, m & (1 << UInt64(c)) == 0 {
+            Hypervisor.cpus[c].needResched = true
+            Scheduler.kick(v)
+        }
+        return now
+    }
+
     func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32) {
         var r: (bytes: [UInt8], next: UInt32) = ([], index)
         Log.withConsole { _, _ in

@@ -34,6 +34,9 @@ public enum XenDomctl {
     public static let size = 144
     public static let cmd = 0, interfaceVersion = 4, domain = 8, union = 16
 
+    public static let destroyDomain: UInt32 = 2
+    public static let setVCPUAffinity: UInt32 = 9
+    public static let schedulerOp: UInt32 = 16
     public static let pauseDomain: UInt32 = 3
     public static let unpauseDomain: UInt32 = 4
     public static let getDomainInfo: UInt32 = 5
@@ -43,6 +46,11 @@ public enum XenDomctl {
     /// `struct xen_domctl_getvcpuinfo`.
     public enum VCPUInfo {
         public static let vcpu = 16, online = 20, blocked = 21, running = 22, cpuTime = 24, cpu = 32
+    }
+    /// `struct xen_domctl_scheduler_op` with credit2's parameters.
+    public enum SchedulerOp {
+        public static let schedID = 16, cmd = 20, weight = 24, cap = 26
+        public static let putInfo: UInt32 = 0, getInfo: UInt32 = 1
     }
     /// `struct xen_domctl_vcpuaffinity`: two xenctl_bitmaps {handle, u32 nr_bits}.
     public enum VCPUAffinity {
