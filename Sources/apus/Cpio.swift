@@ -207,6 +207,18 @@ enum GuestInitramfs {
         fi
         listing dev-xen ls /dev/xen
 
+        # apus.rebootonce on the command line (a control domain with a --disk): the first
+        # boot writes a marker 2 MiB into the disk and reboots; the next finds it and goes on.
+        if grep -q 'apus\.rebootonce' /proc/cmdline; then
+            if dd if=/dev/vda bs=1024 skip=2048 count=1 2>/dev/null | grep -q APUS-DOM0-REBOOTED; then
+                echo "XENTEST second-boot ok"
+            else
+                echo APUS-DOM0-REBOOTED | dd of=/dev/vda bs=1024 seek=2048 conv=notrunc,fsync 2>/dev/null
+                echo "XENTEST rebooting"
+                reboot -f
+            fi
+        fi
+
         # apus.xl on the command line (a control domain): Debian's toolstack started as its
         # /etc/init.d/xen does (C xenstored, then xen-init-dom0), then `xl info` and `xl list`.
         if grep -q 'apus\.xl' /proc/cmdline; then

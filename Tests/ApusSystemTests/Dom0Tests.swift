@@ -286,14 +286,36 @@ import Testing
     }
 
     /// A dom0 that panics (no init; panic=1) restarts itself, and the board restarts with it,
-    /// with Xen's line; under `apus run` (QEMU's -no-reboot) the run then ends: never a hang.
+    /// with Xen's line; with `apus run --no-reboot` (QEMU's -no-reboot) the run then ends:
+    /// never a hang.
     @Test func aDom0PanicRestartsTheBoardWithXensWords() throws {
-        let r = try SystemHarness.run([], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
+        let r = try SystemHarness.run([], arguments: ["--no-reboot", "--dom0-kernel", SystemHarness.debian("Image"),
                                                       "--dom0-ramdisk", SystemHarness.debian("initrd-test.cpio"),
                                                       "--dom0-cmdline", "console=hvc0 rdinit=/nonexistent panic=1"], timeout: 120)
         #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
         #expect(r.domainLines(0).contains { $0.contains("Kernel panic") })
         #expect(r.contains("(XEN) Hardware Dom0 shutdown: rebooting machine"), "\(r.output.suffix(2000))")
+    }
+
+    /// Dom0's reboot restarts the board, as Xen restarts the machine: the hypervisor boots
+    /// again and dom0 with it, which finds the marker its first boot wrote to its disk and
+    /// powers off; the run then ends with status 0.
+    @Test func aDom0RebootRestartsTheBoardAndDom0BootsAgain() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("apus-reboot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let disk = dir.appendingPathComponent("disk.img")
+        FileManager.default.createFile(atPath: disk.path, contents: Data(count: 4 << 20))
+        let r = try SystemHarness.run([], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
+                                                      "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
+                                                      "--dom0-cmdline", "console=hvc0 apus.dom0 apus.rebootonce",
+                                                      "--disk", disk.path], timeout: 200)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(r.contains("(XEN) Hardware Dom0 shutdown: rebooting machine"), "\(r.output.suffix(2000))")
+        #expect(r.output.components(separatedBy: "(XEN) Apus 0.1.0").count == 3, "the hypervisor booted twice")
+        let d0 = r.domainLines(0)
+        #expect(d0.contains("XENTEST rebooting") && d0.contains("XENTEST second-boot ok"))
+        #expect(r.contains("(XEN) Hardware Dom0 halted: halting machine"))
     }
 
     /// The boot DTB a Xen 4.17 user makes for QEMU virt (the board's own tree, QEMU's

@@ -34,6 +34,10 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Deterministic guest time: one virtual ns per instruction (-icount shift=0,sleep=off).")
     var icount = false
 
+    @Flag(name: .customLong("no-reboot"),
+          help: "End the run when the board resets (dom0's reboot or crash) instead of restarting it, as QEMU's -no-reboot.")
+    var noReboot = false
+
     @Option(help: ArgumentHelp("Use this boot DTB unchanged instead of generating one.", valueName: "file"))
     var dtb: String?
 
@@ -163,7 +167,8 @@ struct RunCommand: ParsableCommand {
 
         let args = QEMU.runArguments(board: board, image: hypervisor, dtb: bootDTB, modules: loads,
                                      devices: devices.qemuArguments,
-                                     log: log ?? work + "/console.log", icount: icount, extra: qemuArguments)
+                                     log: log ?? work + "/console.log", icount: icount, extra: qemuArguments,
+                                     restartOnReset: !noReboot)
         if verbose || dryRun {
             func describe(_ owner: String, _ m: BootModule) {
                 note("\(owner): \(m.kind == .kernel ? "kernel " : "ramdisk") 0x\(String(m.address, radix: 16)) "

@@ -34,10 +34,14 @@ enum QEMU {
     /// Ctrl-C and Ctrl-A included, goes to the hypervisor's console (`signal=off` stops QEMU from
     /// treating Ctrl-C as its own), and the `logfile` copy is what `apus run` watches for panics.
     /// `devices` are dom0's (Dom0Devices.qemuArguments), placed before the user's --qemu-arg ones.
+    /// `restartOnReset`: the board restarts when the hypervisor resets it (dom0's reboot or
+    /// crash, as Xen restarts the machine): QEMU reloads the image, the DTB and the modules and
+    /// the hypervisor boots again; without it QEMU ends there (-no-reboot).
     static func runArguments(board: Board, image: String, dtb: String, modules: [(path: String, address: UInt64)],
-                             devices: [String] = [], log: String, icount: Bool, extra: [String]) -> [String] {
+                             devices: [String] = [], log: String, icount: Bool, extra: [String],
+                             restartOnReset: Bool = false) -> [String] {
         var args = ["-M", Board.machine] + board.machineArguments
-        args += ["-display", "none", "-nic", "none", "-no-reboot"]
+        args += ["-display", "none", "-nic", "none"] + (restartOnReset ? [] : ["-no-reboot"])
         args += ["-chardev", "stdio,id=con,signal=off,logfile=" + escape(log), "-serial", "chardev:con", "-monitor", "none"]
         args += ["-kernel", image, "-dtb", dtb]
         for m in modules {
