@@ -65,6 +65,13 @@ extension XenHost {
         return r
     }
 
+    /// The bytes of a CPU bitmap of `cpus` CPUs with the CPUs of `mask` set.
+    func cpuBitmap(_ mask: UInt64, cpus: UInt32) -> [UInt8] {
+        var m = [UInt8](repeating: 0, count: Int((cpus + 7) / 8))
+        for c in 0..<Int(min(cpus, 64)) where mask & (1 << UInt64(c)) != 0 { m[c / 8] |= 1 << UInt8(c % 8) }
+        return m
+    }
+
     /// Writes `bits` (bit n = byte n/8, bit n%8) to the guest's xenctl_bitmap of `nrBits`:
     /// as Xen's bitmap_to_xenctl_bitmap, the guest's bytes beyond ours are zeroed and ours
     /// beyond the guest's are dropped.

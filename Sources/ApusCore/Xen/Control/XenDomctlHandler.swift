@@ -89,70 +89,43 @@ extension XenHost {
             }
             return 0
         case XenDomctl.setVCPUAffinity:
-            typealias L = XenDomctl.VCPUAffinity
-            guard let d = domain(target) else { return XenErrno.ESRCH.result }
-            let v = XenBytes.u32(op, L.vcpu), flags = XenBytes.u32(op, L.flags)
-            guard v < d.vcpuCount else { return XenErrno.EINVAL.result }
-            guard flags & (L.hard | L.soft) != 0 else { return XenErrno.EINVAL.result }
-            let cpus = platform.boardFacts().cpus
-            func readMask(_ handle: UInt64, _ bits: UInt32) -> UInt64? {
-                let n = Int(min((UInt64(bits) + 7) / 8, 8))
-                guard n > 0 else { return 0 }
-                guard let b = platform.readStruct(handle, size: n) else { return nil }
-                var m: UInt64 = 0
-                for (i, byte) in b.enumerated() { m |= UInt64(byte) << UInt64(8 * i) }
-                return bits < 64 ? m & ((1 << UInt64(bits)) - 1) : m
-            }
-            func map(_ mask: UInt64) -> [UInt8] {
-                var m = [UInt8](repeating: 0, count: Int((cpus + 7) / 8))
-                for c in 0..<Int(min(cpus, 64)) where mask & (1 << UInt64(c)) != 0 { m[c / 8] |= 1 << UInt8(c % 8) }
-                return m
-            }
-            var hard = platform.vcpuPlacement(domain: target, vcpu: v).hardAffinity
-            if flags & L.hard != 0 {
-                guard let want = readMask(XenBytes.u64(op, L.hardHandle), XenBytes.u32(op, L.hardBits)) else {
-                    return XenErrno.EFAULT.result
-                }
-                guard let now = platform.setVCPUAffinity(domain: target, vcpu: v, mask: want) else {
-                    return XenErrno.EINVAL.result
-                }
-                hard = now
-            }
-            // Back to the caller: the effective maps (soft: Apus has none, so the hard one).
-            if flags & L.hard != 0,
-               !writeBitmap(handle: XenBytes.u64(op, L.hardHandle), nrBits: XenBytes.u32(op, L.hardBits), map(hard), memory: platform) {
-                return XenErrno.EFAULT.result
-            }
-            if flags & L.soft != 0,
-               !writeBitmap(handle: XenBytes.u64(op, L.softHandle), nrBits: XenBytes.u32(op, L.softBits), map(hard), memory: platform) {
-                return XenErrno.EFAULT.result
-            }
-            return 0
+            return vcpuAffinity(&op, of: target, set: true, platform: platform)
         case XenDomctl.getVCPUAffinity:
-            typealias L = XenDomctl.VCPUAffinity
-            guard let d = domain(target) else { return XenErrno.ESRCH.result }
-            let v = XenBytes.u32(op, L.vcpu), flags = XenBytes.u32(op, L.flags)
-            guard v < d.vcpuCount else { return XenErrno.EINVAL.result }
-            guard flags & (L.hard | L.soft) != 0 else { return XenErrno.EINVAL.result }
-            let cpus = platform.boardFacts().cpus
-            let hard = platform.vcpuPlacement(domain: target, vcpu: v).hardAffinity
-            func map(_ mask: UInt64) -> [UInt8] {
-                var m = [UInt8](repeating: 0, count: Int((cpus + 7) / 8))
-                for c in 0..<Int(min(cpus, 64)) where mask & (1 << UInt64(c)) != 0 { m[c / 8] |= 1 << UInt8(c % 8) }
-                return m
-            }
-            // Soft affinity: Apus has none, so every CPU (Xen's default).
-            if flags & L.hard != 0,
-               !writeBitmap(handle: XenBytes.u64(op, L.hardHandle), nrBits: XenBytes.u32(op, L.hardBits), map(hard), memory: platform) {
-                return XenErrno.EFAULT.result
-            }
-            if flags & L.soft != 0,
-               !writeBitmap(handle: XenBytes.u64(op, L.softHandle), nrBits: XenBytes.u32(op, L.softBits), map(~0), memory: platform) {
-                return XenErrno.EFAULT.result
-            }
-            return 0
+            return vcpuAffinity(&op, of: target, set: false, platform: platform)
         default:
             return XenErrno.ENOSYS.result
         }
+    }
+
+    /// setvcpuaffinity (`set`) and getvcpuaffinity. Set: the hard map, read from the caller's
+    /// bitmap, goes to the scheduler, and the effective maps come back (soft: Apus has none,
+    /// so the hard one). Get: the hard map, and every CPU as the soft one (Xen's default).
+    func vcpuAffinity<P: XenPlatform>(_ op: inout [UInt8], of target: XenDomainID, set: Bool, platform: P) -> Int64 {
+        typealias L = XenDomctl.VCPUAffinity
+        guard let d = domain(target) else { return XenErrno.ESRCH.result }
+        let v = XenBytes.u32(op, L.vcpu), flags = XenBytes.u32(op, L.flags)
+        guard v < d.vcpuCount, flags & (L.hard | L.soft) != 0 else { return XenErrno.EINVAL.result }
+        let cpus = platform.boardFacts().cpus
+        let hardHandle = XenBytes.u64(op, L.hardHandle), hardBits = XenBytes.u32(op, L.hardBits)
+        var hard = platform.vcpuPlacement(domain: target, vcpu: v).hardAffinity
+        if set && flags & L.hard != 0 {
+            let n = Int(min((UInt64(hardBits) + 7) / 8, 8))
+            guard let b = n > 0 ? platform.readStruct(hardHandle, size: n) : [] else { return XenErrno.EFAULT.result }
+            var want: UInt64 = 0
+            for (i, byte) in b.enumerated() { want |= UInt64(byte) << UInt64(8 * i) }
+            if hardBits < 64 { want &= (1 << UInt64(hardBits)) - 1 }
+            guard let now = platform.setVCPUAffinity(domain: target, vcpu: v, mask: want) else { return XenErrno.EINVAL.result }
+            hard = now
+        }
+        if flags & L.hard != 0,
+           !writeBitmap(handle: hardHandle, nrBits: hardBits, cpuBitmap(hard, cpus: cpus), memory: platform) {
+            return XenErrno.EFAULT.result
+        }
+        if flags & L.soft != 0,
+           !writeBitmap(handle: XenBytes.u64(op, L.softHandle), nrBits: XenBytes.u32(op, L.softBits),
+                        cpuBitmap(set ? hard : ~0, cpus: cpus), memory: platform) {
+            return XenErrno.EFAULT.result
+        }
+        return 0
     }
 }

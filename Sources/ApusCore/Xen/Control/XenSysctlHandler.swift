@@ -87,9 +87,8 @@ extension XenHost {
             guard XenBytes.u32(op, L.cpupoolID) == 0 else { return XenErrno.ENOENT.result }
             XenBytes.put32(&op, L.schedID, XenControl.schedulerCredit2)
             XenBytes.put32(&op, L.nDom, UInt32(listedDomainIDs(from: 0).count))
-            var map = [UInt8](repeating: 0, count: Int((board.cpus + 7) / 8))
-            for c in 0..<Int(board.cpus) { map[c / 8] |= 1 << UInt8(c % 8) }
-            return writeBitmap(handle: handle, nrBits: nrBits, map, memory: platform) ? 0 : XenErrno.EFAULT.result
+            return writeBitmap(handle: handle, nrBits: nrBits, cpuBitmap(~0, cpus: board.cpus), memory: platform)
+                ? 0 : XenErrno.EFAULT.result
         case L.freeinfo:
             return writeBitmap(handle: handle, nrBits: nrBits, [], memory: platform) ? 0 : XenErrno.EFAULT.result
         default:
