@@ -16,6 +16,9 @@ final class PerCPU {
     /// Set by this CPU, or by another to move this CPU's vCPU off it (setvcpuaffinity,
     /// followed by a kick): a Bool, a stale read only delays the move to the next trap.
     var needResched = false
+    /// Dom0's CONSOLEIO_write bytes, printed once the hypercall has dropped the Xen lock
+    /// (ControlConsole.flush).
+    var consoleOut: [UInt8] = []
     /// The switch that follows is a SCHEDOP_yield: the yielding vCPU goes behind the others.
     var yielded = false
     /// Whether the running vCPU's WFI traps (see Hypervisor.trapWFI).

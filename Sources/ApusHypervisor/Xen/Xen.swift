@@ -226,6 +226,7 @@ enum Xen {
             x.withHost { h in h.hypercall(frame.x(16), args, caller: caller, platform: XenBoard(current: d, since: t0)) }
         }
         if serviceQueued { runServices() }
+        if d.spec.control && !PerCPU.this.consoleOut.isEmpty { ControlConsole.flush(d) }
         if let a = r.reissue {
             // Preempted (a long multicall or grant batch), or a multicall that stopped at an
             // entry's action: the guest issues it again for the rest, after that action.
