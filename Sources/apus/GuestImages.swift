@@ -326,7 +326,11 @@ extension GuestImages {
     /// Where the dynamic loader looks without an ld.so.cache (Debian's multiarch directories first).
     static let librarySearchPath = ["lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib"]
     /// Bumped when the selection logic changes, so a cached xen-guest/ is rebuilt.
-    static let xenGuestLayoutVersion = 2
+    static let xenGuestLayoutVersion = 3
+    /// Debian's Xen public headers (`usr/include/xen`), unpacked to `<cache>/xen-include` for
+    /// the test that checks Apus's domctl/sysctl layouts against them (XenHeaderLayoutTests);
+    /// not part of any guest.
+    static let xenHeaderPackage = "libxen-dev"
 
     /// Builds `<cache>/initrd-xen.cpio` (after `fetch`, which provides the kernel and busybox).
     /// Returns its path.
@@ -347,7 +351,8 @@ extension GuestImages {
             modules \(xenModules.joined(separator: " "))
 
             """
-        if fm.contents(atPath: staging + "/.stamp") == Data(stamp.utf8) {
+        if fm.contents(atPath: staging + "/.stamp") == Data(stamp.utf8),
+           fm.fileExists(atPath: cache + "/xen-include/xen/domctl.h") {
             log("[fetch] Xen guest files (xenstore tools, modules for \(release)): cached")
         } else {
             try stageXenGuest(cache: cache, staging: staging, release: release, log: log)
@@ -385,7 +390,7 @@ extension GuestImages {
         let fm = FileManager.default
         let (apt, debs, haveLists) = try privateApt(cache)
         let kernelPackage = "linux-image-" + release
-        let wanted = xenToolPackages + [kernelPackage]
+        let wanted = xenToolPackages + [kernelPackage, xenHeaderPackage]
         var listsFresh = false
         if !haveLists {
             log("[fetch] apt lists (arm64)…")
@@ -415,6 +420,18 @@ extension GuestImages {
             }
             try run("dpkg-deb", ["-x", deb, tools])
         }
+
+        // Xen's public headers, for the layout test.
+        let headers = unpack + "/headers", include = cache + "/xen-include"
+        guard let hdeb = try cachedDeb(xenHeaderPackage, in: debs) else {
+            throw GuestImagesError(description: "\(xenHeaderPackage): no .deb in \(debs) after download")
+        }
+        try fm.createDirectory(atPath: headers, withIntermediateDirectories: true)
+        try run("dpkg-deb", ["-x", hdeb, headers])
+        try? fm.removeItem(atPath: include)
+        try fm.createDirectory(atPath: include, withIntermediateDirectories: true)
+        try fm.copyItem(atPath: headers + "/usr/include/xen", toPath: include + "/xen")
+        log("[fetch] Xen public headers: \(include)/xen")
 
         // The tools: /usr/bin/xenstore and its xenstore-* names (hard links in the package,
         // symbolic links here); links into packages we do not take (xenstore-control) are left out.
