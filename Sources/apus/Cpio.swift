@@ -112,14 +112,19 @@ enum GuestInitramfs {
         mount -t devtmpfs devtmpfs /dev 2>/dev/null
         echo APUS-GUEST-UP
         # apus.ddbench=N (apus bench --only disk): the modules, then N MiB read from /dev/vda
-        # timed by the guest's own clock, and nothing else.
+        # timed by the guest's own clock (/proc/uptime: elapsed and idle seconds), and
+        # nothing else. Under icount, elapsed minus idle is the instructions the CPU ran.
         n=$(sed -n 's/.*apus\.ddbench=\([0-9]*\).*/\1/p' /proc/cmdline)
         if [ -n "$n" ]; then
             for m in $(cat /etc/xen-modules); do insmod "$m" 2>/dev/null; done
-            t0=$(cut -d' ' -f1 /proc/uptime)
+            # /proc/timer_list has both in ns ("now at", CPU 0's idle_sleeptime); /proc/uptime
+            # only to 10 ms.
+            clocks() { awk '/^now at/ { now = $3 } /idle_sleeptime/ && idle == "" { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { idle = $i; break } } END { print now, idle }' /proc/timer_list; }
+            echo "DDBENCH-START"
+            c0=$(clocks)
             dd if=/dev/vda of=/dev/null bs=1M count="$n" 2>/dev/null
-            t1=$(cut -d' ' -f1 /proc/uptime)
-            echo "DDBENCH mib=$n start=$t0 end=$t1"
+            c1=$(clocks)
+            echo "DDBENCH mib=$n start=${c0% *} end=${c1% *} idlestart=${c0#* } idleend=${c1#* }"
             poweroff -f
         fi
         echo "XENTEST begin $(uname -r)"

@@ -121,7 +121,10 @@ enum Domains {
     /// its xl.cfg on_* action decides what follows. It stops now; a restart happens in
     /// `finishRestart` once none of its vCPUs is on a CPU.
     static func shutdown(_ d: Domain, _ reason: ShutdownReason) {
-        if d.spec.control { controlDomainStopped(reason) }
+        if d.spec.control {
+            TrapKind.report(d)                 // where dom0's time in the hypervisor went
+            controlDomainStopped(reason)
+        }
         let action: LifecycleAction
         switch reason {
         case .poweroff: action = d.lifecycle.poweroff

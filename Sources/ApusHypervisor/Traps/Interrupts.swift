@@ -7,17 +7,18 @@ import ApusCore
 enum Interrupts {
     /// In the idle loop: a virtual timer interrupt has no vCPU to go to (none runs here).
     static func handlePending(cpu: PerCPU) {
-        handlePending(cpu: cpu) {}
+        handlePending(cpu: cpu, running: nil) {}
     }
 
     /// From a guest: the virtual timer's interrupt goes to `v`, the vCPU the trap came from
     /// (passed down, not looked up again).
     static func handlePending(cpu: PerCPU, _ v: VCPU, _ d: Domain) {
-        handlePending(cpu: cpu) { _ = d.withLock { held in held.withVGIC { $0.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } } }
+        handlePending(cpu: cpu, running: v) { _ = d.withLock { held in held.withVGIC { $0.raise(GuestLayout.virtualTimerPPI, vcpu: v.index) } } }
     }
 
+    /// `running`: the vCPU whose trap this is (its list registers are filled on the way back).
     @inline(__always)
-    private static func handlePending(cpu: PerCPU, virtualTimer: () -> Void) {
+    private static func handlePending(cpu: PerCPU, running: VCPU?, virtualTimer: () -> Void) {
         while true {
             let id = GICv3.acknowledge()
             if id >= 1020 { return }                           // spurious: nothing left
@@ -44,7 +45,7 @@ enum Interrupts {
             default:
                 // Only dom0's devices' SPIs are enabled besides the above. Handed over, it
                 // stays active until dom0 deactivates it through its list register.
-                if toControlDomain(id) { GICv3.dropPriority(id); continue }
+                if toControlDomain(id, running: running) { GICv3.dropPriority(id); continue }
             }
             GICv3.endOfInterrupt(id)
         }
@@ -53,11 +54,14 @@ enum Interrupts {
     /// A physical SPI of one of dom0's devices: pending in dom0's vGIC (virq == pirq, as Xen
     /// routes them) as a hardware interrupt, its target vCPU kicked. False when there is
     /// nobody to hand it to (then it is masked: a level line would fire again at once).
+    /// When the target is `running`, the vCPU this CPU trapped from, no kick: the trap's
+    /// exit fills its list registers (a kick would only take the scheduler lock to find it here).
     @inline(never)
-    static func toControlDomain(_ id: UInt32) -> Bool {
+    static func toControlDomain(_ id: UInt32, running: VCPU?) -> Bool {
         guard id >= 32, id < 1024, Hypervisor.dom0SPIs[Int(id / 64)] & (1 << UInt64(id % 64)) != 0 else { return false }
         guard let d = Hypervisor.control, d.alive else { GICv3.maskSPI(id); return false }
         let target: Int? = d.withLock { held in held.withVGIC { $0.raise(Int(id), vcpu: 0) } }
+        if let t = target, let r = running, r.domain === d, r.index == t { return true }
         Scheduler.kick(domain: d, vcpu: target)
         return true
     }

@@ -717,14 +717,14 @@ struct BenchReport: Codable {
         }
         if let disk, !disk.isEmpty {
             if !s.isEmpty { s += "\n" }
-            s += "Virtio-blk sequential read of \(DiskBenchmark.mib) MiB in dom0 (dd bs=1M; guest seconds, real time: not icount, see DiskBenchmark)\n\n"
-            s += "setup                guest_s     MiB_per_s       wall_s   vs native   vs xen-dom0\n"
-            let native = disk.first { $0.setup == "linux-native" }?.guestSeconds
-            let xenDom0 = disk.first { $0.setup == "xen-dom0" }?.guestSeconds
+            s += "Virtio-blk sequential read of \(DiskBenchmark.mib) MiB in dom0 (dd bs=1M; 1 CPU, icount: busy guest time = instructions, see DiskBenchmark)\n\n"
+            s += "setup                instr_per_MiB   busy_s     read_wall_s   run_wall_s   vs native   vs xen-dom0\n"
+            let native = disk.first { $0.setup == "linux-native" }?.busySeconds
+            let xenDom0 = disk.first { $0.setup == "xen-dom0" }?.busySeconds
             for d in disk {
-                s += pad(d.setup, 21) + pad(f(d.guestSeconds, 3), 12) + pad(d.mibPerSecond.map { String(format: "%.1f", $0) } ?? "-", 16)
-                s += pad(f(d.wallSeconds, 1), 9)
-                s += pad(f(d.guestSeconds.flatMap { g in native.map { g / $0 } }), 12) + f(d.guestSeconds.flatMap { g in xenDom0.map { g / $0 } }) + "\n"
+                s += pad(d.setup, 21) + pad(d.instructionsPerMiB.map { String(format: "%.0f", $0) } ?? "-", 16)
+                s += pad(f(d.busySeconds, 4), 11) + pad(f(d.readWallSeconds, 2), 14) + pad(f(d.wallSeconds, 1), 13)
+                s += pad(f(d.busySeconds.flatMap { g in native.map { g / $0 } }), 12) + f(d.busySeconds.flatMap { g in xenDom0.map { g / $0 } }) + "\n"
             }
         }
         if !twoDomainBoots.isEmpty {

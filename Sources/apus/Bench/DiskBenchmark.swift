@@ -2,24 +2,32 @@ import Foundation
 
 /// Sequential read of a virtio-blk disk by Debian's Linux (`dd if=/dev/vda of=/dev/null bs=1M`):
 /// Linux alone, as Apus's dom0 and as Xen 4.17's dom0, the same kernel and initrd-xen
-/// (`apus.ddbench=N`: load the modules, read N MiB, print `DDBENCH mib=N start=T0 end=T1`
-/// from /proc/uptime, power off), one after the other in one run.
+/// (`apus.ddbench=N`: load the modules, read N MiB, print `DDBENCH mib=N start=T0 end=T1
+/// idlestart=I0 idleend=I1`, ns from /proc/timer_list, power off), one after the other in one run,
+/// each under `-icount shift=0,sleep=off` with one CPU.
 ///
-/// Not under icount: a guest waiting for I/O idles, and with `-icount sleep=off` QEMU then
-/// moves the virtual clock on to the next timer deadline at once, so the read's guest time
-/// measures timer deadlines, not work (Linux alone read 256 MiB in 612-855 "guest seconds",
-/// both dom0s in 0.43). The guest's clock follows the host's here: the read's guest seconds
-/// are its real duration, host noise included.
+/// The figure is the guest's busy time, (T1 - T0) - (I1 - I0): under icount a nanosecond is
+/// an instruction, and while the CPU waits for the disk QEMU moves the clock on to the next
+/// timer deadline at once, which lands in the idle time. Busy time is therefore the
+/// instructions the CPU ran during the read, the hypervisor's included (the guest sees its
+/// trap time as its own), and does not depend on how fast the host serves the file. The
+/// elapsed guest time (T1 - T0) is not a measure of anything under icount (it is mostly
+/// timer deadlines: Linux alone read 256 MiB in 612-855 "guest seconds"); the read's real
+/// time, between the `DDBENCH-START` line and the result in the console log, is given too.
 struct DiskMeasurement: Codable {
     var setup: String
     var mib: Int
-    /// Guest seconds the read took (nil when the guest never printed its line).
-    var guestSeconds: Double?
+    /// Guest busy seconds during the read (= instructions / 1e9 under icount); nil when the
+    /// guest never printed its line.
+    var busySeconds: Double?
+    /// The read's real time (host clock, from the two console lines; ±0.05 s).
+    var readWallSeconds: Double?
+    /// The whole run's real time (boot included).
     var wallSeconds: Double
-    /// Every run's guest seconds, when there were several.
+    /// Every run's busy seconds, when there were several.
     var runs: [Double]? = nil
-    /// MiB per guest second.
-    var mibPerSecond: Double? { guestSeconds.flatMap { $0 > 0 ? Double(mib) / $0 : nil } }
+    /// Instructions per MiB read.
+    var instructionsPerMiB: Double? { busySeconds.map { $0 * 1e9 / Double(mib) } }
 }
 
 enum DiskBenchmark {
@@ -31,15 +39,15 @@ enum DiskBenchmark {
         let drive = ["-drive", "if=none,id=d0,format=raw,readonly=on,file=\(disk)", "-device", "virtio-blk-device,drive=d0"]
         var out: [BenchSetups.Setup] = []
         out.append(.init(name: "linux-native", argv: [s.qemu, "-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-m", "512"]
-            + BenchSetups.plain + drive
+            + BenchSetups.plain + BenchSetups.icount + drive
             + ["-kernel", s.kernel, "-initrd", initrd, "-append", "console=ttyAMA0 " + args]))
-        out.append(.init(name: "apus-dom0", argv: [s.apus, "run", "--cpus", "1", "--memory", "1024",
+        out.append(.init(name: "apus-dom0", argv: [s.apus, "run", "--icount", "--cpus", "1", "--memory", "1024",
                                                     "--image", s.image, "--timeout", "900",
                                                     "--dom0-kernel", s.kernel, "--dom0-ramdisk", initrd, "--dom0-memory", "512",
                                                     "--dom0-cmdline", "console=hvc0 " + args, "--disk", disk + ",ro"]))
         if let xen = s.xen {
             out.append(.init(name: "xen-dom0", argv: [s.qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57",
-                                                       "-m", "1024"] + BenchSetups.plain + drive
+                                                       "-m", "1024"] + BenchSetups.plain + BenchSetups.icount + drive
                 + ["-kernel", xen, "-append", "dom0_mem=512M console=dtuart dtuart=/pl011@9000000",
                    "-device", "guest-loader,addr=0x49000000,kernel=\(s.kernel),bootargs=console=hvc0 \(args)",
                    "-device", "guest-loader,addr=0x50000000,initrd=\(initrd)"]))
@@ -67,40 +75,45 @@ enum DiskBenchmark {
         p.standardOutput = out
         p.standardError = out
         p.standardInput = FileHandle.nullDevice
-        var m = DiskMeasurement(setup: setup.name, mib: mib, guestSeconds: nil, wallSeconds: 0)
+        var m = DiskMeasurement(setup: setup.name, mib: mib, busySeconds: nil, readWallSeconds: nil, wallSeconds: 0)
         do { try p.run() } catch { return m }
+        var readStart: Date? = nil
         while p.isRunning && Date().timeIntervalSince(t0) < timeout {
-            Thread.sleep(forTimeInterval: 0.2)
-            if result(in: log) != nil { break }
+            Thread.sleep(forTimeInterval: 0.05)
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if readStart == nil && text.contains("DDBENCH-START") { readStart = Date() }
+            if result(in: text) != nil {
+                m.readWallSeconds = readStart.map { Date().timeIntervalSince($0) }
+                break
+            }
         }
         if p.isRunning { Thread.sleep(forTimeInterval: 0.3); p.terminate() }
         p.waitUntilExit()
         try? out.close()
-        m.guestSeconds = result(in: log)
+        m.busySeconds = result(in: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
         m.wallSeconds = Date().timeIntervalSince(t0)
         return m
     }
 
-    /// The run with the median read time (a failed run makes the setup count as failed).
+    /// The run with the median busy time (a failed run makes the setup count as failed).
     static func median(_ runs: [DiskMeasurement]) -> DiskMeasurement {
-        guard var m = runs.sorted(by: { ($0.guestSeconds ?? .infinity) < ($1.guestSeconds ?? .infinity) })
+        guard var m = runs.sorted(by: { ($0.busySeconds ?? .infinity) < ($1.busySeconds ?? .infinity) })
                 .dropFirst(runs.count / 2).first else {
-            return DiskMeasurement(setup: "?", mib: mib, guestSeconds: nil, wallSeconds: 0)
+            return DiskMeasurement(setup: "?", mib: mib, busySeconds: nil, readWallSeconds: nil, wallSeconds: 0)
         }
-        if runs.contains(where: { $0.guestSeconds == nil }) { m.guestSeconds = nil }
-        m.runs = runs.compactMap(\.guestSeconds)
+        if runs.contains(where: { $0.busySeconds == nil }) { m.busySeconds = nil }
+        m.runs = runs.compactMap(\.busySeconds)
         return m
     }
 
-    /// end - start of the `DDBENCH mib=N start=T0 end=T1` line.
-    static func result(in log: String) -> Double? {
-        guard let text = try? String(contentsOfFile: log, encoding: .utf8),
-              let line = text.split(whereSeparator: { $0.isNewline }).first(where: { $0.contains("DDBENCH mib=") }) else { return nil }
+    /// (end - start) - (idleend - idlestart) of the `DDBENCH mib=N ...` line: busy seconds.
+    static func result(in text: String) -> Double? {
+        guard let line = text.split(whereSeparator: { $0.isNewline }).first(where: { $0.contains("DDBENCH mib=") }) else { return nil }
         func field(_ name: String) -> Double? {
-            guard let r = line.range(of: name + "=") else { return nil }
+            guard let r = line.range(of: " " + name + "=") else { return nil }
             return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." })
         }
-        guard let a = field("start"), let b = field("end") else { return nil }
-        return b - a
+        guard let a = field("start"), let b = field("end"), let i0 = field("idlestart"), let i1 = field("idleend") else { return nil }
+        return max(0, (b - a) - (i1 - i0)) / 1e9                     // ns (/proc/timer_list)
     }
 }
