@@ -74,7 +74,11 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     // Its grant window is IPA space it has no RAM or device in: the hypervisor's own image,
     // as Xen puts it at _stext (64 frames).
     let grantWindow = PhysicalRange(base: board.memory[0].base, size: UInt64(GrantTable.defaultMaxFrames) << 12)
+    // XENVER_commandline (xl info's xen_commandline): Xen's own command line. libxl's
+    // autoballoon="auto" reads dom0_mem= there to leave dom0's memory alone.
+    Xen.locked { x in x.host.version.commandline = bootargs }
     if let plan = Dom0Build.plan(dt, board: board, reserved: reserved, grantTable: grantWindow) {
+        Xen.locked { x in x.host.version.commandline = plan.spec.xenCommandLine }
         let d0 = Dom0Build.build(plan, board: board)
         Hypervisor.domains.append(d0)
         Hypervisor.control = d0

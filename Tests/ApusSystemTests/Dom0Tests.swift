@@ -121,6 +121,8 @@ import Testing
         #expect(info("virt_caps") == "hvm hap gnttab-v1")
         #expect(info("total_memory") == "2048", "the board's RAM in MiB")
         #expect(info("xen_caps")?.hasPrefix("xen-3.0-aarch64") == true)
+        // Xen's own command line (XENVER_commandline), where libxl looks for dom0_mem=.
+        #expect(info("xen_commandline")?.contains("dom0_mem=512M") == true, "\(info("xen_commandline") ?? "none")")
         #expect(d0.contains("XENTEST xl-list ok"), "\(d0.filter { $0.contains("xl-list") })")
         let dom0 = d0.first { $0.hasPrefix("XENTEST xl-list: Domain-0 ") }?.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
         // Name, ID, Mem (MiB), VCPUs, State: dom0 is the one running `xl list`.

@@ -16,6 +16,8 @@ final class PerCPU {
     /// Set by this CPU, or by another to move this CPU's vCPU off it (setvcpuaffinity,
     /// followed by a kick): a Bool, a stale read only delays the move to the next trap.
     var needResched = false
+    /// Tasklets.runOne's last step served XenStore rather than a job (they take turns).
+    var lastStepWasService = false
     /// Dom0's CONSOLEIO_write bytes, printed once the hypercall has dropped the Xen lock
     /// (ControlConsole.flush).
     var consoleOut: [UInt8] = []

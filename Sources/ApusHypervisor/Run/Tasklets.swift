@@ -53,11 +53,16 @@ enum Tasklets {
     /// One step of deferred work, if there is any this CPU may do (none when the only jobs
     /// are on other CPUs right now). Called with no lock held.
     static func runOne(_ cpu: PerCPU) {
-        // One bounded piece of work per step: a store call, or else a job's step.
-        if Xen.continueServices() {
+        // One bounded piece of work per step: a store call or a job's step, in turn when
+        // both wait, so that a domain that keeps its XenStore ring busy cannot hold back
+        // another domain's teardown or reboot.
+        let serviceTurn = !pending || !cpu.lastStepWasService
+        if serviceTurn && Xen.continueServices() {
+            cpu.lastStepWasService = true
             if pending { soon(cpu) }
             return
         }
+        cpu.lastStepWasService = false
         guard pending else { return }
         let job: DomainJob? = Hypervisor.withStateLock { _ in
             guard let j = jobs.first(where: { !$0.running }) else { return nil }
