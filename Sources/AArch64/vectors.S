@@ -26,7 +26,7 @@ apus_vectors:
     VENTRY 1, current_common
     VENTRY 2, current_common
     VENTRY 3, current_common
-    VENTRY 0, lower_common     // lower EL, AArch64: sync
+    VENTRY 0, lower_sync       // lower EL, AArch64: sync
     VENTRY 1, lower_common     //   irq
     VENTRY 2, lower_common     //   fiq
     VENTRY 3, lower_common     //   serror
@@ -61,7 +61,7 @@ apus_vectors:
     stp     x3, x2, [sp, #256]
 .endm
 
-lower_common:
+.macro HARDEN
     stp     x2, x3, [sp, #16]
     // Leaving a guest: the branch-predictor hardening this CPU needs (Xen's bp hardening
     // vectors, arm64/bpi.S), before any indirect branch of the hypervisor. Only x0-x3 are
@@ -85,16 +85,19 @@ lower_common:
     dsb     nsh
     isb
 3:
+.endm
+
+lower_sync:                             // synchronous: first the SMCCC workaround fast path
+    HARDEN
     // The SMCCC workaround calls through `hvc #0` (ARM_SMCCC_ARCH_WORKAROUND_1, _2, _3):
     // the hardening above already ran, so the guest goes straight back, with x0 and x1
     // zeroed (x0-x3 for _2), as Xen's guest_sync fast path does. Linux on a Cortex-A57
     // makes WORKAROUND_1 calls at every switch between user tasks; through the whole trap
     // path each cost some 190 instructions more than on Xen.
-    cbnz    x1, 5f                      // not a synchronous exception
     mrs     x2, esr_el2
     movz    w3, #0x5A00, lsl #16        // EC = HVC64, IL, imm16 = 0
     cmp     w2, w3
-    b.ne    5f
+    b.ne    lower_save
     ldr     w2, [sp, #0]                // the guest's w0 (the function id)
     mov     w3, #0x8000
     movk    w3, #0x8000, lsl #16        // 0x80008000: WORKAROUND_1
@@ -105,7 +108,7 @@ lower_common:
     b.eq    6f
     movk    w3, #0x7FFF                 // 0x80007FFF: WORKAROUND_2
     cmp     w2, w3
-    b.ne    5f
+    b.ne    lower_save
     mov     x2, xzr
     mov     x3, xzr
     b       7f
@@ -116,7 +119,10 @@ lower_common:
     eret
     dsb     nsh                         // no straight-line speculation past the eret
     isb
-5:
+
+lower_common:                           // interrupts, SErrors: no fast path to check
+    HARDEN
+lower_save:                             // x0, x1 (kind) and x2, x3 are saved
     SAVE_FROM_X4
     mov     x0, sp
     bl      apus_trap_lower

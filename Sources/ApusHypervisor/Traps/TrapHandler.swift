@@ -9,11 +9,11 @@ import ApusCore
 func apusTrapLower(_ frame: UnsafeMutablePointer<apus_frame>, _ kind: UInt64) {
     if Panic.active { apus_halt_forever() }
     let handled: Void? = PerCPU.withCurrent { cpu, v, d in
-        if Latency.enabled {
-            let f = frame.pointee
-            Latency.el2Begins(cpu, tag: (f.esr << 32) | (kind << 16) | (f.x.16 & 0xFFFF))
-            cpu.el2Arg = (f.x.0 << 32) | (f.x.1 & 0xFFFF_FFFF)
-        }
+        #if APUS_LOCK_PROFILE
+        // What began this stretch, for the lock profile (compiled out of ordinary images).
+        Latency.el2Begins(cpu, tag: (frame.pointee.esr << 32) | (kind << 16) | (frame.pointee.x.16 & 0xFFFF))
+        cpu.el2Arg = (frame.pointee.x.0 << 32) | (frame.pointee.x.1 & 0xFFFF_FFFF)
+        #endif
         Trap.lower(frame, kind, cpu, v, d)
         Latency.el2Ends(cpu)
     }
