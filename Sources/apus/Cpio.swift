@@ -117,9 +117,10 @@ enum GuestInitramfs {
         n=$(sed -n 's/.*apus\.ddbench=\([0-9]*\).*/\1/p' /proc/cmdline)
         if [ -n "$n" ]; then
             for m in $(cat /etc/xen-modules); do insmod "$m" 2>/dev/null; done
-            # /proc/timer_list has both in ns ("now at", CPU 0's idle_sleeptime); /proc/uptime
+            # /proc/timer_list has both in ns ("now at", and CPU 0's idle_sleeptime plus
+            # iowait_sleeptime: idle while a task waits for I/O counts as iowait); /proc/uptime
             # only to 10 ms.
-            clocks() { awk '/^now at/ { now = $3 } /idle_sleeptime/ && idle == "" { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { idle = $i; break } } END { print now, idle }' /proc/timer_list; }
+            clocks() { awk '/^now at/ { now = $3 } /(idle|iowait)_sleeptime/ && seen[$1]++ == 0 { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { idle += $i; break } } END { printf "%s %.0f\n", now, idle }' /proc/timer_list; }
             echo "DDBENCH-START"
             c0=$(clocks)
             dd if=/dev/vda of=/dev/null bs=1M count="$n" 2>/dev/null

@@ -36,28 +36,10 @@ enum BootBenchmark {
     static func measure(setup: String, console: String, argv: [String], log: String, timeout: Double = 300,
                         domains: Int = 1) -> BootMeasurement {
         let t0 = Date()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
-        p.arguments = Array(argv.dropFirst())
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let out = FileHandle(forWritingAtPath: log)!
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        var time: Double? = nil
-        do { try p.run() } catch { return BootMeasurement(setup: setup, console: console, guestInitSeconds: nil, wallSeconds: 0) }
-        while p.isRunning && Date().timeIntervalSince(t0) < timeout {
-            Thread.sleep(forTimeInterval: 0.1)
-            if domains == 1, let t = runInitTime(in: log) { time = t; break }
-            if domains > 1, runInitTimes(in: log).count >= domains { break }
+        ConsoleRun.run(argv: argv, log: log, timeout: timeout, poll: 0.1) { _ in
+            domains == 1 ? runInitTime(in: log) != nil : runInitTimes(in: log).count >= domains
         }
-        if p.isRunning {
-            Thread.sleep(forTimeInterval: 0.3)
-            p.terminate()
-        }
-        p.waitUntilExit()
-        try? out.close()
-        if time == nil { time = runInitTime(in: log) }
+        let time = runInitTime(in: log)
         var m = BootMeasurement(setup: setup, console: console, guestInitSeconds: time,
                                 wallSeconds: Date().timeIntervalSince(t0))
         if domains > 1 {

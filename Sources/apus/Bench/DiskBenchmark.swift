@@ -6,7 +6,8 @@ import Foundation
 /// idlestart=I0 idleend=I1`, ns from /proc/timer_list, power off), one after the other in one run,
 /// each under `-icount shift=0,sleep=off` with one CPU.
 ///
-/// The figure is the guest's busy time, (T1 - T0) - (I1 - I0): under icount a nanosecond is
+/// The figure is the guest's busy time, (T1 - T0) - (I1 - I0), I being CPU 0's idle plus
+/// I/O-wait time: under icount a nanosecond is
 /// an instruction, and while the CPU waits for the disk QEMU moves the clock on to the next
 /// timer deadline at once, which lands in the idle time. Busy time is therefore the
 /// instructions the CPU ran during the read, the hypervisor's included (the guest sees its
@@ -67,32 +68,15 @@ enum DiskBenchmark {
 
     static func measure(_ setup: BenchSetups.Setup, log: String, timeout: Double = 900) -> DiskMeasurement {
         let t0 = Date()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: setup.argv[0])
-        p.arguments = Array(setup.argv.dropFirst())
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let out = FileHandle(forWritingAtPath: log)!
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        var m = DiskMeasurement(setup: setup.name, mib: mib, busySeconds: nil, readWallSeconds: nil, wallSeconds: 0)
-        do { try p.run() } catch { return m }
-        var readStart: Date? = nil
-        while p.isRunning && Date().timeIntervalSince(t0) < timeout {
-            Thread.sleep(forTimeInterval: 0.05)
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        var readStart: Date? = nil, readWall: Double? = nil
+        let text = ConsoleRun.run(argv: setup.argv, log: log, timeout: timeout, poll: 0.05) { text in
             if readStart == nil && text.contains("DDBENCH-START") { readStart = Date() }
-            if result(in: text) != nil {
-                m.readWallSeconds = readStart.map { Date().timeIntervalSince($0) }
-                break
-            }
+            guard result(in: text) != nil else { return false }
+            readWall = readStart.map { Date().timeIntervalSince($0) }
+            return true
         }
-        if p.isRunning { Thread.sleep(forTimeInterval: 0.3); p.terminate() }
-        p.waitUntilExit()
-        try? out.close()
-        m.busySeconds = result(in: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
-        m.wallSeconds = Date().timeIntervalSince(t0)
-        return m
+        return DiskMeasurement(setup: setup.name, mib: mib, busySeconds: result(in: text), readWallSeconds: readWall,
+                               wallSeconds: Date().timeIntervalSince(t0))
     }
 
     /// The run with the median busy time (a failed run makes the setup count as failed).
