@@ -68,7 +68,9 @@ public enum VirtualPSCI {
     /// SMCCC_ARCH_FEATURES. Written before any guest runs.
     nonisolated(unsafe) public static var mitigations = SpectreMitigations.none
 
-    /// Xen's fast path for the workaround calls through `hvc #0` (arm64/entry.S guest_sync):
+    /// Xen's fast path for the workaround calls through `hvc #0` (arm64/entry.S guest_sync),
+    /// which Apus's lower-EL sync vector (AArch64/vectors.S) implements in assembly: this is
+    /// its table, pinned by PSCITests.
     /// the workaround already ran on the way in, so the guest gets straight back with x0 and
     /// x1 zeroed (WORKAROUND_1 and _3), or x0...x3 zeroed (WORKAROUND_2). Returns how many
     /// registers from x0 up to zero, or nil for any other call. Through a trapped `smc #0`

@@ -4,6 +4,7 @@ import ApusCore
 
 /// SMCCC/PSCI calls from a guest (HVC #0 or a trapped SMC #0).
 enum Firmware {
+    @inline(never)                      // rare: kept out of the hypercall trap path
     static func call(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
         // PSCI decides and the decision takes effect in one hold of the domain's lock: two
         // CPU_ONs for one vCPU, or CPU_ON racing CPU_OFF or a domain reset, each see the

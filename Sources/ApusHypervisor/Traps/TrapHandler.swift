@@ -102,7 +102,9 @@ enum Synchronous {
         case .hvc64:
             // ELR already points past the HVC.
             switch esr.immediate16 {
-            case 0: smcccThroughHVC(frame, v, d)
+            // SMCCC/PSCI. The workaround calls never get here: the sync vector answers them
+            // (vectors.S, VirtualPSCI.hvcFastPathClears).
+            case 0: Firmware.call(frame, v, d)
             case 0xEA1: Xen.hypercall(frame, v, d)
             default:
                 // Xen's behaviour: undefined instruction, returning after the HVC.
@@ -132,17 +134,6 @@ enum Synchronous {
                 Log.line { Log.put("d"); Log.dec(d.id); Log.put(": unhandled trap, ESR "); Log.hex(esr.raw); Log.put(" at "); Log.hex(frame.pointee.elr) }
             }
             GuestFault.undefined(frame, pc: frame.pointee.elr)
-        }
-    }
-
-    /// `hvc #0`: the workaround calls take Xen's fast path (guest_sync in arm64/entry.S),
-    /// everything else goes to vPSCI/SMCCC. Out of line, as the hypercall path must stay inlined.
-    @inline(never)
-    static func smcccThroughHVC(_ frame: UnsafeMutablePointer<apus_frame>, _ v: VCPU, _ d: Domain) {
-        if let n = VirtualPSCI.hvcFastPathClears(frame.x(0)) {
-            for r in 0..<n { frame.setX(r, 0) }
-        } else {
-            Firmware.call(frame, v, d)
         }
     }
 
