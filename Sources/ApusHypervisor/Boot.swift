@@ -70,6 +70,10 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     Wallclock.discover(rtc: board.rtc)
     Hypervisor.rngSeed = board.rngSeed
     Xen.boot(maxDomains: boots.count)
+    // Room for the domains and vCPUs the toolstack adds while other CPUs read these arrays
+    // without a lock: they must never move.
+    Hypervisor.domains.reserveCapacity(ToolstackDomains.maxDomains)
+    Scheduler.vcpus.reserveCapacity(ToolstackDomains.maxVCPUs)
     // Dom0 first, as Xen's create_dom0: its 1:1 banks are chosen before the domUs' RAM.
     // Its grant window is IPA space it has no RAM or device in: the hypervisor's own image,
     // as Xen puts it at _stext (64 frames).
@@ -102,6 +106,8 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         }
         id += 1
     }
+    // What no domain took at boot: the toolstack's domains take their RAM from it.
+    ToolstackDomains.freeRAM = allocator
     // What sysctl physinfo reports: the board's RAM, and what no domain took at boot.
     Hypervisor.ramFacts = (total: board.memory.reduce(0) { $0 &+ $1.size } >> 12, free: allocator.totalFree >> 12,
                            maxMFN: board.memory.reduce(0) { max($0, $1.end) } >> 12)

@@ -110,6 +110,7 @@ enum GuestInitramfs {
         mount -t proc proc /proc
         mount -t sysfs sysfs /sys
         mount -t devtmpfs devtmpfs /dev 2>/dev/null
+        mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null    # xenconsoled's ptys
         echo APUS-GUEST-UP
         # apus.ddbench=N (apus bench --only disk): the modules, then N MiB read from /dev/vda
         # timed by the guest's own clock (/proc/uptime: elapsed and idle seconds), and
@@ -259,6 +260,26 @@ enum GuestInitramfs {
                 action xl-destroy xl destroy "$n"
                 sleep 1
                 listing xl-list-after xl list
+            fi
+            # apus.xlcreate=BYTES: a guest image of BYTES bytes at 6 MiB into the first virtio
+            # disk is started with `xl create` (xenconsoled serving its PV console, logged),
+            # runs, powers off and is destroyed by xl; xl info's free memory before and after.
+            s=$(sed -n 's/.*apus\.xlcreate=\([0-9]*\).*/\1/p' /proc/cmdline)
+            if [ -n "$s" ]; then
+                mkdir -p /var/log/xen/console
+                dd if=/dev/vda bs=1M skip=6 count=1 2>/dev/null | head -c "$s" > /tmp/xlguest.img
+                action xenconsoled xenconsoled --pid-file /run/xenconsoled.pid --log=guest
+                free() { xl info | awk '/^free_memory/ { print $3 }'; }
+                f0=$(free)
+                printf 'name = "xlguest"\nkernel = "/tmp/xlguest.img"\nmemory = 32\nvcpus = 1\non_poweroff = "destroy"\n' > /etc/xen/xlguest.cfg
+                action xl-create xl create /etc/xen/xlguest.cfg
+                listing xl-list-created xl list
+                i=0
+                while xl list xlguest >/dev/null 2>&1 && [ $i -lt 120 ]; do usleep 250000; i=$((i + 1)); done
+                listing xlguest-console cat /var/log/xen/console/guest-xlguest.log
+                listing xl-list-after-poweroff xl list
+                sleep 1
+                echo "XENTEST xl-free-memory=$f0,$(free)"
             fi
         fi
 

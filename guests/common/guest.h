@@ -60,6 +60,7 @@ static inline void flag_write(volatile u32 *p, u32 v) { dsb(); *p = v; dsb(); }
 /* ---- console / reporting (lib.c) ---- */
 extern const char guest_name[];     /* defined by each guest, used as line prefix */
 void uart_putc(char c);
+extern void (*console_hook)(char c);   /* replaces the UART when set */
 void uart_puts(const char *s);
 void kprintf(const char *fmt, ...);  /* %s %c %d %u %x %p, l/ll modifiers, width/0-pad */
 void say(const char *fmt, ...);     /* "<guest_name>: " + message + "\n" */

@@ -393,13 +393,22 @@ public struct GrantTableSwitch {
     }
 
     /// XENMAPSPACE_grant_table bookkeeping (gnttab_map_frame / gnttab_get_shared_frame_mfn):
-    /// grows the table to cover `index`; -EINVAL beyond max, -EBUSY if already mapped.
-    mutating func prepareFrameMapping(domain: XenDomainID, index: UInt32) throws(XenErrno) {
+    /// grows the table to cover `index`; -EINVAL beyond max, -EBUSY if already mapped at
+    /// another frame (Xen would move it; Apus keeps one place per frame). Mapping it again
+    /// at the same frame is allowed: a toolstack domain's frames are at GUEST_GNTTAB_BASE
+    /// from its grant seeding on, where Linux maps them too.
+    mutating func prepareFrameMapping(domain: XenDomainID, index: UInt32, gfn: UInt64? = nil) throws(XenErrno) {
+        try grow(domain: domain, toCover: index)
+        guard let t = table(domain) else { throw .ESRCH }
+        if let now = t.frameGFN[Int(index)], now != gfn { throw .EBUSY }
+    }
+
+    /// The table covers frame `index` (-EINVAL beyond its max).
+    mutating func grow(domain: XenDomainID, toCover index: UInt32) throws(XenErrno) {
         guard let t = table(domain) else { throw .ESRCH }
         if index >= t.frameCount {
             guard index < UInt32.max, with(domain, { $0.grow(to: index + 1) }) == true else { throw .EINVAL }
         }
-        if t.frameGFN[Int(index)] != nil { throw .EBUSY }
     }
 
     mutating func setFrameGFN(domain: XenDomainID, index: UInt32, gfn: UInt64?) {

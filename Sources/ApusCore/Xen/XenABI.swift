@@ -208,6 +208,7 @@ public enum MemoryOp {
     public static let getSharingFreedPages: UInt32 = 18
     public static let getSharingSharedPages: UInt32 = 19
     public static let addToPhysmapBatch: UInt32 = 23
+    public static let acquireResource: UInt32 = 28
     public static let extentShift: UInt64 = 6
     public static let commandMask: UInt64 = (1 << 6) - 1
 }

@@ -16,6 +16,9 @@ public struct XenDomainConfig: Sendable {
     public var maxGrantMappings: UInt32 = GrantTable.defaultMaxMappings
     /// A hypervisor-implemented endpoint with no guest memory (see EventChannelTable).
     public var serviceEndpoint: Bool = false
+    /// Made by the toolstack (createdomain): its shutdown only stops it and tells the
+    /// toolstack (VIRQ_DOM_EXC), which decides what follows, as on Xen.
+    public var builtByToolstack: Bool = false
 
     public init(vcpus: Int) { self.vcpus = vcpus }
 }
@@ -33,6 +36,8 @@ public struct XenDomainState: Sendable {
     public var shuttingDown = false
     /// The toolstack's pause count (XEN_DOMCTL_pausedomain / unpausedomain), 0...255.
     public var pauseCount: UInt8 = 0
+    /// XEN_DOMCTL_set_paging_mempool_size, as the toolstack set it (bytes).
+    public var pagingPoolBytes: UInt64 = 0
     public var runstate: [XenVCPURunstate]
     /// VCPUOP_register_runstate_memory_area (guest virtual), per vCPU.
     public var runstateArea: [UInt64?]

@@ -23,6 +23,11 @@ public final class XenHost {
     var teardowns: [XenTeardown?]
     /// Cost of the last `destroyStep`, in `XenTeardownCost` units (tests, statistics).
     public internal(set) var lastDestroyStepUnits = 0
+    /// The id createdomain gave last (Xen's domid rover).
+    var lastCreatedID = 0
+    /// Foreign mappings (add_to_physmap_batch gmfn_foreign, acquire_resource) by mapper
+    /// and mapper frame, so that remove_from_physmap finds what it undoes.
+    var foreignMaps = XenForeignTable()
     /// Multicall entries handled per trap before the multicall is restarted.
     public var multicallBatch: UInt32 = 32
     /// Grant map/unmap/copy entries handled per trap before the call is restarted.
@@ -114,7 +119,7 @@ public final class XenHost {
         func int(_ x: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: x) }
         switch number {
         case XenHypercallNumber.memoryOp:
-            return XenHypercallResult(memoryOp(cmd: a.x0, arg: a.x1, caller: caller, platform: platform))
+            return memoryOp(cmd: a.x0, arg: a.x1, caller: caller, platform: platform)
         case XenHypercallNumber.multicall:
             if inMulticall { return XenHypercallResult(XenErrno.EINVAL.result) }
             return multicall(a, caller: caller, platform: platform)
@@ -184,6 +189,18 @@ public final class XenHost {
             platform.deliver(d)
         }
     }
+
+    /// VIRQ_DOM_EXC to the control domain (xenstored binds it): a domain shut down, or was
+    /// destroyed (send_global_virq: to the hardware domain, on the vCPU its port is on).
+    public func raiseDomainException<P: XenPlatform>(platform: P) {
+        for (i, d) in domains.enumerated() where d?.config.privileged == true && d?.config.serviceEndpoint == false {
+            raiseVIRQ(domain: XenDomainID(i), vcpu: 0, virq: XenVIRQ.domExc, platform: platform)
+            return
+        }
+    }
+
+    /// Made by the toolstack: its shutdown waits for the toolstack's decision.
+    public func isBuiltByToolstack(_ id: XenDomainID) -> Bool { domain(id)?.config.builtByToolstack ?? false }
 
     /// Makes `port` of `domain` pending as if its peer had sent (hypervisor-side backends).
     public func notify<P: XenPlatform>(domain: XenDomainID, port: UInt32, platform: P) {

@@ -1,10 +1,29 @@
 /// memory_op (hypercall 12): XENMEM_add_to_physmap for the pages Xen owns on Arm
-/// (xen/common/memory.c, xen/arch/arm/mm.c xenmem_add_to_physmap_one). Other sub-ops: -ENOSYS.
+/// (xen/common/memory.c, xen/arch/arm/mm.c xenmem_add_to_physmap_one), and the sub-ops of
+/// XenForeignMemory.swift. Other sub-ops: -ENOSYS.
 extension XenHost {
     @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
-    func memoryOp<P: XenPlatform>(cmd: UInt64, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
+    func memoryOp<P: XenPlatform>(cmd: UInt64, arg: UInt64, caller: XenCaller, platform: P) -> XenHypercallResult {
         let op = UInt32(truncatingIfNeeded: cmd & MemoryOp.commandMask)
         let startExtent = cmd >> MemoryOp.extentShift
+        switch op {
+        case MemoryOp.populatePhysmap, MemoryOp.decreaseReservation:
+            return reservationOp(populate: op == MemoryOp.populatePhysmap, cmd: cmd, arg: arg, startExtent: startExtent,
+                                 caller: caller, platform: platform)
+        case MemoryOp.addToPhysmapBatch:
+            return addToPhysmapBatch(cmd: cmd, arg: arg, startExtent: startExtent, caller: caller, platform: platform)
+        case MemoryOp.removeFromPhysmap:
+            return XenHypercallResult(removeFromPhysmap(arg: arg, caller: caller, platform: platform))
+        case MemoryOp.acquireResource:
+            return XenHypercallResult(acquireResource(arg: arg, caller: caller, platform: platform))
+        default:
+            return XenHypercallResult(memoryOpSimple(op: op, startExtent: startExtent, arg: arg, caller: caller,
+                                                     platform: platform))
+        }
+    }
+
+    func memoryOpSimple<P: XenPlatform>(op: UInt32, startExtent: UInt64, arg: UInt64, caller: XenCaller,
+                                        platform: P) -> Int64 {
         switch op {
         case MemoryOp.addToPhysmap:
             if startExtent > 0xFFFF { return XenErrno.EDOM.result }
@@ -48,7 +67,7 @@ extension XenHost {
         case MapSpace.grantTable:
             // gnttab_get_shared_frame_mfn() takes an unsigned int index.
             let index = UInt32(truncatingIfNeeded: idx)
-            try grants.prepareFrameMapping(domain: d, index: index)
+            try grants.prepareFrameMapping(domain: d, index: index, gfn: gfn)
             guard platform.mapXenPage(domain: d, .grantFrame(index), gfn: gfn) else { throw .EINVAL }
             forgetXenPage(domain: d, gfn: gfn)
             grants.setFrameGFN(domain: d, index: index, gfn: gfn)

@@ -78,6 +78,52 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
 
     /// XEN_SYSCTL_readconsole on the hypervisor's console ring (ConsoleRing.read).
     func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32)
+
+    // MARK: building domains (the toolstack's createdomain, memory_op on other domains)
+
+    /// createdomain: the hypervisor's half of domain `id`: `vcpus` vCPUs (all down), a vGIC
+    /// with `spis` SPIs, an empty p2m, no RAM yet; paused. False when there is no room
+    /// (the slot is still in use, no memory).
+    func createDomain(_ id: XenDomainID, vcpus: UInt32, spis: UInt32) -> Bool
+
+    /// max_mem: `pages` may be the domain's. The first call reserves its RAM bank (at
+    /// GUEST_RAM0_BASE); later ones may not go past it. False when refused.
+    func setMaxMemory(_ domain: XenDomainID, pages: UInt64) -> Bool
+
+    /// populate_physmap of 2^`order` frames at `gfn` (aligned) for `domain`: they become
+    /// RAM the domain owns, zero at first sight. False when not possible (outside what
+    /// the domain may have, above max_mem).
+    func populate(domain: XenDomainID, gfn: UInt64, order: UInt32) -> Bool
+
+    /// decrease_reservation of frame `gfn` of `domain`: no longer mapped. A direct-mapped
+    /// domain keeps the page (Xen: it can only be populated back at the same frame).
+    /// False when nothing is there.
+    func depopulate(domain: XenDomainID, gfn: UInt64) -> Bool
+
+    /// A foreign mapping: `owner`'s page (RAM frame or one of its Xen pages) at `gfn` of
+    /// `mapper`, replacing what was there. The page stays the owner's and stays allocated
+    /// while mapped, even after the owner is destroyed. False when it is not the owner's.
+    func mapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage, readOnly: Bool) -> Bool
+
+    /// Removes a foreign mapping `mapForeign` made (the mapper's own RAM page comes back
+    /// where it was direct-mapped).
+    func unmapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage)
+
+    /// setvcpucontext on a paused domain's vCPU. False when refused.
+    func setVCPUContext(domain: XenDomainID, vcpu: UInt32, _ context: XenVCPUContext) -> Bool
+
+    /// XEN_DOMCTL_cacheflush: clean and invalidate `count` frames from `gfn` of `domain`
+    /// to the point of coherency (what the toolstack wrote, before the guest runs with its
+    /// caches off). Frames it does not have are skipped.
+    func cacheFlush(domain: XenDomainID, gfn: UInt64, count: UInt64)
+}
+
+/// A page of another domain that a foreign mapping names.
+public enum XenForeignPage: Equatable, Sendable {
+    /// Its RAM at this guest frame.
+    case ram(gfn: UInt64)
+    /// One of its Xen pages (acquire_resource: a grant-table frame).
+    case xen(XenSharedPage)
 }
 
 /// The board, for sysctl physinfo.
@@ -125,6 +171,14 @@ extension XenPlatform {
     }
     public func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? { nil }
     public func cacheMaintenance(machineAddress maddr: UInt64, length: Int, clean: Bool, invalidate: Bool) {}
+    public func createDomain(_ id: XenDomainID, vcpus: UInt32, spis: UInt32) -> Bool { false }
+    public func setMaxMemory(_ domain: XenDomainID, pages: UInt64) -> Bool { false }
+    public func populate(domain: XenDomainID, gfn: UInt64, order: UInt32) -> Bool { false }
+    public func depopulate(domain: XenDomainID, gfn: UInt64) -> Bool { false }
+    public func mapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage, readOnly: Bool) -> Bool { false }
+    public func unmapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage) {}
+    public func setVCPUContext(domain: XenDomainID, vcpu: UInt32, _ context: XenVCPUContext) -> Bool { false }
+    public func cacheFlush(domain: XenDomainID, gfn: UInt64, count: UInt64) {}
 }
 
 /// Pages Xen owns and maps into a guest on XENMEM_add_to_physmap.

@@ -80,6 +80,12 @@ extension XenHost {
         } ?? .none
     }
 
+    /// The domain shut down by another way than SCHEDOP_shutdown (PSCI SYSTEM_OFF or
+    /// SYSTEM_RESET, a crash): getdomaininfo reports it as Xen's domain_shutdown() leaves it.
+    public func recordShutdown(_ id: XenDomainID, code: UInt8) {
+        _ = shutdown(id, reason: code)
+    }
+
     /// The hypervisor restarted or rebuilt the domain: clear its shutdown state.
     public func clearShutdown(_ id: XenDomainID) {
         withDomain(id) { d in

@@ -67,6 +67,9 @@ struct DomainSpec {
     var xenEnhanced: XenEnhanced
     /// The control domain (dom0): privileged, direct-mapped, console over console_io.
     var control = false
+    /// Made at run time by the toolstack in dom0 (createdomain): memory from populate_physmap,
+    /// loaded by dom0, stopped (not restarted) at shutdown for the toolstack to decide.
+    var toolstack = false
 }
 
 /// A domain: its RAM and p2m, vCPUs, virtual GIC and virtual UART. One spinlock
@@ -76,7 +79,9 @@ final class Domain {
     let spec: DomainSpec
     /// Its PV console's output goes to the board console (see GuestConsoleChoice).
     let printsPVConsole: Bool
-    let ram: PhysicalRange
+    /// Set once at build; for a domain the toolstack creates, at its first max_mem, before
+    /// it has ever run (`P2MLocked.assignRAM`).
+    fileprivate(set) var ram: PhysicalRange
     /// Guest physical address of the start of its RAM: Xen's GUEST_RAM0_BASE for domUs; for
     /// the direct-mapped dom0, `ram.base` itself (guest physical = machine physical).
     let ramIPA: UInt64
@@ -128,6 +133,16 @@ final class Domain {
     /// read without a lock on entry and trap exit: a stale read is followed by the kick.
     var paused = false
     var dtb: [UInt8] = []
+    /// Toolstack domains (ToolstackDomains), all under the Xen lock: pages it may have
+    /// (max_mem), pages populate_physmap gave it, pages outside its RAM bank (Xen's magic
+    /// pages: console, XenStore), foreign mappings of its pages by other domains, and
+    /// whether its memory goes back to the board once those are gone.
+    var maxPages: UInt64 = 0
+    var toolstackPages: UInt64 = 0
+    var extraPages: [(gfn: UInt64, host: UInt64)] = []
+    var foreignRefs = 0
+    var awaitingRelease = false
+    var released = false
     /// Per physical CPU (index < APUS_MAX_CPUS): the vCPU of this domain that ran there last,
     /// -1 for none (Xen's p2m->last_vcpu_ran). TLB entries are tagged by VMID, not by vCPU:
     /// when another vCPU of the same domain comes to a CPU, what the last one left there
@@ -267,6 +282,13 @@ struct P2MLocked: ~Copyable {
     var sharedPage: (gfn: UInt64, host: UInt64, writable: Bool, generation: UInt64)? {
         get { domain.sharedPageCache }
         nonmutating set { domain.sharedPageCache = newValue }
+    }
+
+    /// A toolstack domain's RAM bank, reserved at its first max_mem (no vCPU of it has run).
+    func assignRAM(_ r: PhysicalRange) {
+        domain.ram = r
+        domain.p2mBlocks = RAMBlocks(base: domain.ramIPA, size: r.size)
+        domain.p2mTable.memory.budget += Domains.p2mTableBudget(r.size) - Domains.p2mTableBudget(0)
     }
 
     /// A reboot's fresh, empty p2m: every block untouched again. The old tables are

@@ -90,7 +90,10 @@ final class DomainJob {
     /// failed leaves it dead, and the board powers off if no domain is left.
     func completed() {
         let d = domain
-        guard kind == .reboot else { return }
+        guard kind == .reboot else {
+            ToolstackDomains.destroyed(d)          // a toolstack domain's memory goes back
+            return
+        }
         if phase == .restart {
             d.withLock { held in held.resetDevices() }
             Hypervisor.withStateLock { _ in

@@ -125,6 +125,10 @@ enum Domains {
             TrapKind.report(d)                 // where dom0's time in the hypervisor went
             controlDomainStopped(reason)
         }
+        if d.spec.toolstack {
+            stopForToolstack(d, reason)
+            return
+        }
         let action: LifecycleAction
         switch reason {
         case .poweroff: action = d.lifecycle.poweroff
@@ -152,6 +156,28 @@ enum Domains {
             Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(what); Log.put(", restarting") }
             for v in d.vcpus { Scheduler.kick(v) }
         }
+    }
+
+    /// A toolstack domain shut down: as on Xen, it stops (its vCPUs off, the shutdown code
+    /// in getdomaininfo) and dom0 hears of it (VIRQ_DOM_EXC); xl applies on_poweroff,
+    /// on_reboot and on_crash (it destroys the domain and may create it again).
+    private static func stopForToolstack(_ d: Domain, _ reason: ShutdownReason) {
+        let code: UInt8 = reason == .poweroff ? 0 : reason == .reboot ? 1 : 3
+        let first = d.withLock { held -> Bool in
+            let on = d.vcpus.contains { $0.power != .off }
+            for v in d.vcpus { v.setPower(.off, held) }
+            return on
+        }
+        for v in d.vcpus { Scheduler.kick(v) }
+        Xen.locked { x in
+            x.withHost { h in
+                h.recordShutdown(XenDomainID(d.id), code: code)
+                h.raiseDomainException(platform: XenBoard(current: nil))
+            }
+        }
+        guard first else { return }
+        let what: StaticString = reason == .poweroff ? "powered off" : reason == .reboot ? "rebooted" : "crashed"
+        Log.line { Log.put("d"); Log.dec(d.id); Log.put(" ("); Log.bytes(d.spec.name); Log.put("): "); Log.put(what); Log.put(", left to the toolstack") }
     }
 
     /// Called on the CPU that handled the reset, after its vCPU left: queues the rebuild

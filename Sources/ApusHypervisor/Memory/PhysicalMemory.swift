@@ -45,6 +45,11 @@ enum PhysicalMemory {
     }
 }
 
+/// Gives back a page from `PhysicalMemory.allocatePages`.
+func apus_free_page(_ pa: UInt64) {
+    free(UnsafeMutableRawPointer(bitPattern: UInt(pa)))
+}
+
 /// Translation tables kept in hypervisor heap pages. A domain's p2m gets a budget: the
 /// guest makes the hypervisor split blocks (grant maps, Xen pages, each needing a table),
 /// and must not be able to use up the heap that way.

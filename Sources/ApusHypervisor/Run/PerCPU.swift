@@ -124,10 +124,15 @@ enum Hypervisor {
     static let trapWFI: UInt64 = 1 << 13
 
     static func domain(_ id: Int) -> Domain? {
-        // Built in id order from 0 (dom0) or 1; only a domain that failed to build leaves a gap.
+        // Boot-time domains are built in id order from 0 (dom0) or 1 (only a domain that
+        // failed to build leaves a gap); the toolstack's are added in any order, and a
+        // released one stays in its slot until a new domain takes it.
         let first = domains.first?.id ?? 1
-        if id >= first && id - first < domains.count, domains[id - first].id == id { return domains[id - first] }
-        for d in domains where d.id == id { return d }
+        if id >= first && id - first < domains.count {
+            let d = domains[id - first]
+            if d.id == id && !d.released { return d }
+        }
+        for d in domains where d.id == id && !d.released { return d }
         return nil
     }
 

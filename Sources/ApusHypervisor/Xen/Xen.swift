@@ -32,10 +32,13 @@ enum Xen {
     static let consoleGFN: UInt64 = GuestLayout.magicBase >> 12
     static let storeGFN: UInt64 = (GuestLayout.magicBase >> 12) + 1
 
-    /// `maxDomains`: boot-time domains besides dom0, ids 1...maxDomains.
+    /// `maxDomains`: boot-time domains besides dom0, ids 1...maxDomains. The table has room
+    /// for the domains the toolstack creates after them; the service endpoint takes its
+    /// last slot.
     static func boot(maxDomains: Int) {
-        serviceDomain = XenDomainID(maxDomains + 1)
-        let h = XenHost(maxDomains: maxDomains + 2)
+        let slots = max(ToolstackDomains.maxDomains, maxDomains + 2)
+        serviceDomain = XenDomainID(slots - 1)
+        let h = XenHost(maxDomains: slots)
         // Xen's default policy (the dummy XSM): any two domains may bind channels and grant.
         h.setPolicy { _, _ in true }
         var svc = XenDomainConfig(vcpus: 1)

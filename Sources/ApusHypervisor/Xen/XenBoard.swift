@@ -144,6 +144,7 @@ struct XenBoard: XenPlatform {
 
     func isRAM(domain: XenDomainID, gfn: UInt64) -> Bool {
         guard gfn < 1 << 27, let d = Hypervisor.domain(Int(domain)) else { return false }
+        if d.extraPages.contains(where: { $0.gfn == gfn }) { return true }      // a toolstack domain's magic page
         let gpa = gfn << 12
         guard let home = d.translate(gpa, length: 4096) else { return false }
         return d.withP2M { held in
@@ -172,14 +173,15 @@ struct XenBoard: XenPlatform {
     func mapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64, readOnly: Bool) -> UInt64? {
         guard frame < 1 << 27, let m = Hypervisor.domain(Int(mapper)),
               let g = Hypervisor.domain(Int(granter)),
-              let hpa = g.withP2M({ held in held.populatedRAM(frame << 12, length: 4096) }) else { return nil }
+              let hpa = ToolstackDomains.foreignHost(g, .ram(gfn: frame)) else { return nil }
         guard Xen.mapPage(m, gfn: gfn, host: hpa, permissions: readOnly ? [.read] : [.read, .write]) else { return nil }
         return hpa
     }
 
     func unmapGrant(mapper: XenDomainID, gfn: UInt64, granter: XenDomainID, frame: UInt64) -> Bool {
         guard gfn < 1 << 27, frame < 1 << 27, let m = Hypervisor.domain(Int(mapper)),
-              let g = Hypervisor.domain(Int(granter)), let hpa = g.translate(frame << 12, length: 4096) else { return false }
+              let g = Hypervisor.domain(Int(granter)),
+              let hpa = g.extraPages.first(where: { $0.gfn == frame })?.host ?? g.translate(frame << 12, length: 4096) else { return false }
         return m.withP2M { held in
             guard let now = held.p2m.lookup(gfn << 12), now.outputAddress == hpa else { return false }
             // Over the mapper's own RAM the RAM page comes back (it was only hidden); elsewhere a hole.
@@ -202,8 +204,9 @@ struct XenBoard: XenPlatform {
 
     func boardFacts() -> XenBoardFacts {
         let r = Hypervisor.ramFacts
+        // Free: what no domain has now (toolstack domains take from it and give back).
         return XenBoardFacts(cpus: UInt32(Hypervisor.cpus.count), cpuKHz: UInt32(read_cntfrq_el0() / 1000),
-                             totalPages: r.total, freePages: r.free, maxMFN: r.maxMFN)
+                             totalPages: r.total, freePages: ToolstackDomains.freeRAM.totalFree >> 12, maxMFN: r.maxMFN)
     }
 
     func setPaused(_ domain: XenDomainID, _ paused: Bool) {
@@ -258,8 +261,53 @@ struct XenBoard: XenPlatform {
     /// shared_info a hypervisor page whose machine frame Arm Xen reports.
     func domainFacts(_ domain: XenDomainID) -> XenDomainFacts? {
         guard let d = Hypervisor.domain(Int(domain)) else { return nil }
-        let pages = d.ramSize >> 12
-        return XenDomainFacts(totPages: pages, maxPages: pages, sharedInfoFrame: (d.xen?.sharedInfo ?? 0) >> 12)
+        // A toolstack domain has what populate_physmap gave it, up to max_mem.
+        let pages = d.spec.toolstack ? d.toolstackPages : d.ramSize >> 12
+        let max = d.spec.toolstack ? d.maxPages : pages
+        return XenDomainFacts(totPages: pages, maxPages: max, sharedInfoFrame: (d.xen?.sharedInfo ?? 0) >> 12)
+    }
+
+    // MARK: building domains (ToolstackDomains)
+
+    func createDomain(_ id: XenDomainID, vcpus: UInt32, spis: UInt32) -> Bool {
+        ToolstackDomains.create(id, vcpus: vcpus, spis: spis)
+    }
+
+    func setMaxMemory(_ domain: XenDomainID, pages: UInt64) -> Bool {
+        guard let d = Hypervisor.domain(Int(domain)) else { return false }
+        return ToolstackDomains.setMaxMemory(d, pages: pages)
+    }
+
+    func populate(domain: XenDomainID, gfn: UInt64, order: UInt32) -> Bool {
+        guard let d = Hypervisor.domain(Int(domain)) else { return false }
+        return ToolstackDomains.populate(d, gfn: gfn, order: order)
+    }
+
+    func depopulate(domain: XenDomainID, gfn: UInt64) -> Bool {
+        guard let d = Hypervisor.domain(Int(domain)) else { return false }
+        return ToolstackDomains.depopulate(d, gfn: gfn)
+    }
+
+    func mapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage, readOnly: Bool) -> Bool {
+        guard let m = Hypervisor.domain(Int(mapper)), let o = Hypervisor.domain(Int(owner)) else { return false }
+        return ToolstackDomains.mapForeign(mapper: m, gfn: gfn, owner: o, page, readOnly: readOnly)
+    }
+
+    func unmapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage) {
+        // The owner may be destroyed already (its memory waits for this): found even then.
+        guard let m = Hypervisor.domain(Int(mapper)),
+              let o = Hypervisor.domains.first(where: { $0.id == Int(owner) && ($0.awaitingRelease || !$0.released) }) else { return }
+        ToolstackDomains.unmapForeign(mapper: m, gfn: gfn, owner: o)
+    }
+
+    func setVCPUContext(domain: XenDomainID, vcpu: UInt32, _ context: XenVCPUContext) -> Bool {
+        guard let d = Hypervisor.domain(Int(domain)) else { return false }
+        return ToolstackDomains.setContext(d, vcpu: Int(vcpu), context)
+    }
+
+    func cacheFlush(domain: XenDomainID, gfn: UInt64, count: UInt64) {
+        guard let d = Hypervisor.domain(Int(domain)) else { return }
+        ToolstackDomains.cacheFlush(d, gfn: gfn, count: count)
     }
 
     func hypercallPreemptCheck() -> Bool {
@@ -271,7 +319,7 @@ struct XenBoard: XenPlatform {
     nonisolated(unsafe) static var preemptAfterTicks: UInt64 = .max
 
     func frameOwner(machineAddress maddr: UInt64) -> (domain: XenDomainID, gfn: UInt64)? {
-        for d in Hypervisor.domains {
+        for d in Hypervisor.domains where !d.released {
             if maddr >= d.ram.base && maddr - d.ram.base < d.ram.size {
                 return (XenDomainID(d.id), (d.ramIPA + (maddr - d.ram.base)) >> 12)
             }

@@ -31,6 +31,17 @@ final class XenDomainPages {
         return grantFrames[i] == 0 ? nil : grantFrames[i]
     }
 
+    /// The domain is gone: its pages go back to the heap.
+    func free() {
+        apus_free_page(sharedInfo)
+        for p in grantFrames where p != 0 { apus_free_page(p) }
+        grantFrames = []
+        if let c = console { apus_free_page(c) }
+        if let s = store { apus_free_page(s) }
+        console = nil
+        store = nil
+    }
+
     /// A fresh start (domain reboot): every page zero again, as for a new domain.
     func zero() {
         PhysicalMemory.zero(sharedInfo, count: 4096)

@@ -34,7 +34,20 @@ public enum XenDomctl {
     public static let size = 144
     public static let cmd = 0, interfaceVersion = 4, domain = 8, union = 16
 
+    public static let createDomain: UInt32 = 1
     public static let destroyDomain: UInt32 = 2
+    public static let maxMem: UInt32 = 11
+    public static let setVCPUContext: UInt32 = 12
+    public static let getVCPUContext: UInt32 = 13
+    public static let maxVCPUs: UInt32 = 15
+    public static let setDomainHandle: UInt32 = 17
+    public static let setAddressSize: UInt32 = 35
+    public static let getAddressSize: UInt32 = 36
+    public static let setNodeAffinity: UInt32 = 68
+    public static let getNodeAffinity: UInt32 = 69
+    public static let cacheFlush: UInt32 = 71
+    public static let getPagingMempoolSize: UInt32 = 85
+    public static let setPagingMempoolSize: UInt32 = 86
     public static let setVCPUAffinity: UInt32 = 9
     public static let schedulerOp: UInt32 = 16
     public static let pauseDomain: UInt32 = 3
@@ -58,6 +71,28 @@ public enum XenDomctl {
         public static let hard: UInt32 = 1, soft: UInt32 = 2
     }
 
+    /// `struct xen_domctl_createdomain` with Arm's `xen_arch_domainconfig`.
+    public enum CreateDomain {
+        public static let ssidref = 16, handle = 20, flags = 36, iommuOpts = 40, maxVCPUs = 44
+        public static let maxEvtchnPort = 48, maxGrantFrames = 52, maxMaptrackFrames = 56
+        public static let grantOpts = 60, vmtraceSize = 64, cpupoolID = 68
+        public static let gicVersion = 72, teeType = 74, nrSPIs = 76, clockFrequency = 80
+        /// XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap: what Arm requires.
+        public static let flagHVM: UInt32 = 1 << 0, flagHAP: UInt32 = 1 << 1
+        /// XEN_DOMCTL_CONFIG_GIC_NATIVE / _V2 / _V3.
+        public static let gicNative: UInt8 = 0, gicV2: UInt8 = 1, gicV3: UInt8 = 2
+    }
+    /// `xen_domctl_max_mem` (u64 KiB), `xen_domctl_max_vcpus` (u32), `xen_domctl_address_size`
+    /// (u32), `xen_domctl_paging_mempool` (u64 bytes), `xen_domain_handle_t` (16 bytes): one
+    /// field at the start of the union.
+    public enum Single { public static let value = 16 }
+    /// `xen_domctl_vcpucontext`: u32 vcpu, handle ctxt.
+    public enum VCPUContext { public static let vcpu = 16, context = 24 }
+    /// `xen_domctl_cacheflush`: start_pfn, nr_pfns.
+    public enum CacheFlush { public static let startPFN = 16, count = 24 }
+    /// `xen_domctl_nodeaffinity`: one xenctl_bitmap.
+    public enum NodeAffinity { public static let handle = 16, bits = 24 }
+
     /// `struct xen_domctl_getdomaininfo` (120 bytes), at `union` in a domctl and as the
     /// element of sysctl getdomaininfolist's buffer. Offsets within the struct.
     public enum DomainInfo {
@@ -79,6 +114,13 @@ public enum XenSysctl {
     public static let schedID: UInt32 = 4
     public static let getDomainInfoList: UInt32 = 6
     public static let cpupoolOp: UInt32 = 18
+    public static let cpuTopoInfo: UInt32 = 16
+    public static let numaInfo: UInt32 = 17
+
+    /// `xen_sysctl_cputopoinfo`: u32 num_cpus, handle of {u32 core, socket, node}.
+    public enum CPUTopoInfo { public static let count = 8, buffer = 16, elementSize = 12 }
+    /// `xen_sysctl_numainfo`: u32 num_nodes, handle meminfo {u64 size, free}, handle distance (u32).
+    public enum NUMAInfo { public static let count = 8, memInfo = 16, distance = 24 }
 
     public enum Physinfo {
         public static let threadsPerCore = 8, coresPerSocket = 12, nrCPUs = 16, maxCPUID = 20

@@ -9,6 +9,9 @@ extension XenHost {
         let (read, error) = controlEnvelope(arg, size: XenDomctl.size, caller: caller, platform: platform)
         guard var op = read else { return XenHypercallResult(error) }
         switch XenBytes.u32(op, XenDomctl.cmd) {
+        case XenDomctl.createDomain:
+            let r = createDomain(&op, caller: caller, platform: platform)
+            guard r == 0 else { return XenHypercallResult(r) }
         case XenDomctl.getDomainInfo:
             // Xen: the first domain whose id is at least the one asked for (xc_domain_getinfo
             // walks the domains this way; xenstored and xenconsoled compare the id they get).
@@ -35,7 +38,9 @@ extension XenHost {
     }
 
     func domctl<P: XenPlatform>(on target: XenDomainID, _ op: inout [UInt8], caller: XenCaller, platform: P) -> Int64 {
-        switch XenBytes.u32(op, XenDomctl.cmd) {
+        let cmd = XenBytes.u32(op, XenDomctl.cmd)
+        if let r = domainBuildOp(cmd, on: target, &op, caller: caller, platform: platform) { return r }
+        switch cmd {
         case XenDomctl.pauseDomain:
             // domain_pause_by_systemcontroller: never oneself, at most 255 deep.
             guard target != caller.domain else { return XenErrno.EINVAL.result }

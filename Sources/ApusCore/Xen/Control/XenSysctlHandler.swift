@@ -18,6 +18,12 @@ extension XenHost {
             result = readConsole(&op, platform: platform)
         case XenSysctl.cpupoolOp:
             result = cpupoolOp(&op, board: platform.boardFacts(), platform: platform)
+        case XenSysctl.numaInfo, XenSysctl.cpuTopoInfo:
+            // libxl's NUMA placement at every xl create. -ENOBUFS still copies the count back.
+            result = XenBytes.u32(op, XenSysctl.cmd) == XenSysctl.numaInfo
+                ? numaInfo(&op, board: platform.boardFacts(), platform: platform)
+                : cpuTopoInfo(&op, board: platform.boardFacts(), platform: platform)
+            if result == XenErrno.ENOBUFS.result && !platform.write(arg, op) { return XenErrno.EFAULT.result }
         default:
             return XenErrno.ENOSYS.result
         }
@@ -94,5 +100,48 @@ extension XenHost {
         default:
             return XenErrno.EOPNOTSUPP.result
         }
+    }
+
+    /// XEN_SYSCTL_numainfo: one node with all the RAM, distance 10 to itself. Null handles
+    /// ask only for the count; fewer slots than nodes: -ENOBUFS with the count.
+    func numaInfo<P: XenPlatform>(_ op: inout [UInt8], board: XenBoardFacts, platform: P) -> Int64 {
+        typealias L = XenSysctl.NUMAInfo
+        let mem = XenBytes.u64(op, L.memInfo), distance = XenBytes.u64(op, L.distance)
+        if mem != 0 || distance != 0 {
+            guard XenBytes.u32(op, L.count) >= 1 else {
+                XenBytes.put32(&op, L.count, 1)
+                return XenErrno.ENOBUFS.result
+            }
+            if mem != 0 {
+                var m = [UInt8](repeating: 0, count: 16)
+                XenBytes.put64(&m, 0, board.totalPages << 12)
+                XenBytes.put64(&m, 8, board.freePages << 12)
+                guard platform.write(mem, m) else { return XenErrno.EFAULT.result }
+            }
+            if distance != 0 {
+                var d = [UInt8](repeating: 0, count: 4)
+                XenBytes.put32(&d, 0, 10)
+                guard platform.write(distance, d) else { return XenErrno.EFAULT.result }
+            }
+        }
+        XenBytes.put32(&op, L.count, 1)
+        return 0
+    }
+
+    /// XEN_SYSCTL_cputopoinfo: each CPU in core 0, socket 0, node 0 (Arm Xen's cpu_to_core
+    /// and cpu_to_socket are 0).
+    func cpuTopoInfo<P: XenPlatform>(_ op: inout [UInt8], board: XenBoardFacts, platform: P) -> Int64 {
+        typealias L = XenSysctl.CPUTopoInfo
+        let buffer = XenBytes.u64(op, L.buffer)
+        if buffer != 0 {
+            guard XenBytes.u32(op, L.count) >= board.cpus else {
+                XenBytes.put32(&op, L.count, board.cpus)
+                return XenErrno.ENOBUFS.result
+            }
+            let all = [UInt8](repeating: 0, count: L.elementSize * Int(board.cpus))
+            guard platform.write(buffer, all) else { return XenErrno.EFAULT.result }
+        }
+        XenBytes.put32(&op, L.count, board.cpus)
+        return 0
     }
 }
