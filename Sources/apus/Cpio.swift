@@ -71,6 +71,15 @@ enum GuestInitramfs {
             echo "LINUXMEM done"
             poweroff -f
         fi
+        # apus.stay on the command line (a domU that xl manages): up until it is told to
+        # stop. xl shutdown: Linux's orderly poweroff runs /sbin/poweroff, which sends init
+        # SIGUSR2; xl reboot restarts the kernel directly (ctrl-alt-del, C_A_D = 1).
+        if grep -q 'apus\\.stay' /proc/cmdline; then
+            trap 'echo APUS-GUEST-POWEROFF; poweroff -f' USR2 TERM
+            echo "CPUS=$(nproc)"
+            dmesg | grep "Run /init"
+            while true; do sleep 1; done
+        fi
         echo "CPUS=$(nproc)"
         echo "UPTIME0=$(cut -d' ' -f1 /proc/uptime)"
         echo "DATE0=$(date +%s)"
@@ -262,24 +271,62 @@ enum GuestInitramfs {
                 listing xl-list-after xl list
             fi
             # apus.xlcreate=BYTES: a guest image of BYTES bytes at 6 MiB into the first virtio
-            # disk is started with `xl create` (xenconsoled serving its PV console, logged),
-            # runs, powers off and is destroyed by xl; xl info's free memory before and after.
+            # disk is started with `xl create` (xenconsoled serving its PV console, logged):
+            # it shows in xl list while it holds for 3 s, powers off and is destroyed by xl.
+            # Then 20 more create/poweroff/destroy cycles; xl info's free memory before the
+            # first and after the last.
             s=$(sed -n 's/.*apus\.xlcreate=\([0-9]*\).*/\1/p' /proc/cmdline)
             if [ -n "$s" ]; then
                 mkdir -p /var/log/xen/console
                 dd if=/dev/vda bs=1M skip=6 count=1 2>/dev/null | head -c "$s" > /tmp/xlguest.img
                 action xenconsoled xenconsoled --pid-file /run/xenconsoled.pid --log=guest
                 free() { xl info | awk '/^free_memory/ { print $3 }'; }
+                gone() { i=0; while xl list xlguest >/dev/null 2>&1 && [ $i -lt 120 ]; do usleep 250000; i=$((i + 1)); done; }
                 f0=$(free)
-                printf 'name = "xlguest"\nkernel = "/tmp/xlguest.img"\nmemory = 32\nvcpus = 1\non_poweroff = "destroy"\n' > /etc/xen/xlguest.cfg
+                cfg() { printf 'name = "xlguest"\nkernel = "/tmp/xlguest.img"\nmemory = 32\nvcpus = 1\nextra = "%s"\non_poweroff = "destroy"\n' "$1" > /etc/xen/xlguest.cfg; }
+                cfg hold=3000
                 action xl-create xl create /etc/xen/xlguest.cfg
                 listing xl-list-created xl list
-                i=0
-                while xl list xlguest >/dev/null 2>&1 && [ $i -lt 120 ]; do usleep 250000; i=$((i + 1)); done
+                gone
                 listing xlguest-console cat /var/log/xen/console/guest-xlguest.log
                 listing xl-list-after-poweroff xl list
+                cfg hold=0
+                ok=0
+                for c in $(seq 20); do xl create -q /etc/xen/xlguest.cfg >/dev/null 2>&1 && gone && ok=$((ok + 1)); done
                 sleep 1
+                echo "XENTEST xl-cycles=$ok"
                 echo "XENTEST xl-free-memory=$f0,$(free)"
+            fi
+            # apus.xllinux=K,I: a Debian domU from the second virtio disk (its kernel, K bytes,
+            # at 0 and its initrd, I bytes, at the next MiB), created with xl with 2 vCPUs and
+            # its console logged by xenconsoled; xl list, vcpu-list, pause, unpause,
+            # vcpu-pin, reboot (xl makes a new domain of it) and shutdown -w.
+            l=$(sed -n 's/.*apus\.xllinux=\([0-9]*,[0-9]*\).*/\1/p' /proc/cmdline)
+            if [ -n "$l" ]; then
+                kb=${l%,*}; ib=${l#*,}; km=$(( (kb + 1048575) / 1048576 ))
+                mkdir -p /domu /var/log/xen/console
+                dd if=/dev/vdb bs=1M count=$km 2>/dev/null | head -c "$kb" > /domu/Image
+                dd if=/dev/vdb bs=1M skip=$km 2>/dev/null | head -c "$ib" > /domu/initrd.cpio
+                pidof xenconsoled >/dev/null || action xenconsoled xenconsoled --pid-file /run/xenconsoled.pid --log=guest
+                log=/var/log/xen/console/guest-debian.log
+                inits() { grep -c "Run /init" "$log" 2>/dev/null || echo 0; }
+                waitinit() { i=0; while [ "$(inits)" -lt "$1" ] && [ $i -lt 240 ]; do usleep 250000; i=$((i + 1)); done; }
+                printf 'name = "debian"\nkernel = "/domu/Image"\nramdisk = "/domu/initrd.cpio"\nextra = "console=hvc0 apus.stay"\nmemory = 128\nvcpus = 2\n' > /etc/xen/debian.cfg
+                action xl-create-linux xl create /etc/xen/debian.cfg
+                waitinit 1
+                listing xl-list-linux xl list
+                action xl-pause-linux xl pause debian
+                listing xl-list-linux-paused xl list debian
+                action xl-unpause-linux xl unpause debian
+                action xl-vcpu-pin-linux xl vcpu-pin debian 1 0
+                listing xl-vcpu-list-linux xl vcpu-list debian
+                value linux-domid xl domid debian
+                action xl-reboot-linux xl reboot debian
+                waitinit 2
+                value linux-domid-rebooted xl domid debian
+                action xl-shutdown-linux xl shutdown -w debian
+                listing xl-list-after-shutdown xl list
+                listing debian-console grep -E "APUS-GUEST|Run /init|CPUS=|reboot: |Power down|xen" "$log"
             fi
         fi
 
@@ -365,6 +412,10 @@ enum GuestInitramfs {
         for applet in applets {
             a.addSymlink("/bin/" + applet, target: "busybox")
         }
+        // Where the kernel looks for them (poweroff_cmd, reboot_cmd): a Xen domU's
+        // orderly shutdown (xl shutdown) runs /sbin/poweroff, which signals init.
+        a.addSymlink("/sbin/poweroff", target: "/bin/busybox")
+        a.addSymlink("/sbin/reboot", target: "/bin/busybox")
         return a
     }
 }

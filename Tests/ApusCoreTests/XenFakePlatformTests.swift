@@ -170,6 +170,76 @@ final class FakeXen: XenPlatform {
         preemptChecks += 1
         return preemptWhen(preemptChecks)
     }
+
+    // MARK: building domains (createdomain, max_mem, memory_op on other domains)
+    //
+    // Every call is recorded, refused or not. The answers default to the protocol's
+    // defaults (false: refused), so that tests written before these existed behave as
+    // they did; a test that builds domains says what the hypervisor accepts.
+
+    struct ForeignMapCall: Equatable {
+        var mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, page: XenForeignPage, readOnly: Bool
+    }
+    struct ForeignUnmapCall: Equatable {
+        var mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, page: XenForeignPage
+    }
+
+    var createDomainCalls: [(id: XenDomainID, vcpus: UInt32, spis: UInt32)] = []
+    var acceptCreateDomain: (XenDomainID) -> Bool = { _ in false }
+    var maxMemoryCalls: [(domain: XenDomainID, pages: UInt64)] = []
+    var acceptMaxMemory = false
+    var populateCalls: [(domain: XenDomainID, gfn: UInt64, order: UInt32)] = []
+    var acceptPopulate: (XenDomainID, UInt64, UInt32) -> Bool = { _, _, _ in false }
+    var depopulateCalls: [(domain: XenDomainID, gfn: UInt64)] = []
+    var acceptDepopulate: (XenDomainID, UInt64) -> Bool = { _, _ in false }
+    var mapForeignCalls: [ForeignMapCall] = []
+    var acceptMapForeign: (ForeignMapCall) -> Bool = { _ in false }
+    var unmapForeignCalls: [ForeignUnmapCall] = []
+    var vcpuContextCalls: [(domain: XenDomainID, vcpu: UInt32, context: XenVCPUContext)] = []
+    var acceptVCPUContext = false
+    var cacheFlushCalls: [(domain: XenDomainID, gfn: UInt64, count: UInt64)] = []
+
+    /// Accept everything a domain build asks (each test may still refuse some).
+    func acceptBuilds() {
+        acceptCreateDomain = { _ in true }
+        acceptMaxMemory = true
+        acceptPopulate = { _, _, _ in true }
+        acceptDepopulate = { _, _ in true }
+        acceptMapForeign = { _ in true }
+        acceptVCPUContext = true
+    }
+
+    func createDomain(_ id: XenDomainID, vcpus: UInt32, spis: UInt32) -> Bool {
+        createDomainCalls.append((id, vcpus, spis))
+        return acceptCreateDomain(id)
+    }
+    func setMaxMemory(_ domain: XenDomainID, pages: UInt64) -> Bool {
+        maxMemoryCalls.append((domain, pages))
+        return acceptMaxMemory
+    }
+    func populate(domain: XenDomainID, gfn: UInt64, order: UInt32) -> Bool {
+        populateCalls.append((domain, gfn, order))
+        return acceptPopulate(domain, gfn, order)
+    }
+    func depopulate(domain: XenDomainID, gfn: UInt64) -> Bool {
+        depopulateCalls.append((domain, gfn))
+        return acceptDepopulate(domain, gfn)
+    }
+    func mapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage, readOnly: Bool) -> Bool {
+        let call = ForeignMapCall(mapper: mapper, gfn: gfn, owner: owner, page: page, readOnly: readOnly)
+        mapForeignCalls.append(call)
+        return acceptMapForeign(call)
+    }
+    func unmapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage) {
+        unmapForeignCalls.append(ForeignUnmapCall(mapper: mapper, gfn: gfn, owner: owner, page: page))
+    }
+    func setVCPUContext(domain: XenDomainID, vcpu: UInt32, _ context: XenVCPUContext) -> Bool {
+        vcpuContextCalls.append((domain, vcpu, context))
+        return acceptVCPUContext
+    }
+    func cacheFlush(domain: XenDomainID, gfn: UInt64, count: UInt64) {
+        cacheFlushCalls.append((domain, gfn, count))
+    }
 }
 
 /// A host with domains 1 (2 vCPUs) and 2 (1 vCPU), and helpers to call it.

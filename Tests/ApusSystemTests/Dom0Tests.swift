@@ -12,13 +12,16 @@ import Testing
     /// `apus.dom0`, no xenstored runs in it yet), reads its virtio disk and writes to it
     /// (`apus.disk`), and powers off; two bare-metal domUs run beside it (nullcall also
     /// checks that console_io is refused to it).
-    /// Dom0's virtio-blk disk (`--disk`): 8 MiB of random bytes, and their md5.
-    static let disk: (path: String, md5: String) = {
+    /// Dom0's virtio-blk disk (`--disk`): 8 MiB of random bytes with the xlguest image at
+    /// 6 MiB (dom0's `xl create` boots it: `apus.xlcreate=<its size>`), and their md5.
+    static let disk: (path: String, md5: String, xlguestSize: Int) = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("apus-dom0-disk-\(UUID().uuidString).img").path
         var g = SystemRandomNumberGenerator()
-        let bytes = (0..<(8 << 20) / 8).flatMap { _ in withUnsafeBytes(of: g.next()) { Array($0) } }
+        var bytes = (0..<(8 << 20) / 8).flatMap { _ in withUnsafeBytes(of: g.next()) { Array($0) } }
+        let image = [UInt8](FileManager.default.contents(atPath: SystemHarness.guestImage("xlguest")) ?? Data())
+        if !image.isEmpty && image.count <= 1 << 20 { bytes.replaceSubrange((6 << 20)..<((6 << 20) + image.count), with: image) }
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        return (path, md5(bytes))
+        return (path, md5(bytes), image.count)
     }()
 
     static func md5(_ bytes: [UInt8]) -> String {
@@ -97,7 +100,7 @@ import Testing
             """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
-                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xldomu=3",
+                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xldomu=3 apus.xlcreate=\(disk.xlguestSize)",
                        "--disk", disk.path, "--hostfwd", "\(httpPort):80"], timeout: 300)
     }
 
@@ -185,6 +188,46 @@ import Testing
         let after = d0.filter { $0.hasPrefix("XENTEST xl-list-after: ") }
         #expect(d0.contains("XENTEST xl-list-after ok") && after.contains { $0.contains("Domain-0") })
         #expect(!after.contains { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst(3).first == "3" }, "\(after)")
+    }
+
+    /// `xl create` in dom0 builds a domain from an xl.cfg (Debian's libxl: createdomain,
+    /// populate_physmap, foreign mappings of its memory, grant seeding through
+    /// acquire_resource, setvcpucontext, unpause): it runs, `xl list` shows it with its 32
+    /// MiB and one vCPU, its console lines reach xenconsoled's log through its PV console
+    /// ring (grant-mapped by xenconsoled), and when it powers off the hypervisor leaves it to
+    /// xl, which destroys it (on_poweroff="destroy"); its memory goes back to the board.
+    @Test func xlCreateBuildsADomainWhoseConsoleReachesXenconsoledAndXlDestroysItAtPowerOff() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        #expect(Self.disk.xlguestSize > 0, "the xlguest image is built")
+        #expect(d0.contains("XENTEST xenconsoled ok"), "\(d0.filter { $0.contains("xenconsoled") })")
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-create ok") }, "\(d0.filter { $0.contains("xl-create") })")
+        // Name ID Mem VCPUs State Time(s)
+        let row = d0.first { $0.hasPrefix("XENTEST xl-list-created: xlguest ") }?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        #expect(row.count >= 8 && row[4] == "32" && row[5] == "1", "\(row)")
+        let id = row.count > 3 ? row[3] : "?"
+        #expect(r.contains("(XEN) d\(id): created by the toolstack, 1 vCPU(s)"))
+        let console = d0.filter { $0.hasPrefix("XENTEST xlguest-console: ") }.map { String($0.dropFirst("XENTEST xlguest-console: ".count)) }
+        #expect(console.contains("xlguest: console ring at gfn 39000, event channel 2"), "\(console)")
+        #expect(console.contains("xlguest: memory 40000000+20 MiB"), "\(console)")
+        #expect(console.contains("xlguest: running on Xen 4.17"))
+        #expect(console.contains("TEST PASS xlguest"), "\(console)")
+        #expect(r.contains("(XEN) d\(id) (domain-\(id)): powered off, left to the toolstack"))
+        #expect(r.contains("(XEN) d\(id) (domain-\(id)): destroyed by the toolstack"))
+        #expect(r.contains("(XEN) d\(id): memory returned (34 MiB)"))
+        let after = d0.filter { $0.hasPrefix("XENTEST xl-list-after-poweroff: ") }
+        #expect(d0.contains("XENTEST xl-list-after-poweroff ok") && !after.contains { $0.contains("xlguest") }, "\(after)")
+        #expect(!r.output.contains("WARNING: CPU"), "no kernel warning in dom0 (gntdev unmaps of a destroyed domain's ring)")
+    }
+
+    /// Twenty more create / power-off / destroy cycles all complete, and `xl info`'s
+    /// free_memory is what it was before the first domain was created.
+    @Test func twentyXlCreateCyclesLeaveFreeMemoryWhereItStarted() throws {
+        let d0 = try Self.boot.get().domainLines(0)
+        #expect(Self.value("xl-cycles", in: d0) == "20", "\(d0.filter { $0.contains("xl-") }.suffix(6))")
+        let free = (Self.value("xl-free-memory", in: d0) ?? "").split(separator: ",").map(String.init)
+        #expect(free.count == 2 && free[0] == free[1] && (Int(free[0]) ?? 0) > 0, "\(free)")
     }
 
     /// The banks of the hypervisor's "d0 (Domain-0): N MiB at 0x... + M MiB at 0x..." line.

@@ -4,8 +4,11 @@
  * it (HVM params CONSOLE_PFN and CONSOLE_EVTCHN, the ring at Xen's magic page). It checks
  * the boot protocol libxl gave it (x0 = a DTB with its memory), prints its verdict there
  * and powers off with PSCI SYSTEM_OFF, after which xl destroys it (on_poweroff).
+ * Bootargs (xl.cfg extra=): hold=MS keeps it running that long first (yielding its CPU),
+ * so that dom0 sees it in `xl list`.
  */
 #include "guest.h"
+#include "fdt_extra.h"
 #include "xen.h"
 
 #define HVMOP_get_param          1
@@ -79,5 +82,16 @@ int main(u64 dtb)
         say("memory %x+%x MiB", (u32)base, (u32)(size >> 20));
     s64 v = xen_hc2(__HYPERVISOR_xen_version, XENVER_version, 0);
     say("running on Xen %d.%d", (int)(v >> 16), (int)(v & 0xffff));
+
+    static char args[256];
+    u64 hold = 0;
+    fdtx_bootargs(dtb, args, sizeof(args));
+    fdtx_bootarg_u64(args, "hold", &hold);
+    if (hold) {
+        say("holding %u ms", (u32)hold);
+        u64 end = cntvct() + ms_to_ticks(hold);
+        while (cntvct() < end)
+            xen_hc2(__HYPERVISOR_sched_op, SCHEDOP_yield, 0);
+    }
     finish();
 }

@@ -58,8 +58,10 @@ extension XenHost {
             typealias L = XenLayout.GnttabUnmapGrantRef
             return batch(L.size) { addr in
                 guard let b = platform.readStruct(addr, size: L.size) else { return false }
-                let status = grants.unmap(caller: me, hostAddr: XenBytes.u64(b, L.hostAddr),
-                                          handle: XenBytes.u32(b, L.handle), platform: platform)
+                let hostAddr = XenBytes.u64(b, L.hostAddr), handle = XenBytes.u32(b, L.handle)
+                let status = grants.table(me)?.mapping(handle).map { $0.flags & GrantMapFlags.orphan != 0 } == true
+                    ? unmapOrphan(caller: me, hostAddr: hostAddr, handle: handle, platform: platform)
+                    : grants.unmap(caller: me, hostAddr: hostAddr, handle: handle, platform: platform)
                 return platform.writeU16(addr &+ UInt64(L.status), UInt16(bitPattern: status))
             }
 
@@ -163,5 +165,43 @@ extension XenHost {
         platform.cacheMaintenance(machineAddress: (maddr & ~UInt64(page - 1)) + UInt64(offset), length: Int(length),
                                   clean: op & clean != 0, invalidate: op & inval != 0)
         return 0
+    }
+}
+
+extension XenHost {
+    /// GNTTABOP_unmap_grant_ref of a mapping whose granter was destroyed meanwhile: its page
+    /// goes from the mapper's p2m now (the last such mapping lets the hypervisor free the
+    /// granter's memory), and the handle is free.
+    func unmapOrphan<P: XenPlatform>(caller: XenDomainID, hostAddr: UInt64, handle: UInt32, platform: P) -> Int16 {
+        guard let m = grants.table(caller)?.mapping(handle) else { return GrantStatus.badHandle }
+        guard hostAddr != 0 else { return GrantStatus.okay }
+        guard hostAddr >> XenPage.shift == m.hostGFN else { return GrantStatus.generalError }
+        _ = removePage(of: caller, gfn: m.hostGFN, platform: platform)
+        _ = grants.with(caller) { $0.releaseHandle(handle) }
+        return GrantStatus.okay
+    }
+
+    /// Teardown of a dying granter: `mapper`'s mapping `handle` of one of its grants. A
+    /// toolstack domain's page stays where the mapper has it, held as a foreign mapping
+    /// until the mapper unmaps (dom0's xenstored, xenconsoled and backends must not fault
+    /// on a ring they still have); any other domain's mapping goes now, as before (its RAM
+    /// is its next boot's).
+    func releaseForeignGrantMapping<P: XenPlatform>(mapper: Int, handle: Int, granter: XenDomainID, platform: P) {
+        guard domain(granter)?.config.builtByToolstack == true,
+              let m = grants.mapping(mapper: mapper, handle: handle, granter: granter),
+              m.flags & GrantMapFlags.hostMap != 0, m.flags & GrantMapFlags.orphan == 0,
+              let act = grants.table(granter)?.activeEntry(m.ref) else {
+            grants.removeForeignMapping(mapper: mapper, handle: handle, granter: granter, platform: platform)
+            return
+        }
+        let key = XenForeignKey(mapper: XenDomainID(mapper), gfn: m.hostGFN)
+        guard foreignMaps[key] == nil,
+              platform.mapForeign(mapper: XenDomainID(mapper), gfn: m.hostGFN, owner: granter, .ram(gfn: act.frame),
+                                  readOnly: m.flags & GrantMapFlags.readonly != 0) else {
+            grants.removeForeignMapping(mapper: mapper, handle: handle, granter: granter, platform: platform)
+            return
+        }
+        foreignMaps[key] = XenForeignMapping(owner: granter, page: .ram(gfn: act.frame))
+        grants.orphanMapping(mapper: mapper, handle: handle)
     }
 }

@@ -132,6 +132,14 @@ public struct GrantTableSwitch {
         tables[mapper]?.releaseHandle(UInt32(handle))
     }
 
+    /// `mapper`'s mapping `handle` outlives its dying granter (GrantMapFlags.orphan): the
+    /// handle stays valid for the mapper's unmap.
+    mutating func orphanMapping(mapper: Int, handle: Int) {
+        guard var m = mapping(mapper: mapper, handle: handle) else { return }
+        m.flags |= GrantMapFlags.orphan
+        tables[mapper]?.setMapping(UInt32(handle), m)
+    }
+
     mutating func dropTable(_ id: XenDomainID) {
         guard let s = slot(id) else { return }
         tables[s] = nil
@@ -290,7 +298,8 @@ public struct GrantTableSwitch {
     /// With host_addr 0 nothing is unmapped and the handle stays valid, as in Xen.
     public mutating func unmap<P: XenPlatform>(caller: XenDomainID, hostAddr: UInt64, handle: UInt32,
                                                platform: P) -> Int16 {
-        guard let lgt = table(caller), let m = lgt.mapping(handle), m.flags != 0 else { return GrantStatus.badHandle }
+        guard let lgt = table(caller), let m = lgt.mapping(handle), m.flags != 0,
+              m.flags & GrantMapFlags.orphan == 0 else { return GrantStatus.badHandle }
         guard let rgt = table(m.granter), m.ref < rgt.entryCount, let act = rgt.activeEntry(m.ref) else {
             return GrantStatus.badHandle
         }

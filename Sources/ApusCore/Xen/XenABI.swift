@@ -187,6 +187,11 @@ public enum GrantMapFlags {
     public static let readonly: UInt32 = 1 << 2
     public static let applicationMap: UInt32 = 1 << 3
     public static let containsPTE: UInt32 = 1 << 4
+    /// Apus's own mark on a maptrack entry, never a guest's flag: the granter, built by
+    /// the toolstack, was destroyed while this mapping existed. Its page stays mapped (held
+    /// as a foreign mapping, XenHost.foreignMaps) until the mapper unmaps the handle, as
+    /// Xen's page reference keeps it.
+    static let orphan: UInt32 = 1 << 31
 }
 
 /// `GNTCOPY_*`: gnttab_copy flags.

@@ -170,7 +170,7 @@ extension XenHost {
                 let busy = grants.mapping(mapper: t.other, handle: t.index, granter: id) != nil
                 let c = busy ? XenTeardownCost.release : XenTeardownCost.examine
                 guard fits(c) else { break step }
-                if busy { grants.removeForeignMapping(mapper: t.other, handle: t.index, granter: id, platform: platform) }
+                if busy { releaseForeignGrantMapping(mapper: t.other, handle: t.index, granter: id, platform: platform) }
                 spent += c
                 t.index += 1
 

@@ -37,19 +37,26 @@ extension XenHost {
         // The id: the one asked for if in range (-EEXIST when taken), else the next free
         // one after the last given (Xen's rover).
         let asked = Int(XenBytes.u16(op, XenDomctl.domain))
+        // The vGIC's SPIs in whole groups of 32, at least one (the vPL011's SPI 32).
+        let groups = max(1, (spis + 31) / 32)
         var id: Int
         if asked > 0 && asked < Int(XenDomID.firstReserved) {
             guard asked < toolstackIDLimit else { return XenErrno.EINVAL.result }
             guard domains[asked] == nil, teardowns[asked] == nil else { return XenErrno.EEXIST.result }
+            guard platform.createDomain(XenDomainID(asked), vcpus: vcpus, spis: groups * 32) else {
+                return XenErrno.ENOMEM.result
+            }
             id = asked
         } else {
-            guard let free = nextFreeDomainID(platform: platform) else { return XenErrno.ENOMEM.result }
-            id = free
-        }
-        // The vGIC's SPIs in whole groups of 32, at least one (the vPL011's SPI 32).
-        let groups = max(1, (spis + 31) / 32)
-        guard platform.createDomain(XenDomainID(id), vcpus: vcpus, spis: groups * 32) else {
-            return XenErrno.ENOMEM.result
+            // The hypervisor refuses an id whose last domain still has pages mapped by
+            // another (it lives on until they are unmapped): the next one is tried.
+            var found: Int? = nil
+            for candidate in freeDomainIDs() where platform.createDomain(XenDomainID(candidate), vcpus: vcpus, spis: groups * 32) {
+                found = candidate
+                break
+            }
+            guard let f = found else { return XenErrno.ENOMEM.result }
+            id = f
         }
         var config = XenDomainConfig(vcpus: Int(vcpus))
         config.handle = Array(op[L.handle..<L.handle + 16])
@@ -67,16 +74,17 @@ extension XenHost {
         return 0
     }
 
-    /// The next id after the last one created that is free here and in the hypervisor
-    /// (whose domain may outlive the Xen state while another domain still maps its pages).
-    private func nextFreeDomainID<P: XenPlatform>(platform: P) -> Int? {
+    /// The free ids, in the order Xen's rover gives them: from the one after the last
+    /// created, wrapping around.
+    private func freeDomainIDs() -> [Int] {
         let n = toolstackIDLimit - 1
-        guard n > 0 else { return nil }
+        guard n > 0 else { return [] }
+        var out: [Int] = []
         for k in 1...n {
             let id = (lastCreatedID + k - 1) % n + 1
-            if domains[id] == nil, teardowns[id] == nil { return id }
+            if domains[id] == nil, teardowns[id] == nil { out.append(id) }
         }
-        return nil
+        return out
     }
 
     /// Sub-ops of the build on an existing domain; nil when `cmd` is not one of them.
