@@ -73,9 +73,10 @@ enum GuestInitramfs {
         fi
         # apus.stay on the command line (a domU that xl manages): up until it is told to
         # stop. xl shutdown: Linux's orderly poweroff runs /sbin/poweroff, which sends init
-        # SIGUSR2; xl reboot restarts the kernel directly (ctrl-alt-del, C_A_D = 1).
+        # SIGUSR2; xl reboot: its orderly reboot runs /sbin/reboot, which sends SIGTERM.
         if grep -q 'apus\\.stay' /proc/cmdline; then
-            trap 'echo APUS-GUEST-POWEROFF; poweroff -f' USR2 TERM
+            trap 'echo APUS-GUEST-POWEROFF; poweroff -f' USR2 USR1
+            trap 'echo APUS-GUEST-REBOOT; reboot -f' TERM
             echo "CPUS=$(nproc)"
             dmesg | grep "Run /init"
             while true; do sleep 1; done
@@ -309,7 +310,7 @@ enum GuestInitramfs {
                 dd if=/dev/vdb bs=1M skip=$km 2>/dev/null | head -c "$ib" > /domu/initrd.cpio
                 pidof xenconsoled >/dev/null || action xenconsoled xenconsoled --pid-file /run/xenconsoled.pid --log=guest
                 log=/var/log/xen/console/guest-debian.log
-                inits() { grep -c "Run /init" "$log" 2>/dev/null || echo 0; }
+                inits() { n=$(grep -c "APUS-GUEST-UP" "$log" 2>/dev/null); echo "${n:-0}"; }
                 waitinit() { i=0; while [ "$(inits)" -lt "$1" ] && [ $i -lt 240 ]; do usleep 250000; i=$((i + 1)); done; }
                 printf 'name = "debian"\nkernel = "/domu/Image"\nramdisk = "/domu/initrd.cpio"\nextra = "console=hvc0 apus.stay"\nmemory = 128\nvcpus = 2\n' > /etc/xen/debian.cfg
                 action xl-create-linux xl create /etc/xen/debian.cfg

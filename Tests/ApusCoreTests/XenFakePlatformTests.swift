@@ -379,4 +379,24 @@ struct XenRig {
         #expect(m.load32(domain: 1, 0x4000_0008) == 9)
         #expect(m.fetchOr64(domain: 1, 0x10, 1) == nil, "outside RAM")
     }
+
+    @Test func domainBuildCallsAreRecordedAndRefusedUntilATestAcceptsThem() {
+        let m = FakeXen(domains: [1])
+        #expect(!m.createDomain(3, vcpus: 1, spis: 32) && !m.setMaxMemory(3, pages: 1))
+        #expect(!m.populate(domain: 3, gfn: 0x4_0000, order: 0) && !m.depopulate(domain: 3, gfn: 0x4_0000))
+        #expect(!m.mapForeign(mapper: 1, gfn: 0x5_0000, owner: 3, .ram(gfn: 0x4_0000), readOnly: true))
+        #expect(!m.setVCPUContext(domain: 3, vcpu: 0, XenVCPUContext()))
+        m.acceptBuilds()
+        #expect(m.createDomain(4, vcpus: 2, spis: 64) && m.setMaxMemory(4, pages: 2))
+        #expect(m.populate(domain: 4, gfn: 0x4_0000, order: 9) && m.depopulate(domain: 4, gfn: 0x4_0000))
+        #expect(m.mapForeign(mapper: 1, gfn: 0x5_0000, owner: 4, .xen(.grantFrame(0)), readOnly: false))
+        #expect(m.setVCPUContext(domain: 4, vcpu: 1, XenVCPUContext()))
+        m.unmapForeign(mapper: 1, gfn: 0x5_0000, owner: 4, .xen(.grantFrame(0)))
+        m.cacheFlush(domain: 4, gfn: 0x4_0000, count: 8)
+        #expect(m.createDomainCalls.map(\.id) == [3, 4] && m.maxMemoryCalls.map(\.pages) == [1, 2])
+        #expect(m.populateCalls.map(\.order) == [0, 9] && m.depopulateCalls.count == 2)
+        #expect(m.mapForeignCalls.map(\.readOnly) == [true, false] && m.vcpuContextCalls.map(\.vcpu) == [0, 1])
+        #expect(m.unmapForeignCalls == [FakeXen.ForeignUnmapCall(mapper: 1, gfn: 0x5_0000, owner: 4, page: .xen(.grantFrame(0)))])
+        #expect(m.cacheFlushCalls.count == 1 && m.cacheFlushCalls[0] == (4, 0x4_0000, 8))
+    }
 }

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 @testable import ApusCore
 
-/// Apus's mirror of Xen 4.17's domctl.h and sysctl.h (XenControlABI.swift) against Debian's
+/// Apus's mirror of Xen 4.17's domctl.h and sysctl.h (XenControlABI.swift), and of the parts of
+/// memory.h and arch-arm.h a domain build uses (XenForeignMemory.swift, XenVCPUContext.swift), against Debian's
 /// own `libxen-dev` headers: a C file of `_Static_assert`s, one per offset, size and number
 /// Apus uses, generated from the Swift constants and compiled for arm64 with clang (the
 /// headers are unpacked by `apus fetch-guest` into .cache/guest/xen-include). A constant that
@@ -83,6 +84,89 @@ import Testing
               (sys("u.cpupool_op.sched_id"), C.schedID), (sys("u.cpupool_op.domid"), C.domid),
               (sys("u.cpupool_op.cpu"), C.cpu), (sys("u.cpupool_op.n_dom"), C.nDom),
               (sys("u.cpupool_op.cpumap.bitmap"), C.cpumapHandle), (sys("u.cpupool_op.cpumap.nr_bits"), C.cpumapBits)]
+
+        // Building a domain (XenDomainBuild.swift): the sub-ops, createdomain with Arm's
+        // arch config, the one-field sub-ops, setvcpucontext, cacheflush and node affinity.
+        c += [("XEN_DOMCTL_createdomain", Int(D.createDomain)), ("XEN_DOMCTL_max_mem", Int(D.maxMem))]
+        c += [("XEN_DOMCTL_setvcpucontext", Int(D.setVCPUContext)), ("XEN_DOMCTL_getvcpucontext", Int(D.getVCPUContext))]
+        c += [("XEN_DOMCTL_max_vcpus", Int(D.maxVCPUs)), ("XEN_DOMCTL_setdomainhandle", Int(D.setDomainHandle))]
+        c += [("XEN_DOMCTL_set_address_size", Int(D.setAddressSize)), ("XEN_DOMCTL_get_address_size", Int(D.getAddressSize))]
+        c += [("XEN_DOMCTL_setnodeaffinity", Int(D.setNodeAffinity)), ("XEN_DOMCTL_getnodeaffinity", Int(D.getNodeAffinity))]
+        c += [("XEN_DOMCTL_cacheflush", Int(D.cacheFlush))]
+        c += [("XEN_DOMCTL_get_paging_mempool_size", Int(D.getPagingMempoolSize))]
+        c += [("XEN_DOMCTL_set_paging_mempool_size", Int(D.setPagingMempoolSize))]
+        typealias CD = D.CreateDomain
+        c += [(dom("u.createdomain.ssidref"), CD.ssidref), (dom("u.createdomain.handle"), CD.handle),
+              (dom("u.createdomain.flags"), CD.flags), (dom("u.createdomain.iommu_opts"), CD.iommuOpts),
+              (dom("u.createdomain.max_vcpus"), CD.maxVCPUs), (dom("u.createdomain.max_evtchn_port"), CD.maxEvtchnPort),
+              (dom("u.createdomain.max_grant_frames"), CD.maxGrantFrames),
+              (dom("u.createdomain.max_maptrack_frames"), CD.maxMaptrackFrames),
+              (dom("u.createdomain.grant_opts"), CD.grantOpts), (dom("u.createdomain.vmtrace_size"), CD.vmtraceSize),
+              (dom("u.createdomain.cpupool_id"), CD.cpupoolID), (dom("u.createdomain.arch.gic_version"), CD.gicVersion),
+              (dom("u.createdomain.arch.tee_type"), CD.teeType), (dom("u.createdomain.arch.nr_spis"), CD.nrSPIs),
+              (dom("u.createdomain.arch.clock_frequency"), CD.clockFrequency)]
+        c += [("XEN_DOMCTL_CDF_hvm", Int(CD.flagHVM)), ("XEN_DOMCTL_CDF_hap", Int(CD.flagHAP))]
+        c += [("XEN_DOMCTL_CONFIG_GIC_NATIVE", Int(CD.gicNative)), ("XEN_DOMCTL_CONFIG_GIC_V2", Int(CD.gicV2))]
+        c += [("XEN_DOMCTL_CONFIG_GIC_V3", Int(CD.gicV3))]
+        c += [(dom("u.max_mem.max_memkb"), D.Single.value), (dom("u.max_vcpus.max"), D.Single.value),
+              (dom("u.address_size.size"), D.Single.value), (dom("u.paging_mempool.size"), D.Single.value),
+              (dom("u.setdomainhandle.handle"), D.Single.value),
+              (dom("u.vcpucontext.vcpu"), D.VCPUContext.vcpu), (dom("u.vcpucontext.ctxt"), D.VCPUContext.context),
+              (dom("u.cacheflush.start_pfn"), D.CacheFlush.startPFN), (dom("u.cacheflush.nr_pfns"), D.CacheFlush.count),
+              (dom("u.nodeaffinity.nodemap.bitmap"), D.NodeAffinity.handle),
+              (dom("u.nodeaffinity.nodemap.nr_bits"), D.NodeAffinity.bits)]
+        c += [("XEN_SYSCTL_cputopoinfo", Int(S.cpuTopoInfo)), ("XEN_SYSCTL_numainfo", Int(S.numaInfo))]
+        c += [(sys("u.cputopoinfo.num_cpus"), S.CPUTopoInfo.count), (sys("u.cputopoinfo.cputopo"), S.CPUTopoInfo.buffer),
+              ("sizeof(xen_sysctl_cputopo_t)", S.CPUTopoInfo.elementSize),
+              (sys("u.numainfo.num_nodes"), S.NUMAInfo.count), (sys("u.numainfo.meminfo"), S.NUMAInfo.memInfo),
+              (sys("u.numainfo.distance"), S.NUMAInfo.distance), ("sizeof(xen_sysctl_meminfo_t)", 16)]
+
+        // arm64's vcpu_guest_context (arch-arm.h), as XenVCPUContext parses it.
+        typealias O = XenVCPUContext.Offset
+        func ctx(_ f: String) -> String { "offsetof(struct vcpu_guest_context, \(f))" }
+        c += [("sizeof(struct vcpu_guest_context)", XenVCPUContext.size), ("VGCF_online", Int(XenVCPUContext.flagOnline))]
+        c += [(ctx("flags"), O.flags), (ctx("user_regs.x0"), O.regs), (ctx("user_regs.x30"), O.regs + 8 * 30),
+              (ctx("user_regs.pc64"), O.pc), (ctx("user_regs.cpsr"), O.cpsr), (ctx("user_regs.spsr_el1"), O.spsrEL1),
+              (ctx("user_regs.sp_el0"), O.spEL0), (ctx("user_regs.sp_el1"), O.spEL1), (ctx("user_regs.elr_el1"), O.elrEL1),
+              (ctx("sctlr"), O.sctlr), (ctx("ttbcr"), O.ttbcr), (ctx("ttbr0"), O.ttbr0), (ctx("ttbr1"), O.ttbr1)]
+        c += [("GUEST_GNTTAB_BASE", Int(GuestLayout.grantTableBase)), ("VIRQ_DOM_EXC", Int(XenVIRQ.domExc))]
+
+        // memory.h's structs of a domain build (XenForeignMemory.swift).
+        typealias M = XenMemoryLayout
+        func mem(_ s: String, _ f: String) -> String { "offsetof(struct \(s), \(f))" }
+        c += [("XENMEM_populate_physmap", Int(MemoryOp.populatePhysmap)),
+              ("XENMEM_decrease_reservation", Int(MemoryOp.decreaseReservation)),
+              ("XENMEM_add_to_physmap_batch", Int(MemoryOp.addToPhysmapBatch)),
+              ("XENMEM_remove_from_physmap", Int(MemoryOp.removeFromPhysmap)),
+              ("XENMEM_acquire_resource", Int(MemoryOp.acquireResource)),
+              ("XENMAPSPACE_gmfn_foreign", Int(MapSpace.gmfnForeign)), ("XENMAPSPACE_gmfn_range", Int(MapSpace.gmfnRange))]
+        c += [("sizeof(struct xen_memory_reservation)", M.Reservation.size),
+              (mem("xen_memory_reservation", "extent_start"), M.Reservation.extentStart),
+              (mem("xen_memory_reservation", "nr_extents"), M.Reservation.nrExtents),
+              (mem("xen_memory_reservation", "extent_order"), M.Reservation.extentOrder),
+              (mem("xen_memory_reservation", "mem_flags"), M.Reservation.memFlags),
+              (mem("xen_memory_reservation", "domid"), M.Reservation.domid)]
+        c += [("sizeof(struct xen_add_to_physmap_batch)", M.AddToPhysmapBatch.size),
+              (mem("xen_add_to_physmap_batch", "domid"), M.AddToPhysmapBatch.domid),
+              (mem("xen_add_to_physmap_batch", "space"), M.AddToPhysmapBatch.space),
+              (mem("xen_add_to_physmap_batch", "size"), M.AddToPhysmapBatch.count),
+              (mem("xen_add_to_physmap_batch", "u.foreign_domid"), M.AddToPhysmapBatch.foreignDomid),
+              (mem("xen_add_to_physmap_batch", "idxs"), M.AddToPhysmapBatch.idxs),
+              (mem("xen_add_to_physmap_batch", "gpfns"), M.AddToPhysmapBatch.gpfns),
+              (mem("xen_add_to_physmap_batch", "errs"), M.AddToPhysmapBatch.errs)]
+        c += [("sizeof(struct xen_remove_from_physmap)", M.RemoveFromPhysmap.size),
+              (mem("xen_remove_from_physmap", "domid"), M.RemoveFromPhysmap.domid),
+              (mem("xen_remove_from_physmap", "gpfn"), M.RemoveFromPhysmap.gpfn)]
+        c += [("sizeof(struct xen_mem_acquire_resource)", M.AcquireResource.size),
+              (mem("xen_mem_acquire_resource", "domid"), M.AcquireResource.domid),
+              (mem("xen_mem_acquire_resource", "type"), M.AcquireResource.type),
+              (mem("xen_mem_acquire_resource", "id"), M.AcquireResource.id),
+              (mem("xen_mem_acquire_resource", "nr_frames"), M.AcquireResource.nrFrames),
+              (mem("xen_mem_acquire_resource", "pad"), M.AcquireResource.pad),
+              (mem("xen_mem_acquire_resource", "frame"), M.AcquireResource.frame),
+              (mem("xen_mem_acquire_resource", "frame_list"), M.AcquireResource.frameList),
+              ("XENMEM_resource_grant_table", Int(M.AcquireResource.grantTable)),
+              ("XENMEM_resource_grant_table_id_shared", Int(M.AcquireResource.grantShared))]
         return c
     }
 
@@ -91,7 +175,7 @@ import Testing
             Issue.record("no Xen headers in \(Self.include): run `apus fetch-guest` (scripts/test.sh does)")
             return
         }
-        var src = "#define __XEN_TOOLS__ 1\n#include <stddef.h>\n#include <stdint.h>\n#include <xen/domctl.h>\n#include <xen/sysctl.h>\n"
+        var src = "#define __XEN_TOOLS__ 1\n#include <stddef.h>\n#include <stdint.h>\n#include <xen/domctl.h>\n#include <xen/sysctl.h>\n#include <xen/memory.h>\n"
         for (i, (expr, value)) in Self.checks.enumerated() {
             src += "_Static_assert((\(expr)) == \(value), \"check \(i): \(expr) is not \(value)\");\n"
         }
@@ -109,6 +193,6 @@ import Testing
         let out = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         clang.waitUntilExit()
         #expect(clang.terminationStatus == 0, "\(out.split(separator: "\n").filter { $0.contains("error") }.prefix(10).joined(separator: "\n"))")
-        #expect(Self.checks.count > 90, "every constant in use is checked")
+        #expect(Self.checks.count > 200, "every constant in use is checked")
     }
 }

@@ -24,6 +24,19 @@ import Testing
         return (path, md5(bytes), image.count)
     }()
 
+    /// Dom0's second disk: Debian's kernel at 0 and the test initrd at the next MiB, for the
+    /// domU dom0's `xl create` boots (`apus.xllinux=<kernel bytes>,<initrd bytes>`).
+    static let domUDisk: (path: String, kernel: Int, initrd: Int) = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("apus-domu-disk-\(UUID().uuidString).img").path
+        let kernel = [UInt8](FileManager.default.contents(atPath: SystemHarness.debian("Image")) ?? Data())
+        let initrd = [UInt8](FileManager.default.contents(atPath: SystemHarness.debian("initrd-test.cpio")) ?? Data())
+        let at = (kernel.count + (1 << 20) - 1) & ~((1 << 20) - 1)
+        var bytes = kernel + [UInt8](repeating: 0, count: at - kernel.count) + initrd
+        bytes += [UInt8](repeating: 0, count: (1 << 20) - bytes.count % (1 << 20))
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        return (path, kernel.count, initrd.count)
+    }()
+
     static func md5(_ bytes: [UInt8]) -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
@@ -69,7 +82,7 @@ import Testing
     static let boot = Result {
         // Fetch dom0's page once it answers, then tell it we are done (/cgi-bin/done).
         Thread.detachNewThread {
-            let end = Date().addingTimeInterval(200)
+            let end = Date().addingTimeInterval(600)      // the image may be built first
             while Date() < end {
                 if let r = httpGet(port: httpPort, "/"), r.contains("APUS-DOM0-HTTPD") {
                     fetchedPage = r
@@ -100,8 +113,8 @@ import Testing
             """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
-                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xldomu=3 apus.xlcreate=\(disk.xlguestSize)",
-                       "--disk", disk.path, "--hostfwd", "\(httpPort):80"], timeout: 300)
+                       "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xldomu=3 apus.xlcreate=\(disk.xlguestSize) apus.xllinux=\(domUDisk.kernel),\(domUDisk.initrd)",
+                       "--disk", disk.path, "--disk", domUDisk.path, "--hostfwd", "\(httpPort):80"], timeout: 400)
     }
 
     /// Debian's own toolstack in dom0 (xen-utils-4.17, unmodified): C xenstored starts and
@@ -228,6 +241,70 @@ import Testing
         #expect(Self.value("xl-cycles", in: d0) == "20", "\(d0.filter { $0.contains("xl-") }.suffix(6))")
         let free = (Self.value("xl-free-memory", in: d0) ?? "").split(separator: ",").map(String.init)
         #expect(free.count == 2 && free[0] == free[1] && (Int(free[0]) ?? 0) > 0, "\(free)")
+    }
+
+    /// The console lines of the Debian domU, from xenconsoled's log in dom0.
+    static func domUConsole(_ d0: [String]) -> [String] {
+        d0.filter { $0.hasPrefix("XENTEST debian-console: ") }.map { String($0.dropFirst("XENTEST debian-console: ".count)) }
+    }
+
+    /// `xl create` of a Debian domU (Debian's kernel and initrd, 128 MiB, 2 vCPUs): it boots
+    /// to its /init with both vCPUs, its console reaching xenconsoled, and `xl list` shows it.
+    @Test func xlCreatesADebianDomUWithTwoVCPUsThatBootsOnItsPVConsole() throws {
+        let r = try Self.boot.get()
+        defer { try? FileManager.default.removeItem(atPath: Self.domUDisk.path) }
+        let d0 = r.domainLines(0)
+        #expect(Self.domUDisk.kernel > 0 && Self.domUDisk.initrd > 0)
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-create-linux ok") }, "\(d0.filter { $0.contains("linux") }.suffix(8))")
+        let id = Self.value("linux-domid", in: d0) ?? "?"
+        #expect(r.contains("(XEN) d\(id): created by the toolstack, 2 vCPU(s)"))
+        // Name ID Mem VCPUs State Time(s)
+        let row = d0.first { $0.hasPrefix("XENTEST xl-list-linux: debian ") }?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        #expect(row.count >= 8 && row[3] == id && row[4] == "128", "\(row)")
+        let console = Self.domUConsole(d0)
+        #expect(console.contains { $0.contains("xen:grant_table: Grant tables using version 1 layout") }, "\(console)")
+        #expect(console.contains { $0.contains("Run /init as init process") })
+        #expect(console.contains("APUS-GUEST-UP") && console.contains("CPUS=2"), "\(console)")
+    }
+
+    /// `xl pause` stops the Debian domU (`--p---`), `xl unpause` lets it go on, and `xl
+    /// vcpu-pin debian 1 0` gives its second vCPU the hard affinity CPU 0.
+    @Test func xlPauseUnpauseAndVcpuPinActOnTheDebianDomU() throws {
+        let d0 = try Self.boot.get().domainLines(0)
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-pause-linux ok") }, "\(d0.filter { $0.contains("linux") }.suffix(8))")
+        let paused = d0.first { $0.hasPrefix("XENTEST xl-list-linux-paused: debian ") }?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        #expect(paused.count >= 8 && paused[5] == "2" && paused[6].contains("p"), "\(paused)")
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-unpause-linux ok") })
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-vcpu-pin-linux ok") })
+        // Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)
+        let vcpu1 = d0.filter { $0.hasPrefix("XENTEST xl-vcpu-list-linux: debian ") }
+            .map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) }
+            .first { $0.count >= 9 && $0[4] == "1" } ?? []
+        #expect(vcpu1.count >= 9 && vcpu1[8] == "0", "\(vcpu1)")
+    }
+
+    /// `xl reboot`: the domU's orderly reboot reaches the hypervisor, which leaves it to xl,
+    /// and xl makes a new domain of it (on_reboot="restart") that boots again. `xl shutdown
+    /// -w`: its orderly poweroff, xl waits for it, destroys it, and its memory goes back.
+    @Test func xlRebootRecreatesTheDebianDomUAndShutdownWaitsForItsPowerOff() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        let first = Self.value("linux-domid", in: d0) ?? "?", second = Self.value("linux-domid-rebooted", in: d0) ?? "?"
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-reboot-linux ok") }, "\(d0.filter { $0.contains("linux") }.suffix(8))")
+        #expect(first != second && Int(second) != nil, "a new domain after the reboot: \(first) -> \(second)")
+        #expect(r.contains("(XEN) d\(first) (domain-\(first)): rebooted, left to the toolstack"))
+        #expect(r.contains("(XEN) d\(second): created by the toolstack, 2 vCPU(s)"))
+        let console = Self.domUConsole(d0)
+        let ups = console.filter { $0 == "APUS-GUEST-UP" }.count
+        #expect(ups == 2 && console.contains("APUS-GUEST-REBOOT") && console.contains("APUS-GUEST-POWEROFF"), "\(console)")
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-shutdown-linux ok") && $0.contains("Domain \(second) has been shut down, reason code 0") },
+                "\(d0.filter { $0.contains("xl-shutdown") })")
+        #expect(r.contains("(XEN) d\(second) (domain-\(second)): powered off, left to the toolstack"))
+        #expect(r.contains("(XEN) d\(first): memory returned (130 MiB)") && r.contains("(XEN) d\(second): memory returned (130 MiB)"))
+        let after = d0.filter { $0.hasPrefix("XENTEST xl-list-after-shutdown: ") }
+        #expect(d0.contains("XENTEST xl-list-after-shutdown ok") && !after.contains { $0.contains("debian") }, "\(after)")
     }
 
     /// The banks of the hypervisor's "d0 (Domain-0): N MiB at 0x... + M MiB at 0x..." line.

@@ -137,7 +137,11 @@ extension XenHost {
             platform.unmapForeign(mapper: d, gfn: gfn, owner: m.owner, m.page)
             return true
         }
-        return platform.depopulate(domain: d, gfn: gfn)
+        // A Xen page there (shared_info, a grant frame) is no longer anywhere in the
+        // domain's p2m: Xen forgets its frame (p2m_put_l3_page), so it can be mapped again.
+        guard platform.depopulate(domain: d, gfn: gfn) else { return false }
+        forgetXenPage(domain: d, gfn: gfn)
+        return true
     }
 
     /// XENMEM_add_to_physmap_batch (Linux's add_to_physmap_range): only gmfn_foreign, as

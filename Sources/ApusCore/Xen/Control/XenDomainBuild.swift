@@ -57,6 +57,7 @@ extension XenHost {
             }
             guard let f = found else { return XenErrno.ENOMEM.result }
             id = f
+            lastCreatedID = id                     // only the rover moves it, as in Xen
         }
         var config = XenDomainConfig(vcpus: Int(vcpus))
         config.handle = Array(op[L.handle..<L.handle + 16])
@@ -67,7 +68,6 @@ extension XenHost {
         guard install(&prepared) else { return XenErrno.ENOMEM.result }
         // A new domain is paused by the system controller until the toolstack unpauses it.
         _ = withDomain(XenDomainID(id)) { $0.pauseCount = 1 }
-        lastCreatedID = id
         XenBytes.put16(&op, XenDomctl.domain, XenDomainID(id))
         op[L.gicVersion] = L.gicV3
         XenBytes.put32(&op, L.clockFrequency, 0)        // the board's DT gives none: the guest reads CNTFRQ
