@@ -298,6 +298,37 @@ enum GuestInitramfs {
                 echo "XENTEST xl-cycles=$ok"
                 echo "XENTEST xl-free-memory=$f0,$(free)"
             fi
+            # apus.xlbench=K:I (apus bench --only xl; no comma: QEMU's -device options split at one): the Debian domU from the first virtio
+            # disk (kernel K bytes at 0, initrd I bytes at the next MiB) created with xl (1
+            # vCPU, 128 MiB, quiet); guest ns from dom0's clock (/proc/timer_list) until xl
+            # create returns and until the domU's /init prints APUS-GUEST-UP, then until
+            # `xl destroy` has made it gone; xl info's free memory before and while it ran.
+            b=$(sed -n 's/.*apus\.xlbench=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
+            if [ -n "$b" ]; then
+                kb=${b%:*}; ib=${b#*:}; km=$(( (kb + 1048575) / 1048576 ))
+                mkdir -p /domu /var/log/xen/console
+                dd if=/dev/vda bs=1M count=$km 2>/dev/null | head -c "$kb" > /domu/Image
+                dd if=/dev/vda bs=1M skip=$km 2>/dev/null | head -c "$ib" > /domu/initrd.cpio
+                pidof xenconsoled >/dev/null || action xenconsoled xenconsoled --pid-file /run/xenconsoled.pid --log=guest
+                log=/var/log/xen/console/guest-bench.log
+                printf 'name = "bench"\nkernel = "/domu/Image"\nramdisk = "/domu/initrd.cpio"\nextra = "console=hvc0 quiet apus.stay"\nmemory = 128\nvcpus = 1\n' > /etc/xen/bench.cfg
+                now() { awk '/^now at/ { print $3; exit }' /proc/timer_list; }
+                mem() { xl info | awk '/^free_memory/ { print $3 }'; }
+                f0=$(mem)
+                echo "XLBENCH-START"
+                t0=$(now)
+                xl create -q /etc/xen/bench.cfg
+                t1=$(now)
+                i=0; while ! grep -q APUS-GUEST-UP "$log" 2>/dev/null && [ $i -lt 6000 ]; do usleep 10000; i=$((i + 1)); done
+                t2=$(now)
+                echo "XLBENCH-UP"
+                f1=$(mem)
+                t3=$(now)
+                xl destroy bench
+                i=0; while xl list bench >/dev/null 2>&1 && [ $i -lt 3000 ]; do usleep 10000; i=$((i + 1)); done
+                t4=$(now)
+                grep -q APUS-GUEST-UP "$log" && echo "XLBENCH create=$((t1 - t0)) up=$((t2 - t0)) destroy=$((t4 - t3)) free0=$f0 free1=$f1"
+            fi
             # apus.xllinux=K,I: a Debian domU from the second virtio disk (its kernel, K bytes,
             # at 0 and its initrd, I bytes, at the next MiB), created with xl with 2 vCPUs and
             # its console logged by xenconsoled; xl list, vcpu-list, pause, unpause,

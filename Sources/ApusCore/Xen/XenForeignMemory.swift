@@ -12,36 +12,76 @@ public struct XenForeignKey: Equatable, Sendable {
     var packed: UInt64 { UInt64(mapper) << 40 | gfn }
 }
 
-/// Foreign mappings by key, in a sorted array (binary search; no Dictionary, whose hashing
-/// brings floating point into the EL2 image).
+public struct XenForeignMapping: Equatable, Sendable {
+    public var owner: XenDomainID
+    public var page: XenForeignPage
+}
+
+/// Foreign mappings by key: an open-addressing hash table (linear probing, tombstones,
+/// doubled at 70 % full). Not Dictionary, whose hashing brings floating point into the EL2
+/// image; not a sorted array, whose inserts moved O(n) entries each: libxenguest maps a
+/// 27 MiB kernel page by page, and that alone cost 0.5 s of xl create.
 public struct XenForeignTable: Sendable {
+    private static let empty = UInt64.max, removed = UInt64.max - 1
     private var keys: [UInt64] = []
-    private var values: [XenForeignMapping] = []
+    private var values: [XenForeignMapping?] = []
+    /// Live entries, and live plus tombstones (what the probe sequences cross).
+    public private(set) var count = 0
+    private var used = 0
 
-    public var count: Int { keys.count }
-    public var mappings: [XenForeignMapping] { values }
+    public init() {}
 
-    private func position(_ k: UInt64) -> (index: Int, found: Bool) {
-        var lo = 0, hi = keys.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if keys[mid] < k { lo = mid + 1 } else { hi = mid }
+    /// Every mapping, in no particular order.
+    public var mappings: [XenForeignMapping] { values.compactMap { $0 } }
+
+    /// Fibonacci hashing of the packed key into the table's power-of-two size.
+    private func home(_ k: UInt64, _ mask: Int) -> Int { Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask }
+
+    private func find(_ k: UInt64) -> Int? {
+        guard !keys.isEmpty else { return nil }
+        let mask = keys.count - 1
+        var i = home(k, mask)
+        while keys[i] != XenForeignTable.empty {
+            if keys[i] == k { return i }
+            i = (i + 1) & mask
         }
-        return (lo, lo < keys.count && keys[lo] == k)
+        return nil
+    }
+
+    private mutating func grow() {
+        let old = zip(keys, values).filter { $0.0 < XenForeignTable.removed }
+        let size = max(64, keys.count * ((count + 1) * 10 >= keys.count * 5 ? 2 : 1))
+        keys = [UInt64](repeating: XenForeignTable.empty, count: size)
+        values = [XenForeignMapping?](repeating: nil, count: size)
+        used = 0
+        count = 0
+        for (k, v) in old { insert(k, v!) }
+    }
+
+    private mutating func insert(_ k: UInt64, _ v: XenForeignMapping) {
+        if (used + 1) * 10 >= keys.count * 7 { grow() }
+        let mask = keys.count - 1
+        var i = home(k, mask)
+        while keys[i] != XenForeignTable.empty && keys[i] != XenForeignTable.removed { i = (i + 1) & mask }
+        if keys[i] == XenForeignTable.empty { used += 1 }
+        keys[i] = k
+        values[i] = v
+        count += 1
     }
 
     public subscript(key: XenForeignKey) -> XenForeignMapping? {
-        get {
-            let p = position(key.packed)
-            return p.found ? values[p.index] : nil
-        }
+        get { find(key.packed).flatMap { values[$0] } }
         set {
-            let p = position(key.packed)
-            switch (p.found, newValue) {
-            case (true, let v?): values[p.index] = v
-            case (true, nil): keys.remove(at: p.index); values.remove(at: p.index)
-            case (false, let v?): keys.insert(key.packed, at: p.index); values.insert(v, at: p.index)
-            case (false, nil): break
+            if let i = find(key.packed) {
+                if let v = newValue {
+                    values[i] = v
+                } else {
+                    keys[i] = XenForeignTable.removed
+                    values[i] = nil
+                    count -= 1
+                }
+            } else if let v = newValue {
+                insert(key.packed, v)
             }
         }
     }
@@ -51,11 +91,6 @@ public struct XenForeignTable: Sendable {
         if v != nil { self[key] = nil }
         return v
     }
-}
-
-public struct XenForeignMapping: Equatable, Sendable {
-    public var owner: XenDomainID
-    public var page: XenForeignPage
 }
 
 /// `struct xen_memory_reservation`, `xen_add_to_physmap_batch`, `xen_remove_from_physmap`,

@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-xen"), help: "Skip the Xen 4.17 runs (they need Debian's xen-hypervisor package).")
     var noXen = false
 
-    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), disk (a 256 MiB virtio-blk read in dom0), or all.", valueName: "parts"))
+    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), disk (a 256 MiB virtio-blk read in dom0), xl (xl create and destroy of a Debian domU from dom0), or all.", valueName: "parts"))
     var only: String = "all"
 
     @Option(help: "Runs of each Linux boot setup, taken in turn across setups; the run with the median wall time is reported (guest times under icount repeat exactly, wall times vary with the host's load).")
@@ -50,20 +50,20 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("neighbour-rounds"), help: "Rounds of the neighbour's measurement counted per run (with hostile: rounds that began once hostile was into its random operations).")
     var neighbourRounds = 5
 
-    static let parts = ["boot", "two", "micro", "hostile", "neighbour", "disk"]
+    static let parts = ["boot", "two", "micro", "hostile", "neighbour", "disk", "xl"]
 
     func run() throws {
         try Apus.reporting {
             let parts = Set(only == "all" ? BenchCommand.parts : only.split(separator: ",").map(String.init))
             for p in parts where !BenchCommand.parts.contains(p) {
-                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour, disk or all)")
+                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour, disk, xl or all)")
             }
             let root = try PackageRoot.find()
             let qemu = try QEMU.find()
             let log: (String) -> Void = { if !json { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             let work = root + "/.cache/bench"
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            let linux = parts.contains("boot") || parts.contains("two") || parts.contains("disk")
+            let linux = parts.contains("boot") || parts.contains("two") || parts.contains("disk") || parts.contains("xl")
             let guest = linux ? try GuestImages.fetch(cacheDir: root + "/.cache/guest", log: log) : nil
             // Without Xen (no network, no package) the Apus figures are still measured.
             var xen: String? = nil, xenMissing: String? = noXen ? "not run (--no-xen)" : nil
@@ -159,12 +159,27 @@ struct BenchCommand: ParsableCommand {
                 }
                 disk = all.map(DiskBenchmark.median)
             }
+            var toolstack: [ToolstackMeasurement]? = nil
+            if parts.contains("xl"), let guest {
+                let dom0Initrd = try GuestImages.fetchXenGuest(cacheDir: root + "/.cache/guest", log: log)
+                let file = try ToolstackBenchmark.disk(in: work, kernel: guest.image, initrd: guest.initrdTest)
+                let list = ToolstackBenchmark.setups(setups, dom0Initrd: dom0Initrd, disk: file)
+                var all: [[ToolstackMeasurement]] = list.map { _ in [] }
+                for r in 0..<rounds {
+                    for (i, s) in list.enumerated() {
+                        log("[bench] xl: create and destroy a Debian domU, \(s.name) (run \(r + 1) of \(rounds))…")
+                        all[i].append(ToolstackBenchmark.measure(s, log: work + "/xl-\(s.name).log"))
+                    }
+                }
+                toolstack = all.map(ToolstackBenchmark.median)
+            }
             var report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
                                      xenImageBytes: xen.map(fileSize), micro: micro, hostile: hostile)
             report.locks = locks
             report.locksNotes = lockNotes
             report.neighbour = neighbour
             report.disk = disk
+            report.toolstack = toolstack
             report.xenMissing = xenMissing
             print(json ? report.json() : report.table())
         }
@@ -582,6 +597,8 @@ struct BenchReport: Codable {
     var neighbour: NeighbourReport? = nil
     /// The virtio-blk read in dom0 (nil when not run).
     var disk: [DiskMeasurement]? = nil
+    /// xl create / destroy from dom0 (nil when not run).
+    var toolstack: [ToolstackMeasurement]? = nil
     /// Why there are no Xen figures (nil when Xen ran).
     var xenMissing: String? = nil
 
@@ -726,6 +743,10 @@ struct BenchReport: Codable {
                 s += pad(f(d.busySeconds, 4), 11) + pad(f(d.readWallSeconds, 2), 14) + pad(f(d.wallSeconds, 1), 13)
                 s += pad(f(d.busySeconds.flatMap { g in native.map { g / $0 } }), 12) + f(d.busySeconds.flatMap { g in xenDom0.map { g / $0 } }) + "\n"
             }
+        }
+        if let toolstack, !toolstack.isEmpty {
+            if !s.isEmpty { s += "\n" }
+            s += ToolstackBenchmark.table(toolstack, format: f, pad: pad)
         }
         if !twoDomainBoots.isEmpty {
             if !s.isEmpty { s += "\n" }
