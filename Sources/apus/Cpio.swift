@@ -29,7 +29,13 @@ enum GuestInitramfs {
         echo "Leave the shell (exit or Ctrl-D) or type poweroff to stop the domain; reboot restarts it."
         echo
         export ENV=/etc/profile
-        setsid cttyhack sh
+        # As a Xen domU, xl shutdown and xl reboot make Linux run /sbin/poweroff or
+        # /sbin/reboot, which signal init: the shell runs in the background so that the
+        # traps act at once rather than when it exits.
+        trap 'poweroff -f' USR1 USR2
+        trap 'reboot -f' TERM
+        setsid cttyhack sh &
+        wait
         poweroff -f
 
         """
@@ -137,6 +143,43 @@ enum GuestInitramfs {
             dd if=/dev/vda of=/dev/null bs=1M count="$n" 2>/dev/null
             c1=$(clocks)
             echo "DDBENCH mib=$n start=${c0% *} end=${c1% *} idlestart=${c0#* } idleend=${c1#* }"
+            poweroff -f
+        fi
+        # apus.shell (scripts/demo.sh): a control domain for people. The Xen modules and xenfs,
+        # Debian's toolstack started as its /etc/init.d/xen does (xenstored, xen-init-dom0,
+        # xenconsoled), the domU on the first virtio disk (apus.domu=K:I: its kernel, K bytes,
+        # at 0, its initrd, I bytes, at the next MiB) put in /domu with /etc/xen/debian.cfg,
+        # then a shell; leaving it powers the board off.
+        if grep -q 'apus\.shell' /proc/cmdline; then
+            for m in $(cat /etc/xen-modules); do insmod "$m" 2>/dev/null; done
+            mount -t xenfs xenfs /proc/xen
+            mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen/console /var/lock /etc/xen
+            [ -e /var/run ] || ln -s /run /var/run
+            echo 'autoballoon="off"' > /etc/xen/xl.conf
+            xenstored --pid-file /run/xenstore.pid
+            i=0
+            while ! xenstore-read -s / >/dev/null 2>&1 && [ $i -lt 80 ]; do usleep 250000; i=$((i + 1)); done
+            xen-init-dom0 >/dev/null
+            xenconsoled --pid-file /run/xenconsoled.pid
+            d=$(sed -n 's/.*apus\.domu=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
+            if [ -n "$d" ]; then
+                kb=${d%:*}; ib=${d#*:}; km=$(( (kb + 1048575) / 1048576 ))
+                mkdir -p /domu
+                dd if=/dev/vda bs=1M count=$km 2>/dev/null | head -c "$kb" > /domu/Image
+                dd if=/dev/vda bs=1M skip=$km 2>/dev/null | head -c "$ib" > /domu/initrd.cpio
+                printf 'name = "debian"\nkernel = "/domu/Image"\nramdisk = "/domu/initrd.cpio"\nextra = "console=hvc0"\nmemory = 256\nvcpus = 2\n' > /etc/xen/debian.cfg
+            fi
+            /bin/busybox --install -s 2>/dev/null
+            hostname apus-dom0
+            # /init is the shell's parent, not a real init: poweroff and reboot act directly.
+            printf "alias poweroff='poweroff -f'\nalias reboot='reboot -f'\nalias halt='poweroff -f'\n" > /etc/profile
+            export ENV=/etc/profile PS1='\h:\w# '
+            echo
+            echo "Apus dom0: Debian $(uname -r) with Xen 4.17's toolstack (xl, xenstored, xenconsoled)."
+            echo "Try: xl list; xl create -c /etc/xen/debian.cfg (Ctrl-] leaves the domU's console);"
+            echo "xl console debian; xl shutdown debian; poweroff ends dom0 and the board."
+            echo
+            setsid cttyhack sh
             poweroff -f
         fi
         echo "XENTEST begin $(uname -r)"

@@ -407,6 +407,35 @@ import Testing
         #expect(r.contains("(XEN) Hardware Dom0 halted: halting machine"))
     }
 
+    /// The README's demo (scripts/demo.sh): dom0's shell with Debian's toolstack running, and
+    /// the Debian domU from a virtio disk. Typed at the shell: `xl create` starts the domU
+    /// (2 vCPUs, 256 MiB), `xl list` shows it, `xl shutdown -w` waits for its orderly
+    /// poweroff (the demo initrd's init acts on Linux's /sbin/poweroff), and `poweroff`
+    /// ends dom0 and the board.
+    @Test func theDemoDom0ShellCreatesListsAndShutsDownADebianDomUWithXl() throws {
+        let g = SystemHarness.debian("") + "/"
+        let kernel = [UInt8](FileManager.default.contents(atPath: g + "Image") ?? Data())
+        let initrd = [UInt8](FileManager.default.contents(atPath: g + "initrd-demo.cpio") ?? Data())
+        let at = (kernel.count + (1 << 20) - 1) & ~((1 << 20) - 1)
+        let disk = FileManager.default.temporaryDirectory.appendingPathComponent("apus-demo-domu-\(UUID().uuidString).img").path
+        FileManager.default.createFile(atPath: disk, contents: Data(kernel + [UInt8](repeating: 0, count: at - kernel.count) + initrd))
+        defer { try? FileManager.default.removeItem(atPath: disk) }
+        let r = try SystemHarness.run([], arguments: ["--dom0-kernel", g + "Image", "--dom0-ramdisk", g + "initrd-xen.cpio", "--disk", disk,
+                                                      "--dom0-cmdline", "console=hvc0 quiet apus.shell apus.domu=\(kernel.count):\(initrd.count)"],
+                                      timeout: 300,
+                                      input: "xl create /etc/xen/debian.cfg && sleep 30 && xl list && xl shutdown -w debian; sleep 2; poweroff\n",
+                                      inputDelay: 30)
+        let d0 = r.domainLines(0)
+        #expect(r.status == 0, "apus run exited \(r.status): \(r.stderr)")
+        #expect(d0.contains { $0.hasPrefix("Apus dom0: Debian ") }, "\(d0.suffix(12))")
+        #expect(r.contains("(XEN) d1: created by the toolstack, 2 vCPU(s)"), "\(d0.suffix(12))")
+        let row = d0.first { $0.hasPrefix("debian ") }?.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
+        #expect(row.count >= 6 && row[1] == "1" && row[2] == "256" && row[3] == "2", "\(row)")
+        #expect(d0.contains("Domain 1 has been shut down, reason code 0"), "\(d0.suffix(12))")
+        #expect(r.contains("(XEN) d1 (domain-1): powered off, left to the toolstack"))
+        #expect(r.contains("(XEN) Hardware Dom0 halted: halting machine"))
+    }
+
     /// A dom0 that panics (no init; panic=1) restarts itself, and the board restarts with it,
     /// with Xen's line; with `apus run --no-reboot` (QEMU's -no-reboot) the run then ends:
     /// never a hang.
