@@ -433,6 +433,25 @@ struct BenchSetups {
     static let icount = ["-icount", "shift=0,sleep=off"]
     static let plain = ["-display", "none", "-nic", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none"]
 
+    /// Dom0 on Apus and, with Xen, on Xen 4.17: the same kernel, `initrd` and command line
+    /// (`console=hvc0 ` is put before `args`), 512 MiB on a 1 GiB board, one CPU under icount,
+    /// `disk` as its read-only virtio disk (Xen's dom0 through QEMU's guest-loader).
+    func dom0(initrd: String, args: String, disk: String) -> [Setup] {
+        var out = [Setup(name: "apus-dom0", argv: [apus, "run", "--icount", "--cpus", "1", "--memory", "1024",
+                                                   "--image", image, "--timeout", "900",
+                                                   "--dom0-kernel", kernel, "--dom0-ramdisk", initrd, "--dom0-memory", "512",
+                                                   "--dom0-cmdline", "console=hvc0 " + args, "--disk", disk + ",ro"])]
+        if let xen {
+            let drive = ["-drive", "if=none,id=d0,format=raw,readonly=on,file=\(disk)", "-device", "virtio-blk-device,drive=d0"]
+            out.append(Setup(name: "xen-dom0", argv: [qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57",
+                                                      "-m", "1024"] + BenchSetups.plain + BenchSetups.icount + drive
+                + ["-kernel", xen, "-append", "dom0_mem=512M console=dtuart dtuart=/pl011@9000000",
+                   "-device", "guest-loader,addr=0x49000000,kernel=\(kernel),bootargs=console=hvc0 \(args)",
+                   "-device", "guest-loader,addr=0x50000000,initrd=\(initrd)"]))
+        }
+        return out
+    }
+
     func all(bootargs: String) throws -> [Setup] {
         var s: [Setup] = []
         s.append(Setup(name: "linux-native", argv: [qemu, "-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-m", "512"]

@@ -38,22 +38,10 @@ enum DiskBenchmark {
     static func setups(_ s: BenchSetups, initrd: String, disk: String) -> [BenchSetups.Setup] {
         let args = "quiet apus.dom0 apus.ddbench=\(mib)"
         let drive = ["-drive", "if=none,id=d0,format=raw,readonly=on,file=\(disk)", "-device", "virtio-blk-device,drive=d0"]
-        var out: [BenchSetups.Setup] = []
-        out.append(.init(name: "linux-native", argv: [s.qemu, "-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-m", "512"]
+        let native = BenchSetups.Setup(name: "linux-native", argv: [s.qemu, "-M", "virt,gic-version=3", "-cpu", "cortex-a57", "-m", "512"]
             + BenchSetups.plain + BenchSetups.icount + drive
-            + ["-kernel", s.kernel, "-initrd", initrd, "-append", "console=ttyAMA0 " + args]))
-        out.append(.init(name: "apus-dom0", argv: [s.apus, "run", "--icount", "--cpus", "1", "--memory", "1024",
-                                                    "--image", s.image, "--timeout", "900",
-                                                    "--dom0-kernel", s.kernel, "--dom0-ramdisk", initrd, "--dom0-memory", "512",
-                                                    "--dom0-cmdline", "console=hvc0 " + args, "--disk", disk + ",ro"]))
-        if let xen = s.xen {
-            out.append(.init(name: "xen-dom0", argv: [s.qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57",
-                                                       "-m", "1024"] + BenchSetups.plain + BenchSetups.icount + drive
-                + ["-kernel", xen, "-append", "dom0_mem=512M console=dtuart dtuart=/pl011@9000000",
-                   "-device", "guest-loader,addr=0x49000000,kernel=\(s.kernel),bootargs=console=hvc0 \(args)",
-                   "-device", "guest-loader,addr=0x50000000,initrd=\(initrd)"]))
-        }
-        return out
+            + ["-kernel", s.kernel, "-initrd", initrd, "-append", "console=ttyAMA0 " + args])
+        return [native] + s.dom0(initrd: initrd, args: args, disk: disk)
     }
 
     /// A sparse file of `mib` MiB (QEMU reads its holes as zeros, at host speed).

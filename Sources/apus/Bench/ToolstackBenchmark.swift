@@ -39,21 +39,7 @@ enum ToolstackBenchmark {
     }
 
     static func setups(_ s: BenchSetups, dom0Initrd: String, disk: (path: String, arg: String)) -> [BenchSetups.Setup] {
-        let args = "quiet apus.dom0 apus.xl apus.xlbench=\(disk.arg)"
-        var out: [BenchSetups.Setup] = []
-        out.append(.init(name: "apus-dom0", argv: [s.apus, "run", "--icount", "--cpus", "1", "--memory", "1024",
-                                                    "--image", s.image, "--timeout", "900",
-                                                    "--dom0-kernel", s.kernel, "--dom0-ramdisk", dom0Initrd, "--dom0-memory", "512",
-                                                    "--dom0-cmdline", "console=hvc0 " + args, "--disk", disk.path + ",ro"]))
-        if let xen = s.xen {
-            let drive = ["-drive", "if=none,id=d0,format=raw,readonly=on,file=\(disk.path)", "-device", "virtio-blk-device,drive=d0"]
-            out.append(.init(name: "xen-dom0", argv: [s.qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a57",
-                                                       "-m", "1024"] + BenchSetups.plain + BenchSetups.icount + drive
-                + ["-kernel", xen, "-append", "dom0_mem=512M console=dtuart dtuart=/pl011@9000000",
-                   "-device", "guest-loader,addr=0x49000000,kernel=\(s.kernel),bootargs=console=hvc0 \(args)",
-                   "-device", "guest-loader,addr=0x50000000,initrd=\(dom0Initrd)"]))
-        }
-        return out
+        s.dom0(initrd: dom0Initrd, args: "quiet apus.dom0 apus.xl apus.xlbench=\(disk.arg)", disk: disk.path)
     }
 
     static func measure(_ setup: BenchSetups.Setup, log: String, timeout: Double = 900) -> ToolstackMeasurement {
