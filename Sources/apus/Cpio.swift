@@ -340,6 +340,17 @@ enum GuestInitramfs {
                 sleep 1
                 echo "XENTEST xl-cycles=$ok"
                 echo "XENTEST xl-free-memory=$f0,$(free)"
+                # on_crash="restart": it crashes at every boot and xl makes a new domain of it
+                # each time, until xl destroy; then the free memory again.
+                printf 'name = "xlguest"\nkernel = "/tmp/xlguest.img"\nmemory = 32\nvcpus = 1\nextra = "crash=1 hold=1500"\non_crash = "restart"\n' > /etc/xen/xlguest.cfg
+                action xl-create-crashing xl create /etc/xen/xlguest.cfg
+                sleep 5
+                value xl-crash-domid xl domid xlguest
+                action xl-destroy-crashing xl destroy xlguest
+                gone
+                listing xl-crash-log grep -i -E "crash|restart|destroy" /var/log/xen/xl-xlguest.log
+                sleep 1
+                echo "XENTEST xl-free-memory-after-crashes=$(free)"
             fi
             # apus.xlbench=K:I (apus bench --only xl; no comma: QEMU's -device options split at one): the Debian domU from the first virtio
             # disk (kernel K bytes at 0, initrd I bytes at the next MiB) created with xl (1

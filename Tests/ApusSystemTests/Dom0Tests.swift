@@ -243,6 +243,23 @@ import Testing
         #expect(free.count == 2 && free[0] == free[1] && (Int(free[0]) ?? 0) > 0, "\(free)")
     }
 
+    /// xlguest with `crash=1` and on_crash="restart": it reports a crash at every boot
+    /// (SCHEDOP_shutdown, SHUTDOWN_crash), the hypervisor leaves it to xl, and xl makes a
+    /// new domain of it each time (it comes back) until `xl destroy`; free memory is then
+    /// what it was before any xl create.
+    @Test func xlRestartsADomainThatCrashesWhenOnCrashSaysRestart() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-create-crashing ok") }, "\(d0.filter { $0.contains("crash") })")
+        let crashed = r.output.split(whereSeparator: \.isNewline).filter { $0.hasSuffix("): crashed, left to the toolstack") || $0.hasSuffix("): crashed, left to the toolstack\r") }
+        let firstID = crashed.first.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0.dropFirst()) }
+        let later = Int(Self.value("xl-crash-domid", in: d0) ?? "")
+        #expect(firstID != nil && later != nil && later! > firstID!, "a new domain after the crash: \(crashed) then \(later.map(String.init) ?? "none")")
+        #expect(d0.contains("XENTEST xl-crash-log: Action for shutdown reason code 3 is restart"), "\(d0.filter { $0.contains("xl-crash-log") })")
+        let before = (Self.value("xl-free-memory", in: d0) ?? "").split(separator: ",").first.map(String.init)
+        #expect(before != nil && Self.value("xl-free-memory-after-crashes", in: d0) == before)
+    }
+
     /// The console lines of the Debian domU, from xenconsoled's log in dom0.
     static func domUConsole(_ d0: [String]) -> [String] {
         d0.filter { $0.hasPrefix("XENTEST debian-console: ") }.map { String($0.dropFirst("XENTEST debian-console: ".count)) }

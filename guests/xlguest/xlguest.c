@@ -5,7 +5,8 @@
  * the boot protocol libxl gave it (x0 = a DTB with its memory), prints its verdict there
  * and powers off with PSCI SYSTEM_OFF, after which xl destroys it (on_poweroff).
  * Bootargs (xl.cfg extra=): hold=MS keeps it running that long first (yielding its CPU),
- * so that dom0 sees it in `xl list`.
+ * so that dom0 sees it in `xl list`; crash=1 ends it with SCHEDOP_shutdown(SHUTDOWN_crash)
+ * instead, as a paravirtualised kernel reports a panic (xl applies on_crash).
  */
 #include "guest.h"
 #include "fdt_extra.h"
@@ -92,6 +93,14 @@ int main(u64 dtb)
         u64 end = cntvct() + ms_to_ticks(hold);
         while (cntvct() < end)
             xen_hc2(__HYPERVISOR_sched_op, SCHEDOP_yield, 0);
+    }
+    u64 crash = 0;
+    fdtx_bootarg_u64(args, "crash", &crash);
+    if (crash) {
+        static u32 reason = 3;              /* SHUTDOWN_crash */
+        say("crashing on purpose");
+        xen_hc2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, (u64)&reason);
+        fail_now("still running after SCHEDOP_shutdown(crash)");
     }
     finish();
 }
