@@ -95,12 +95,18 @@ enum ToolstackDomains {
         if !d.spec.toolstack {
             // Dom0 re-populating a frame it ballooned out: its own page comes back (Xen's
             // direct-mapped populate: gfn == mfn, owned by the domain). Boot-time domUs'
-            // RAM is all theirs: only their own pages can come back.
+            // RAM is all theirs: only their own pages can come back. A page it gave back
+            // is mapped again; one never touched stays for its first touch (so nothing is
+            // zeroed here, under the locks).
             guard d.translate(gpa, length: bytes) != nil else { return false }
             return d.withP2M { held in
                 var p: UInt64 = 0
                 while p < count {
-                    guard held.mapHomePage(gpa + (p << 12)) else { return false }
+                    let a = gpa + (p << 12)
+                    let inBlocks = held.blocks.block(containing: a) != nil
+                    if held.p2m.lookup(a) == nil && (!inBlocks || held.blocks.isPagePopulated(a)) {
+                        guard held.mapHomePage(a) else { return false }
+                    }
                     p += 1
                 }
                 return true
