@@ -99,33 +99,13 @@ enum ToolstackDomains {
             // is mapped again; one never touched stays for its first touch (so nothing is
             // zeroed here, under the locks).
             guard d.translate(gpa, length: bytes) != nil else { return false }
-            return d.withP2M { held in
-                var p: UInt64 = 0
-                while p < count {
-                    let a = gpa + (p << 12)
-                    let inBlocks = held.blocks.block(containing: a) != nil
-                    if held.p2m.lookup(a) == nil && (!inBlocks || held.blocks.isPagePopulated(a)) {
-                        guard held.mapHomePage(a) else { return false }
-                    }
-                    p += 1
-                }
-                return true
-            }
+            return d.withP2M { held in held.mapBackGivenPages(gpa, count: count) }
         }
         guard d.toolstackPages + count <= d.maxPages else { return false }
         if d.translate(gpa, length: bytes) != nil {
             // In its bank: zeroed and mapped at first touch (RAMBlocks). A frame the domain
             // ballooned out earlier is mapped again now.
-            let ok = d.withP2M { held -> Bool in
-                var p: UInt64 = 0
-                while p < count {
-                    let a = gpa + (p << 12)
-                    if held.blocks.isPagePopulated(a) && held.p2m.lookup(a) == nil { guard held.mapHomePage(a) else { return false } }
-                    p += 1
-                }
-                return true
-            }
-            guard ok else { return false }
+            guard d.withP2M({ held in held.mapBackGivenPages(gpa, count: count) }) else { return false }
             d.toolstackPages += count
             return true
         }

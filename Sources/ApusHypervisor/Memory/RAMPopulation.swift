@@ -107,6 +107,29 @@ extension P2MLocked {
         return true
     }
 
+    /// populate_physmap of `count` pages from `gpa` on RAM the domain already has: the
+    /// pages it gave back (populated, now unmapped) are mapped again; pages never touched
+    /// stay for their first touch, so nothing is zeroed here. A block nobody touched is
+    /// passed over whole (an order-18 extent of a fresh domain is 512 checks, not 2^18).
+    /// In dom0's further banks (not in `blocks`) every page is its own and mapped back.
+    func mapBackGivenPages(_ gpa: UInt64, count: UInt64) -> Bool {
+        var p: UInt64 = 0
+        while p < count {
+            let a = gpa + (p << 12)
+            if let b = blocks.block(containing: a), blocks.state(b) == .untouched {
+                let next = (a & ~(RAMBlocks.blockSize - 1)) + RAMBlocks.blockSize
+                p += (next - a) >> 12
+                continue
+            }
+            let inBlocks = blocks.block(containing: a) != nil
+            if p2m.lookup(a) == nil && (!inBlocks || blocks.isPagePopulated(a)) {
+                guard mapHomePage(a) else { return false }
+            }
+            p += 1
+        }
+        return true
+    }
+
     /// Maps `host` at `gfn` (a Xen page, a granted frame) over whatever was there. Over RAM
     /// nobody touched, the block goes partial rather than being populated whole: its other
     /// pages stay RAM, populated at their own first touch.
