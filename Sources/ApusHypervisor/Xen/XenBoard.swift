@@ -294,9 +294,9 @@ struct XenBoard: XenPlatform {
     }
 
     func unmapForeign(mapper: XenDomainID, gfn: UInt64, owner: XenDomainID, _ page: XenForeignPage) {
-        // The owner may be destroyed already (its memory waits for this): found even then.
-        guard let m = Hypervisor.domain(Int(mapper)),
-              let o = Hypervisor.domains.first(where: { $0.id == Int(owner) && ($0.awaitingRelease || !$0.released) }) else { return }
+        // The owner may be destroyed already: its memory waits for this (awaitingRelease),
+        // and it stays in the table, not released, until then.
+        guard let m = Hypervisor.domain(Int(mapper)), let o = Hypervisor.domain(Int(owner)) else { return }
         ToolstackDomains.unmapForeign(mapper: m, gfn: gfn, owner: o)
     }
 
