@@ -160,6 +160,7 @@ enum GuestInitramfs {
             i=0
             while ! xenstore-read -s / >/dev/null 2>&1 && [ $i -lt 80 ]; do usleep 250000; i=$((i + 1)); done
             xen-init-dom0 >/dev/null
+            init-dom0less >/dev/null 2>&1
             xenconsoled --pid-file /run/xenconsoled.pid
             d=$(sed -n 's/.*apus\.domu=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
             if [ -n "$d" ]; then
@@ -233,6 +234,17 @@ enum GuestInitramfs {
         fi
         value xenbus-device ls -l /dev/xen/xenbus
 
+        # apus.xswait (a boot-time domU next to a control domain): its XenStore is dom0's
+        # xenstored, reachable once init-dom0less there has introduced it. Until then Linux's
+        # xenbus waits (HVM_PARAM_STORE_PFN reads ~0, "xenstore_late_init" holds the store
+        # channel) and nothing may touch /dev/xen/xenbus: Linux 6.1 probes at the first
+        # request and oopses on the missing ring. Once connected the channel is "xenbus".
+        if grep -q 'apus\.xswait' /proc/cmdline; then
+            i=0
+            while ! grep -q 'xenbus' /proc/interrupts && [ $i -lt 120 ]; do sleep 1; i=$((i + 1)); done
+            echo "XENTEST xenstore-waited=$i"
+        fi
+
         # XenStore with Debian's tools; relative paths are under the domain's home /local/domain/<domid>.
         # Skipped with apus.dom0 on the command line: a control domain's XenStore is its own
         # xenstored, which this guest does not start.
@@ -290,6 +302,12 @@ enum GuestInitramfs {
             while ! xenstore-read -s / >/dev/null 2>&1 && [ $i -lt 80 ]; do usleep 250000; i=$((i + 1)); done
             action xen-init-dom0 xen-init-dom0
             value dom0-name xenstore-read /local/domain/0/name
+            # Boot-time domains join this xenstored as on Xen 4.17: init-dom0less gives each
+            # xen,enhanced one its XenStore ring and introduces it (named dom0less-<id>).
+            action init-dom0less init-dom0less
+            for n in $(xenstore-list /local/domain 2>/dev/null); do
+                echo "XENTEST xs-domain: $n $(xenstore-read /local/domain/$n/name 2>&1) $(xenstore-read /local/domain/$n/store/port 2>/dev/null)"
+            done
             listing xl-info xl info
             listing xl-list xl list
             listing xl-dmesg sh -c 'xl dmesg | head -n 20'

@@ -309,13 +309,13 @@ extension GuestImages {
     /// dependencies (libgcc-s1 is libc6's: glibc loads libgcc_s.so.1 itself for pthread_cancel).
     static let xenToolPackages = ["xenstore-utils", "libxenstore4", "libxentoolcore1", "libc6", "libgcc-s1",
                                   // Debian's toolstack for a control domain (xl, xenstored, xenconsoled,
-                                  // xen-init-dom0) and the closure of the libraries they load.
+                                  // xen-init-dom0, init-dom0less) and the closure of the libraries they load.
                                   "xen-utils-4.17", "libxenmisc4.17", "libxencall1", "libxendevicemodel1",
                                   "libxenevtchn1", "libxenforeignmemory1", "libxengnttab1", "libxenhypfs1",
                                   "libxentoollog1", "libyajl2", "libfdt1", "libuuid1", "zlib1g"]
     /// The toolstack's programs, at Debian's paths; `usr/sbin/<name>` links to each (Debian's
     /// wrapper there picks /usr/lib/xen-<major>.<minor> from /sys/hypervisor: here it is fixed).
-    static let xenToolstackPrograms = ["xl", "xenstored", "xenconsoled", "xen-init-dom0"].map { "usr/lib/xen-4.17/bin/" + $0 }
+    static let xenToolstackPrograms = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "init-dom0less"].map { "usr/lib/xen-4.17/bin/" + $0 }
     /// Kernel modules loaded by /init (their `depends=` are added and loaded first). The xenbus
     /// device /dev/xen/xenbus, hvc0 and /sys/hypervisor are built into Debian's cloud kernel.
     /// virtio-mmio, -blk and -net are for a control domain's own devices (`apus run --disk`,
@@ -326,7 +326,7 @@ extension GuestImages {
     /// Where the dynamic loader looks without an ld.so.cache (Debian's multiarch directories first).
     static let librarySearchPath = ["lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib"]
     /// Bumped when the selection logic changes, so a cached xen-guest/ is rebuilt.
-    static let xenGuestLayoutVersion = 3
+    static let xenGuestLayoutVersion = 4
     /// Debian's Xen public headers (`usr/include/xen`), unpacked to `<cache>/xen-include` for
     /// the test that checks Apus's domctl/sysctl layouts against them (XenHeaderLayoutTests);
     /// not part of any guest.

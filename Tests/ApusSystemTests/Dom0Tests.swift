@@ -111,6 +111,15 @@ import Testing
             kernel = "\(SystemHarness.guestImage("memcheck"))"
             extra = "passes=0"
             """),
+            // Domain 4: Debian's Linux with the Xen interfaces (xen_enhanced), its XenStore
+            // dom0's xenstored once init-dom0less there has introduced it.
+            ("dom0less-linux.cfg", """
+            name = "dom0less-linux"
+            memory = 192
+            kernel = "\(SystemHarness.debian("Image"))"
+            ramdisk = "\(SystemHarness.debian("initrd-xen.cpio"))"
+            extra = "console=hvc0 apus.xswait"
+            """),
         ], arguments: ["--dom0-kernel", SystemHarness.debian("Image"),
                        "--dom0-ramdisk", SystemHarness.debian("initrd-xen.cpio"),
                        "--dom0-cmdline", "console=hvc0 apus.dom0 apus.disk apus.httpd apus.rtc apus.xl apus.xldomu=3 apus.xlcreate=\(disk.xlguestSize) apus.xllinux=\(domUDisk.kernel),\(domUDisk.initrd)",
@@ -370,6 +379,32 @@ import Testing
         #expect(line.contains("(1:1)"))
         let node = String(format: "node   0: [mem 0x%016llx-0x%016llx]", base, base + (512 << 20) - 1)
         #expect(d0.contains { $0.contains(node) }, "expected '\(node)' in dom0's boot log")
+    }
+
+    /// Boot-time domains join dom0's xenstored as on Xen 4.17: Debian's init-dom0less gives
+    /// each one with the Xen interfaces a XenStore ring (a page it populates in the domain),
+    /// grants it, sets HVM_PARAM_STORE_PFN and introduces the domain, so `xenstore-list
+    /// /local/domain` in dom0 shows every domain, named dom0less-<id>. The Linux domU's
+    /// xenbus, waiting until then, connects: its own reads and writes go to dom0's
+    /// xenstored, and another domain's home stays closed to it.
+    @Test func initDom0lessPutsBootTimeDomainsInDom0sXenStoreAndTheirLinuxUsesIt() throws {
+        let r = try Self.boot.get()
+        let d0 = r.domainLines(0)
+        #expect(d0.contains { $0.hasPrefix("XENTEST init-dom0less ok") }, "\(d0.filter { $0.contains("dom0less") })")
+        let listed = d0.filter { $0.hasPrefix("XENTEST xs-domain: ") }.map { $0.split(separator: " ").map(String.init) }
+        // "XENTEST xs-domain: <id> <name> <store port>"
+        #expect(listed.contains { $0.count >= 4 && $0[2] == "0" && $0[3] == "Domain-0" }, "\(listed)")
+        for id in ["3", "4"] {
+            #expect(listed.contains { $0.count == 5 && $0[2] == id && $0[3] == "dom0less-\(id)" && UInt32($0[4]) != nil }, "\(listed)")
+        }
+        let linux = r.domainLines(4)
+        #expect(linux.contains { $0.hasPrefix("XENTEST xenstore-waited=") }, "\(linux.suffix(20))")
+        #expect(Self.value("domid", in: linux) == "4", "\(linux.filter { $0.contains("XENTEST") }.prefix(30))")
+        #expect(Self.value("name", in: linux) == "dom0less-4")
+        #expect(linux.contains { $0.hasPrefix("XENTEST write ok") })
+        #expect(Self.value("readback", in: linux) == "hello")
+        #expect(Self.value("readback-absolute", in: linux) == "hello")
+        #expect(linux.contains { $0.hasPrefix("XENTEST foreign-write refused") }, "\(linux.filter { $0.contains("foreign") })")
     }
 
     @Test func dom0lessDomUsRunBesideDom0AndConsoleIOIsRefusedToThem() throws {

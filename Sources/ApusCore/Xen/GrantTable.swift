@@ -131,9 +131,10 @@ public struct GrantTable: Sendable {
 
     mutating func setMapping(_ handle: UInt32, _ m: GrantMapping?) {
         guard handle < UInt32(maptrack.count) else { return }
-        if let old = maptrack[Int(handle)] { countMapping(of: old.granter, -1) }
+        // An orphan (its granter gone) is no longer one of the granter's mappings.
+        if let old = maptrack[Int(handle)], old.flags & GrantMapFlags.orphan == 0 { countMapping(of: old.granter, -1) }
         maptrack[Int(handle)] = m
-        if let m { countMapping(of: m.granter, 1) }
+        if let m, m.flags & GrantMapFlags.orphan == 0 { countMapping(of: m.granter, 1) }
     }
 
     mutating func releaseHandle(_ handle: UInt32) {

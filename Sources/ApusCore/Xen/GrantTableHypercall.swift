@@ -176,7 +176,11 @@ extension XenHost {
         guard let m = grants.table(caller)?.mapping(handle) else { return GrantStatus.badHandle }
         guard hostAddr != 0 else { return GrantStatus.okay }
         guard hostAddr >> XenPage.shift == m.hostGFN else { return GrantStatus.generalError }
-        _ = removePage(of: caller, gfn: m.hostGFN, platform: platform)
+        // Only a page kept as a foreign mapping is removed: a revoked mapping's page is gone
+        // already, and what the caller has at that frame now is its own.
+        if m.flags & GrantMapFlags.hostMap != 0, foreignMaps[XenForeignKey(mapper: caller, gfn: m.hostGFN)] != nil {
+            _ = removePage(of: caller, gfn: m.hostGFN, platform: platform)
+        }
         _ = grants.with(caller) { $0.releaseHandle(handle) }
         return GrantStatus.okay
     }
@@ -184,21 +188,21 @@ extension XenHost {
     /// Teardown of a dying granter: `mapper`'s mapping `handle` of one of its grants. A
     /// toolstack domain's page stays where the mapper has it, held as a foreign mapping
     /// until the mapper unmaps (dom0's xenstored, xenconsoled and backends must not fault
-    /// on a ring they still have); any other domain's mapping goes now, as before (its RAM
-    /// is its next boot's).
+    /// on a ring they still have). Any other domain's page leaves the mapper now (a
+    /// boot-time domain's RAM is its next boot's), but the handle stays an orphan all the
+    /// same: the mapper's own unmap later succeeds, as on Xen (Linux's gntdev warns on a
+    /// failed unmap when xenstored lets go of a dom0less domain's ring).
     func releaseForeignGrantMapping<P: XenPlatform>(mapper: Int, handle: Int, granter: XenDomainID, platform: P) {
-        guard domain(granter)?.config.builtByToolstack == true,
-              let m = grants.mapping(mapper: mapper, handle: handle, granter: granter),
-              m.flags & GrantMapFlags.hostMap != 0, m.flags & GrantMapFlags.orphan == 0,
-              let act = grants.table(granter)?.activeEntry(m.ref) else {
-            grants.removeForeignMapping(mapper: mapper, handle: handle, granter: granter, platform: platform)
-            return
-        }
+        guard let m = grants.mapping(mapper: mapper, handle: handle, granter: granter),
+              m.flags & GrantMapFlags.orphan == 0 else { return }
         let key = XenForeignKey(mapper: XenDomainID(mapper), gfn: m.hostGFN)
-        guard foreignMaps[key] == nil,
+        guard domain(granter)?.config.builtByToolstack == true,
+              m.flags & GrantMapFlags.hostMap != 0,
+              let act = grants.table(granter)?.activeEntry(m.ref), foreignMaps[key] == nil,
               platform.mapForeign(mapper: XenDomainID(mapper), gfn: m.hostGFN, owner: granter, .ram(gfn: act.frame),
                                   readOnly: m.flags & GrantMapFlags.readonly != 0) else {
-            grants.removeForeignMapping(mapper: mapper, handle: handle, granter: granter, platform: platform)
+            grants.removeForeignMapping(mapper: mapper, handle: handle, granter: granter, keepHandle: true, platform: platform)
+            grants.orphanMapping(mapper: mapper, handle: handle)
             return
         }
         foreignMaps[key] = XenForeignMapping(owner: granter, page: .ram(gfn: act.frame))

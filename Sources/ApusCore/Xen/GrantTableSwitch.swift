@@ -124,12 +124,13 @@ public struct GrantTableSwitch {
     /// `mapper`'s mapping `handle` of dying `granter`'s grant: removed from its p2m, the
     /// handle invalid from now on (its unmap gets GNTST_bad_handle). The granter's pin is
     /// not dropped: its table goes as a whole.
-    mutating func removeForeignMapping<P: XenPlatform>(mapper: Int, handle: Int, granter: XenDomainID, platform: P) {
+    mutating func removeForeignMapping<P: XenPlatform>(mapper: Int, handle: Int, granter: XenDomainID,
+                                                       keepHandle: Bool = false, platform: P) {
         guard let m = mapping(mapper: mapper, handle: handle, granter: granter) else { return }
         if m.flags & GrantMapFlags.hostMap != 0, let act = table(granter)?.activeEntry(m.ref) {
             _ = platform.unmapGrant(mapper: XenDomainID(mapper), gfn: m.hostGFN, granter: granter, frame: act.frame)
         }
-        tables[mapper]?.releaseHandle(UInt32(handle))
+        if !keepHandle { tables[mapper]?.releaseHandle(UInt32(handle)) }
     }
 
     /// `mapper`'s mapping `handle` outlives its dying granter (GrantMapFlags.orphan): the

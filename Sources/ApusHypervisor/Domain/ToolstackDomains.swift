@@ -98,8 +98,15 @@ enum ToolstackDomains {
             // RAM is all theirs: only their own pages can come back. A page it gave back
             // is mapped again; one never touched stays for its first touch (so nothing is
             // zeroed here, under the locks).
-            guard d.translate(gpa, length: bytes) != nil else { return false }
-            return d.withP2M { held in held.mapBackGivenPages(gpa, count: count) }
+            if d.translate(gpa, length: bytes) != nil {
+                return d.withP2M { held in held.mapBackGivenPages(gpa, count: count) }
+            }
+            // A boot-time domU's magic page, which init-dom0less in dom0 populates for the
+            // XenStore ring it gives the domain (GUEST_MAGIC_BASE + 1): outside its RAM, as
+            // for a toolstack domain, and only in the magic region.
+            let magic = GuestLayout.magicBase >> 12
+            guard !d.spec.control, gfn >= magic, gfn < magic + GuestLayout.magicSize >> 12 else { return false }
+            return addExtraPage(d, gfn: gfn, count: count)
         }
         guard d.toolstackPages + count <= d.maxPages else { return false }
         if d.translate(gpa, length: bytes) != nil {
@@ -110,6 +117,14 @@ enum ToolstackDomains {
             return true
         }
         // Outside it: single pages (Xen's magic pages at GUEST_MAGIC_BASE).
+        guard addExtraPage(d, gfn: gfn, count: count) else { return false }
+        d.toolstackPages += 1
+        return true
+    }
+
+    /// One zeroed heap page mapped at `gfn`, outside the domain's RAM bank (at most
+    /// `maxExtraPages` of them per domain).
+    private static func addExtraPage(_ d: Domain, gfn: UInt64, count: UInt64) -> Bool {
         guard count == 1, !d.extraPages.contains(where: { $0.gfn == gfn }), d.extraPages.count < maxExtraPages,
               let host = PhysicalMemory.allocatePages(1) else { return false }
         PhysicalMemory.flushToRAM(host, count: 4096)
@@ -118,7 +133,6 @@ enum ToolstackDomains {
             return false
         }
         d.extraPages.append((gfn, host))
-        d.toolstackPages += 1
         return true
     }
 
@@ -209,12 +223,15 @@ enum ToolstackDomains {
         }
     }
 
-    /// The domain was torn down (its DomainJob completed): its memory goes back to the board
-    /// now, or when dom0 has unmapped the last of its pages.
+    /// The domain was torn down (its DomainJob completed): a toolstack domain's memory goes
+    /// back to the board now, or when dom0 has unmapped the last of its pages. Dom0 hears of
+    /// every domain's end (VIRQ_DOM_EXC, as Xen's domain_kill sends it): xenstored then drops
+    /// a boot-time domain init-dom0less introduced, and fires @releaseDomain.
     static func destroyed(_ d: Domain) {
-        guard d.spec.toolstack else { return }
         Xen.locked { x in
-            if d.foreignRefs == 0 { release(d) } else { d.awaitingRelease = true }
+            if d.spec.toolstack {
+                if d.foreignRefs == 0 { release(d) } else { d.awaitingRelease = true }
+            }
             x.withHost { h in h.raiseDomainException(platform: XenBoard(current: nil)) }
         }
     }

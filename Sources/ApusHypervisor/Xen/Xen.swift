@@ -105,14 +105,28 @@ enum Xen {
         let ok = locked { x in
             guard x.host.install(&prepared) else { return false }
             guard enhanced != .disabled else { return true }
+            // With a control domain, its xenstored serves every domain's XenStore, as on Xen
+            // 4.17: the store channel's remote end is dom0 and HVM_PARAM_STORE_PFN reads ~0
+            // ("not ready") until init-dom0less in dom0 has given the domain a ring, set the
+            // parameter and introduced it; Linux waits for the channel's first event
+            // (xenbus_late_init). The PV console stays the hypervisor's (Xen gives such
+            // domains none).
+            let storeInDom0 = enhanced == .enabled && Hypervisor.control != nil
             if pages.console == nil { pages.console = PhysicalMemory.allocatePages(1) }
-            if enhanced == .enabled && pages.store == nil { pages.store = PhysicalMemory.allocatePages(1) }
+            if enhanced == .enabled && !storeInDom0 && pages.store == nil { pages.store = PhysicalMemory.allocatePages(1) }
             guard let console = pages.console else { return false }
             guard mapPage(d, gfn: consoleGFN, host: console, permissions: [.read, .write]),
                   let (cg, cs) = serviceChannel(x, for: id) else { return false }
             pages.consolePort = cg; pages.consoleService = cs
             x.host.setHVMParam(domain: id, index: HVMParam.consolePFN, value: consoleGFN)
             x.host.setHVMParam(domain: id, index: HVMParam.consoleEvtchn, value: UInt64(cg))
+            if storeInDom0 {
+                guard let port = try? x.host.allocateUnbound(in: id, remote: 0) else { return false }
+                pages.storePort = port
+                x.host.setHVMParam(domain: id, index: HVMParam.storePFN, value: ~0)
+                x.host.setHVMParam(domain: id, index: HVMParam.storeEvtchn, value: UInt64(port))
+                return true
+            }
             guard let s = pages.store else { return true }
             guard mapPage(d, gfn: storeGFN, host: s, permissions: [.read, .write]),
                   let (sg, ss) = serviceChannel(x, for: id) else { return false }
