@@ -49,21 +49,21 @@ struct BusyBoard {
             // Interdomain with 2, in both directions; events pending on some.
             for k in 0..<ports {
                 if k % 3 == 2 {
-                    let p1 = try host.events.allocUnbound(caller: 1, privileged: false, dom: 1, remote: 2)
+                    let p1 = try host.events.allocUnbound(caller: 1, dom: 1, remote: 2)
                     let r = try host.events.bindInterdomain(caller: 2, remoteDom: 1, remotePort: p1, memory: mem)
                     peerPorts.append(r.port)
                 } else {
-                    let p2 = try host.events.allocUnbound(caller: 2, privileged: false, dom: 2, remote: 1)
+                    let p2 = try host.events.allocUnbound(caller: 2, dom: 2, remote: 1)
                     _ = try host.events.bindInterdomain(caller: 1, remoteDom: 2, remotePort: p2, memory: mem)
                     peerPorts.append(p2)
                     if k % 5 == 0 { _ = try host.events.send(caller: 2, port: p2, memory: mem) }
                 }
             }
-            peerPorts.append(try host.events.allocUnbound(caller: 2, privileged: false, dom: 2, remote: 1))
+            peerPorts.append(try host.events.allocUnbound(caller: 2, dom: 2, remote: 1))
             _ = try host.events.bindVIRQ(caller: 1, virq: 0, vcpu: 1)
             _ = try host.events.bindIPI(caller: 1, vcpu: 1)
-            _ = try host.events.allocUnbound(caller: 1, privileged: false, dom: 1, remote: 3)
-            waitingFor2 = try host.events.allocUnbound(caller: 1, privileged: false, dom: 1, remote: 2)
+            _ = try host.events.allocUnbound(caller: 1, dom: 1, remote: 3)
+            waitingFor2 = try host.events.allocUnbound(caller: 1, dom: 1, remote: 2)
         } catch {
             Issue.record("setup: \(error)")
         }

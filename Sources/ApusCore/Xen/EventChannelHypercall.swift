@@ -5,7 +5,6 @@ extension XenHost {
     @inline(never)   // out of `dispatch`, which then stays small (XenHost.dispatch)
     func eventChannelOp<P: XenPlatform>(cmd: UInt32, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
         let me = caller.domain
-        let privileged = isPrivileged(me)
         let efault = XenErrno.EFAULT.result
         func deliver(_ d: EventDelivery?) {
             if let d, !d.isEmpty { platform.deliver(d) }
@@ -18,7 +17,7 @@ extension XenHost {
             typealias L = XenLayout.EvtchnAllocUnbound
             guard var b = read(L.size) else { return efault }
             do {
-                let port = try events.allocUnbound(caller: me, privileged: privileged, dom: XenBytes.u16(b, L.dom),
+                let port = try events.allocUnbound(caller: me, dom: XenBytes.u16(b, L.dom),
                                                    remote: XenBytes.u16(b, L.remoteDom))
                 XenBytes.put32(&b, L.port, port)
                 return put(b)
@@ -76,8 +75,7 @@ extension XenHost {
             typealias L = XenLayout.EvtchnStatus
             guard var b = read(L.size) else { return efault }
             do {
-                let s = try events.status(caller: me, privileged: privileged, dom: XenBytes.u16(b, L.dom),
-                                          port: XenBytes.u32(b, L.port))
+                let s = try events.status(caller: me, dom: XenBytes.u16(b, L.dom), port: XenBytes.u32(b, L.port))
                 XenBytes.put32(&b, L.status, s.status)
                 XenBytes.put32(&b, L.vcpu, s.vcpu)
                 if let virq = s.virq { XenBytes.put32(&b, L.unionVIRQ, virq) }
@@ -134,8 +132,7 @@ extension XenHost {
             return XenHypercallResult(XenErrno.EFAULT.result)
         }
         do {
-            let more = try events.reset(caller: caller.domain, privileged: isPrivileged(caller.domain),
-                                        dom: XenBytes.u16(b, XenLayout.EvtchnReset.dom),
+            let more = try events.reset(caller: caller.domain, dom: XenBytes.u16(b, XenLayout.EvtchnReset.dom),
                                         resuming: cmd == EventChannelOp.resetCont, memory: platform,
                                         preempt: { platform.hypercallPreemptCheck() })
             guard more else { return XenHypercallResult(0) }

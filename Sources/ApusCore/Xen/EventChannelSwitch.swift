@@ -1,6 +1,6 @@
 /// All domains' event-channel tables, and the operations that cross domains
-/// (xen/common/event_channel.c). `caller` is the domain making the hypercall;
-/// `privileged` is true for the control domain (XSM's XSM_TARGET/XSM_PRIV checks pass).
+/// (xen/common/event_channel.c). `caller` is the domain making the hypercall; what it
+/// may do to other domains' channels is the policy's (XenPolicy) to say.
 public struct EventChannelStatus: Equatable, Sendable {
     public var status: UInt32
     public var vcpu: UInt32
@@ -13,14 +13,14 @@ public struct EventChannelStatus: Equatable, Sendable {
 
 public struct EventChannelSwitch {
     public private(set) var tables: [EventChannelTable?]
-    /// Policy hook: may domains `a` and `b` be connected by / signal through an interdomain
-    /// channel? Checked at bind_interdomain and send (-EPERM when false); never asked for a
-    /// domain and itself.
-    public var mayCommunicate: (XenDomainID, XenDomainID) -> Bool = { _, _ in true }
+    /// Who may do what (XenHost shares its own): XSM_TARGET for alloc_unbound, status and
+    /// reset, the communication rule at bind_interdomain and send (-EPERM when refused).
+    public let policy: XenPolicy
 
-    /// Domain ids 0 ..< maxDomains can exist.
-    public init(maxDomains: Int = 64) {
+    /// Domain ids 0 ..< maxDomains can exist. Without a policy, a default one of its own.
+    public init(maxDomains: Int = 64, policy: XenPolicy? = nil) {
         tables = [EventChannelTable?](repeating: nil, count: max(1, min(maxDomains, Int(XenDomID.firstReserved))))
+        self.policy = policy ?? XenPolicy(maxDomains: maxDomains)
     }
 
     func slot(_ id: XenDomainID) -> Int? {
@@ -112,20 +112,19 @@ public struct EventChannelSwitch {
     // MARK: guest operations
 
     /// EVTCHNOP_alloc_unbound: a port in `dom` that `remote` may bind to.
-    public mutating func allocUnbound(caller: XenDomainID, privileged: Bool, dom: XenDomainID,
+    public mutating func allocUnbound(caller: XenDomainID, dom: XenDomainID,
                                       remote: XenDomainID) throws(XenErrno) -> UInt32 {
         guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
         guard let port = try with(d, { (t) throws(XenErrno) -> UInt32 in try t.allocateFree() }) else { throw .ESRCH }
         // xsm_evtchn_unbound(): XSM SILO (Xen 4.17 as Debian boots it) looks the remote domain
-        // up first (-ESRCH if it does not exist), then applies XSM_TARGET: only for oneself
-        // unless privileged.
+        // up first (-ESRCH if it does not exist), then applies XSM_TARGET (XenPolicy.mayActOn).
         // A dying remote counts as gone: the teardown closes the service endpoints' ports
         // waiting for it once, so none may be created behind it.
         guard let r = resolve(remote, caller: caller), !isDying(r) else {
             with(d) { $0.releaseIfStillFree(port) }
             throw .ESRCH
         }
-        guard d == caller || privileged else {
+        guard policy.mayActOn(caller: caller, target: d) else {
             with(d) { $0.releaseIfStillFree(port) }
             throw .EPERM
         }
@@ -149,7 +148,7 @@ public struct EventChannelSwitch {
             with(caller) { $0.releaseIfStillFree(lport) }
             throw .EINVAL
         }
-        guard rd == caller || mayCommunicate(caller, rd) else {
+        guard policy.mayBindInterdomain(caller, rd) else {
             with(caller) { $0.releaseIfStillFree(lport) }
             throw .EPERM
         }
@@ -225,7 +224,7 @@ public struct EventChannelSwitch {
         guard let s = slot(caller), let ch = tables[s]?.channel(port) else { throw .EINVAL }
         switch ch.state {
         case .interdomain(let remote, let remotePort):
-            guard remote == caller || mayCommunicate(caller, remote) else { throw .EPERM }
+            guard policy.maySend(caller, remote) else { throw .EPERM }
             return with(remote) { rt -> EventDelivery? in
                 // A dying peer gets nothing new: dropped, as on an unbound port.
                 guard !rt.isDying, let rch = rt.channel(remotePort), rch.state.isUsable else { return nil }
@@ -241,11 +240,11 @@ public struct EventChannelSwitch {
     }
 
     /// EVTCHNOP_status.
-    public func status(caller: XenDomainID, privileged: Bool, dom: XenDomainID, port: UInt32)
+    public func status(caller: XenDomainID, dom: XenDomainID, port: UInt32)
         throws(XenErrno) -> EventChannelStatus {
         guard let d = resolve(dom, caller: caller), let t = table(d) else { throw .ESRCH }
         guard let ch = t.channel(port) else { throw .EINVAL }
-        guard d == caller || privileged else { throw .EPERM }
+        guard policy.mayActOn(caller: caller, target: d) else { throw .EPERM }
         var s = EventChannelStatus(status: EventChannelStatusCode.closed, vcpu: ch.notifyVCPU)
         switch ch.state {
         case .free, .reserved:
@@ -297,11 +296,11 @@ public struct EventChannelSwitch {
     /// resumed reset starts from, so each call makes progress) and then returns true: the
     /// caller continues with EVTCHNOP_reset_cont. A new reset while one is in progress, or a
     /// reset_cont without one, is -EBUSY.
-    public mutating func reset<M: GuestPhysicalMemory>(caller: XenDomainID, privileged: Bool, dom: XenDomainID,
+    public mutating func reset<M: GuestPhysicalMemory>(caller: XenDomainID, dom: XenDomainID,
                                                      resuming: Bool = false, memory: M,
                                                      preempt: () -> Bool = { false }) throws(XenErrno) -> Bool {
         guard let d = resolve(dom, caller: caller) else { throw .ESRCH }
-        guard d == caller || privileged else { throw .EPERM }
+        guard policy.mayActOn(caller: caller, target: d) else { throw .EPERM }
         guard d == caller, let s = slot(d) else { throw .EINVAL }
         let next = tables[s]!.resetNext
         let start: UInt32 = resuming ? next : (next == 0 ? 1 : 0)

@@ -12,7 +12,6 @@ extension XenHost {
         let uop = a.x1
         let count = UInt32(truncatingIfNeeded: a.x2)
         let me = caller.domain
-        let privileged = isPrivileged(me)
         let efault = XenHypercallResult(XenErrno.EFAULT.result)
         func r(_ v: Int64) -> XenHypercallResult { XenHypercallResult(v) }
 
@@ -84,8 +83,7 @@ extension XenHost {
             typealias L = XenLayout.GnttabSetupTable
             if count != 1 { return r(XenErrno.EINVAL.result) }
             guard let b = platform.readStruct(uop, size: L.size) else { return efault }
-            let res = grants.setupTable(caller: me, privileged: privileged, dom: XenBytes.u16(b, L.dom),
-                                        frames: XenBytes.u32(b, L.nrFrames))
+            let res = grants.setupTable(caller: me, dom: XenBytes.u16(b, L.dom), frames: XenBytes.u32(b, L.nrFrames))
             var status = res.status
             let list = XenBytes.u64(b, L.frameList)
             for (i, gfn) in res.gfns.enumerated() where !platform.writeU64(list &+ UInt64(i) &* 8, gfn) {
@@ -97,7 +95,7 @@ extension XenHost {
             typealias L = XenLayout.GnttabQuerySize
             if count != 1 { return r(XenErrno.EINVAL.result) }
             guard var b = platform.readStruct(uop, size: L.size) else { return efault }
-            let q = grants.querySize(caller: me, privileged: privileged, dom: XenBytes.u16(b, L.dom))
+            let q = grants.querySize(caller: me, dom: XenBytes.u16(b, L.dom))
             if q.status == GrantStatus.okay {
                 XenBytes.put32(&b, L.nrFrames, q.frames)
                 XenBytes.put32(&b, L.maxNrFrames, q.maxFrames)
@@ -116,7 +114,7 @@ extension XenHost {
             typealias L = XenLayout.GnttabGetVersion
             guard let b = platform.readStruct(uop, size: L.size) else { return efault }
             guard let d = resolve(XenBytes.u16(b, L.dom), caller: me) else { return r(XenErrno.ESRCH.result) }
-            guard d == me || privileged else { return r(XenErrno.EPERM.result) }
+            guard policy.mayActOn(caller: me, target: d) else { return r(XenErrno.EPERM.result) }
             var out = [UInt8](repeating: 0, count: 4)
             XenBytes.put32(&out, 0, 1)
             return platform.write(uop &+ UInt64(L.version), out) ? r(0) : efault

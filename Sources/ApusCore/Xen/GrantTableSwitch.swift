@@ -41,12 +41,14 @@ public struct GrantCopyRequest: Equatable, Sendable {
 
 public struct GrantTableSwitch {
     public private(set) var tables: [GrantTable?]
-    /// Policy hook: may `user` map or copy grants of `granter`? (xsm_grant_mapref /
-    /// xsm_grant_copy; false gives GNTST_permission_denied. Never asked for a domain and itself.)
-    public var mayUse: (_ user: XenDomainID, _ granter: XenDomainID) -> Bool = { _, _ in true }
+    /// Who may do what (XenHost shares its own): may a domain map or copy another's grants
+    /// (false gives GNTST_permission_denied), set up or query another's table (XSM_TARGET)?
+    public let policy: XenPolicy
 
-    public init(maxDomains: Int = 64) {
+    /// Without a policy, a default one of its own.
+    public init(maxDomains: Int = 64, policy: XenPolicy? = nil) {
         tables = [GrantTable?](repeating: nil, count: max(1, min(maxDomains, Int(XenDomID.firstReserved))))
+        self.policy = policy ?? XenPolicy(maxDomains: maxDomains)
     }
 
     func slot(_ id: XenDomainID) -> Int? {
@@ -266,7 +268,9 @@ public struct GrantTableSwitch {
         guard slot(op.dom) != nil, slot(caller) != nil, !isDying(op.dom), !isDying(caller) else {
             return GrantMapResult(status: GrantStatus.badDomain)
         }
-        guard op.dom == caller || mayUse(caller, op.dom) else { return GrantMapResult(status: GrantStatus.permissionDenied) }
+        guard policy.mayGrant(user: caller, granter: op.dom) else {
+            return GrantMapResult(status: GrantStatus.permissionDenied)
+        }
         guard let handle = with(caller, { $0.allocateHandle() }) ?? nil else {
             return GrantMapResult(status: GrantStatus.noSpace)
         }
@@ -328,7 +332,7 @@ public struct GrantTableSwitch {
         if op.dest.domain != XenDomID.selfID && !dstIsRef { return GrantStatus.permissionDenied }
         let dd = op.dest.domain == XenDomID.selfID ? caller : op.dest.domain
         guard slot(dd) != nil, !isDying(dd) else { return GrantStatus.badDomain }
-        guard sd == caller || mayUse(caller, sd), dd == caller || mayUse(caller, dd) else {
+        guard policy.mayGrant(user: caller, granter: sd), policy.mayGrant(user: caller, granter: dd) else {
             return GrantStatus.permissionDenied
         }
 
@@ -380,21 +384,21 @@ public struct GrantTableSwitch {
     }
 
     /// GNTTABOP_query_size: (nr_frames, max_nr_frames) or a GNTST status.
-    public func querySize(caller: XenDomainID, privileged: Bool, dom: XenDomainID)
+    public func querySize(caller: XenDomainID, dom: XenDomainID)
         -> (status: Int16, frames: UInt32, maxFrames: UInt32) {
         let d = dom == XenDomID.selfID ? caller : dom
         guard let t = table(d) else { return (GrantStatus.badDomain, 0, 0) }
-        guard d == caller || privileged else { return (GrantStatus.permissionDenied, 0, 0) }
+        guard policy.mayActOn(caller: caller, target: d) else { return (GrantStatus.permissionDenied, 0, 0) }
         return (GrantStatus.okay, t.frameCount, t.maxFrames)
     }
 
     /// GNTTABOP_setup_table: grows the table to `frames` and returns each frame's guest
     /// frame number (INVALID_GFN for frames the guest has not mapped), or a GNTST status.
-    public mutating func setupTable(caller: XenDomainID, privileged: Bool, dom: XenDomainID, frames: UInt32)
+    public mutating func setupTable(caller: XenDomainID, dom: XenDomainID, frames: UInt32)
         -> (status: Int16, gfns: [UInt64]) {
         let d = dom == XenDomID.selfID ? caller : dom
         guard let t = table(d) else { return (GrantStatus.badDomain, []) }
-        guard d == caller || privileged else { return (GrantStatus.permissionDenied, []) }
+        guard policy.mayActOn(caller: caller, target: d) else { return (GrantStatus.permissionDenied, []) }
         guard frames <= t.maxFrames else { return (GrantStatus.generalError, []) }
         _ = with(d) { $0.grow(to: frames) }
         var gfns: [UInt64] = []

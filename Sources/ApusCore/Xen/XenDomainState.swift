@@ -2,8 +2,8 @@
 /// identity, HVM params, vm_assist bits, shutdown state and per-vCPU runstate.
 public struct XenDomainConfig: Sendable {
     public var vcpus: Int
-    /// The control domain: XSM_TARGET/XSM_PRIV checks pass (may act on other domains,
-    /// sees XENFEAT_dom0, Xen's command line).
+    /// The control domain (with `serviceEndpoint`: the hypervisor's own endpoint): the role
+    /// the policy gives it at creation (`role`; XenPolicy decides what that allows).
     public var privileged: Bool = false
     public var directMapped: Bool = false
     /// xen_domain_handle_t: the domain's UUID (16 bytes).
@@ -21,6 +21,12 @@ public struct XenDomainConfig: Sendable {
     public var builtByToolstack: Bool = false
 
     public init(vcpus: Int) { self.vcpus = vcpus }
+
+    /// The domain's role in the policy (XenPolicy), from `privileged` and `serviceEndpoint`.
+    public var role: XenDomainRole {
+        guard privileged else { return .domU }
+        return serviceEndpoint ? .service : .control
+    }
 }
 
 public struct XenDomainState: Sendable {
@@ -57,6 +63,6 @@ public struct XenDomainState: Sendable {
     public var runstateUpdateFlag: Bool { vmAssist & (1 << UInt64(VMAssist.runstateUpdateFlag)) != 0 }
 
     public var versionCaller: XenVersionCaller {
-        XenVersionCaller(privileged: config.privileged, directMapped: config.directMapped, handle: config.handle)
+        XenVersionCaller(domain: id, directMapped: config.directMapped, handle: config.handle)
     }
 }

@@ -140,10 +140,10 @@ extension XenHost {
         guard startExtent <= count else { return XenHypercallResult(Int64(startExtent)) }
         // rcu_lock_domain_by_any_id() and xsm_memory_adjust_reservation(XSM_TARGET).
         guard let d = resolve(XenBytes.u16(b, L.domid), caller: caller.domain),
-              d == caller.domain || isPrivileged(caller.domain) else { return XenHypercallResult(Int64(startExtent)) }
+              policy.mayActOn(caller: caller.domain, target: d) else { return XenHypercallResult(Int64(startExtent)) }
         // max_order(): 18 for the control domain, 9 for others (and 0 on another
         // domain's decrease without privilege, already refused above).
-        guard order <= (isPrivileged(caller.domain) ? 18 : 9) else { return XenHypercallResult(Int64(startExtent)) }
+        guard order <= policy.maxExtentOrder(caller: caller.domain) else { return XenHypercallResult(Int64(startExtent)) }
         var i = startExtent
         while i < count {
             if i > startExtent, i - startExtent >= XenHost.extentsPerTrap || platform.hypercallPreemptCheck() {
@@ -193,9 +193,12 @@ extension XenHost {
         guard let mapper = resolve(XenBytes.u16(b, L.domid), caller: caller.domain) else {
             return XenHypercallResult(XenErrno.ESRCH.result)
         }
-        // xatp_permission_check() and xsm_map_gmfn_foreign(): the control domain only.
-        guard isPrivileged(caller.domain) else { return XenHypercallResult(XenErrno.EPERM.result) }
+        // xatp_permission_check() and xsm_map_gmfn_foreign() (XenPolicy.mayMapForeign).
         let ownerID = XenBytes.u16(b, L.foreignDomid)
+        let asked = ownerID == XenDomID.selfID ? caller.domain : ownerID
+        guard policy.mayMapForeign(caller: caller.domain, owner: asked) else {
+            return XenHypercallResult(XenErrno.EPERM.result)
+        }
         guard let owner = resolve(ownerID, caller: caller.domain) else { return XenHypercallResult(XenErrno.ESRCH.result) }
         guard owner != mapper else { return XenHypercallResult(XenErrno.EINVAL.result) }
         let count = UInt64(XenBytes.u16(b, L.count))
@@ -243,7 +246,7 @@ extension XenHost {
         typealias L = XenMemoryLayout.RemoveFromPhysmap
         guard let b = platform.readStruct(arg, size: L.size) else { return XenErrno.EFAULT.result }
         guard let d = resolve(XenBytes.u16(b, L.domid), caller: caller.domain) else { return XenErrno.ESRCH.result }
-        guard d == caller.domain || isPrivileged(caller.domain) else { return XenErrno.EPERM.result }
+        guard policy.mayActOn(caller: caller.domain, target: d) else { return XenErrno.EPERM.result }
         let gfn = XenBytes.u64(b, L.gpfn)
         guard gfn < 1 << 36 else { return XenErrno.EINVAL.result }
         return removePage(of: d, gfn: gfn, platform: platform) ? 0 : XenErrno.ENOENT.result
@@ -257,7 +260,7 @@ extension XenHost {
         guard var b = platform.readStruct(arg, size: L.size) else { return XenErrno.EFAULT.result }
         guard XenBytes.u32(b, L.pad) == 0 else { return XenErrno.EINVAL.result }
         guard let d = resolve(XenBytes.u16(b, L.domid), caller: caller.domain) else { return XenErrno.ESRCH.result }
-        guard d == caller.domain || isPrivileged(caller.domain) else { return XenErrno.EPERM.result }
+        guard policy.mayActOn(caller: caller.domain, target: d) else { return XenErrno.EPERM.result }
         guard XenBytes.u16(b, L.type) == L.grantTable else { return XenErrno.EOPNOTSUPP.result }
         // Status frames exist only with grant v2, which Arm does not have.
         guard XenBytes.u32(b, L.id) == L.grantShared else { return XenErrno.EINVAL.result }

@@ -21,7 +21,7 @@ extension XenHost {
             guard var b = platform.readStruct(arg, size: L.size) else { return XenErrno.EFAULT.result }
             guard let d = resolve(XenBytes.u16(b, L.domid), caller: caller.domain) else { return XenErrno.ESRCH.result }
             // xsm_hvm_param(XSM_TARGET)
-            guard d == caller.domain || isPrivileged(caller.domain) else { return XenErrno.EPERM.result }
+            guard policy.mayActOn(caller: caller.domain, target: d) else { return XenErrno.EPERM.result }
             let index = XenBytes.u32(b, L.index)
             let own = d == caller.domain
             if op == HVMOp.setParam {

@@ -15,8 +15,9 @@ public final class XenHost {
     /// vCPUs of each existing domain (0: none), so the hypercall path checks its caller
     /// without touching (and retaining) the domain's state.
     var vcpuCounts: [UInt32]
-    /// The same for XenDomainConfig.privileged (asked on every event-channel and grant op).
-    var privilegedFlags: [Bool]
+    /// Who may do what (roles given at `install`, taken at `beginDestroy`); shared with
+    /// `events` and `grants`.
+    public let policy: XenPolicy
     /// Some vCPU of the domain registered a runstate area (asked at every vCPU switch).
     var hasRunstateArea: [Bool]
     /// Where the teardown of each dying domain stands (nil: alive or no domain).
@@ -35,26 +36,23 @@ public final class XenHost {
 
     public init(maxDomains: Int = 64) {
         let n = max(1, min(maxDomains, Int(XenDomID.firstReserved)))
-        events = EventChannelSwitch(maxDomains: n)
-        grants = GrantTableSwitch(maxDomains: n)
+        policy = XenPolicy(maxDomains: n)
+        events = EventChannelSwitch(maxDomains: n, policy: policy)
+        grants = GrantTableSwitch(maxDomains: n, policy: policy)
         domains = [XenDomainState?](repeating: nil, count: n)
         vcpuCounts = [UInt32](repeating: 0, count: n)
-        privilegedFlags = [Bool](repeating: false, count: n)
         hasRunstateArea = [Bool](repeating: false, count: n)
         teardowns = [XenTeardown?](repeating: nil, count: n)
     }
 
-    /// One policy for event channels and grants: may `a` and `b` talk?
+    /// The policy's rule for event channels and grants: may `a` and `b` talk?
     public func setPolicy(_ allow: @escaping (XenDomainID, XenDomainID) -> Bool) {
-        events.mayCommunicate = allow
-        grants.mayUse = allow
+        policy.communication = allow
     }
 
     public func domain(_ id: XenDomainID) -> XenDomainState? {
         Int(id) < domains.count ? domains[Int(id)] : nil
     }
-
-    func isPrivileged(_ id: XenDomainID) -> Bool { Int(id) < privilegedFlags.count && privilegedFlags[Int(id)] }
 
     /// `rcu_lock_domain_by_any_id()`; a dying domain is not found (-ESRCH): nothing new
     /// may be done to it.
@@ -164,7 +162,8 @@ public final class XenHost {
     @inline(never)   // out of `dispatch` (see there)
     func xenVersion<P: XenPlatform>(cmd: UInt32, arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
         guard let me = domain(caller.domain) else { return XenErrno.ESRCH.result }
-        return XenVersion.handle(cmd: cmd, arg: arg, info: version, caller: me.versionCaller, memory: platform)
+        return XenVersion.handle(cmd: cmd, arg: arg, info: version, caller: me.versionCaller, policy: policy,
+                                 memory: platform)
     }
 
     @inline(never)   // out of `dispatch` (see there)
@@ -193,10 +192,8 @@ public final class XenHost {
     /// VIRQ_DOM_EXC to the control domain (xenstored binds it): a domain shut down, or was
     /// destroyed (send_global_virq: to the hardware domain, on the vCPU its port is on).
     public func raiseDomainException<P: XenPlatform>(platform: P) {
-        for (i, d) in domains.enumerated() where d?.config.privileged == true && d?.config.serviceEndpoint == false {
-            raiseVIRQ(domain: XenDomainID(i), vcpu: 0, virq: XenVIRQ.domExc, platform: platform)
-            return
-        }
+        guard let d = policy.globalVIRQDomain else { return }
+        raiseVIRQ(domain: d, vcpu: 0, virq: XenVIRQ.domExc, platform: platform)
     }
 
     /// Made by the toolstack: its shutdown waits for the toolstack's decision.

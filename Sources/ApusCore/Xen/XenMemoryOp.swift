@@ -47,9 +47,8 @@ extension XenHost {
         if space == MapSpace.gmfnForeign { throw .ENOSYS }
         guard let d = resolve(XenBytes.u16(b, L.domid), caller: caller.domain) else { throw .ESRCH }
         // xatp_permission_check()
-        let privileged = isPrivileged(caller.domain)
-        if space == MapSpace.devMMIO && (!privileged || d != caller.domain) { throw .EACCES }
-        guard d == caller.domain || privileged else { throw .EPERM }
+        if space == MapSpace.devMMIO && !policy.mayMapDeviceMMIO(caller: caller.domain, target: d) { throw .EACCES }
+        guard policy.mayActOn(caller: caller.domain, target: d) else { throw .EPERM }
 
         let idx = XenBytes.u64(b, L.idx)
         let gfn = XenBytes.u64(b, L.gpfn)

@@ -53,7 +53,7 @@ extension XenHost {
             let target = XenBytes.u16(b, L.domainID)
             guard isLive(target) else { return r(XenErrno.ESRCH.result) }
             // xsm_schedop_shutdown(XSM_DM_PRIV)
-            guard isPrivileged(me) else { return r(XenErrno.EPERM.result) }
+            guard policy.mayRemoteShutdown(caller: me, target: target) else { return r(XenErrno.EPERM.result) }
             return r(0, shutdown(target, reason: UInt8(truncatingIfNeeded: XenBytes.u32(b, L.reason))))
 
         case SchedOp.watchdog:
@@ -62,7 +62,7 @@ extension XenHost {
             return r(XenErrno.ENOSYS.result)
 
         case SchedOp.pinOverride:
-            return r(isPrivileged(me) ? XenErrno.ENOSYS.result : XenErrno.EPERM.result)
+            return r(policy.mayPinOverride(caller: me) ? XenErrno.ENOSYS.result : XenErrno.EPERM.result)
 
         default:
             return r(XenErrno.ENOSYS.result)

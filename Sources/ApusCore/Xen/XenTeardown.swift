@@ -103,18 +103,18 @@ extension XenHost {
         guard events.install(p.events), grants.install(p.grants) else { return false }
         domains[i] = p.state
         vcpuCounts[i] = p.state.vcpuCount
-        privilegedFlags[i] = p.state.config.privileged
+        policy.setRole(p.state.config.role, for: p.id)
         hasRunstateArea[i] = false
         return true
     }
 
     // MARK: destruction
 
-    /// The hot-path copies of slot `i` (XenHost's vcpuCounts, privilegedFlags,
-    /// hasRunstateArea): a dying or freed slot makes no hypercalls and has no privilege.
+    /// The hot-path copies of slot `i` (XenHost's vcpuCounts, hasRunstateArea) and its
+    /// role: a dying or freed slot makes no hypercalls and has no privilege.
     private func clearSlotCaches(_ i: Int) {
         vcpuCounts[i] = 0
-        privilegedFlags[i] = false
+        policy.forget(XenDomainID(i))
         hasRunstateArea[i] = false
     }
 

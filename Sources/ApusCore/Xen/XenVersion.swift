@@ -29,18 +29,17 @@ public struct XenVersionInfo: Sendable {
     }
 }
 
-/// What xen_version needs to know about the calling domain.
+/// What xen_version needs to know about the calling domain (what it may see: XenPolicy).
 public struct XenVersionCaller: Sendable {
-    /// The control domain (XSM_PRIV checks pass): sees commandline and build_id.
-    public var privileged: Bool
+    public var domain: XenDomainID
     /// A direct-mapped domain (guest physical == host physical).
     public var directMapped: Bool
     /// xen_domain_handle_t (16 bytes, the domain's UUID).
     public var handle: [UInt8]
 
-    public init(privileged: Bool = false, directMapped: Bool = false,
+    public init(domain: XenDomainID, directMapped: Bool = false,
                 handle: [UInt8] = [UInt8](repeating: 0, count: 16)) {
-        self.privileged = privileged
+        self.domain = domain
         self.directMapped = directMapped
         self.handle = handle
     }
@@ -48,6 +47,7 @@ public struct XenVersionCaller: Sendable {
 
 public enum XenVersion {
     /// XENVER_get_features submap 0 for a domain (kernel.c with paging_mode_translate on Arm).
+    /// `privileged`: the hardware domain (XENFEAT_dom0).
     public static func featureSubmap0(privileged: Bool, directMapped: Bool) -> UInt32 {
         var f: UInt32 = 1 << XenFeature.memoryOpVnodeSupported
         f |= 1 << XenFeature.writablePageTables | 1 << XenFeature.autoTranslatedPhysmap
@@ -59,8 +59,8 @@ public enum XenVersion {
 
     /// Handles one call. `cmd` is x0 (an `int`: the low 32 bits), `arg` the guest VA in x1.
     public static func handle<M: GuestMemory>(cmd: UInt32, arg: UInt64, info: XenVersionInfo,
-                                              caller: XenVersionCaller, memory: M) -> Int64 {
-        let deny = !caller.privileged
+                                              caller: XenVersionCaller, policy: XenPolicy, memory: M) -> Int64 {
+        let deny = !policy.mayXenVersion(caller: caller.domain, cmd: cmd)
         var denied: [UInt8] { Array("<denied>".utf8) }      // built only where it is used
         func put(_ bytes: [UInt8]) -> Int64 { memory.write(arg, bytes) ? 0 : XenErrno.EFAULT.result }
 
@@ -93,7 +93,8 @@ public enum XenVersion {
             }
             guard XenBytes.u32(fi, XenLayout.FeatureInfo.submapIndex) == 0 else { return XenErrno.EINVAL.result }
             XenBytes.put32(&fi, XenLayout.FeatureInfo.submap,
-                           featureSubmap0(privileged: caller.privileged, directMapped: caller.directMapped))
+                           featureSubmap0(privileged: policy.isHardwareDomain(caller.domain),
+                                          directMapped: caller.directMapped))
             return put(fi)
         case XenVersionOp.pagesize:
             return arg != 0 ? XenErrno.EINVAL.result : Int64(XenPage.size)

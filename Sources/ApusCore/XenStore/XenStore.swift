@@ -154,6 +154,8 @@ final class XSConnection {
 
 struct XSContext {
     let domid: UInt16
+    /// The policy's answer for `domid` (XenPolicy.isXenStorePrivileged), asked once per
+    /// request as xenstored keeps it with the connection.
     let privileged: Bool
     let tx: XSTransaction?
 }
@@ -164,6 +166,9 @@ public final class XenStore {
     public static let releaseDomainPath: [UInt8] = xsBytes("@releaseDomain")
 
     public let limits: XenStoreLimits
+    /// Which connections are privileged (XenPolicy.isXenStorePrivileged). The store's own:
+    /// its domain 0, the hypervisor, is the service endpoint.
+    public let policy: XenPolicy
     /// Work units done so far (bytes compared in lookups, copied into the tree, moved in
     /// child arrays, of requests read and replies written, watches matched): what a call
     /// costs, whatever the tree looks like.
@@ -200,6 +205,9 @@ public final class XenStore {
 
     public init(limits: XenStoreLimits = XenStoreLimits()) {
         self.limits = limits
+        let p = XenPolicy(maxDomains: Int(XenStore.privilegedDomid) + 1)
+        p.setRole(.service, for: XenStore.privilegedDomid)
+        policy = p
         nodes = XSNodeTree<XSNode>(work: work)
         watchIndex = XSNodeTree<[XSWatch]>(work: work)
         let n0 = [XenStorePermission(domid: 0, access: .none)]
@@ -402,7 +410,7 @@ public final class XenStore {
 
     /// ENOSPC when charging `add` more bytes to unprivileged `domid` would pass its quota.
     func checkMemory(_ domid: UInt16, adding add: Int) throws(XenStoreError) {
-        if domid == XenStore.privilegedDomid || add <= 0 { return }
+        if policy.isXenStorePrivileged(domid) || add <= 0 { return }
         if memoryUsed(by: domid) &+ add > limits.memoryPerDomain { throw .enospc }
     }
 

@@ -70,7 +70,7 @@ extension XenStore {
     func execute(_ h: XenStoreHeader, _ payload: ArraySlice<UInt8>, _ conn: XSConnection) throws(XenStoreError) -> [UInt8] {
         guard let type = XenStoreMessageType(rawValue: h.type) else { throw .einval }
         if type == .watchEvent || type == .error { throw .einval }
-        let privileged = conn.domid == XenStore.privilegedDomid
+        let privileged = policy.isXenStorePrivileged(conn.domid)
         if XenStore.requiresPrivilege(type) && !privileged { throw .eacces }
         var tx: XSTransaction? = nil
         if type != .watch && type != .unwatch && h.transactionID != 0 {

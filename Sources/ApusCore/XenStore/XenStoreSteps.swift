@@ -251,7 +251,7 @@ extension XenStore {
         f.cursors[best] &+= 1
         if w.domid != f.current {
             f.current = w.domid
-            let privileged = w.domid == XenStore.privilegedDomid
+            let privileged = policy.isXenStorePrivileged(w.domid)
             var permitted = false
             if let p = f.extraPerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
             if !permitted, let p = f.nodePerms, access(w.domid, privileged: privileged, p).contains(.read) { permitted = true }
@@ -431,7 +431,7 @@ extension XenStore {
                 var d = 0
                 while d < c.delta.count {
                     let dom = c.delta.keys[d], add = c.delta.values[d]
-                    if add > 0 && dom != XenStore.privilegedDomid && (nodeCounts[dom] ?? 0) + add > limits.nodesPerDomain {
+                    if add > 0 && !policy.isXenStorePrivileged(dom) && (nodeCounts[dom] ?? 0) + add > limits.nodesPerDomain {
                         throw .enospc
                     }
                     d += 1

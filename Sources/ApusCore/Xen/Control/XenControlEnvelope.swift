@@ -1,14 +1,16 @@
 /// What domctl and sysctl share: reading the envelope and Xen's order of refusals
 /// (do_domctl / do_sysctl: an unreadable struct is -EFAULT, a wrong interface version
-/// -EACCES, then XSM's dummy policy: only the control domain, -EPERM for every other),
-/// and the bitmap and domain-record encodings both use.
+/// -EACCES, then the policy's XenPolicy.mayControl: only the control domain, -EPERM for
+/// every other), and the bitmap and domain-record encodings both use.
 extension XenHost {
-    /// The envelope of `size` bytes at `arg`, or the error to return.
-    func controlEnvelope<P: XenPlatform>(_ arg: UInt64, size: Int, caller: XenCaller,
+    /// The envelope of `size` bytes at `arg`, or the error to return. `targetAt`: where the
+    /// 16-bit domain the operation acts on is (domctl's `domain`; nil for sysctl).
+    func controlEnvelope<P: XenPlatform>(_ arg: UInt64, size: Int, targetAt: Int? = nil, caller: XenCaller,
                                          platform: P) -> (op: [UInt8]?, error: Int64) {
         guard let op = platform.readStruct(arg, size: size) else { return (nil, XenErrno.EFAULT.result) }
         guard XenBytes.u32(op, 4) == XenControl.interfaceVersion else { return (nil, XenErrno.EACCES.result) }
-        guard isPrivileged(caller.domain) else { return (nil, XenErrno.EPERM.result) }
+        let target = targetAt.map { XenBytes.u16(op, $0) }
+        guard policy.mayControl(caller: caller.domain, target: target) else { return (nil, XenErrno.EPERM.result) }
         return (op, 0)
     }
 

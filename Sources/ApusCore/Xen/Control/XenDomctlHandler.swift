@@ -6,7 +6,8 @@
 extension XenHost {
     @inline(never)   // out of `dispatch`
     func domctl<P: XenPlatform>(arg: UInt64, caller: XenCaller, platform: P) -> XenHypercallResult {
-        let (read, error) = controlEnvelope(arg, size: XenDomctl.size, caller: caller, platform: platform)
+        let (read, error) = controlEnvelope(arg, size: XenDomctl.size, targetAt: XenDomctl.domain, caller: caller,
+                                            platform: platform)
         guard var op = read else { return XenHypercallResult(error) }
         switch XenBytes.u32(op, XenDomctl.cmd) {
         case XenDomctl.createDomain:
