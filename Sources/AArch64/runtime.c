@@ -169,16 +169,35 @@ uint32_t apus_atomic_cas32(uint32_t *p, uint32_t expected, uint32_t desired) {
 // ---- heap: power-of-two size classes with free lists, large blocks from a bump ----
 // Allocation happens mostly at boot (domains, tables); classes keep free() O(1) and
 // make fragmentation bounded. Every block carries a 16-byte header with its class.
+// The bump region starts after the image; boot trims it to what boot used (plus a little),
+// and once it is spent the heap grows by whole 2 MiB chunks of the board's free RAM
+// (apus_heap_grow: the pool the toolstack's domains also take their RAM from).
 #define HEAP_CLASSES 20            // 16 B .. 8 MiB
+#define HEAP_CHUNK (2ULL << 20)
 static uint64_t heap_next, heap_end, heap_base;
+static uint64_t heap_taken;        // RAM the heap holds: its boot region and every chunk since
+static uint64_t heap_live;         // bytes in blocks handed out and not freed
 static void *free_lists[HEAP_CLASSES];
 static uint32_t heap_lock;
 
 void apus_heap_init(uint64_t base, uint64_t size) {
     heap_base = heap_next = (base + 15) & ~15ULL;
     heap_end = base + size;
+    heap_taken = size;
 }
-uint64_t apus_heap_used(void) { return heap_next - heap_base; }
+uint64_t apus_heap_used(void) { return heap_live; }
+uint64_t apus_heap_taken(void) { return heap_taken; }
+
+// Boot is done: the boot region ends `headroom` bytes past what boot used, on a chunk
+// boundary. Returns the new end (what follows it is free RAM again).
+uint64_t apus_heap_trim(uint64_t headroom) {
+    apus_spin_lock(&heap_lock);
+    uint64_t end = (heap_next + headroom + HEAP_CHUNK - 1) & ~(HEAP_CHUNK - 1);
+    if (end < heap_end) { heap_taken -= heap_end - end; heap_end = end; }
+    end = heap_end;
+    apus_spin_unlock(&heap_lock);
+    return end;
+}
 
 static int size_class(size_t n) {
     size_t sz = 16; int c = 0;
@@ -187,6 +206,9 @@ static int size_class(size_t n) {
 }
 
 extern void apus_out_of_memory(uint64_t request) __attribute__((noreturn));
+// A run of whole chunks of `bytes` from the board's free RAM, or 0 (before the pool exists,
+// or none left). Called with heap_lock held: the pool's lock is a leaf and it allocates nothing.
+extern uint64_t apus_heap_grow(uint64_t bytes);
 
 static void *heap_alloc(size_t n, size_t align) {
     if (align < 16) align = 16;
@@ -203,11 +225,21 @@ static void *heap_alloc(size_t n, size_t align) {
     } else {
         // header sits just below the aligned payload
         uint64_t payload = (heap_next + 16 + align - 1) & ~(uint64_t)(align - 1);
-        if (payload + bytes > heap_end) { apus_spin_unlock(&heap_lock); apus_out_of_memory(n); }
+        if (payload + bytes > heap_end) {
+            // The rest of the region is left unused (less than this block).
+            uint64_t size = (bytes + 16 + align + HEAP_CHUNK - 1) & ~(HEAP_CHUNK - 1);
+            uint64_t grown = apus_heap_grow(size);
+            if (!grown) { apus_spin_unlock(&heap_lock); apus_out_of_memory(n); }
+            heap_next = grown;
+            heap_end = grown + size;
+            heap_taken += size;
+            payload = (heap_next + 16 + align - 1) & ~(uint64_t)(align - 1);
+        }
         heap_next = payload + bytes;
         p = (void *)payload;
     }
     ((uint64_t *)p)[-2] = (uint64_t)c;
+    heap_live += bytes;
     apus_spin_unlock(&heap_lock);
     return p;
 }
@@ -223,6 +255,7 @@ void free(void *p) {
     apus_spin_lock(&heap_lock);
     *(void **)p = free_lists[c];
     free_lists[c] = p;
+    heap_live -= (uint64_t)16 << c;
     apus_spin_unlock(&heap_lock);
 }
 

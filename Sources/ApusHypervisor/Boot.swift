@@ -5,6 +5,9 @@ import ApusCore
 /// Boot CPU, from start.S with the MMU off and the board's DTB address.
 @_cdecl("apus_boot_main")
 func apusBootMain(_ dtbAddress: UInt64) -> Never {
+    // The boot heap may use up to 48 MiB after the image (`apus run` places boot modules
+    // above that); once the domains are built it is trimmed to what boot used, and later
+    // growth comes from the board's free RAM in 2 MiB chunks (RAMPool).
     let heapBase = (apus_bss_end() + 0xFFFF) & ~0xFFFF
     let heapSize: UInt64 = 48 << 20
     apus_heap_init(heapBase, heapSize)
@@ -106,11 +109,23 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
         }
         id += 1
     }
-    // What no domain took at boot: the toolstack's domains take their RAM from it.
-    ToolstackDomains.freeRAM = allocator
-    // What sysctl physinfo reports: the board's RAM, and what no domain took at boot.
+    // Boot is built: the heap keeps what it used and 2 MiB more, the rest of its 48 MiB is
+    // free RAM again. What no domain and not the hypervisor took is the pool the toolstack's
+    // domains and the heap's growth take from.
+    let heapEnd = apus_heap_trim(2 << 20)
+    // Less anything else reserved there (the boot DTB, a module a boot loader put low).
+    let tail = PhysicalAllocator(banks: [PhysicalRange(base: heapEnd, size: heapBase + heapSize - heapEnd)],
+                                 reserved: Array(reserved.dropFirst()))
+    for r in tail.free { allocator.release(r) }
+    RAMPool.start(allocator.free)
+    // What sysctl physinfo reports: the board's RAM (free pages are the pool's, read live).
     Hypervisor.ramFacts = (total: board.memory.reduce(0) { $0 &+ $1.size } >> 12, free: allocator.totalFree >> 12,
                            maxMFN: board.memory.reduce(0) { max($0, $1.end) } >> 12)
+    Log.line {
+        Log.put("hypervisor memory: "); Log.dec(Int((heapEnd - board.memory[0].base) >> 10))
+        Log.put(" KiB (image and heap, "); Log.dec(Int(apus_heap_used() >> 10)); Log.put(" KiB in use); free for domains: ")
+        Log.dec(Int(RAMPool.freeBytes >> 20)); Log.put(" MiB")
+    }
     if Hypervisor.domains.isEmpty {
         Log.line { Log.put("no domain to run") }
         Hypervisor.powerOffBoard()

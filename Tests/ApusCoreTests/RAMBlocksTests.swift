@@ -45,6 +45,27 @@ private let block = RAMBlocks.blockSize
         #expect(!r.isPopulated(64))
     }
 
+    /// A toolstack domain's bank gives back its unpopulated tail: only untouched blocks go,
+    /// the rest keep their state, and the RAM ends where the blocks do.
+    @Test func truncateDropsOnlyUntouchedTailBlocks() {
+        var r = RAMBlocks(base: 0x4000_0000, size: 10 * block)
+        r.setPopulated(1)
+        r.markPartial(3)
+        _ = r.setPagePopulated(0x4000_0000 + 3 * block + 0x5000)
+        let refused = r.truncate(toBlocks: 3)
+        #expect(!refused, "block 3 is partial")
+        #expect(r.count == 10 && r.size == 10 * block)
+        let ok = r.truncate(toBlocks: 4)
+        #expect(ok)
+        #expect(r.count == 4 && r.size == 4 * block)
+        #expect(r.isPopulated(1) && r.state(3) == .partial)
+        #expect(!r.isFirstTouch(0x4000_0000 + 3 * block + 0x5000) && r.isFirstTouch(0x4000_0000 + 3 * block))
+        #expect(r.block(containing: 0x4000_0000 + 4 * block) == nil, "past the new end")
+        #expect(r.populatedBytes == block + 0x1000)
+        let same = r.truncate(toBlocks: 4), grow = r.truncate(toBlocks: 5)
+        #expect(same && !grow)
+    }
+
     @Test func aClaimedBlockBelongsToItsZeroerUntilMappedOrGivenUp() {
         var r = RAMBlocks(base: 0x4000_0000, size: 8 * block)
         let ok1 = r.claim(2)

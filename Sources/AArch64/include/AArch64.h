@@ -273,6 +273,8 @@ extern void apus_enter_guest(apus_frame *frame) __attribute__((noreturn));
 extern void apus_enable_mmu(uint64_t ttbr0, uint64_t tcr, uint64_t mair);
 extern void apus_heap_init(uint64_t base, uint64_t size);
 extern uint64_t apus_heap_used(void);
+extern uint64_t apus_heap_taken(void);
+extern uint64_t apus_heap_trim(uint64_t headroom);
 extern void apus_set_console(void (*putc)(uint8_t));
 extern uint64_t apus_stack_top(uint64_t cpu);
 extern void apus_cpu_boot_params(uint64_t cpu, uint64_t ttbr0, uint64_t tcr, uint64_t mair);

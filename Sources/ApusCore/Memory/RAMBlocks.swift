@@ -39,7 +39,7 @@ public struct RAMBlocks: Sendable {
 
     /// Guest physical base and size of the RAM (size a multiple of `blockSize`).
     public let base: UInt64
-    public let size: UInt64
+    public private(set) var size: UInt64
     private var states: [State]
     /// For claimed blocks: which chunks a CPU has taken to zero, and which are zeroed.
     private var chunksTaken: [UInt16]
@@ -172,6 +172,20 @@ public struct RAMBlocks: Sendable {
     private func pageBit(_ ipa: UInt64, block b: Int) -> (word: Int, bit: UInt64) {
         let page = Int((ipa - base - offset(ofBlock: b)) / RAMBlocks.pageSize)
         return (b * RAMBlocks.wordsPerBlock + page / 64, 1 << UInt64(page % 64))
+    }
+
+    /// The RAM ends after its first `n` blocks; false (nothing changes) unless every block
+    /// past them is untouched. A toolstack domain's bank gives back what its build did not
+    /// populate.
+    public mutating func truncate(toBlocks n: Int) -> Bool {
+        guard n >= 0, n <= count else { return false }
+        for b in n..<count where states[b] != .untouched { return false }
+        states.removeLast(count - n)
+        chunksTaken.removeLast(chunksTaken.count - n)
+        chunksDone.removeLast(chunksDone.count - n)
+        if !pageBits.isEmpty { pageBits.removeLast(pageBits.count - n * RAMBlocks.wordsPerBlock) }
+        size = UInt64(n) * RAMBlocks.blockSize
+        return true
     }
 
     /// Everything unpopulated again (the domain reboots with a fresh p2m).

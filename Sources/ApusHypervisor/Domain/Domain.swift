@@ -139,6 +139,10 @@ final class Domain {
     /// whether its memory goes back to the board once those are gone.
     var maxPages: UInt64 = 0
     var toolstackPages: UInt64 = 0
+    /// The end of the highest frame populate_physmap gave it in its bank (0: none): what
+    /// the end of its build keeps of the bank (ToolstackDomains.trimBank).
+    var bankPopulatedEnd: UInt64 = 0
+    var bankTrimmed = false
     var extraPages: [(gfn: UInt64, host: UInt64)] = []
     var foreignRefs = 0
     var awaitingRelease = false
@@ -289,6 +293,16 @@ struct P2MLocked: ~Copyable {
         domain.ram = r
         domain.p2mBlocks = RAMBlocks(base: domain.ramIPA, size: r.size)
         domain.p2mTable.memory.budget += Domains.p2mTableBudget(r.size) - Domains.p2mTableBudget(0)
+    }
+
+    /// The RAM ends after `size` bytes (whole blocks, every block past them untouched):
+    /// the tail is returned for the caller to give back. Nil when a tail block was touched.
+    func shrinkRAM(to size: UInt64) -> PhysicalRange? {
+        let old = domain.ram
+        guard size < old.size, domain.p2mBlocks.truncate(toBlocks: Int(size / RAMBlocks.blockSize)) else { return nil }
+        domain.ram = PhysicalRange(base: old.base, size: size)
+        domain.p2mTable.memory.budget -= Domains.p2mTableBudget(old.size) - Domains.p2mTableBudget(size)
+        return PhysicalRange(base: old.base + size, size: old.size - size)
     }
 
     /// A reboot's fresh, empty p2m: every block untouched again. The old tables are

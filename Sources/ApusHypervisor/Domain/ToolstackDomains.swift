@@ -7,12 +7,10 @@ import ApusCore
 /// setvcpucontext (XenPlatform), and the return of a destroyed domain's memory.
 ///
 /// Every function here runs under the Xen lock (it is called from the Xen core, or takes
-/// the lock), which therefore guards the free RAM and each toolstack domain's memory
+/// the lock), which therefore guards each toolstack domain's memory
 /// bookkeeping (`Domain.maxPages`, `toolstackPages`, `extraPages`, `foreignRefs`,
 /// `awaitingRelease`, `released`).
 enum ToolstackDomains {
-    /// RAM no domain has (what boot left; destroyed domains' banks come back here).
-    nonisolated(unsafe) static var freeRAM = PhysicalAllocator(banks: [], reserved: [])
     /// Scheduler entities of released domains' vCPUs, given to the next ones.
     nonisolated(unsafe) static var freeSchedIDs: [Int] = []
     /// Slots reserved at boot so that adding a domain or a vCPU never moves the arrays
@@ -63,7 +61,10 @@ enum ToolstackDomains {
         } else {
             Hypervisor.domains.append(d)
         }
-        Log.line { Log.put("d"); Log.dec(Int(id)); Log.put(": created by the toolstack, "); Log.dec(n); Log.put(" vCPU(s)") }
+        Log.line {
+            Log.put("d"); Log.dec(Int(id)); Log.put(": created by the toolstack, "); Log.dec(n)
+            Log.put(" vCPU(s) (hypervisor heap in use: "); Log.dec(Int(apus_heap_used() >> 10)); Log.put(" KiB)")
+        }
         return true
     }
 
@@ -78,7 +79,14 @@ enum ToolstackDomains {
             let block = RAMBlocks.blockSize
             guard pages <= GuestLayout.ram0MaxSize >> 12 else { return false }
             let bytes = ((pages << 12) + block - 1) & ~(block - 1)
-            guard bytes > 0, let r = freeRAM.allocate(size: bytes, alignment: block) else { return false }
+            // From the board's free RAM (what boot left, destroyed domains' banks, less what
+            // the heap has grown by).
+            guard bytes > 0, let r = RAMPool.locked({ p -> PhysicalRange? in
+                // The heap's reserve stays: dom0 filling the board with domains must not leave
+                // the hypervisor unable to grow for what its guests may still make it hold.
+                guard p.freeBytes >= bytes &+ RAMPool.heapReserve else { return nil }
+                return p.allocate(bytes: bytes)
+            }) else { return false }
             d.withP2M { held in held.assignRAM(r) }
         } else if pages > (d.ram.size >> 12) + UInt64(maxExtraPages) {
             return false
@@ -114,6 +122,7 @@ enum ToolstackDomains {
             // ballooned out earlier is mapped again now.
             guard d.withP2M({ held in held.mapBackGivenPages(gpa, count: count) }) else { return false }
             d.toolstackPages += count
+            d.bankPopulatedEnd = max(d.bankPopulatedEnd, gpa + bytes)
             return true
         }
         // Outside it: single pages (Xen's magic pages at GUEST_MAGIC_BASE).
@@ -134,6 +143,23 @@ enum ToolstackDomains {
         }
         d.extraPages.append((gfn, host))
         return true
+    }
+
+    /// The toolstack's build is done (setvcpucontext, which libxl issues after populating
+    /// and loading, or else the first unpause): the blocks of its bank past the highest
+    /// frame the toolstack populated go back to the board. libxl's max_mem is the domain's
+    /// memory plus 1 MiB of slack (LIBXL_MAXMEM_CONSTANT), which Xen never allocates; the
+    /// bank, reserved at max_mem in whole 2 MiB blocks, would otherwise keep it (and its
+    /// rounding) for the domain's life. The guest's own populate_physmap stays within what
+    /// is left (its memory node, which libxl wrote, is within it).
+    static func trimBank(_ d: Domain) {
+        guard d.spec.toolstack, !d.bankTrimmed, d.ram.size > 0 else { return }
+        d.bankTrimmed = true
+        let block = RAMBlocks.blockSize
+        let keep = d.bankPopulatedEnd > d.ramIPA
+            ? min(d.ram.size, ((d.bankPopulatedEnd - d.ramIPA) + block - 1) & ~(block - 1)) : d.ram.size
+        guard keep < d.ram.size, let tail = d.withP2M({ held in held.shrinkRAM(to: keep) }) else { return }
+        RAMPool.locked { _ = $0.release(tail) }
     }
 
     /// decrease_reservation of one frame: unmapped. Dom0 keeps the page (direct-mapped);
@@ -193,6 +219,7 @@ enum ToolstackDomains {
     /// (and runs once the domain is unpaused).
     static func setContext(_ d: Domain, vcpu: Int, _ c: XenVCPUContext) -> Bool {
         guard vcpu < d.vcpus.count, d.paused else { return false }
+        trimBank(d)
         let v = d.vcpus[vcpu]
         guard v.runningOn == nil else { return false }
         v.reset(entry: c.pc, x0: c.x[0])
@@ -248,7 +275,7 @@ enum ToolstackDomains {
         d.extraPages = []
         d.xen?.free()
         d.xen = nil
-        if d.ram.size > 0 { freeRAM.release(d.ram) }
+        if d.ram.size > 0 { RAMPool.locked { _ = $0.release(d.ram) } }
         d.toolstackPages = 0
         Scheduler.locked {
             for v in d.vcpus {

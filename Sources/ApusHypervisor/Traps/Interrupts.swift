@@ -148,6 +148,13 @@ enum DebugKeys {
                 }
             }
         case 0x71:                                              // q
+            let free = RAMPool.freeBytes
+            Log.line {
+                Log.put("hypervisor heap: "); Log.dec(Int(apus_heap_taken() >> 10)); Log.put(" KiB held, ")
+                Log.dec(Int(apus_heap_used() >> 10)); Log.put(" KiB in use, grown by ")
+                Log.dec(Int(RAMPool.heapGrowth >> 20)); Log.put(" MiB since boot; free for domains: ")
+                Log.dec(Int(free >> 20)); Log.put(" MiB")
+            }
             for d in Hypervisor.domains {
                 let touched = d.withP2M { held in held.blocks.populatedBytes }   // before Log.line: it takes no lock inside
                 Log.line {

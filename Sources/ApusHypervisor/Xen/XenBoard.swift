@@ -204,13 +204,17 @@ struct XenBoard: XenPlatform {
 
     func boardFacts() -> XenBoardFacts {
         let r = Hypervisor.ramFacts
-        // Free: what no domain has now (toolstack domains take from it and give back).
+        // Free: what a new domain can have now (toolstack domains take from it and give back;
+        // the hypervisor's heap grows by it and keeps RAMPool.heapReserve of it).
+        let free = RAMPool.freeBytes
+        let usable = free > RAMPool.heapReserve ? free - RAMPool.heapReserve : 0
         return XenBoardFacts(cpus: UInt32(Hypervisor.cpus.count), cpuKHz: UInt32(read_cntfrq_el0() / 1000),
-                             totalPages: r.total, freePages: ToolstackDomains.freeRAM.totalFree >> 12, maxMFN: r.maxMFN)
+                             totalPages: r.total, freePages: usable >> 12, maxMFN: r.maxMFN)
     }
 
     func setPaused(_ domain: XenDomainID, _ paused: Bool) {
         guard let d = Hypervisor.domain(Int(domain)) else { return }
+        if !paused { ToolstackDomains.trimBank(d) }
         Scheduler.setPaused(d, paused)
     }
 

@@ -19,9 +19,13 @@ struct ToolstackMeasurement: Codable {
     var upSeconds: Double?
     var destroySeconds: Double?
     /// free_memory (MiB) lost while the 128 MiB domU ran, minus its 128 MiB: what else the
-    /// domain took from the board's free memory (Apus: its RAM bank's rounding; the
-    /// hypervisor's own heap, which holds its page tables and Xen pages, is not in it).
+    /// domain took from the board's free memory (on both, the hypervisor's memory for it
+    /// comes out of the same free pages: Xen's heap and p2m pool, Apus's heap growing by
+    /// 2 MiB chunks, so one domain reads 0 or 2 there).
     var overheadMiB: Int?
+    /// The hypervisor's memory per domain: free_memory lost with four paused 64 MiB domains
+    /// built by xl, less their 256 MiB, divided by four.
+    var perDomainMiB: Double?
     var upWallSeconds: Double?
     var wallSeconds: Double
 }
@@ -60,6 +64,7 @@ enum ToolstackBenchmark {
         m.upSeconds = field("up").map { $0 / 1e9 }
         m.destroySeconds = field("destroy").map { $0 / 1e9 }
         if let a = field("free0"), let b = field("free1") { m.overheadMiB = Int(a - b) - 128 }
+        if let a = field("free0"), let c = field("free2") { m.perDomainMiB = (a - c - 256) / 4 }
         return m
     }
 
@@ -75,15 +80,17 @@ enum ToolstackBenchmark {
 
     static func table(_ rows: [ToolstackMeasurement], format f: (Double?, Int) -> String, pad: (String, Int) -> String) -> String {
         var s = "xl create / xl destroy of a Debian domU (128 MiB, 1 vCPU) by Debian's toolstack in dom0 (1 CPU, icount: guest seconds on dom0's clock, see ToolstackBenchmark)\n\n"
-        s += "setup        create_s   to_init_s   destroy_s   overhead_MiB   to_init_wall_s   run_wall_s\n"
+        s += "setup        create_s   to_init_s   destroy_s   overhead_MiB   hv_MiB_per_domain   to_init_wall_s   run_wall_s\n"
         for r in rows {
             s += pad(r.setup, 13) + pad(f(r.createSeconds, 3), 11) + pad(f(r.upSeconds, 3), 12) + pad(f(r.destroySeconds, 3), 12)
-            s += pad(r.overheadMiB.map(String.init) ?? "-", 15) + pad(f(r.upWallSeconds, 2), 17) + f(r.wallSeconds, 1) + "\n"
+            s += pad(r.overheadMiB.map(String.init) ?? "-", 15) + pad(f(r.perDomainMiB, 2), 20)
+            s += pad(f(r.upWallSeconds, 2), 17) + f(r.wallSeconds, 1) + "\n"
         }
         if let a = rows.first(where: { $0.setup == "apus-dom0" }), let x = rows.first(where: { $0.setup == "xen-dom0" }) {
             func ratio(_ p: Double?, _ q: Double?) -> String { f(p.flatMap { p in q.map { p / $0 } }, 3) }
             s += "apus/xen: create \(ratio(a.createSeconds, x.createSeconds)), to init \(ratio(a.upSeconds, x.upSeconds)), "
-            s += "destroy \(ratio(a.destroySeconds, x.destroySeconds)), to init wall \(ratio(a.upWallSeconds, x.upWallSeconds))\n"
+            s += "destroy \(ratio(a.destroySeconds, x.destroySeconds)), hypervisor memory per domain \(ratio(a.perDomainMiB, x.perDomainMiB)), "
+            s += "to init wall \(ratio(a.upWallSeconds, x.upWallSeconds))\n"
         }
         return s
     }
