@@ -128,6 +128,32 @@ func simulate(_ s: FairScheduler, for duration: UInt64, tick: UInt64 = 1_000_000
         #expect(s.entities[c].ownedCPU == nil)
     }
 
+    /// credit2's rate limit (sysctl scheduler_op): a picked vCPU keeps its CPU for the rate
+    /// limit when that is longer than the 10 ms timeslice; a shorter one (or none) leaves
+    /// the timeslice as it is. A cap's budget still ends the turn earlier.
+    @Test func aRateLimitAboveTheTimesliceLengthensEachTurn() {
+        let ms: UInt64 = 1_000_000
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let a = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let b = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(a, now: 0); _ = s.wake(b, now: 0)
+        #expect(s.rateLimitMicroseconds == 1000 && s.timeslice == 10 * ms)
+        #expect(s.pick(cpu: 0, now: 0) == (a, 10 * ms))
+        s.setRateLimit(microseconds: 25_000, clockUnits: 25 * ms)
+        #expect(s.rateLimitMicroseconds == 25_000 && s.timeslice == 25 * ms)
+        #expect(s.pick(cpu: 0, now: 10 * ms) == (b, 35 * ms), "now + the rate limit")
+        #expect(s.pick(cpu: 0, now: 35 * ms) == (a, 60 * ms))
+        s.setRateLimit(microseconds: 5000, clockUnits: 5 * ms)
+        #expect(s.pick(cpu: 0, now: 60 * ms) == (b, 70 * ms), "5 ms is within the 10 ms timeslice")
+        s.setRateLimit(microseconds: 0, clockUnits: 0)
+        #expect(s.pick(cpu: 0, now: 70 * ms) == (a, 80 * ms))
+        let capped = FairScheduler(cpus: 1, policy: .fair)
+        let c = capped.add(weight: 256, capPercent: 20, affinity: ~0)
+        _ = capped.wake(c, now: 0)
+        capped.setRateLimit(microseconds: 50_000, clockUnits: 50 * ms)
+        #expect(capped.pick(cpu: 0, now: 0) == (c, 20 * ms), "20 % of the 100 ms cap period")
+    }
+
     @Test func hasCompetitionOnlyWhenSomeoneElseCouldRun() {
         let s = FairScheduler(cpus: 1, policy: .fair)
         let a = s.add(weight: 256, capPercent: 0, affinity: ~0)

@@ -156,6 +156,14 @@ final class FakeXen: XenPlatform {
         let old = schedulerParams[domain] ?? (256, 0)
         schedulerParams[domain] = (weight ?? old.weight, cap ?? old.cap)
     }
+    /// sysctl scheduler_op's rate limit goes to a real scheduler (clock in ns, as in the
+    /// scheduler's own tests).
+    let scheduler = FairScheduler(cpus: 2, policy: .fair)
+    func schedulerRateLimit() -> UInt32 { scheduler.rateLimitMicroseconds }
+    func setSchedulerRateLimit(_ microseconds: UInt32) -> Bool {
+        scheduler.setRateLimit(microseconds: microseconds, clockUnits: UInt64(microseconds) * 1000)
+        return true
+    }
     func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64? {
         let m = mask & 0b11                                   // the fake board's two CPUs
         guard m != 0 else { return nil }

@@ -120,6 +120,12 @@ import Testing
               ("sizeof(xen_sysctl_cputopo_t)", S.CPUTopoInfo.elementSize),
               (sys("u.numainfo.num_nodes"), S.NUMAInfo.count), (sys("u.numainfo.meminfo"), S.NUMAInfo.memInfo),
               (sys("u.numainfo.distance"), S.NUMAInfo.distance), ("sizeof(xen_sysctl_meminfo_t)", 16)]
+        typealias SO = S.SchedulerOp
+        c += [("XEN_SYSCTL_scheduler_op", Int(S.schedulerOp)),
+              ("XEN_SYSCTL_SCHEDOP_putinfo", Int(SO.putInfo)), ("XEN_SYSCTL_SCHEDOP_getinfo", Int(SO.getInfo)),
+              ("XEN_SYSCTL_SCHED_RATELIMIT_MIN", Int(SO.rateLimitMin)), ("XEN_SYSCTL_SCHED_RATELIMIT_MAX", Int(SO.rateLimitMax)),
+              (sys("u.scheduler_op.cpupool_id"), SO.cpupoolID), (sys("u.scheduler_op.sched_id"), SO.schedID),
+              (sys("u.scheduler_op.cmd"), SO.cmd), (sys("u.scheduler_op.u.sched_credit2.ratelimit_us"), SO.rateLimit)]
 
         // arm64's vcpu_guest_context (arch-arm.h), as XenVCPUContext parses it.
         typealias O = XenVCPUContext.Offset

@@ -5,7 +5,10 @@
 ///   (`cpu_cap`, percent of one CPU, 0 = none), only on CPUs their hard affinity
 ///   allows (`cpus`). It is a virtual-time scheduler: a vCPU's clock advances by the
 ///   time it ran divided by its weight, and the runnable vCPU with the earliest clock
-///   runs next, for at most one timeslice.
+///   runs next, for at most one timeslice. Xen credit2's context-switch rate limit
+///   (`xl sched-credit2 -s -r`: the least time a picked vCPU runs before another may take
+///   its CPU) is kept by never preempting before the timeslice ends: a rate limit longer
+///   than the timeslice lengthens it.
 /// - `.noSharing` (Xen's null scheduler): each vCPU owns one CPU for good; vCPUs that
 ///   find no free CPU wait. No timeslices, no preemption: for real-time guests.
 ///
@@ -34,9 +37,20 @@ public final class FairScheduler {
     }
 
     public static let defaultWeight: UInt64 = 256
+    /// Xen credit2's default rate limit (sched_ratelimit_us), in microseconds.
+    public static let defaultRateLimitMicroseconds: UInt32 = 1000
     public let policy: Policy
     public let cpuCount: Int
-    public let timeslice: UInt64
+    /// The timeslice the scheduler was made with.
+    public let baseTimeslice: UInt64
+    /// The rate limit as the toolstack set it, in microseconds (0: none).
+    public private(set) var rateLimitMicroseconds: UInt32 = FairScheduler.defaultRateLimitMicroseconds
+    /// The same in clock units. 0 until `setRateLimit`: the default 1 ms is within any
+    /// timeslice the hypervisor uses (10 ms), so there is nothing to lengthen.
+    public private(set) var rateLimit: UInt64 = 0
+    /// How long a picked vCPU runs before another may take its CPU: the base timeslice, or
+    /// the rate limit when that is longer.
+    public var timeslice: UInt64 { max(baseTimeslice, rateLimit) }
     public let capPeriod: UInt64
     public private(set) var entities: [Entity] = []
     /// Per CPU: the entity running there.
@@ -46,7 +60,7 @@ public final class FairScheduler {
     public init(cpus: Int, policy: Policy, timeslice: UInt64 = 10_000_000, capPeriod: UInt64 = 100_000_000) {
         self.cpuCount = max(1, min(cpus, 64))
         self.policy = policy
-        self.timeslice = max(timeslice, 1)
+        self.baseTimeslice = max(timeslice, 1)
         self.capPeriod = max(capPeriod, 1)
         running = [Int?](repeating: nil, count: self.cpuCount)
     }
@@ -75,6 +89,14 @@ public final class FairScheduler {
         guard valid(id) else { return }
         if let w = weight { entities[id].weight = UInt64(max(1, min(w, 65535))) }
         if let c = capPercent { entities[id].capPercent = UInt64(max(0, min(c, 6400))) }
+    }
+
+    /// sysctl scheduler_op putinfo: the rate limit, `microseconds` as the toolstack gave it
+    /// (reported back as is) and `clockUnits` the same span in the caller's clock. It applies
+    /// from the next pick on.
+    public func setRateLimit(microseconds: UInt32, clockUnits: UInt64) {
+        rateLimitMicroseconds = microseconds
+        rateLimit = clockUnits
     }
 
     /// setvcpuaffinity: the CPUs the vCPU may run on from its next pick, limited to this
@@ -109,7 +131,7 @@ public final class FairScheduler {
         default: break
         }
         let floor = floorTime
-        entities[id].virtualTime = max(entities[id].virtualTime, floor > timeslice ? floor - timeslice : 0)
+        entities[id].virtualTime = max(entities[id].virtualTime, floor > baseTimeslice ? floor - baseTimeslice : 0)
         entities[id].state = .runnable
         for c in 0..<cpuCount where running[c] == nil && mayRun(id, on: c) { return c }
         return nil

@@ -73,6 +73,14 @@ public protocol XenPlatform: GuestMemory, GuestPhysicalMemory {
     /// scheduler_op putinfo for every vCPU of `domain` (nil: keep).
     func setSchedulerParameters(domain: XenDomainID, weight: UInt16?, cap: UInt16?)
 
+    /// credit2's context-switch rate limit in microseconds (sysctl scheduler_op getinfo):
+    /// the value last set, Xen's 1000 until then.
+    func schedulerRateLimit() -> UInt32
+
+    /// sysctl scheduler_op putinfo: the rate limit (0, or within 100...500000 µs: the core
+    /// checks). False when there is no scheduler to give it to.
+    func setSchedulerRateLimit(_ microseconds: UInt32) -> Bool
+
     /// setvcpuaffinity (hard): the effective mask, nil when refused.
     func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64?
 
@@ -164,6 +172,8 @@ extension XenPlatform {
     public func setPaused(_ domain: XenDomainID, _ paused: Bool) {}
     public func schedulerParameters(domain: XenDomainID) -> (weight: UInt16, cap: UInt16)? { nil }
     public func setSchedulerParameters(domain: XenDomainID, weight: UInt16?, cap: UInt16?) {}
+    public func schedulerRateLimit() -> UInt32 { FairScheduler.defaultRateLimitMicroseconds }
+    public func setSchedulerRateLimit(_ microseconds: UInt32) -> Bool { false }
     public func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64? { nil }
     public func vcpuPlacement(domain: XenDomainID, vcpu: UInt32) -> (cpu: UInt32, hardAffinity: UInt64) { (0, ~0) }
     public func readConsoleRing(index: UInt32, max: UInt32, incremental: Bool, clear: Bool) -> (bytes: [UInt8], next: UInt32) {

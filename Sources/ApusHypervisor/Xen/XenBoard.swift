@@ -240,6 +240,17 @@ struct XenBoard: XenPlatform {
         }
     }
 
+    func schedulerRateLimit() -> UInt32 {
+        Scheduler.locked { Scheduler.policy.rateLimitMicroseconds }
+    }
+
+    /// The scheduler's clock is the physical counter. Slices already handed out keep their end.
+    func setSchedulerRateLimit(_ microseconds: UInt32) -> Bool {
+        let ticks = Xen.nsToTicks(UInt64(microseconds) * 1000)
+        Scheduler.locked { Scheduler.policy.setRateLimit(microseconds: microseconds, clockUnits: ticks) }
+        return true
+    }
+
     func setVCPUAffinity(domain: XenDomainID, vcpu: UInt32, mask: UInt64) -> UInt64? {
         guard let d = Hypervisor.domain(Int(domain)), Int(vcpu) < d.vcpus.count else { return nil }
         let v = d.vcpus[Int(vcpu)]

@@ -114,6 +114,7 @@ public enum XenSysctl {
     public static let schedID: UInt32 = 4
     public static let getDomainInfoList: UInt32 = 6
     public static let cpupoolOp: UInt32 = 18
+    public static let schedulerOp: UInt32 = 19
     public static let cpuTopoInfo: UInt32 = 16
     public static let numaInfo: UInt32 = 17
 
@@ -140,5 +141,13 @@ public enum XenSysctl {
         public static let op = 8, cpupoolID = 12, schedID = 16, domid = 20, cpu = 24, nDom = 28
         public static let cpumapHandle = 32, cpumapBits = 40
         public static let info: UInt32 = 3, freeinfo: UInt32 = 7
+    }
+    /// `struct xen_sysctl_scheduler_op` with credit2's `xen_sysctl_credit2_schedule` (the
+    /// union is 8-aligned: arinc653's member is a 64-bit handle).
+    public enum SchedulerOp {
+        public static let cpupoolID = 8, schedID = 12, cmd = 16, rateLimit = 24
+        public static let putInfo: UInt32 = 0, getInfo: UInt32 = 1
+        /// XEN_SYSCTL_SCHED_RATELIMIT_MIN and _MAX, in microseconds (0: no rate limit).
+        public static let rateLimitMin: UInt32 = 100, rateLimitMax: UInt32 = 500_000
     }
 }

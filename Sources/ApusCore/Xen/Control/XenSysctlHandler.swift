@@ -1,6 +1,7 @@
 /// sysctl (hypercall 35): the board as the toolstack sees it. Today: physinfo, sched_id,
-/// getdomaininfolist and the cpupool queries `xl info` and `xl list` make, and readconsole
-/// (`xl dmesg`); other sub-ops answer -ENOSYS.
+/// getdomaininfolist and the cpupool queries `xl info` and `xl list` make, readconsole
+/// (`xl dmesg`) and credit2's scheduler_op (`xl sched-credit2 -s`); other sub-ops answer
+/// -ENOSYS. Only the control domain gets past `controlEnvelope` (-EPERM).
 extension XenHost {
     @inline(never)   // out of `dispatch`
     func sysctl<P: XenPlatform>(arg: UInt64, caller: XenCaller, platform: P) -> Int64 {
@@ -18,6 +19,8 @@ extension XenHost {
             result = readConsole(&op, platform: platform)
         case XenSysctl.cpupoolOp:
             result = cpupoolOp(&op, board: platform.boardFacts(), platform: platform)
+        case XenSysctl.schedulerOp:
+            result = schedulerOp(&op, platform: platform)
         case XenSysctl.numaInfo, XenSysctl.cpuTopoInfo:
             // libxl's NUMA placement at every xl create. -ENOBUFS still copies the count back.
             result = XenBytes.u32(op, XenSysctl.cmd) == XenSysctl.numaInfo
@@ -100,6 +103,25 @@ extension XenHost {
         default:
             return XenErrno.EOPNOTSUPP.result
         }
+    }
+
+    /// XEN_SYSCTL_scheduler_op as Xen 4.17's sched_adjust_global and csched2_sys_cntl: a cmd
+    /// but putinfo and getinfo -EINVAL, a pool but 0 -ESRCH, a scheduler but credit2 -EINVAL;
+    /// putinfo sets the rate limit (0 turns it off; outside 100...500000 µs -EINVAL), and
+    /// both answer the rate limit in force.
+    func schedulerOp<P: XenPlatform>(_ op: inout [UInt8], platform: P) -> Int64 {
+        typealias L = XenSysctl.SchedulerOp
+        let cmd = XenBytes.u32(op, L.cmd)
+        guard cmd == L.putInfo || cmd == L.getInfo else { return XenErrno.EINVAL.result }
+        guard XenBytes.u32(op, L.cpupoolID) == 0 else { return XenErrno.ESRCH.result }
+        guard XenBytes.u32(op, L.schedID) == XenControl.schedulerCredit2 else { return XenErrno.EINVAL.result }
+        if cmd == L.putInfo {
+            let us = XenBytes.u32(op, L.rateLimit)
+            guard us == 0 || (us >= L.rateLimitMin && us <= L.rateLimitMax) else { return XenErrno.EINVAL.result }
+            guard platform.setSchedulerRateLimit(us) else { return XenErrno.ENOSYS.result }
+        }
+        XenBytes.put32(&op, L.rateLimit, platform.schedulerRateLimit())
+        return 0
     }
 
     /// XEN_SYSCTL_numainfo: one node with all the RAM, distance 10 to itself. Null handles
