@@ -326,8 +326,18 @@ enum GuestInitramfs {
                 echo "XENTEST pause-cputime=$t1,$t2,$t3"
                 action xl-sched-set xl sched-credit2 -d "$n" -w 512 -c 50
                 listing xl-sched xl sched-credit2 -d "$n"
+                # The pool's parameters (sysctl scheduler_op): credit2's rate limit.
+                listing xl-sched-pool xl sched-credit2 -s
+                action xl-sched-pool-set xl sched-credit2 -s -r 20000
+                listing xl-sched-pool-after xl sched-credit2 -s
+                action xl-sched-pool-reset xl sched-credit2 -s -r 1000
                 action xl-vcpu-pin xl vcpu-pin "$n" 0 1
                 listing xl-vcpu-pinned xl vcpu-list "$n"
+                # xl rename (XenStore: /local/domain/N/name); xl top runs xentop, here in
+                # batch mode (no terminal) for one round.
+                action xl-rename xl rename "$n" apus-renamed
+                listing xl-list-renamed xl list "$n"
+                listing xl-top xentop -b -i 1
                 action xl-destroy xl destroy "$n"
                 sleep 1
                 listing xl-list-after xl list
@@ -428,6 +438,10 @@ enum GuestInitramfs {
                 action xl-create-linux xl create /etc/xen/debian.cfg
                 waitinit 1
                 listing xl-list-linux xl list
+                # xl uptime: dom0's from /proc/uptime, the domU's from the start_time libxl
+                # wrote under /vm (init-dom0less writes a relative /local/domain/N/vm, so
+                # xl uptime cannot find a boot-time domain's: the same on Xen 4.17).
+                listing xl-uptime-linux xl uptime Domain-0 debian
                 action xl-pause-linux xl pause debian
                 listing xl-list-linux-paused xl list debian
                 action xl-unpause-linux xl unpause debian

@@ -312,10 +312,12 @@ extension GuestImages {
                                   // xen-init-dom0, init-dom0less) and the closure of the libraries they load.
                                   "xen-utils-4.17", "libxenmisc4.17", "libxencall1", "libxendevicemodel1",
                                   "libxenevtchn1", "libxenforeignmemory1", "libxengnttab1", "libxenhypfs1",
-                                  "libxentoollog1", "libyajl2", "libfdt1", "libuuid1", "zlib1g"]
+                                  "libxentoollog1", "libyajl2", "libfdt1", "libuuid1", "zlib1g",
+                                  // xentop (what `xl top` runs)
+                                  "libncurses6", "libtinfo6"]
     /// The toolstack's programs, at Debian's paths; `usr/sbin/<name>` links to each (Debian's
     /// wrapper there picks /usr/lib/xen-<major>.<minor> from /sys/hypervisor: here it is fixed).
-    static let xenToolstackPrograms = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "init-dom0less"].map { "usr/lib/xen-4.17/bin/" + $0 }
+    static let xenToolstackPrograms = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "init-dom0less", "xentop"].map { "usr/lib/xen-4.17/bin/" + $0 }
     /// Kernel modules loaded by /init (their `depends=` are added and loaded first). The xenbus
     /// device /dev/xen/xenbus, hvc0 and /sys/hypervisor are built into Debian's cloud kernel.
     /// virtio-mmio, -blk and -net are for a control domain's own devices (`apus run --disk`,
@@ -326,7 +328,7 @@ extension GuestImages {
     /// Where the dynamic loader looks without an ld.so.cache (Debian's multiarch directories first).
     static let librarySearchPath = ["lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib"]
     /// Bumped when the selection logic changes, so a cached xen-guest/ is rebuilt.
-    static let xenGuestLayoutVersion = 4
+    static let xenGuestLayoutVersion = 5
     /// Debian's Xen public headers (`usr/include/xen`), unpacked to `<cache>/xen-include` for
     /// the test that checks Apus's domctl/sysctl layouts against them (XenHeaderLayoutTests);
     /// not part of any guest.

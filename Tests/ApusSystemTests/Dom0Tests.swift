@@ -190,7 +190,7 @@ import Testing
     /// After the pause test: `xl sched-credit2` sets and reads back memcheck's weight and
     /// cap, `xl vcpu-pin` pins its vCPU to CPU 1 (xl vcpu-list's hard affinity), and `xl
     /// destroy` ends it: gone from `xl list`, and the hypervisor says why.
-    @Test func xlSchedCredit2VcpuPinAndDestroyActOnADomU() throws {
+    @Test func xlSchedCredit2VcpuPinRenameTopAndDestroyActOnADomU() throws {
         let r = try Self.boot.get()
         let d0 = r.domainLines(0)
         func row(_ name: String) -> [String] {
@@ -201,10 +201,23 @@ import Testing
         // Name ID Weight Cap
         let sched = row("xl-sched")
         #expect(sched.count >= 6 && sched[3] == "3" && sched[4] == "512" && sched[5] == "50", "\(sched)")
+        // The pool's rate limit (sysctl scheduler_op): credit2's default, then the one set.
+        #expect(d0.contains("XENTEST xl-sched-pool: Cpupool Pool-0: ratelimit=1000us"), "\(d0.filter { $0.contains("xl-sched-pool") })")
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-sched-pool-set ok") })
+        #expect(d0.contains("XENTEST xl-sched-pool-after: Cpupool Pool-0: ratelimit=20000us"))
         #expect(d0.contains { $0.hasPrefix("XENTEST xl-vcpu-pin ok") }, "\(d0.filter { $0.contains("xl-vcpu-pin") })")
         // Name ID VCPU CPU State Time(s) Affinity (Hard / Soft)
         let pinned = row("xl-vcpu-pinned")
         #expect(pinned.count >= 9 && pinned[3] == "3" && pinned[8] == "1", "\(pinned)")
+        // xl rename: the new name in xl list; xl top's xentop (batch, one round) lists it
+        // (its NAME column is 10 wide) and dom0 with their memory in KiB.
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-rename ok") }, "\(d0.filter { $0.contains("xl-rename") })")
+        let renamed = row("xl-list-renamed")
+        #expect(renamed.count >= 5 && renamed[2] == "apus-renamed" && renamed[3] == "3", "\(renamed)")
+        #expect(d0.contains("XENTEST xl-top ok"), "\(d0.filter { $0.contains("xl-top") })")
+        let top = d0.filter { $0.hasPrefix("XENTEST xl-top: ") }.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) }
+        #expect(top.contains { $0.count > 5 && $0[2] == "apus-renam" && $0[6] == "32768" }, "\(top)")
+        #expect(top.contains { $0.count > 5 && $0[2] == "Domain-0" && $0[6] == "524288" }, "\(top)")
         #expect(d0.contains { $0.hasPrefix("XENTEST xl-destroy ok") }, "\(d0.filter { $0.contains("xl-destroy") })")
         #expect(r.contains("(XEN) d3 (memcheck): destroyed by the toolstack"))
         let after = d0.filter { $0.hasPrefix("XENTEST xl-list-after: ") }
@@ -288,6 +301,11 @@ import Testing
         let row = d0.first { $0.hasPrefix("XENTEST xl-list-linux: debian ") }?
             .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) ?? []
         #expect(row.count >= 8 && row[3] == id && row[4] == "128", "\(row)")
+        // xl uptime: Name ID Uptime, dom0's and the domU's (from the start_time libxl wrote).
+        let uptime = d0.filter { $0.hasPrefix("XENTEST xl-uptime-linux: ") }.map { $0.split(separator: " ").map(String.init) }
+        #expect(d0.contains("XENTEST xl-uptime-linux ok"), "\(uptime)")
+        #expect(uptime.contains { $0.count == 5 && $0[2] == "Domain-0" && $0[3] == "0" && $0[4].contains(":") }, "\(uptime)")
+        #expect(uptime.contains { $0.count == 5 && $0[2] == "debian" && $0[3] == id && $0[4].hasPrefix("0:00:") }, "\(uptime)")
         let console = Self.domUConsole(d0)
         #expect(console.contains { $0.contains("xen:grant_table: Grant tables using version 1 layout") }, "\(console)")
         #expect(console.contains { $0.contains("Run /init as init process") })

@@ -92,6 +92,11 @@ struct SystemHarness {
             }
         }
         p.waitUntilExit()
+        // APUS_KEEP_CONSOLE=DIR keeps each run's console there (debugging a passing test).
+        if let keep = ProcessInfo.processInfo.environment["APUS_KEEP_CONSOLE"] {
+            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            try? FileManager.default.copyItem(atPath: outPath, toPath: keep + "/" + base.lastPathComponent + ".out")
+        }
         let out = FileManager.default.contents(atPath: outPath) ?? Data()
         let err = FileManager.default.contents(atPath: errPath) ?? Data()
         return Run(status: p.terminationStatus, output: String(decoding: out, as: UTF8.self),
