@@ -57,7 +57,14 @@ enum ToolstackDomains {
             }
         }
         if let slot = Hypervisor.domains.firstIndex(where: { $0.released }) {
+            let old = Hypervisor.domains[slot]
             Hypervisor.domains[slot] = d
+            // The released domain and its vCPUs hold each other (Domain.vcpus, VCPU.domain):
+            // let go of its vCPUs so that both are freed, the domain now and each vCPU once
+            // its scheduler entity has a new vCPU (until then Scheduler.vcpus keeps it, and it
+            // its domain: nothing is freed that a CPU could still reach). No CPU runs them:
+            // the domain was released only after its vCPUs had left every CPU.
+            old.vcpus.removeAll()
         } else {
             Hypervisor.domains.append(d)
         }

@@ -37,7 +37,9 @@ enum Scheduler {
             let (id, until) = locked { policy.pick(cpu: cpu.index, now: t, yielding: yielding) }
             cpu.sliceEnd = until
             if let i = id {
-                enter(vcpus[i], on: cpu)
+                // Borrowed, not retained: entering the guest never returns to release it.
+                let v = Unmanaged.passUnretained(vcpus[i])
+                enter(v, on: cpu)
                 continue                                 // it may not run: pick again
             }
             // Idle: deferred work this CPU armed its timer for is due now (there is no guest
@@ -67,8 +69,17 @@ enum Scheduler {
     /// domain stopped (poweroff, reboot, destroy) while it waited for a CPU, so it was still
     /// in the run queue. It leaves the queue here; a rebooting domain's memory is being
     /// rebuilt and none of its old vCPUs may touch it.
-    static func enter(_ v: VCPU, on cpu: PerCPU) {
-        let d = v.domain
+    static func enter(_ ref: Unmanaged<VCPU>, on cpu: PerCPU) {
+        // The vCPU and its domain are borrowed (the scheduler's and the domain table's
+        // references keep them): apus_enter_guest does not return, so a reference this
+        // function held would never be released, and a destroyed domain's objects would
+        // never be freed.
+        ref._withUnsafeGuaranteedRef { v in
+            v.domainRef._withUnsafeGuaranteedRef { d in enter(v, d, on: cpu) }
+        }
+    }
+
+    private static func enter(_ v: VCPU, _ d: Domain, on cpu: PerCPU) {
         let t = now
         let admitted: Bool = locked {
             guard v.power == .on, d.alive, !d.paused else { policy.offline(v.schedID, now: t); return false }
