@@ -119,7 +119,7 @@ func apusBootMain(_ dtbAddress: UInt64) -> Never {
     for r in tail.free { allocator.release(r) }
     RAMPool.start(allocator.free)
     // What sysctl physinfo reports: the board's RAM (free pages are the pool's, read live).
-    Hypervisor.ramFacts = (total: board.memory.reduce(0) { $0 &+ $1.size } >> 12, free: allocator.totalFree >> 12,
+    Hypervisor.ramFacts = (total: board.memory.reduce(0) { $0 &+ $1.size } >> 12,
                            maxMFN: board.memory.reduce(0) { max($0, $1.end) } >> 12)
     Log.line {
         Log.put("hypervisor memory: "); Log.dec(Int((heapEnd - board.memory[0].base) >> 10))

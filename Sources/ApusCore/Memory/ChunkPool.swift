@@ -21,13 +21,8 @@ public struct ChunkPool: Sendable {
     /// chunk (or not on a chunk boundary) are left out.
     public init(ranges: [PhysicalRange]) {
         let c = ChunkPool.chunkSize
-        var lo = UInt64.max, hi: UInt64 = 0
-        for r in ranges where r.size >= c && r.base <= UInt64.max - r.size {
-            let s = (r.base &+ c &- 1) & ~(c - 1), e = r.end & ~(c - 1)
-            guard s < e else { continue }
-            lo = min(lo, s); hi = max(hi, e)
-        }
-        guard lo < hi else {
+        let spans = ranges.compactMap(ChunkPool.wholeChunks)
+        guard let lo = spans.map({ $0.start }).min(), let hi = spans.map({ $0.end }).max() else {
             base = 0; count = 0; bits = []; freeChunks = 0
             return
         }
@@ -35,16 +30,20 @@ public struct ChunkPool: Sendable {
         count = Int((hi - lo) / c)
         bits = [UInt64](repeating: 0, count: (count + 63) / 64)
         freeChunks = 0
-        for r in ranges where r.size >= c && r.base <= UInt64.max - r.size {
-            let s = (r.base &+ c &- 1) & ~(c - 1), e = r.end & ~(c - 1)
-            guard s < e else { continue }
-            var i = Int((s - lo) / c)
-            let end = Int((e - lo) / c)
-            while i < end {
-                if !isFree(i) { setFree(i, true); freeChunks += 1 }
-                i += 1
+        for s in spans {
+            for i in Int((s.start - lo) / c)..<Int((s.end - lo) / c) where !isFree(i) {
+                setFree(i, true)
+                freeChunks += 1
             }
         }
+    }
+
+    /// The chunk-aligned part of `r`, nil when it holds no whole chunk.
+    private static func wholeChunks(_ r: PhysicalRange) -> (start: UInt64, end: UInt64)? {
+        let c = chunkSize
+        guard r.size >= c, r.base <= UInt64.max - r.size else { return nil }
+        let s = (r.base &+ c &- 1) & ~(c - 1), e = r.end & ~(c - 1)
+        return s < e ? (s, e) : nil
     }
 
     public var freeBytes: UInt64 { UInt64(freeChunks) &* ChunkPool.chunkSize }

@@ -87,13 +87,8 @@ enum ToolstackDomains {
             guard pages <= GuestLayout.ram0MaxSize >> 12 else { return false }
             let bytes = ((pages << 12) + block - 1) & ~(block - 1)
             // From the board's free RAM (what boot left, destroyed domains' banks, less what
-            // the heap has grown by).
-            guard bytes > 0, let r = RAMPool.locked({ p -> PhysicalRange? in
-                // The heap's reserve stays: dom0 filling the board with domains must not leave
-                // the hypervisor unable to grow for what its guests may still make it hold.
-                guard p.freeBytes >= bytes &+ RAMPool.heapReserve else { return nil }
-                return p.allocate(bytes: bytes)
-            }) else { return false }
+            // the heap has grown by), leaving the heap's reserve.
+            guard bytes > 0, let r = RAMPool.allocateForDomain(bytes) else { return false }
             d.withP2M { held in held.assignRAM(r) }
         } else if pages > (d.ram.size >> 12) + UInt64(maxExtraPages) {
             return false

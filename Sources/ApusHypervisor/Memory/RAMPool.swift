@@ -36,6 +36,21 @@ enum RAMPool {
 
     static var freeBytes: UInt64 { locked { $0.freeBytes } }
 
+    /// What a new domain can have: the free RAM less the heap's reserve (physinfo's free
+    /// pages, xl info's free_memory).
+    static var domainFreeBytes: UInt64 {
+        let free = freeBytes
+        return free > heapReserve ? free - heapReserve : 0
+    }
+
+    /// A toolstack domain's RAM bank of `bytes` (whole chunks), leaving the heap's reserve.
+    static func allocateForDomain(_ bytes: UInt64) -> PhysicalRange? {
+        locked { p -> PhysicalRange? in
+            guard p.freeBytes >= bytes &+ heapReserve else { return nil }
+            return p.allocate(bytes: bytes)
+        }
+    }
+
     /// `bytes` (whole chunks) for the heap: the run's base, or 0.
     static func growHeap(_ bytes: UInt64) -> UInt64 {
         guard ready else { return 0 }

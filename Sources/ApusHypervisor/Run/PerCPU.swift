@@ -103,9 +103,9 @@ enum Hypervisor {
     /// Bit n: SPI n (< 1024) is a device of dom0's, delivered to its vGIC.
     nonisolated(unsafe) static var dom0SPIs = InlineArray<16, UInt64>(repeating: 0)
     nonisolated(unsafe) static var physicalAddressRange: UInt64 = 2
-    /// The board's RAM in pages, what no domain took, one past the highest frame (set once
-    /// at boot, for sysctl physinfo).
-    nonisolated(unsafe) static var ramFacts: (total: UInt64, free: UInt64, maxMFN: UInt64) = (0, 0, 0)
+    /// The board's RAM in pages and one past the highest frame (set once at boot, for sysctl
+    /// physinfo; its free pages are RAMPool's, read live).
+    nonisolated(unsafe) static var ramFacts: (total: UInt64, maxMFN: UInt64) = (0, 0)
     nonisolated(unsafe) static var counterFrequency: UInt64 = 62_500_000
     /// The board's /chosen/rng-seed, from which each guest's is derived.
     nonisolated(unsafe) static var rngSeed: [UInt8] = []

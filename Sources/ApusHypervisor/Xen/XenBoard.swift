@@ -206,10 +206,8 @@ struct XenBoard: XenPlatform {
         let r = Hypervisor.ramFacts
         // Free: what a new domain can have now (toolstack domains take from it and give back;
         // the hypervisor's heap grows by it and keeps RAMPool.heapReserve of it).
-        let free = RAMPool.freeBytes
-        let usable = free > RAMPool.heapReserve ? free - RAMPool.heapReserve : 0
         return XenBoardFacts(cpus: UInt32(Hypervisor.cpus.count), cpuKHz: UInt32(read_cntfrq_el0() / 1000),
-                             totalPages: r.total, freePages: usable >> 12, maxMFN: r.maxMFN)
+                             totalPages: r.total, freePages: RAMPool.domainFreeBytes >> 12, maxMFN: r.maxMFN)
     }
 
     func setPaused(_ domain: XenDomainID, _ paused: Bool) {
