@@ -127,6 +127,8 @@ enum GuestInitramfs {
         mount -t sysfs sysfs /sys
         mount -t devtmpfs devtmpfs /dev 2>/dev/null
         mkdir -p /dev/pts && mount -t devpts devpts /dev/pts 2>/dev/null    # xenconsoled's ptys
+        # What udev makes on a full system; the hotplug scripts' locks stat /dev/stdin.
+        ln -sf /proc/self/fd /dev/fd; ln -sf fd/0 /dev/stdin; ln -sf fd/1 /dev/stdout; ln -sf fd/2 /dev/stderr
         echo APUS-GUEST-UP
         # apus.ddbench=N (apus bench --only disk): the modules, then N MiB read from /dev/vda
         # timed by the guest's own clock (/proc/uptime: elapsed and idle seconds), and
@@ -279,6 +281,45 @@ enum GuestInitramfs {
         fi
         listing dev-xen ls /dev/xen
 
+        # apus.pvdomu (a domU that dom0's xl gave PV devices, see apus.pv): its disks xvda
+        # (read whole: md5, then a marker written at 2 MiB) and xvdb (a marker at 0), its
+        # network eth0 as 192.0.2.130/25 (a file fetched from dom0 over HTTP, one served to it),
+        # then the devices dom0 plugs in and out while it runs (xvdc, eth1). Lines go to
+        # its console, which dom0's xenconsoled logs; then it powers off.
+        # apus.pvwriter: writes to its PV disk xvda until dom0 destroys it.
+        if grep -q 'apus\.pvwriter' /proc/cmdline; then
+            i=0; while [ ! -e /dev/xvda ] && [ $i -lt 240 ]; do usleep 250000; i=$((i + 1)); done
+            echo "XENTEST pv-writing"
+            while true; do dd if=/dev/urandom of=/dev/xvda bs=65536 count=128 conv=fsync 2>/dev/null; done
+        fi
+        if grep -q 'apus\.pvdomu' /proc/cmdline; then
+            T=300
+            appear() { i=0; while [ ! -e "$1" ] && [ $i -lt 240 ]; do usleep 250000; i=$((i + 1)); done; [ -e "$1" ]; }
+            vanish() { i=0; while [ -e "$1" ] && [ $i -lt 240 ]; do usleep 250000; i=$((i + 1)); done; [ ! -e "$1" ]; }
+            appear /dev/xvda && echo "XENTEST pv-xvda ok"
+            value pv-xvda-sectors cat /sys/block/xvda/size
+            value pv-xvda-md5 sh -c 'md5sum /dev/xvda | cut -d" " -f1'
+            action pv-xvda-write sh -c 'echo APUS-DOMU-WROTE-THIS | dd of=/dev/xvda bs=1024 seek=2048 conv=notrunc,fsync 2>/dev/null'
+            appear /dev/xvdb && echo "XENTEST pv-xvdb ok"
+            value pv-xvdb-sectors cat /sys/block/xvdb/size
+            action pv-xvdb-write sh -c 'echo APUS-DOMU-FILE | dd of=/dev/xvdb conv=notrunc,fsync 2>/dev/null'
+            action pv-net-up sh -c 'ip link set eth0 up && ip addr add 192.0.2.130/25 dev eth0'
+            value pv-net-down-md5 sh -c 'wget -q -O - http://192.0.2.129:8080/down.bin | md5sum | cut -d" " -f1'
+            mkdir -p /www
+            head -c 8388608 /dev/xvda > /www/up.bin
+            value pv-net-up-md5 sh -c 'md5sum /www/up.bin | cut -d" " -f1'
+            action pv-httpd httpd -p 192.0.2.130:8080 -h /www
+            echo "XENTEST pv-ready-for-attach"
+            appear /dev/xvdc && echo "XENTEST pv-xvdc ok"
+            value pv-xvdc-md5 sh -c 'md5sum /dev/xvdc | cut -d" " -f1'
+            vanish /dev/xvdc && echo "XENTEST pv-xvdc-detached ok"
+            appear /sys/class/net/eth1 && echo "XENTEST pv-eth1 ok"
+            value pv-eth1-mac cat /sys/class/net/eth1/address
+            vanish /sys/class/net/eth1 && echo "XENTEST pv-eth1-detached ok"
+            echo "XENTEST pv-done"
+            poweroff -f
+        fi
+
         # apus.rebootonce on the command line (a control domain with a --disk): the first
         # boot writes a marker 2 MiB into the disk and reboots; the next finds it and goes on.
         if grep -q 'apus\.rebootonce' /proc/cmdline; then
@@ -379,6 +420,78 @@ enum GuestInitramfs {
                 listing xl-crash-log grep -i -E "crash|restart|destroy" /var/log/xen/xl-xlguest.log
                 sleep 1
                 echo "XENTEST xl-free-memory-after-crashes=$(free)"
+            fi
+            # apus.pv=K:O:I: a Debian domU with PV disks and a PV network served by this
+            # domain's blkback and netback, created with xl: its kernel (K bytes at 0 of the
+            # second virtio disk), initrd-xen (I bytes at O MiB), the third virtio disk as its
+            # xvda (phy:), a file in dom0 as xvdb (through a loop device), a vif on the bridge
+            # xenbr0 (192.0.2.129/25 here: the board's upper half of TEST-NET; QEMU's user
+            # network on eth0 has the lower). While it runs (apus.pvdomu), xl block-attach and
+            # block-detach a file as xvdc, network-attach and network-detach a second vif.
+            # After it is gone: the backends' XenStore entries, the loop devices, the marker
+            # it wrote into the file, and xl info's free memory before and after.
+            p=$(sed -n 's/.*apus\.pv=\([0-9]*:[0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
+            if [ -n "$p" ]; then
+                T=120
+                kb=${p%%:*}; rest=${p#*:}; io=${rest%:*}; ib=${rest#*:}; km=$(( (kb + 1048575) / 1048576 ))
+                mkdir -p /domu /var/log/xen/console /www
+                dd if=/dev/vdb bs=1M count=$km 2>/dev/null | head -c "$kb" > /domu/Image
+                dd if=/dev/vdb bs=1M skip=$io 2>/dev/null | head -c "$ib" > /domu/initrd-xen.cpio
+                pidof xenconsoled >/dev/null || action xenconsoled xenconsoled --pid-file /run/xenconsoled.pid --log=guest
+                log=/var/log/xen/console/guest-pv.log
+                waitlog() { i=0; while ! grep -q "$1" "$log" 2>/dev/null && [ $i -lt 1200 ]; do usleep 250000; i=$((i + 1)); done; grep -q "$1" "$log"; }
+                free() { xl info | awk '/^free_memory/ { print $3 }'; }
+                action pv-bridge sh -c 'brctl addbr xenbr0 && ip addr add 192.0.2.129/25 dev xenbr0 && ip link set xenbr0 up'
+                head -c 8388608 /dev/urandom > /www/down.bin
+                value pv-net-down-md5-dom0 sh -c 'md5sum /www/down.bin | cut -d" " -f1'
+                action pv-httpd-dom0 httpd -p 192.0.2.129:8080 -h /www
+                dd if=/dev/zero of=/tmp/file.img bs=1M count=16 2>/dev/null
+                head -c 4194304 /dev/urandom > /tmp/hot.img
+                value pv-xvdc-md5-dom0 sh -c 'md5sum /tmp/hot.img | cut -d" " -f1'
+                # Free memory is compared with no other domain coming or going: wait until
+                # dom0 is alone (a boot-time domain may still be running its checks).
+                i=0; while [ "$(xl list | wc -l)" -gt 2 ] && [ $i -lt 480 ]; do usleep 250000; i=$((i + 1)); done
+                f0=$(free)
+                printf '%s\n' 'name = "pv"' 'kernel = "/domu/Image"' 'ramdisk = "/domu/initrd-xen.cpio"' \
+                    'extra = "console=hvc0 apus.pvdomu"' 'memory = 192' 'vcpus = 2' \
+                    "disk = [ 'phy:/dev/vdc,xvda,w', '/tmp/file.img,raw,xvdb,rw' ]" \
+                    "vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]" > /etc/xen/pv.cfg
+                action xl-create-pv xl create /etc/xen/pv.cfg
+                listing xl-block-list-pv xl block-list pv
+                listing xl-network-list-pv xl network-list pv
+                if waitlog "XENTEST pv-ready-for-attach"; then
+                    value pv-net-up-md5-dom0 sh -c 'wget -q -O - http://192.0.2.130:8080/up.bin | md5sum | cut -d" " -f1'
+                    action xl-block-attach xl block-attach pv /tmp/hot.img,raw,xvdc,ro
+                    waitlog "XENTEST pv-xvdc-md5" && action xl-block-detach xl block-detach pv xvdc
+                    waitlog "XENTEST pv-xvdc-detached" && action xl-network-attach xl network-attach pv bridge=xenbr0 mac=00:16:3e:00:00:03
+                    waitlog "XENTEST pv-eth1-mac" && action xl-network-detach xl network-detach pv 1
+                    waitlog "XENTEST pv-done"
+                else
+                    echo "XENTEST pv-ready-for-attach FAILED"
+                fi
+                i=0; while xl list pv >/dev/null 2>&1 && [ $i -lt 240 ]; do usleep 250000; i=$((i + 1)); done
+                sleep 1
+                listing pv-domu grep -E "XENTEST (pv|insmod xen-blkfront|insmod xen-netfront)" "$log"
+                listing pv-backends-after sh -c 'xenstore-ls -f /local/domain/0/backend | grep -E "/(vbd|vif)/" || true'
+                listing pv-loops-after losetup -a
+                value pv-file-marker sh -c 'head -c 14 /tmp/file.img'
+                echo "XENTEST pv-free-memory=$f0,$(free)"
+                # A domU destroyed while it writes to its file-backed disk: the backend and the
+                # loop device go, dom0's memory comes back (no grant or page is left mapped).
+                dd if=/dev/zero of=/tmp/file2.img bs=1M count=8 2>/dev/null
+                printf '%s\n' 'name = "pvw"' 'kernel = "/domu/Image"' 'ramdisk = "/domu/initrd-xen.cpio"' \
+                    'extra = "console=hvc0 apus.pvwriter"' 'memory = 128' 'vcpus = 1' \
+                    "disk = [ '/tmp/file2.img,raw,xvda,rw' ]" > /etc/xen/pvw.cfg
+                f1=$(free)
+                log=/var/log/xen/console/guest-pvw.log
+                action xl-create-pvw xl create /etc/xen/pvw.cfg
+                waitlog "XENTEST pv-writing" && sleep 3 && action xl-destroy-pvw xl destroy pvw
+                sleep 2
+                listing pv-backends-after-destroy sh -c 'xenstore-ls -f /local/domain/0/backend | grep -E "/(vbd|vif)/" || true'
+                listing pv-loops-after-destroy losetup -a
+                value pv-file2-readable sh -c 'md5sum /tmp/file2.img | cut -d" " -f1'
+                echo "XENTEST pv-free-memory-destroy=$f1,$(free)"
+                T=20
             fi
             # apus.xlbench=K:I (apus bench --only xl; no comma: QEMU's -device options split at one): the Debian domU from the first virtio
             # disk (kernel K bytes at 0, initrd I bytes at the next MiB) created with xl (1
@@ -495,7 +608,10 @@ enum GuestInitramfs {
         """#
 
     /// Applets the Xen guest's /init needs on top of `applets`.
-    static let xenApplets = ["timeout", "insmod", "lsmod", "rmmod", "readlink", "ip", "httpd"]
+    /// losetup, logger and brctl are for the hotplug scripts (block, vif-bridge), which run
+    /// with PATH=/usr/bin:/usr/sbin:...:/sbin:/bin.
+    static let xenApplets = ["timeout", "insmod", "lsmod", "rmmod", "readlink", "ip", "httpd",
+                             "losetup", "logger", "brctl", "wget"]
 
     /// The Xen test guest: busybox, `files` (the xenstore tools, their libraries and the dynamic
     /// loader, kernel modules, /etc/xen-modules: see GuestImages.fetchXenGuest) and `xenInit`.

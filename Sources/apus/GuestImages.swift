@@ -314,21 +314,37 @@ extension GuestImages {
                                   "libxenevtchn1", "libxenforeignmemory1", "libxengnttab1", "libxenhypfs1",
                                   "libxentoollog1", "libyajl2", "libfdt1", "libuuid1", "zlib1g",
                                   // xentop (what `xl top` runs)
-                                  "libncurses6", "libtinfo6"]
+                                  "libncurses6", "libtinfo6",
+                                  // libxl's hotplug scripts for PV disks and networks (/etc/xen/scripts,
+                                  // from xen-utils-common) are bash scripts that take their locks with
+                                  // flock(1): busybox has neither.
+                                  "xen-utils-common", "bash", "util-linux"]
     /// The toolstack's programs, at Debian's paths; `usr/sbin/<name>` links to each (Debian's
     /// wrapper there picks /usr/lib/xen-<major>.<minor> from /sys/hypervisor: here it is fixed).
     static let xenToolstackPrograms = ["xl", "xenstored", "xenconsoled", "xen-init-dom0", "init-dom0less", "xentop"].map { "usr/lib/xen-4.17/bin/" + $0 }
+    /// Other programs taken from the packages (at their own paths): what the hotplug scripts run.
+    static let hotplugPrograms = ["bin/bash", "usr/bin/flock"]
+    /// The hotplug scripts libxl runs for a `disk=` (block) and a `vif=` (vif-bridge), with
+    /// the files they source.
+    static let hotplugScripts = ["block", "block-common.sh", "hotplugpath.sh", "locking.sh", "logging.sh",
+                                 "vif-bridge", "vif-common.sh", "xen-hotplug-common.sh",
+                                 "xen-network-common.sh", "xen-script-common.sh"].map { "etc/xen/scripts/" + $0 }
     /// Kernel modules loaded by /init (their `depends=` are added and loaded first). The xenbus
     /// device /dev/xen/xenbus, hvc0 and /sys/hypervisor are built into Debian's cloud kernel.
     /// virtio-mmio, -blk and -net are for a control domain's own devices (`apus run --disk`,
     /// `--hostfwd`); in a domU they find no device and stay idle.
-    static let xenModules = ["xen-evtchn", "xenfs", "xen-gntdev", "virtio-mmio", "virtio-blk", "virtio-net"]
+    /// The PV backends (blkback, netback, with loop for file-backed disks and the bridge
+    /// vif-bridge adds ports to) serve domUs from a control domain; the PV frontends are
+    /// a domU's disks and networks. None of them is autoloaded (there is no udev), so all are
+    /// loaded: a backend in a domU, or a frontend with no device, stays idle.
+    static let xenModules = ["xen-evtchn", "xenfs", "xen-gntdev", "virtio-mmio", "virtio-blk", "virtio-net",
+                             "xen-blkback", "xen-netback", "loop", "bridge", "xen-blkfront", "xen-netfront"]
     /// Libraries glibc opens with dlopen (not in any DT_NEEDED): included when the packages have them.
     static let xenDlopened = ["libgcc_s.so.1"]
     /// Where the dynamic loader looks without an ld.so.cache (Debian's multiarch directories first).
     static let librarySearchPath = ["lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu", "lib", "usr/lib"]
     /// Bumped when the selection logic changes, so a cached xen-guest/ is rebuilt.
-    static let xenGuestLayoutVersion = 5
+    static let xenGuestLayoutVersion = 6
     /// Debian's Xen public headers (`usr/include/xen`), unpacked to `<cache>/xen-include` for
     /// the test that checks Apus's domctl/sysctl layouts against them (XenHeaderLayoutTests);
     /// not part of any guest.
@@ -446,7 +462,9 @@ extension GuestImages {
             let rel = bin + "/" + name
             let attrs = try fm.attributesOfItem(atPath: tools + "/" + rel)
             if attrs[.type] as? FileAttributeType == .typeSymbolicLink {
-                guard let chain = resolve(rel, in: tools) else {
+                // xenstore-control links to Debian's wrapper script (xen-utils-common), which
+                // picks a versioned directory that xenstore-utils does not ship.
+                guard let chain = resolve(rel, in: tools), !chain.last!.hasPrefix("usr/lib/xen-common/") else {
                     log("[fetch]   leaving out \(rel) (links outside the packages)")
                     continue
                 }
@@ -475,6 +493,16 @@ extension GuestImages {
             copied.insert("usr/sbin/" + name)
         }
 
+        for rel in hotplugPrograms {
+            guard let chain = resolve(rel, in: tools) else { throw GuestImagesError(description: "no \(rel) in the packages") }
+            try stage(chain, from: tools, to: staging, copied: &copied)
+            elfQueue.append(chain.last!)
+        }
+        for rel in hotplugScripts {
+            guard let chain = resolve(rel, in: tools) else { throw GuestImagesError(description: "xen-utils-common has no \(rel)") }
+            try stage(chain, from: tools, to: staging, copied: &copied)
+        }
+
         // What ldd would list: the program interpreter and the DT_NEEDED closure, found the way
         // ld.so finds them without a cache (its default directories), symbolic links included.
         func library(_ soname: String, neededBy who: String) throws -> [String] {
@@ -491,7 +519,8 @@ extension GuestImages {
         var scanned = Set<String>()
         while let rel = elfQueue.popLast() {
             guard scanned.insert(rel).inserted else { continue }
-            let info = try ELFDependencies.read(tools + "/" + rel)
+            let info: ELFDependencies
+            do { info = try ELFDependencies.read(tools + "/" + rel) } catch { throw GuestImagesError(description: "\(rel): \(error)") }
             var chains: [[String]] = []
             if let interp = info.interpreter {
                 let relInterp = String(interp.drop(while: { $0 == "/" }))
