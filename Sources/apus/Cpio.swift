@@ -164,6 +164,8 @@ enum GuestInitramfs {
             xen-init-dom0 >/dev/null
             init-dom0less >/dev/null 2>&1
             xenconsoled --pid-file /run/xenconsoled.pid
+            # The bridge of the domUs' PV networks (vif = [ 'bridge=xenbr0' ]; docs/pv-devices.md).
+            brctl addbr xenbr0 && ip addr add 192.0.2.129/25 dev xenbr0 && ip link set xenbr0 up
             d=$(sed -n 's/.*apus\.domu=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
             if [ -n "$d" ]; then
                 kb=${d%:*}; ib=${d#*:}; km=$(( (kb + 1048575) / 1048576 ))
@@ -286,6 +288,32 @@ enum GuestInitramfs {
         # network eth0 as 192.0.2.130/25 (a file fetched from dom0 over HTTP, one served to it),
         # then the devices dom0 plugs in and out while it runs (xvdc, eth1). Lines go to
         # its console, which dom0's xenconsoled logs; then it powers off.
+        # apus.pvbenchdomu (apus bench --only pv): 64 MiB read from and written to its PV disk
+        # and fetched from dom0 over its PV network, each timed on its own clock (guest ns:
+        # instructions under icount); then it serves 32 MiB for dom0 to fetch and waits.
+        if grep -q 'apus\.pvbenchdomu' /proc/cmdline; then
+            now() { awk '/^now at/ { print $3; exit }' /proc/timer_list; }
+            i=0; while [ ! -e /dev/xvda ] && [ $i -lt 2400 ]; do usleep 25000; i=$((i + 1)); done
+            ip link set eth0 up && ip addr add 192.0.2.130/25 dev eth0
+            t0=$(now); dd if=/dev/xvda of=/dev/null bs=1M count=64 2>/dev/null; t1=$(now)
+            dd if=/dev/zero of=/dev/xvda bs=1M count=64 conv=fsync 2>/dev/null; t2=$(now)
+            i=0; while ! wget -q -O /dev/null http://192.0.2.129:8080/ping 2>/dev/null && [ $i -lt 100 ]; do usleep 100000; i=$((i + 1)); done
+            t3=$(now); wget -q -O /dev/null http://192.0.2.129:8080/net.bin || echo "PVBENCH-DOMU-FAILED: wget $?"; t4=$(now)
+            echo "PVBENCH-DOMU read=$((t1 - t0)) write=$((t2 - t1)) down=$((t4 - t3))"
+            # (Its root is a tmpfs of half its RAM, which initrd-xen's files already use in part.)
+            mkdir -p /www && head -c 33554432 /dev/zero > /www/up.bin && httpd -p 192.0.2.130:8080 -h /www
+            echo "PVBENCH-DOMU-READY"
+            while true; do sleep 100; done
+        fi
+        # apus.pvpeer: a second domU on dom0's bridge (192.0.2.131/25) fetches 8 MiB from the
+        # first (apus.pvdomu) over HTTP: domU to domU through dom0's netback and bridge.
+        if grep -q 'apus\.pvpeer' /proc/cmdline; then
+            T=120
+            action pv-peer-net-up sh -c 'ip link set eth0 up && ip addr add 192.0.2.131/25 dev eth0'
+            value pv-peer-md5 sh -c 'wget -q -O - http://192.0.2.130:8080/up.bin | md5sum | cut -d" " -f1'
+            echo "XENTEST pv-peer-done"
+            poweroff -f
+        fi
         # apus.pvwriter: writes to its PV disk xvda until dom0 destroys it.
         if grep -q 'apus\.pvwriter' /proc/cmdline; then
             i=0; while [ ! -e /dev/xvda ] && [ $i -lt 240 ]; do usleep 250000; i=$((i + 1)); done
@@ -461,6 +489,13 @@ enum GuestInitramfs {
                 listing xl-network-list-pv xl network-list pv
                 if waitlog "XENTEST pv-ready-for-attach"; then
                     value pv-net-up-md5-dom0 sh -c 'wget -q -O - http://192.0.2.130:8080/up.bin | md5sum | cut -d" " -f1'
+                    printf '%s\n' 'name = "pv2"' 'kernel = "/domu/Image"' 'ramdisk = "/domu/initrd-xen.cpio"' \
+                        'extra = "console=hvc0 apus.pvpeer"' 'memory = 128' 'vcpus = 1' \
+                        "vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:04' ]" > /etc/xen/pv2.cfg
+                    action xl-create-pv2 xl create /etc/xen/pv2.cfg
+                    peer=/var/log/xen/console/guest-pv2.log
+                    i=0; while ! grep -q "XENTEST pv-peer-done" "$peer" 2>/dev/null && [ $i -lt 1200 ]; do usleep 250000; i=$((i + 1)); done
+                    listing pv-peer grep "XENTEST pv-peer" "$peer"
                     action xl-block-attach xl block-attach pv /tmp/hot.img,raw,xvdc,ro
                     waitlog "XENTEST pv-xvdc-md5" && action xl-block-detach xl block-detach pv xvdc
                     waitlog "XENTEST pv-xvdc-detached" && action xl-network-attach xl network-attach pv bridge=xenbr0 mac=00:16:3e:00:00:03
@@ -492,6 +527,36 @@ enum GuestInitramfs {
                 value pv-file2-readable sh -c 'md5sum /tmp/file2.img | cut -d" " -f1'
                 echo "XENTEST pv-free-memory-destroy=$f1,$(free)"
                 T=20
+            fi
+            # apus.pvbench=K:I (apus bench --only pv): the domU of the first virtio disk (kernel K
+            # bytes at 0, initrd-xen I bytes at the next MiB) with a 64 MiB raw file in dom0's
+            # RAM (tmpfs, through a loop device) as its PV disk and a vif on xenbr0; it times
+            # its disk and dom0 -> domU (apus.pvbenchdomu), dom0 times 32 MiB domU -> dom0.
+            b=$(sed -n 's/.*apus\.pvbench=\([0-9]*:[0-9]*\).*/\1/p' /proc/cmdline)
+            if [ -n "$b" ]; then
+                kb=${b%:*}; ib=${b#*:}; km=$(( (kb + 1048575) / 1048576 ))
+                mkdir -p /domu /var/log/xen/console /www
+                dd if=/dev/vda bs=1M count=$km 2>/dev/null | head -c "$kb" > /domu/Image
+                dd if=/dev/vda bs=1M skip=$km 2>/dev/null | head -c "$ib" > /domu/initrd.cpio
+                pidof xenconsoled >/dev/null || xenconsoled --pid-file /run/xenconsoled.pid --log=guest
+                log=/var/log/xen/console/guest-pvbench.log
+                now() { awk '/^now at/ { print $3; exit }' /proc/timer_list; }
+                brctl addbr xenbr0 && ip addr add 192.0.2.129/25 dev xenbr0 && ip link set xenbr0 up
+                head -c 67108864 /dev/urandom > /tmp/pvdisk.img
+                head -c 67108864 /dev/zero > /www/net.bin
+                echo pong > /www/ping
+                httpd -p 192.0.2.129:8080 -h /www
+                printf '%s\n' 'name = "pvbench"' 'kernel = "/domu/Image"' 'ramdisk = "/domu/initrd.cpio"' \
+                    'extra = "console=hvc0 quiet apus.pvbenchdomu"' 'memory = 192' 'vcpus = 1' \
+                    "disk = [ '/tmp/pvdisk.img,raw,xvda,rw' ]" "vif = [ 'bridge=xenbr0,mac=00:16:3e:00:00:02' ]" > /etc/xen/pvbench.cfg
+                echo "PVBENCH-START"
+                xl create -q /etc/xen/pvbench.cfg
+                i=0; while ! grep -q PVBENCH-DOMU-READY "$log" 2>/dev/null && [ $i -lt 24000 ]; do usleep 25000; i=$((i + 1)); done
+                t0=$(now); wget -q -O /dev/null http://192.0.2.130:8080/up.bin; rc=$?; t1=$(now)
+                d=$(grep -o 'PVBENCH-DOMU [a-z0-9= ]*' "$log")
+                if [ $rc != 0 ] || grep -q PVBENCH-DOMU-FAILED "$log"; then echo "PVBENCH-FAILED: wget $rc"; grep PVBENCH "$log"
+                elif [ -n "$d" ]; then echo "PVBENCH mib=64 upmib=32 ${d#PVBENCH-DOMU } up=$((t1 - t0))"; fi
+                xl destroy pvbench
             fi
             # apus.xlbench=K:I (apus bench --only xl; no comma: QEMU's -device options split at one): the Debian domU from the first virtio
             # disk (kernel K bytes at 0, initrd I bytes at the next MiB) created with xl (1

@@ -164,4 +164,56 @@ func simulate(_ s: FairScheduler, for duration: UInt64, tick: UInt64 = 1_000_000
         _ = s.wake(b, now: 1)
         #expect(s.hasCompetition(cpu: 0))
     }
+
+    // Wake-up preemption (credit2's): a vCPU that slept takes a CPU from one ahead of it in
+    // virtual time once that one has run its minimum, instead of waiting for the slice end.
+
+    @Test func aWokenVCPUPreemptsOneThatRanPastTheMinimumAndIsAheadOfIt() {
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let hog = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let sleeper = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(hog, now: 0)
+        #expect(s.pick(cpu: 0, now: 0).vcpu == hog)
+        #expect(s.wake(sleeper, now: 2_000_000) == nil)              // no idle CPU
+        #expect(s.minimumRun == 1_000_000)
+        #expect(s.preemption(for: sleeper, now: 2_000_000).map { [$0.cpu, Int($0.at)] } == [0, 2_000_000])
+        #expect(s.pick(cpu: 0, now: 2_000_000).vcpu == sleeper)
+    }
+
+    @Test func wakeUpPreemptionWaitsForTheRateLimitAndNeverTakesAVCPUBehindTheWokenOne() {
+        let s = FairScheduler(cpus: 1, policy: .fair)
+        let a = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        let b = s.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = s.wake(a, now: 0)
+        _ = s.pick(cpu: 0, now: 0)
+        _ = s.wake(b, now: 500_000)
+        // a ran 0.5 ms of the 1 ms minimum: b takes its CPU when a has run 1 ms.
+        #expect(s.preemption(for: b, now: 500_000).map { [$0.cpu, Int($0.at)] } == [0, 1_000_000])
+        // The toolstack's rate limit replaces the default: 0 allows it at once.
+        s.setRateLimit(microseconds: 0, clockUnits: 0)
+        #expect(s.preemption(for: b, now: 500_000).map { [$0.cpu, Int($0.at)] } == [0, 500_000])
+        // b runs for 20 ms, then blocks; a (behind b now) is running again when b wakes.
+        _ = s.pick(cpu: 0, now: 500_000)
+        #expect(s.entities[b].state == .running(cpu: 0))
+        s.block(b, now: 20_500_000)
+        _ = s.pick(cpu: 0, now: 20_500_000)
+        _ = s.wake(b, now: 21_000_000)
+        #expect(s.preemption(for: b, now: 21_000_000) == nil)        // a is behind b: no preemption
+    }
+
+    @Test func wakeUpPreemptionRespectsAffinityAndNeverHappensUnderNoSharing() {
+        let s = FairScheduler(cpus: 2, policy: .fair)
+        let x = s.add(weight: 256, capPercent: 0, affinity: 0b01)
+        let y = s.add(weight: 256, capPercent: 0, affinity: 0b10)
+        let z = s.add(weight: 256, capPercent: 0, affinity: 0b10)
+        _ = s.wake(x, now: 0); _ = s.wake(y, now: 0)
+        _ = s.pick(cpu: 0, now: 0); _ = s.pick(cpu: 1, now: 0)
+        _ = s.wake(z, now: 5_000_000)
+        #expect(s.preemption(for: z, now: 5_000_000)?.cpu == 1)      // only CPU 1 is allowed
+        let n = FairScheduler(cpus: 1, policy: .noSharing)
+        let p = n.add(weight: 256, capPercent: 0, affinity: ~0)
+        let q = n.add(weight: 256, capPercent: 0, affinity: ~0)
+        _ = n.wake(p, now: 0); _ = n.pick(cpu: 0, now: 0); _ = n.wake(q, now: 5_000_000)
+        #expect(n.preemption(for: q, now: 5_000_000) == nil)
+    }
 }

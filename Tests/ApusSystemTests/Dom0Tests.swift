@@ -500,7 +500,7 @@ import Testing
     /// xen-blkback and xen-netback through Debian's hotplug scripts: the domU's blkfront reads
     /// all 256 MiB of its disk md5-exact and its write reaches the image; its write into the
     /// file-backed disk is in the file after it is gone; 8 MiB go each way over TCP between
-    /// dom0 and the domU md5-exact; `xl block-attach`/`block-detach` and
+    /// dom0 and the domU, and from it to a second domU on the bridge, md5-exact; `xl block-attach`/`block-detach` and
     /// `network-attach`/`network-detach` plug devices in and out while it runs; once it has
     /// powered off, no backend or loop device is left behind (memory: the next test).
     @Test func xlDiskAndVifGiveADomUDom0sBlockbackAndNetbackDevices() throws {
@@ -528,6 +528,9 @@ import Testing
         let down = Self.value("pv-net-down-md5-dom0", in: d0), up = Self.value("pv-net-up-md5", in: u)
         #expect(down != nil && Self.value("pv-net-down-md5", in: u) == down, "\(u.filter { $0.contains("net") })")
         #expect(up != nil && Self.value("pv-net-up-md5-dom0", in: d0) == up, "\(d0.filter { $0.contains("net-up") })")
+        // Domain to domain: a second domU on the bridge fetches the first one's 8 MiB.
+        #expect(d0.contains { $0.hasPrefix("XENTEST xl-create-pv2 ok") }, "\(d0.filter { $0.contains("pv2") || $0.contains("pv-peer") })")
+        #expect(up != nil && d0.contains("XENTEST pv-peer: XENTEST pv-peer-md5=\(up ?? "?")"), "\(d0.filter { $0.contains("pv-peer") })")
         // Hot-plug while it runs.
         #expect(d0.contains("XENTEST xl-block-attach ok") && d0.contains("XENTEST xl-block-detach ok"), "\(d0.filter { $0.contains("block-") })")
         let hot = Self.value("pv-xvdc-md5-dom0", in: d0)

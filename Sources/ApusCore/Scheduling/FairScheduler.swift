@@ -51,6 +51,12 @@ public final class FairScheduler {
     /// How long a picked vCPU runs before another may take its CPU: the base timeslice, or
     /// the rate limit when that is longer.
     public var timeslice: UInt64 { max(baseTimeslice, rateLimit) }
+    /// Whether the toolstack has set the rate limit (before that, the default 1 ms applies).
+    private var rateLimitSet = false
+    /// The least a running vCPU keeps its CPU before a woken one may take it
+    /// (`preemption`): the rate limit as set, else Xen credit2's default of 1 ms, taken
+    /// as a tenth of the base timeslice (10 ms) in the caller's clock.
+    public var minimumRun: UInt64 { rateLimitSet ? rateLimit : baseTimeslice / 10 }
     public let capPeriod: UInt64
     public private(set) var entities: [Entity] = []
     /// Per CPU: the entity running there.
@@ -97,6 +103,7 @@ public final class FairScheduler {
     public func setRateLimit(microseconds: UInt32, clockUnits: UInt64) {
         rateLimitMicroseconds = microseconds
         rateLimit = clockUnits
+        rateLimitSet = true
     }
 
     /// setvcpuaffinity: the CPUs the vCPU may run on from its next pick, limited to this
@@ -135,6 +142,33 @@ public final class FairScheduler {
         entities[id].state = .runnable
         for c in 0..<cpuCount where running[c] == nil && mayRun(id, on: c) { return c }
         return nil
+    }
+
+    /// Wake-up preemption, as credit2's: after `wake` found no idle CPU, the CPU whose
+    /// running vCPU the woken `id` should replace, and when. A vCPU that slept (an I/O
+    /// completion, a timer, an event from its backend) then does not wait for a timeslice to
+    /// end. That is a CPU `id` may run on whose vCPU is ahead of it in virtual time (counting
+    /// what it has run so far); of several, the one furthest ahead. The switch may happen once
+    /// that vCPU has run `minimumRun` since it was picked (credit2's rate limit, which also
+    /// reschedules when it expires): `at` is now or that moment. Nil: wait for a timeslice end.
+    /// Never under no-sharing.
+    public func preemption(for id: Int, now: UInt64) -> (cpu: Int, at: UInt64)? {
+        guard policy == .fair, valid(id), entities[id].state == .runnable else { return nil }
+        var best: (cpu: Int, at: UInt64)? = nil
+        var bestLead: UInt64 = 0
+        for c in 0..<cpuCount where mayRun(id, on: c) {
+            guard let cur = running[c] else { continue }
+            let e = entities[cur]
+            let ran = now >= e.startedAt ? now - e.startedAt : 0
+            let clock = e.virtualTime &+ ran * FairScheduler.defaultWeight / e.weight
+            guard clock > entities[id].virtualTime else { continue }
+            let lead = clock - entities[id].virtualTime
+            let at = ran >= minimumRun ? now : e.startedAt &+ minimumRun
+            if let b = best, b.at < at || (b.at == at && bestLead >= lead) { continue }
+            best = (c, at)
+            bestLead = lead
+        }
+        return best
     }
 
     /// The running or runnable vCPU stops wanting a CPU (WFI with nothing pending, CPU_OFF...).

@@ -209,11 +209,13 @@ public struct GrantTableSwitch {
     /// acquire_grant_for_copy). Returns the status and, on success, the pinned frame.
     mutating func acquire<P: XenPlatform>(granter: XenDomainID, ref: UInt32, user: XenDomainID, readOnly: Bool,
                                           forMapping: Bool, platform: P) -> (status: Int16, frame: UInt64) {
-        guard let rgt = table(granter) else { return (GrantStatus.badDomain, 0) }
-        guard ref < rgt.entryCount else { return (GrantStatus.badGntref, 0) }
+        // (No copy of the table is kept: see `release`.)
+        guard let (count, entry, found) = with(granter, { t in (t.entryCount, t.entryAddress(ref), t.activeEntry(ref)) }) else {
+            return (GrantStatus.badDomain, 0)
+        }
+        guard ref < count else { return (GrantStatus.badGntref, 0) }
         let inc = readOnly ? GrantPin.hostReadInc : GrantPin.hostWriteInc
-        let entry = rgt.entryAddress(ref)
-        var act = rgt.activeEntry(ref) ?? ActiveGrant(ref: ref, pin: 0, user: user, frame: 0)
+        var act = found ?? ActiveGrant(ref: ref, pin: 0, user: user, frame: 0)
         let pinned = act.pin != 0
         if pinned && (act.user != user || act.pin & GrantPin.overflowMask(inc) != 0) {
             return (GrantStatus.generalError, 0)
@@ -240,14 +242,17 @@ public struct GrantTableSwitch {
 
     /// Drops one pin taken by `acquire` (release_grant_for_copy / unmap completion).
     mutating func release<M: GuestPhysicalMemory>(granter: XenDomainID, ref: UInt32, readOnly: Bool, memory: M) {
-        guard let rgt = table(granter), var act = rgt.activeEntry(ref) else { return }
+        // Read through `with`, not a copy of the table: a copy alive across the write below
+        // would make Swift copy the whole active array (copy-on-write) at every unmap.
+        guard let (found, entry) = with(granter, { t in (t.activeEntry(ref), t.entryAddress(ref)) }),
+              var act = found else { return }
         let inc = readOnly ? GrantPin.hostReadInc : GrantPin.hostWriteInc
         let mask = readOnly ? GrantPin.hostReadMask : GrantPin.hostWriteMask
         guard act.pin & mask != 0 else { return }
         act.pin -= inc
         let stored = act
         with(granter) { $0.setActive(stored) }
-        GrantTableSwitch.reduceStatus(granter: granter, entry: rgt.entryAddress(ref), pin: act.pin,
+        GrantTableSwitch.reduceStatus(granter: granter, entry: entry, pin: act.pin,
                                       readOnly: readOnly, memory: memory)
     }
 
@@ -303,9 +308,10 @@ public struct GrantTableSwitch {
     /// With host_addr 0 nothing is unmapped and the handle stays valid, as in Xen.
     public mutating func unmap<P: XenPlatform>(caller: XenDomainID, hostAddr: UInt64, handle: UInt32,
                                                platform: P) -> Int16 {
-        guard let lgt = table(caller), let m = lgt.mapping(handle), m.flags != 0,
+        guard let found = with(caller, { $0.mapping(handle) }), let m = found, m.flags != 0,
               m.flags & GrantMapFlags.orphan == 0 else { return GrantStatus.badHandle }
-        guard let rgt = table(m.granter), m.ref < rgt.entryCount, let act = rgt.activeEntry(m.ref) else {
+        guard let active = with(m.granter, { t in m.ref < t.entryCount ? t.activeEntry(m.ref) : nil }),
+              let act = active else {
             return GrantStatus.badHandle
         }
         guard hostAddr != 0, m.flags & GrantMapFlags.hostMap != 0 else { return GrantStatus.okay }
@@ -370,13 +376,9 @@ public struct GrantTableSwitch {
         if Int(op.source.offset) + len > Int(XenPage.size) || Int(op.dest.offset) + len > Int(XenPage.size) {
             status = GrantStatus.badCopyArg
         } else if len > 0 {
-            var bytes: [UInt8] = []
             let from = (srcFrame << XenPage.shift) &+ UInt64(op.source.offset)
             let to = (dstFrame << XenPage.shift) &+ UInt64(op.dest.offset)
-            if !platform.read(domain: sd, from, into: &bytes, count: len) || bytes.count != len
-                || !platform.write(domain: dd, to, bytes) {
-                status = GrantStatus.generalError
-            }
+            if !platform.copy(source: sd, from, dest: dd, to, count: len) { status = GrantStatus.generalError }
         }
         if srcIsRef { release(granter: sd, ref: srcRef, readOnly: true, memory: platform) }
         if dstIsRef { release(granter: dd, ref: dstRef, readOnly: false, memory: platform) }

@@ -41,9 +41,19 @@ public protocol GuestPhysicalMemory {
     /// Atomic compare-and-swap of the 32-bit word at `gpa` (4-byte aligned); returns the value
     /// found (the swap happened iff it equals `expected`).
     func compareExchange32(domain: XenDomainID, _ gpa: UInt64, expected: UInt32, desired: UInt32) -> UInt32?
+    /// GNTTABOP_copy's data: `count` bytes from `from` in `source` to `to` in `dest`, each
+    /// range within one page; false (nothing written) unless the source is readable and the
+    /// destination writable. The default goes through `read` and `write`; a hypervisor
+    /// copies between the two frames directly, as Xen's memcpy between mapped pages.
+    func copy(source: XenDomainID, _ from: UInt64, dest: XenDomainID, _ to: UInt64, count: Int) -> Bool
 }
 
 extension GuestPhysicalMemory {
+    public func copy(source: XenDomainID, _ from: UInt64, dest: XenDomainID, _ to: UInt64, count: Int) -> Bool {
+        var bytes: [UInt8] = []
+        return read(domain: source, from, into: &bytes, count: count) && bytes.count == count
+            && write(domain: dest, to, bytes)
+    }
     public func load16(domain: XenDomainID, _ gpa: UInt64) -> UInt16? {
         var b: [UInt8] = []
         guard read(domain: domain, gpa, into: &b, count: 2), b.count == 2 else { return nil }

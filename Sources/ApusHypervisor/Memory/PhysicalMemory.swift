@@ -26,15 +26,23 @@ enum PhysicalMemory {
         arch_dcache_flush_poc(pa, count)
     }
     static func bytes(at pa: UInt64, count: Int) -> [UInt8] {
-        let p = UnsafePointer<UInt8>(bitPattern: UInt(pa))!
+        guard count > 0 else { return [] }
+        let p = UnsafeRawPointer(bitPattern: UInt(pa))!
         return [UInt8](unsafeUninitializedCapacity: count) { buf, n in
-            for i in 0..<count { buf[i] = p[i] }
+            _ = memcpy(buf.baseAddress!, p, count)
             n = count
         }
     }
     static func store(_ b: [UInt8], at pa: UInt64) {
-        let p = UnsafeMutablePointer<UInt8>(bitPattern: UInt(pa))!
-        for i in 0..<b.count { p[i] = b[i] }
+        guard !b.isEmpty else { return }
+        let p = UnsafeMutableRawPointer(bitPattern: UInt(pa))!
+        b.withUnsafeBytes { _ = memcpy(p, $0.baseAddress!, b.count) }
+    }
+    /// `count` bytes of `b` from index `start` (within it) to `pa`.
+    static func store(_ b: [UInt8], from start: Int, count: Int, at pa: UInt64) {
+        guard count > 0, start >= 0, start <= b.count - count else { return }
+        let p = UnsafeMutableRawPointer(bitPattern: UInt(pa))!
+        b.withUnsafeBytes { _ = memcpy(p, $0.baseAddress! + start, count) }
     }
     static func allocatePages(_ count: Int) -> UInt64? {
         var p: UnsafeMutableRawPointer? = nil

@@ -16,6 +16,10 @@ final class PerCPU {
     /// Set by this CPU, or by another to move this CPU's vCPU off it (setvcpuaffinity,
     /// followed by a kick): a Bool, a stale read only delays the move to the next trap.
     var needResched = false
+    /// A woken vCPU takes this CPU when the running one's rate limit expires (physical count;
+    /// 0: none): wake-up preemption that had to wait (FairScheduler.preemption). Written by
+    /// any CPU (one aligned store) before it kicks this one, which arms its timer for it.
+    var preemptAt: UInt64 = 0
     /// Tasklets.runOne's last step served XenStore rather than a job (they take turns).
     var lastStepWasService = false
     /// Dom0's CONSOLEIO_write bytes, printed once the hypercall has dropped the Xen lock

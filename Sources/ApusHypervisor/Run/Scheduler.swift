@@ -34,6 +34,8 @@ enum Scheduler {
             let t = now
             let yielding = cpu.yielded
             cpu.yielded = false
+            cpu.needResched = false                     // this pick is the switch it asked for
+            cpu.preemptAt = 0
             let (id, until) = locked { policy.pick(cpu: cpu.index, now: t, yielding: yielding) }
             cpu.sliceEnd = until
             if let i = id {
@@ -160,8 +162,7 @@ enum Scheduler {
                 kick(v)
             } else {
                 let t = now
-                let idle = locked { policy.wake(v.schedID, now: t) }
-                woke(idle)
+                woke(locked { wakeLocked(v.schedID, now: t) })
             }
         }
     }
@@ -178,17 +179,46 @@ enum Scheduler {
         }
         guard on else { return }
         let t = now
-        let idle = locked { policy.wake(v.schedID, now: t) }
-        woke(idle)
+        woke(locked { wakeLocked(v.schedID, now: t) })
     }
 
-    /// After a wake: an idle CPU runs the vCPU; with none idle, every CPU re-arms its
-    /// timeslice timer so that the newcomer gets a turn (a CPU running a vCPU alone
-    /// has no slice timer).
-    static func woke(_ idle: Int?) {
-        if let c = idle { kickCPU(c); return }
-        for c in Hypervisor.cpus where c.index != PerCPU.this.index && c.online { kickCPU(c.index) }
-        programTimer(PerCPU.this)
+    /// Where a woken vCPU goes (the scheduler lock held): an idle CPU, or a CPU whose vCPU
+    /// it should take, now or when that one's rate limit expires (wake-up preemption,
+    /// FairScheduler.preemption), or nowhere yet.
+    private static func wakeLocked(_ id: Int, now t: UInt64) -> Wake {
+        if let c = policy.wake(id, now: t) { return .idle(c) }
+        if let p = policy.preemption(for: id, now: t) { return .preempt(p.cpu, at: p.at) }
+        return .waits
+    }
+
+    enum Wake { case idle(Int), preempt(Int, at: UInt64), waits }
+
+    /// After a wake: an idle CPU runs the vCPU; a CPU it preempts switches at the end of its
+    /// current trap (this one's) or at the kick (another's): a vCPU that slept, say for its
+    /// backend's event, then runs within the rate limit rather than a whole timeslice later.
+    /// Otherwise every CPU re-arms its timeslice timer so that the newcomer gets a turn (a
+    /// CPU running a vCPU alone has no slice timer).
+    static func woke(_ w: Wake) {
+        switch w {
+        case .idle(let c):
+            kickCPU(c)
+        case .preempt(let c, let at):
+            guard c >= 0, c < Hypervisor.cpus.count else { return }
+            let target = Hypervisor.cpus[c]
+            if at <= now {
+                target.needResched = true                // a Bool: a stale read delays the switch to the next trap
+            } else if target.preemptAt == 0 || at < target.preemptAt {
+                target.preemptAt = at                    // its timer ends the running vCPU's turn then
+            }
+            if c == PerCPU.this.index {
+                if at > now { programTimer(target) }     // (needResched: this trap's exit switches)
+            } else {
+                kickCPU(c)                               // its kick handler re-arms its timer
+            }
+        case .waits:
+            for c in Hypervisor.cpus where c.index != PerCPU.this.index && c.online { kickCPU(c.index) }
+            programTimer(PerCPU.this)
+        }
     }
 
     /// Makes sure `v` notices new work: the CPU running it traps, or, when it is
@@ -196,17 +226,18 @@ enum Scheduler {
     static func kick(_ v: VCPU) {
         let t = now
         var target: Int? = nil
+        var wake: Wake? = nil
         locked {
             v.kicked = true
             if let c = v.runningOn { target = c }
             else if v.blocked && v.power == .on {
                 v.blocked = false
                 v.wakeAt = nil
-                target = policy.wake(v.schedID, now: t)
-                if target == nil { target = -1 }                     // woken, but no CPU is idle
+                wake = wakeLocked(v.schedID, now: t)
             }
         }
-        if let c = target { if c < 0 { woke(nil) } else { kickCPU(c) } }
+        if let c = target { kickCPU(c) }
+        if let w = wake { woke(w) }
     }
 
     @inline(__always)
@@ -277,6 +308,7 @@ enum Scheduler {
             }
         }
         if let t = cpu.deferredAt { deadline = min(deadline, t) }
+        if cpu.preemptAt != 0 && cpu.current != nil && !cpu.needResched { deadline = min(deadline, cpu.preemptAt) }
         // Competition appeared or went away: follow it with WFI trapping.
         if cpu.current != nil && shared != cpu.wfiTrapped {
             cpu.wfiTrapped = shared
@@ -314,6 +346,11 @@ enum Scheduler {
             kick(v)
         }
         if let v = cpu.current { PhysicalTimer.check(v, v.domain, count: t) }
+        if cpu.preemptAt != 0 && cpu.preemptAt <= t {
+            // A woken vCPU waited for the running one's rate limit: the pick decides.
+            cpu.preemptAt = 0
+            if cpu.current != nil { cpu.needResched = true }
+        }
         if cpu.current != nil, let s = cpu.sliceEnd, s <= t {
             if locked({ policy.hasCompetition(cpu: cpu.index) }) { cpu.needResched = true }
             else { cpu.sliceEnd = t &+ policy.timeslice }

@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-xen"), help: "Skip the Xen 4.17 runs (they need Debian's xen-hypervisor package).")
     var noXen = false
 
-    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), disk (a 256 MiB virtio-blk read in dom0), xl (xl create and destroy of a Debian domU from dom0), or all.", valueName: "parts"))
+    @Option(help: ArgumentHelp("Parts to run, comma separated: boot (one Linux domain), two (two Linux domains), micro (bare-metal micro-benchmarks), hostile (the long hostile run, with Apus's lock figures), neighbour (timer latency next to a hostile domain), disk (a 256 MiB virtio-blk read in dom0), xl (xl create and destroy of a Debian domU from dom0), pv (a domU's PV disk and network served by dom0), or all.", valueName: "parts"))
     var only: String = "all"
 
     @Option(help: "Runs of each Linux boot setup, taken in turn across setups; the run with the median wall time is reported (guest times under icount repeat exactly, wall times vary with the host's load).")
@@ -50,20 +50,20 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("neighbour-rounds"), help: "Rounds of the neighbour's measurement counted per run (with hostile: rounds that began once hostile was into its random operations).")
     var neighbourRounds = 5
 
-    static let parts = ["boot", "two", "micro", "hostile", "neighbour", "disk", "xl"]
+    static let parts = ["boot", "two", "micro", "hostile", "neighbour", "disk", "xl", "pv"]
 
     func run() throws {
         try Apus.reporting {
             let parts = Set(only == "all" ? BenchCommand.parts : only.split(separator: ",").map(String.init))
             for p in parts where !BenchCommand.parts.contains(p) {
-                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour, disk, xl or all)")
+                throw ToolFailure.usage("--only: unknown part '\(p)' (boot, two, micro, hostile, neighbour, disk, xl, pv or all)")
             }
             let root = try PackageRoot.find()
             let qemu = try QEMU.find()
             let log: (String) -> Void = { if !json { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } }
             let work = root + "/.cache/bench"
             try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-            let linux = parts.contains("boot") || parts.contains("two") || parts.contains("disk") || parts.contains("xl")
+            let linux = parts.contains("boot") || parts.contains("two") || parts.contains("disk") || parts.contains("xl") || parts.contains("pv")
             let guest = linux ? try GuestImages.fetch(cacheDir: root + "/.cache/guest", log: log) : nil
             // Without Xen (no network, no package) the Apus figures are still measured.
             var xen: String? = nil, xenMissing: String? = noXen ? "not run (--no-xen)" : nil
@@ -173,6 +173,16 @@ struct BenchCommand: ParsableCommand {
                 }
                 toolstack = all.map(ToolstackBenchmark.median)
             }
+            var pv: [PVMeasurement]? = nil
+            if parts.contains("pv"), let guest {
+                // Guest time under icount repeats exactly: one run of each setup.
+                let dom0Initrd = try GuestImages.fetchXenGuest(cacheDir: root + "/.cache/guest", log: log)
+                let file = try ToolstackBenchmark.disk(in: work, kernel: guest.image, initrd: dom0Initrd, name: "pvbench.img")
+                pv = PVBenchmark.setups(setups, dom0Initrd: dom0Initrd, disk: file).map { s in
+                    log("[bench] pv: a domU's PV disk and network served by dom0, \(s.name)…")
+                    return PVBenchmark.measure(s, log: work + "/pv-\(s.name).log")
+                }
+            }
             var report = BenchReport(boots: results, apusImageBytes: fileSize(hypervisor),
                                      xenImageBytes: xen.map(fileSize), micro: micro, hostile: hostile)
             report.locks = locks
@@ -180,6 +190,7 @@ struct BenchCommand: ParsableCommand {
             report.neighbour = neighbour
             report.disk = disk
             report.toolstack = toolstack
+            report.pv = pv
             report.xenMissing = xenMissing
             print(json ? report.json() : report.table())
         }
@@ -618,6 +629,7 @@ struct BenchReport: Codable {
     var disk: [DiskMeasurement]? = nil
     /// xl create / destroy from dom0 (nil when not run).
     var toolstack: [ToolstackMeasurement]? = nil
+    var pv: [PVMeasurement]? = nil
     /// Why there are no Xen figures (nil when Xen ran).
     var xenMissing: String? = nil
 
@@ -766,6 +778,10 @@ struct BenchReport: Codable {
         if let toolstack, !toolstack.isEmpty {
             if !s.isEmpty { s += "\n" }
             s += ToolstackBenchmark.table(toolstack, format: f, pad: pad)
+        }
+        if let pv, !pv.isEmpty {
+            if !s.isEmpty { s += "\n" }
+            s += PVBenchmark.table(pv, format: f, pad: pad)
         }
         if !twoDomainBoots.isEmpty {
             if !s.isEmpty { s += "\n" }

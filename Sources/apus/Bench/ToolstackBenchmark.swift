@@ -32,12 +32,12 @@ struct ToolstackMeasurement: Codable {
 
 enum ToolstackBenchmark {
     /// A raw disk: the kernel at 0, the initrd at the next MiB (`apus.xlbench=K:I`).
-    static func disk(in work: String, kernel: String, initrd: String) throws -> (path: String, arg: String) {
+    static func disk(in work: String, kernel: String, initrd: String, name: String = "xlbench.img") throws -> (path: String, arg: String) {
         let k = try Data(contentsOf: URL(fileURLWithPath: kernel)), i = try Data(contentsOf: URL(fileURLWithPath: initrd))
         let at = (k.count + (1 << 20) - 1) & ~((1 << 20) - 1)
         var d = k + Data(count: at - k.count) + i
         d += Data(count: (1 << 20) - d.count % (1 << 20))
-        let path = work + "/xlbench.img"
+        let path = work + "/" + name
         try d.write(to: URL(fileURLWithPath: path))
         return (path, "\(k.count):\(i.count)")
     }
