@@ -156,14 +156,15 @@ public final class FairScheduler {
         guard policy == .fair, valid(id), entities[id].state == .runnable else { return nil }
         var best: (cpu: Int, at: UInt64)? = nil
         var bestLead: UInt64 = 0
+        let mine = entities[id].virtualTime
         for c in 0..<cpuCount where mayRun(id, on: c) {
             guard let cur = running[c] else { continue }
-            let e = entities[cur]
-            let ran = now >= e.startedAt ? now - e.startedAt : 0
-            let clock = e.virtualTime &+ ran * FairScheduler.defaultWeight / e.weight
-            guard clock > entities[id].virtualTime else { continue }
-            let lead = clock - entities[id].virtualTime
-            let at = ran >= minimumRun ? now : e.startedAt &+ minimumRun
+            let started = entities[cur].startedAt
+            let ran = now >= started ? now - started : 0
+            let clock = entities[cur].virtualTime &+ ran * FairScheduler.defaultWeight / entities[cur].weight
+            guard clock > mine else { continue }
+            let lead = clock - mine
+            let at = ran >= minimumRun ? now : started &+ minimumRun
             if let b = best, b.at < at || (b.at == at && bestLead >= lead) { continue }
             best = (c, at)
             bestLead = lead

@@ -203,17 +203,19 @@ enum Scheduler {
         case .idle(let c):
             kickCPU(c)
         case .preempt(let c, let at):
-            guard c >= 0, c < Hypervisor.cpus.count else { return }
-            let target = Hypervisor.cpus[c]
-            if at <= now {
+            let here = PerCPU.this
+            let target = c == here.index ? here : c >= 0 && c < Hypervisor.cpus.count ? Hypervisor.cpus[c] : nil
+            guard let target else { return }
+            let due = at <= now
+            if due {
                 target.needResched = true                // a Bool: a stale read delays the switch to the next trap
             } else if target.preemptAt == 0 || at < target.preemptAt {
                 target.preemptAt = at                    // its timer ends the running vCPU's turn then
             }
-            if c == PerCPU.this.index {
-                if at > now { programTimer(target) }     // (needResched: this trap's exit switches)
-            } else {
+            if target !== here {
                 kickCPU(c)                               // its kick handler re-arms its timer
+            } else if !due {
+                programTimer(here)                       // (due: this trap's exit switches)
             }
         case .waits:
             for c in Hypervisor.cpus where c.index != PerCPU.this.index && c.online { kickCPU(c.index) }
