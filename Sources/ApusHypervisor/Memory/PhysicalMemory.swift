@@ -33,11 +33,7 @@ enum PhysicalMemory {
             n = count
         }
     }
-    static func store(_ b: [UInt8], at pa: UInt64) {
-        guard !b.isEmpty else { return }
-        let p = UnsafeMutableRawPointer(bitPattern: UInt(pa))!
-        b.withUnsafeBytes { _ = memcpy(p, $0.baseAddress!, b.count) }
-    }
+    static func store(_ b: [UInt8], at pa: UInt64) { store(b, from: 0, count: b.count, at: pa) }
     /// `count` bytes of `b` from index `start` (within it) to `pa`.
     static func store(_ b: [UInt8], from start: Int, count: Int, at pa: UInt64) {
         guard count > 0, start >= 0, start <= b.count - count else { return }

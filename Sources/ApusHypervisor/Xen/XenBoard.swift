@@ -76,8 +76,8 @@ struct XenBoard: XenPlatform {
     /// packet this way; through a buffer it cost tens of thousands of instructions a packet).
     func copy(source: XenDomainID, _ from: UInt64, dest: XenDomainID, _ to: UInt64, count: Int) -> Bool {
         guard count > 0 else { return count == 0 }
-        guard count <= 4096,
-              let src = XenBoard.hostAddress(domain: source, from, length: UInt64(count), write: false),
+        // hostAddress refuses a range over 4096 bytes or across a page boundary.
+        guard let src = XenBoard.hostAddress(domain: source, from, length: UInt64(count), write: false),
               let dst = XenBoard.hostAddress(domain: dest, to, length: UInt64(count), write: true) else { return false }
         PhysicalMemory.copy(to: dst, from: src, count: UInt64(count))
         return true

@@ -42,10 +42,8 @@ enum PVBenchmark {
         }
         var m = PVMeasurement(setup: setup.name, wallSeconds: Date().timeIntervalSince(t0))
         guard let line = text.split(whereSeparator: { $0.isNewline }).first(where: { $0.contains("PVBENCH mib=") }) else { return m }
-        func field(_ name: String) -> Double? {
-            guard let r = line.range(of: " " + name + "=") ?? line.range(of: name + "=") else { return nil }
-            return Double(line[r.upperBound...].prefix { $0.isNumber })
-        }
+        // Every field follows a space ("PVBENCH mib=64 upmib=32 read=...").
+        func field(_ name: String) -> Double? { NeighbourBenchmark.number(after: " \(name)=", in: String(line)) }
         m.mib = field("mib").map { Int($0) }
         m.upMiB = field("upmib").map { Int($0) }
         m.readSeconds = field("read").map { $0 / 1e9 }
